@@ -1,0 +1,100 @@
+package repair
+
+import (
+	"container/list"
+	"sync"
+)
+
+// Cache is a block cache with a bound on the bytes it holds (LRU).
+// Cached buffers are shared: callers must treat them as read-only and
+// copy before changing. Writers go through Image and call Invalidate.
+type Cache struct {
+	img   *Image
+	limit int64
+
+	mu    sync.Mutex
+	bytes int64
+	lru   *list.List // of *cacheEntry, front = most recent
+	byKey map[cacheKey]*list.Element
+
+	hits, misses int64
+}
+
+type cacheKey struct {
+	off int64
+	n   int
+}
+
+type cacheEntry struct {
+	key cacheKey
+	buf []byte
+}
+
+// DefaultCacheBytes bounds the block cache unless told otherwise.
+const DefaultCacheBytes = 64 << 20
+
+// NewCache makes a cache over img holding at most limit bytes.
+func NewCache(img *Image, limit int64) *Cache {
+	if limit <= 0 {
+		limit = DefaultCacheBytes
+	}
+	return &Cache{img: img, limit: limit, lru: list.New(), byKey: map[cacheKey]*list.Element{}}
+}
+
+// Read returns n bytes at off, from the cache when present.
+func (c *Cache) Read(off int64, n int) ([]byte, error) {
+	k := cacheKey{off, n}
+	c.mu.Lock()
+	if e, ok := c.byKey[k]; ok {
+		c.lru.MoveToFront(e)
+		c.hits++
+		buf := e.Value.(*cacheEntry).buf
+		c.mu.Unlock()
+		return buf, nil
+	}
+	c.misses++
+	c.mu.Unlock()
+
+	buf := make([]byte, n)
+	if err := c.img.ReadAt(buf, off); err != nil {
+		return nil, err
+	}
+	if int64(n) > c.limit {
+		return buf, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byKey[k]; ok { // raced with another reader
+		return e.Value.(*cacheEntry).buf, nil
+	}
+	c.byKey[k] = c.lru.PushFront(&cacheEntry{k, buf})
+	c.bytes += int64(n)
+	for c.bytes > c.limit {
+		e := c.lru.Back()
+		ce := e.Value.(*cacheEntry)
+		c.lru.Remove(e)
+		delete(c.byKey, ce.key)
+		c.bytes -= int64(len(ce.buf))
+	}
+	return buf, nil
+}
+
+// Invalidate drops every cached buffer that overlaps [off, off+n).
+func (c *Cache) Invalidate(off int64, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.byKey {
+		if k.off < off+int64(n) && off < k.off+int64(k.n) {
+			c.lru.Remove(e)
+			delete(c.byKey, k)
+			c.bytes -= int64(k.n)
+		}
+	}
+}
+
+// Stats returns hits, misses and bytes held.
+func (c *Cache) Stats() (hits, misses, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hits, c.misses, c.bytes
+}

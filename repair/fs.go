@@ -1,0 +1,242 @@
+package repair
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// FS is an opened XFS image: the image, its block cache, the primary
+// superblock and the geometry derived from it.
+type FS struct {
+	Img   *Image
+	Cache *Cache
+	SB    *xfsformat.Superblock
+	Geo   *xfsformat.Geometry
+}
+
+// OpenOptions tune Open.
+type OpenOptions struct {
+	Writable   bool
+	CacheBytes int64
+}
+
+// OpenError explains why an image cannot be opened as XFS.
+type OpenError struct {
+	Path string
+	Msg  string
+	Err  error
+}
+
+func (e *OpenError) Error() string {
+	if e.Err != nil {
+		return e.Path + ": " + e.Msg + ": " + e.Err.Error()
+	}
+	return e.Path + ": " + e.Msg
+}
+
+func (e *OpenError) Unwrap() error { return e.Err }
+
+// ErrNotXFS is wrapped by OpenError when the image holds no XFS.
+var ErrNotXFS = xfsformat.ErrNotXFS
+
+// Open opens an image and verifies its primary superblock. It refuses,
+// by name, what xfsbox cannot read: empty or truncated images, other
+// filesystems, v4 filesystems and unknown incompatible features.
+func Open(path string, opts OpenOptions) (*FS, error) {
+	img, err := OpenImage(path, opts.Writable)
+	if err != nil {
+		return nil, &OpenError{Path: path, Msg: "cannot open image", Err: err}
+	}
+	fs, err := newFS(img, opts)
+	if err != nil {
+		img.Close()
+		return nil, err
+	}
+	return fs, nil
+}
+
+func newFS(img *Image, opts OpenOptions) (*FS, error) {
+	path := img.Path()
+	if img.Size() == 0 {
+		return nil, &OpenError{Path: path, Msg: "image is empty (0 bytes)", Err: ErrNotXFS}
+	}
+	if img.Size() < xfsformat.MinSectSize {
+		return nil, &OpenError{Path: path, Msg: fmt.Sprintf("image is %d bytes, too small to hold a superblock", img.Size()), Err: ErrNotXFS}
+	}
+	head := make([]byte, xfsformat.MinSectSize)
+	if err := img.ReadAt(head, 0); err != nil {
+		return nil, &OpenError{Path: path, Msg: "cannot read the superblock", Err: err}
+	}
+	if m := binary.BigEndian.Uint32(head); m != xfsformat.SBMagic {
+		return nil, &OpenError{Path: path, Msg: fmt.Sprintf("not an XFS filesystem (no XFSB magic at byte 0; found %#08x%s)", m, otherFS(img)), Err: ErrNotXFS}
+	}
+	sb, err := xfsformat.DecodeSuperblock(head)
+	if err != nil {
+		return nil, &OpenError{Path: path, Msg: "cannot decode the superblock", Err: err}
+	}
+	geo, err := xfsformat.NewGeometry(sb)
+	if err != nil {
+		return nil, &OpenError{Path: path, Msg: "superblock refused", Err: err}
+	}
+	need := int64(geo.DBlocks) * int64(geo.BlockSize)
+	if img.Size() < need {
+		return nil, &OpenError{Path: path, Msg: fmt.Sprintf("truncated image: %d bytes, but the filesystem is %d blocks of %d bytes (%d bytes)",
+			img.Size(), geo.DBlocks, geo.BlockSize, need), Err: ErrBeyondEnd}
+	}
+	fs := &FS{Img: img, Cache: NewCache(img, opts.CacheBytes), SB: sb, Geo: geo}
+	return fs, nil
+}
+
+// otherFS names a few filesystems whose magic is easy to see, to make
+// "not XFS" errors more helpful.
+func otherFS(img *Image) string {
+	b := make([]byte, 2)
+	if img.ReadAt(b, 1024+56) == nil && b[0] == 0x53 && b[1] == 0xef {
+		return "; this looks like an ext2/3/4 filesystem"
+	}
+	b = make([]byte, 8)
+	if img.ReadAt(b, 65536+64) == nil && string(b) == "_BHRfS_M" {
+		return "; this looks like a btrfs filesystem"
+	}
+	return ""
+}
+
+// Close releases the image.
+func (fs *FS) Close() error { return fs.Img.Close() }
+
+// Header sector numbers within an AG.
+const (
+	SectorSB   = 0
+	SectorAGF  = 1
+	SectorAGI  = 2
+	SectorAGFL = 3
+)
+
+// ErrBadAG is wrapped when an AG number is out of range.
+var ErrBadAG = errors.New("no such AG")
+
+func (fs *FS) checkAG(agno uint32) error {
+	if agno >= fs.Geo.AGCount {
+		return fmt.Errorf("AG %d: %w (the filesystem has %d)", agno, ErrBadAG, fs.Geo.AGCount)
+	}
+	return nil
+}
+
+// ReadSector returns header sector n of AG agno (shared; do not modify).
+func (fs *FS) ReadSector(agno uint32, n int) ([]byte, error) {
+	if err := fs.checkAG(agno); err != nil {
+		return nil, err
+	}
+	return fs.Cache.Read(fs.Geo.SectorOffset(agno, n), int(fs.Geo.SectSize))
+}
+
+// ReadAGF reads and decodes AG agno's AGF (not verified).
+func (fs *FS) ReadAGF(agno uint32) (*xfsformat.AGF, []byte, error) {
+	buf, err := fs.ReadSector(agno, SectorAGF)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := xfsformat.DecodeAGF(buf)
+	return a, buf, err
+}
+
+// ReadAGI reads and decodes AG agno's AGI (not verified).
+func (fs *FS) ReadAGI(agno uint32) (*xfsformat.AGI, []byte, error) {
+	buf, err := fs.ReadSector(agno, SectorAGI)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := xfsformat.DecodeAGI(buf)
+	return a, buf, err
+}
+
+// ReadAGFL reads and decodes AG agno's AGFL (not verified).
+func (fs *FS) ReadAGFL(agno uint32) (*xfsformat.AGFL, []byte, error) {
+	buf, err := fs.ReadSector(agno, SectorAGFL)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := xfsformat.DecodeAGFL(buf)
+	return a, buf, err
+}
+
+// ReadSB reads and decodes AG agno's superblock copy.
+func (fs *FS) ReadSB(agno uint32) (*xfsformat.Superblock, []byte, error) {
+	buf, err := fs.ReadSector(agno, SectorSB)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := xfsformat.DecodeSuperblock(buf)
+	return s, buf, err
+}
+
+// ErrOutsideAG is wrapped when a block number is outside its AG.
+var ErrOutsideAG = errors.New("block outside the AG")
+
+// ReadBlock returns one filesystem block of AG agno (shared; do not
+// modify). Block numbers outside the AG are refused.
+func (fs *FS) ReadBlock(agno, agbno uint32) ([]byte, error) {
+	if err := fs.checkAG(agno); err != nil {
+		return nil, err
+	}
+	if agbno >= fs.Geo.AGLength(agno) {
+		return nil, fmt.Errorf("AG %d block %d: %w (AG length %d)", agno, agbno, ErrOutsideAG, fs.Geo.AGLength(agno))
+	}
+	return fs.Cache.Read(fs.Geo.ByteOffset(agno, agbno), int(fs.Geo.BlockSize))
+}
+
+// BtreeRoot returns the root block and height of one of AG agno's
+// btrees, as its AG header says. present is false when the filesystem
+// lacks that tree (no finobt, rmapbt or reflink).
+func (fs *FS) BtreeRoot(agno uint32, t xfsformat.BtreeType) (root, levels uint32, present bool, err error) {
+	g := fs.Geo
+	switch t {
+	case xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt, xfsformat.Refcountbt:
+		if (t == xfsformat.Rmapbt && !g.Rmapbt) || (t == xfsformat.Refcountbt && !g.Reflink) {
+			return 0, 0, false, nil
+		}
+		agf, _, err := fs.ReadAGF(agno)
+		if err != nil {
+			return 0, 0, true, err
+		}
+		switch t {
+		case xfsformat.Bnobt:
+			return agf.BnoRoot, agf.BnoLevel, true, nil
+		case xfsformat.Cntbt:
+			return agf.CntRoot, agf.CntLevel, true, nil
+		case xfsformat.Rmapbt:
+			return agf.RmapRoot, agf.RmapLevel, true, nil
+		default:
+			return agf.RefcntRoot, agf.RefcntLevel, true, nil
+		}
+	case xfsformat.Inobt, xfsformat.Finobt:
+		if t == xfsformat.Finobt && !g.Finobt {
+			return 0, 0, false, nil
+		}
+		agi, _, err := fs.ReadAGI(agno)
+		if err != nil {
+			return 0, 0, true, err
+		}
+		if t == xfsformat.Inobt {
+			return agi.Root, agi.Level, true, nil
+		}
+		return agi.FreeRoot, agi.FreeLevel, true, nil
+	}
+	return 0, 0, false, fmt.Errorf("unknown btree type %d", t)
+}
+
+// HasBtree reports whether the filesystem has btree type t at all.
+func (fs *FS) HasBtree(t xfsformat.BtreeType) bool {
+	switch t {
+	case xfsformat.Finobt:
+		return fs.Geo.Finobt
+	case xfsformat.Rmapbt:
+		return fs.Geo.Rmapbt
+	case xfsformat.Refcountbt:
+		return fs.Geo.Reflink
+	}
+	return true
+}

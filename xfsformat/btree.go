@@ -1,0 +1,291 @@
+package xfsformat
+
+import (
+	"encoding/binary"
+	"strconv"
+)
+
+// BtreeType names one of the six AG btrees.
+type BtreeType int
+
+// The six AG btrees, in the order xfsbox lists them.
+const (
+	Bnobt BtreeType = iota
+	Cntbt
+	Inobt
+	Finobt
+	Rmapbt
+	Refcountbt
+	NumBtreeTypes
+)
+
+// BtreeTypes lists every AG btree type.
+var BtreeTypes = []BtreeType{Bnobt, Cntbt, Inobt, Finobt, Rmapbt, Refcountbt}
+
+// Short-form v5 btree block header layout.
+const (
+	BtreeHeaderSize = 56
+	btreeCRCOff     = 52
+	ptrLen          = 4
+)
+
+// BtreeOps is the per-type operations table that drives the one generic
+// walker, checker and bulk loader: sizes, magic, key extraction and key
+// order. Records and keys are handled as raw on-disk bytes.
+type BtreeOps struct {
+	Type        BtreeType
+	Name        string // xfsbox's name: bnobt, cntbt, inobt, finobt, rmapbt, refcountbt
+	DBType      string // xfs_db's type name
+	Magic       uint32
+	RecLen      int
+	KeyLen      int  // one key; overlapping trees store a low and a high key per slot
+	Overlapping bool // rmapbt: records may overlap; nodes carry low and high keys
+	// RecKey writes the low key of rec into key (KeyLen bytes).
+	RecKey func(key, rec []byte)
+	// RecHighKey writes the high key of rec (overlapping trees only).
+	RecHighKey func(key, rec []byte)
+	// CmpKeys orders two keys.
+	CmpKeys func(a, b []byte) int
+	// Columns and Values render records and node keys as xfs_db does.
+	RecColumns func(g *Geometry) []string
+	RecValues  func(g *Geometry, rec []byte) []Value
+	KeyColumns []string
+	KeyValues  func(key []byte) []Value
+}
+
+// Value is one column of a record or key: Text as xfs_db prints it, JSON
+// for machine output.
+type Value struct {
+	Text string
+	JSON any
+}
+
+func vDec(v uint64) Value   { return Value{strconv.FormatUint(v, 10), v} }
+func vSigned(v int64) Value { return Value{strconv.FormatInt(v, 10), v} }
+func vHex(v uint64) Value   { return Value{hexText(v), v} }
+func vBool(b bool) Value {
+	if b {
+		return Value{"1", true}
+	}
+	return Value{"0", false}
+}
+
+// KeySlot is the bytes one node key slot takes (low+high when overlapping).
+func (o *BtreeOps) KeySlot() int {
+	if o.Overlapping {
+		return 2 * o.KeyLen
+	}
+	return o.KeyLen
+}
+
+// MaxRecs is the number of records (leaf) or key/pointer pairs (node) a
+// block of blockSize holds.
+func (o *BtreeOps) MaxRecs(blockSize int, leaf bool) int {
+	if blockSize <= BtreeHeaderSize {
+		return 0
+	}
+	if leaf {
+		return (blockSize - BtreeHeaderSize) / o.RecLen
+	}
+	return (blockSize - BtreeHeaderSize) / (o.KeySlot() + ptrLen)
+}
+
+// MinRecs is MaxRecs/2, the kernel's lower bound for non-root blocks.
+func (o *BtreeOps) MinRecs(blockSize int, leaf bool) int { return o.MaxRecs(blockSize, leaf) / 2 }
+
+// MaxLevels is the tallest this tree may be in an AG of agBlocks blocks
+// (the kernel's m_*_maxlevels): the height needed to index the most
+// records the AG could hold at minimum fill.
+func (o *BtreeOps) MaxLevels(g *Geometry) int {
+	bs := int(g.BlockSize)
+	limits := [2]uint64{uint64(o.MinRecs(bs, true)), uint64(o.MinRecs(bs, false))}
+	var records uint64
+	switch o.Type {
+	case Bnobt, Cntbt:
+		records = (uint64(g.AGBlocks) + 1) / 2
+	case Inobt, Finobt:
+		records = (uint64(g.AGBlocks) << g.InoPBLog) / 64
+	case Rmapbt:
+		if g.Reflink {
+			return spaceToHeight(limits, uint64(g.AGBlocks))
+		}
+		records = uint64(g.AGBlocks)
+	case Refcountbt:
+		records = uint64(g.AGBlocks)
+	}
+	return computeMaxLevels(limits, records)
+}
+
+// computeMaxLevels is xfs_btree_compute_maxlevels.
+func computeMaxLevels(limits [2]uint64, records uint64) int {
+	if limits[0] < 1 || limits[1] < 2 {
+		return 1
+	}
+	maxblocks := (records + limits[0] - 1) / limits[0]
+	level := 1
+	for ; maxblocks > 1; level++ {
+		maxblocks = (maxblocks + limits[1] - 1) / limits[1]
+	}
+	return level
+}
+
+// spaceToHeight is xfs_btree_space_to_height: the tallest tree that fits
+// in leafBlocks blocks.
+func spaceToHeight(limits [2]uint64, leafBlocks uint64) int {
+	if leafBlocks < 1 || limits[1] < 2 {
+		return 1
+	}
+	nodeBlocks := limits[1]
+	left := leafBlocks - 1
+	height := 1
+	for left > nodeBlocks {
+		left -= nodeBlocks
+		nodeBlocks *= limits[1]
+		height++
+	}
+	return height
+}
+
+// Ops returns the operations table of a btree type.
+func (t BtreeType) Ops() *BtreeOps { return &btreeOps[t] }
+
+func (t BtreeType) String() string {
+	if t < 0 || t >= NumBtreeTypes {
+		return "btree(" + strconv.Itoa(int(t)) + ")"
+	}
+	return btreeOps[t].Name
+}
+
+// ParseBtreeType maps a name (ours or xfs_db's) to a type.
+func ParseBtreeType(name string) (BtreeType, bool) {
+	for i := range btreeOps {
+		if btreeOps[i].Name == name || btreeOps[i].DBType == name {
+			return BtreeType(i), true
+		}
+	}
+	return 0, false
+}
+
+// BlockHeader is the v5 short-form btree block header.
+type BlockHeader struct {
+	Magic    uint32
+	Level    uint16
+	NumRecs  uint16
+	LeftSib  uint32
+	RightSib uint32
+	Blkno    uint64 // daddr of this block
+	LSN      uint64
+	UUID     UUID
+	Owner    uint32 // AG number
+	CRC      uint32
+}
+
+// DecodeBlockHeader decodes the first BtreeHeaderSize bytes of a block.
+func DecodeBlockHeader(buf []byte) (*BlockHeader, error) {
+	if len(buf) < BtreeHeaderSize {
+		return nil, ferr(ErrShort, "btree block", -1, -1, "", "", "need %d bytes, have %d", BtreeHeaderSize, len(buf))
+	}
+	be := binary.BigEndian
+	h := &BlockHeader{Magic: be.Uint32(buf[0:]), Level: be.Uint16(buf[4:]), NumRecs: be.Uint16(buf[6:]),
+		LeftSib: be.Uint32(buf[8:]), RightSib: be.Uint32(buf[12:]), Blkno: be.Uint64(buf[16:]),
+		LSN: be.Uint64(buf[24:]), Owner: be.Uint32(buf[48:]), CRC: binary.LittleEndian.Uint32(buf[52:])}
+	copy(h.UUID[:], buf[32:48])
+	return h, nil
+}
+
+// Encode writes the header into the first BtreeHeaderSize bytes of dst.
+func (h *BlockHeader) Encode(dst []byte) error {
+	if len(dst) < BtreeHeaderSize {
+		return ferr(ErrShort, "btree block", -1, -1, "", "", "need %d bytes, have %d", BtreeHeaderSize, len(dst))
+	}
+	be := binary.BigEndian
+	be.PutUint32(dst[0:], h.Magic)
+	be.PutUint16(dst[4:], h.Level)
+	be.PutUint16(dst[6:], h.NumRecs)
+	be.PutUint32(dst[8:], h.LeftSib)
+	be.PutUint32(dst[12:], h.RightSib)
+	be.PutUint64(dst[16:], h.Blkno)
+	be.PutUint64(dst[24:], h.LSN)
+	copy(dst[32:48], h.UUID[:])
+	be.PutUint32(dst[48:], h.Owner)
+	binary.LittleEndian.PutUint32(dst[52:], h.CRC)
+	return nil
+}
+
+// BtreeCRCOffset is where a short-form btree block's CRC lives.
+func BtreeCRCOffset() int { return btreeCRCOff }
+
+// HeaderFields lists the header as xfs_db prints a btree block.
+func (h *BlockHeader) HeaderFields(crcOK bool) []Field {
+	return []Field{
+		fHex("magic", uint64(h.Magic)),
+		fDec("level", uint64(h.Level)),
+		fDec("numrecs", uint64(h.NumRecs)),
+		fNull32("leftsib", h.LeftSib),
+		fNull32("rightsib", h.RightSib),
+		fDec("bno", h.Blkno),
+		fHex("lsn", h.LSN),
+		fUUID("uuid", h.UUID),
+		fDec("owner", uint64(h.Owner)),
+		fCRC("crc", h.CRC, crcOK),
+	}
+}
+
+// Block is one btree block with its type, for reading records, keys and
+// pointers. Indexes are 0-based and bounded by MaxRecs, never by the
+// on-disk numrecs alone, so a damaged numrecs cannot read out of bounds.
+type Block struct {
+	Ops *BtreeOps
+	Hdr BlockHeader
+	Buf []byte
+}
+
+// NewBlock decodes the header of buf as a block of type t. buf must be
+// one whole filesystem block.
+func NewBlock(t BtreeType, buf []byte) (*Block, error) {
+	h, err := DecodeBlockHeader(buf)
+	if err != nil {
+		return nil, err
+	}
+	return &Block{Ops: t.Ops(), Hdr: *h, Buf: buf}, nil
+}
+
+// IsLeaf reports whether the block is a leaf (level 0).
+func (b *Block) IsLeaf() bool { return b.Hdr.Level == 0 }
+
+// MaxRecs is the capacity of this block at its level.
+func (b *Block) MaxRecs() int { return b.Ops.MaxRecs(len(b.Buf), b.IsLeaf()) }
+
+// NumRecs is the on-disk numrecs clamped to the block's capacity.
+func (b *Block) NumRecs() int { return min(int(b.Hdr.NumRecs), b.MaxRecs()) }
+
+// Rec returns leaf record i.
+func (b *Block) Rec(i int) []byte {
+	off := BtreeHeaderSize + i*b.Ops.RecLen
+	return b.Buf[off : off+b.Ops.RecLen]
+}
+
+// Key returns the (low) key of node slot i.
+func (b *Block) Key(i int) []byte {
+	off := BtreeHeaderSize + i*b.Ops.KeySlot()
+	return b.Buf[off : off+b.Ops.KeyLen]
+}
+
+// HighKey returns the high key of node slot i of an overlapping tree.
+func (b *Block) HighKey(i int) []byte {
+	off := BtreeHeaderSize + i*b.Ops.KeySlot() + b.Ops.KeyLen
+	return b.Buf[off : off+b.Ops.KeyLen]
+}
+
+func (b *Block) ptrOff(i int) int {
+	return BtreeHeaderSize + b.MaxRecs()*b.Ops.KeySlot() + i*ptrLen
+}
+
+// Ptr returns the child AG block number of node slot i.
+func (b *Block) Ptr(i int) uint32 { return binary.BigEndian.Uint32(b.Buf[b.ptrOff(i):]) }
+
+// SetPtr stores the child pointer of node slot i.
+func (b *Block) SetPtr(i int, agbno uint32) { binary.BigEndian.PutUint32(b.Buf[b.ptrOff(i):], agbno) }
+
+// CRCOK reports whether the block's CRC is correct.
+func (b *Block) CRCOK() bool { return CRCOK(b.Buf, btreeCRCOff) }

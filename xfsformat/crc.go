@@ -1,0 +1,42 @@
+package xfsformat
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ComputeCRC returns the CRC32c of buf as XFS computes it: over the whole
+// buffer with the 4-byte CRC field at crcOff taken as zero.
+func ComputeCRC(buf []byte, crcOff int) uint32 {
+	if crcOff < 0 || crcOff+4 > len(buf) {
+		return 0
+	}
+	var zero [4]byte
+	c := crc32.Update(0xffffffff, castagnoli, buf[:crcOff])
+	c = crc32.Update(c, castagnoli, zero[:])
+	c = crc32.Update(c, castagnoli, buf[crcOff+4:])
+	return ^c
+}
+
+// StoredCRC reads the little-endian CRC at crcOff.
+func StoredCRC(buf []byte, crcOff int) uint32 {
+	if crcOff < 0 || crcOff+4 > len(buf) {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(buf[crcOff:])
+}
+
+// CRCOK reports whether the stored CRC matches the contents.
+func CRCOK(buf []byte, crcOff int) bool {
+	return crcOff >= 0 && crcOff+4 <= len(buf) && StoredCRC(buf, crcOff) == ComputeCRC(buf, crcOff)
+}
+
+// UpdateCRC recomputes and stores the CRC at crcOff.
+func UpdateCRC(buf []byte, crcOff int) {
+	if crcOff < 0 || crcOff+4 > len(buf) {
+		return
+	}
+	binary.LittleEndian.PutUint32(buf[crcOff:], ComputeCRC(buf, crcOff))
+}

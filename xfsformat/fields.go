@@ -1,0 +1,82 @@
+package xfsformat
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Field is one named value as xfs_db prints it (Text) and as JSON carries
+// it (JSON: a number, string, bool or nil).
+type Field struct {
+	Name string
+	Text string
+	JSON any
+}
+
+// UUID is a 16-byte filesystem UUID.
+type UUID [16]byte
+
+func (u UUID) String() string {
+	b := u[:]
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// IsZero reports whether the UUID is all zeroes.
+func (u UUID) IsZero() bool { return u == UUID{} }
+
+// hexText formats like C's "%#x": 0 is "0", others "0x..".
+func hexText(v uint64) string {
+	if v == 0 {
+		return "0"
+	}
+	return "0x" + strconv.FormatUint(v, 16)
+}
+
+func fDec(name string, v uint64) Field {
+	return Field{name, strconv.FormatUint(v, 10), v}
+}
+
+func fSigned(name string, v int64) Field {
+	return Field{name, strconv.FormatInt(v, 10), v}
+}
+
+func fHex(name string, v uint64) Field {
+	return Field{name, hexText(v), v}
+}
+
+// fNull32 prints "null" for NULLAGBLOCK/NULLAGINO as xfs_db does.
+func fNull32(name string, v uint32) Field {
+	if v == NullAGBlock {
+		return Field{name, "null", nil}
+	}
+	return fDec(name, uint64(v))
+}
+
+func fUUID(name string, u UUID) Field {
+	return Field{name, u.String(), u.String()}
+}
+
+func fCRC(name string, stored uint32, ok bool) Field {
+	verdict := "bad"
+	if ok {
+		verdict = "correct"
+	}
+	return Field{name, hexText(uint64(stored)) + " (" + verdict + ")", map[string]any{"value": stored, "correct": ok}}
+}
+
+// cString prints a fixed char array as xfs_db does: quoted, with
+// non-printable bytes as 3-digit octal escapes.
+func cString(b []byte) string {
+	var sb strings.Builder
+	sb.WriteByte('"')
+	for _, c := range b {
+		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			sb.WriteByte(c)
+		} else {
+			fmt.Fprintf(&sb, "\\%03o", c)
+		}
+	}
+	sb.WriteByte('"')
+	return sb.String()
+}

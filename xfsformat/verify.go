@@ -1,0 +1,211 @@
+package xfsformat
+
+import "strconv"
+
+// The Verify functions check a structure on its own (no cross-reference):
+// magic, CRC, identity and that every field is inside the bounds the
+// geometry allows. They return every problem found, not only the first.
+
+func u(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// VerifySuperblockCopy checks a secondary (or primary) superblock sector
+// against the geometry derived from the primary.
+func VerifySuperblockCopy(s *Superblock, sector []byte, g *Geometry, agno uint32) []error {
+	var errs []error
+	add := func(kind error, field, value, msg string) {
+		errs = append(errs, ferr(kind, "sb", int64(agno), 0, field, value, "%s", msg))
+	}
+	if s.MagicNum != SBMagic {
+		add(ErrMagic, "magicnum", hexText(uint64(s.MagicNum)), "bad magic number")
+	}
+	if !CRCOK(sector, sbCRCOff) {
+		add(ErrCRC, "crc", hexText(uint64(s.CRC)), "CRC does not match contents")
+	}
+	if s.UUID != (UUID{}) && g != nil && s.FeaturesIncompat&IncompatMetaUUID == 0 && s.UUID != g.MetaUUID {
+		add(ErrIdentity, "uuid", s.UUID.String(), "uuid differs from the primary superblock")
+	}
+	if g != nil {
+		if s.BlockSize != g.BlockSize || s.AGBlocks != g.AGBlocks || s.AGCount != g.AGCount || uint32(s.SectSize) != g.SectSize {
+			add(ErrRange, "agblocks", u(uint64(s.AGBlocks)), "geometry differs from the primary superblock")
+		}
+	}
+	return errs
+}
+
+// VerifyAGF checks an AGF sector on its own.
+func VerifyAGF(a *AGF, sector []byte, g *Geometry, agno uint32) []error {
+	var errs []error
+	add := func(kind error, field string, value uint64, msg string) {
+		errs = append(errs, ferr(kind, "agf", int64(agno), 1, field, u(value), "%s", msg))
+	}
+	if a.MagicNum != AGFMagic {
+		add(ErrMagic, "magicnum", uint64(a.MagicNum), "bad magic number")
+	}
+	if !CRCOK(sector, agfCRCOff) {
+		add(ErrCRC, "crc", uint64(a.CRC), "CRC does not match contents")
+	}
+	if a.VersionNum != 1 {
+		add(ErrRange, "versionnum", uint64(a.VersionNum), "version must be 1")
+	}
+	if a.SeqNo != agno {
+		add(ErrIdentity, "seqno", uint64(a.SeqNo), "seqno is not this AG's number")
+	}
+	if a.UUID != g.MetaUUID {
+		errs = append(errs, ferr(ErrIdentity, "agf", int64(agno), 1, "uuid", a.UUID.String(), "uuid is not the filesystem's"))
+	}
+	length := g.AGLength(agno)
+	if a.Length != length {
+		add(ErrRange, "length", uint64(a.Length), "length is not "+u(uint64(length)))
+	}
+	slots := uint32(AGFLSlots(int(g.SectSize)))
+	if a.FLFirst >= slots {
+		add(ErrRange, "flfirst", uint64(a.FLFirst), "beyond the AGFL's "+u(uint64(slots))+" slots")
+	}
+	if a.FLLast >= slots {
+		add(ErrRange, "fllast", uint64(a.FLLast), "beyond the AGFL's "+u(uint64(slots))+" slots")
+	}
+	if a.FLCount > slots {
+		add(ErrRange, "flcount", uint64(a.FLCount), "more than the AGFL's "+u(uint64(slots))+" slots")
+	}
+	if a.FreeBlks > length {
+		add(ErrRange, "freeblks", uint64(a.FreeBlks), "more free blocks than the AG has")
+	}
+	if a.Longest > a.FreeBlks {
+		add(ErrRange, "longest", uint64(a.Longest), "longest free extent exceeds freeblks")
+	}
+	type tree struct {
+		t            BtreeType
+		root, level  uint32
+		rname, lname string
+		present      bool
+	}
+	for _, tr := range []tree{
+		{Bnobt, a.BnoRoot, a.BnoLevel, "bnoroot", "bnolevel", true},
+		{Cntbt, a.CntRoot, a.CntLevel, "cntroot", "cntlevel", true},
+		{Rmapbt, a.RmapRoot, a.RmapLevel, "rmaproot", "rmaplevel", g.Rmapbt},
+		{Refcountbt, a.RefcntRoot, a.RefcntLevel, "refcntroot", "refcntlevel", g.Reflink},
+	} {
+		if !tr.present {
+			continue
+		}
+		if tr.root < g.HeaderBlocks() || tr.root >= length {
+			add(ErrRange, tr.rname, uint64(tr.root), "root outside the AG")
+		}
+		if tr.level < 1 || int(tr.level) > tr.t.Ops().MaxLevels(g) {
+			add(ErrRange, tr.lname, uint64(tr.level), "level outside [1, "+strconv.Itoa(tr.t.Ops().MaxLevels(g))+"]")
+		}
+	}
+	return errs
+}
+
+// VerifyAGI checks an AGI sector on its own.
+func VerifyAGI(a *AGI, sector []byte, g *Geometry, agno uint32) []error {
+	var errs []error
+	add := func(kind error, field string, value uint64, msg string) {
+		errs = append(errs, ferr(kind, "agi", int64(agno), 2, field, u(value), "%s", msg))
+	}
+	if a.MagicNum != AGIMagic {
+		add(ErrMagic, "magicnum", uint64(a.MagicNum), "bad magic number")
+	}
+	if !CRCOK(sector, agiCRCOff) {
+		add(ErrCRC, "crc", uint64(a.CRC), "CRC does not match contents")
+	}
+	if a.VersionNum != 1 {
+		add(ErrRange, "versionnum", uint64(a.VersionNum), "version must be 1")
+	}
+	if a.SeqNo != agno {
+		add(ErrIdentity, "seqno", uint64(a.SeqNo), "seqno is not this AG's number")
+	}
+	if a.UUID != g.MetaUUID {
+		errs = append(errs, ferr(ErrIdentity, "agi", int64(agno), 2, "uuid", a.UUID.String(), "uuid is not the filesystem's"))
+	}
+	length := g.AGLength(agno)
+	if a.Length != length {
+		add(ErrRange, "length", uint64(a.Length), "length is not "+u(uint64(length)))
+	}
+	maxIno := uint64(length) << g.InoPBLog
+	if uint64(a.Count) > maxIno {
+		add(ErrRange, "count", uint64(a.Count), "more inodes than the AG can hold")
+	}
+	if a.FreeCount > a.Count {
+		add(ErrRange, "freecount", uint64(a.FreeCount), "more free inodes than inodes")
+	}
+	check := func(t BtreeType, root, level uint32, rname, lname string) {
+		if root < g.HeaderBlocks() || root >= length {
+			add(ErrRange, rname, uint64(root), "root outside the AG")
+		}
+		if level < 1 || int(level) > t.Ops().MaxLevels(g) {
+			add(ErrRange, lname, uint64(level), "level outside [1, "+strconv.Itoa(t.Ops().MaxLevels(g))+"]")
+		}
+	}
+	check(Inobt, a.Root, a.Level, "root", "level")
+	if g.Finobt {
+		check(Finobt, a.FreeRoot, a.FreeLevel, "free_root", "free_level")
+	}
+	for _, ino := range []struct {
+		name string
+		v    uint32
+	}{{"newino", a.NewIno}, {"dirino", a.DirIno}} {
+		if ino.v != NullAGIno && uint64(ino.v) >= maxIno {
+			add(ErrRange, ino.name, uint64(ino.v), "inode number outside the AG")
+		}
+	}
+	for i, v := range a.Unlinked {
+		if v != NullAGIno && (uint64(v) >= maxIno || v%AGIUnlinkedBuckets != uint32(i)) {
+			add(ErrRange, "unlinked["+strconv.Itoa(i)+"]", uint64(v), "unlinked bucket points outside the AG or to the wrong bucket")
+		}
+	}
+	return errs
+}
+
+// VerifyAGFL checks an AGFL sector on its own (entries against the AGF
+// are the checker's business).
+func VerifyAGFL(a *AGFL, sector []byte, g *Geometry, agno uint32) []error {
+	var errs []error
+	add := func(kind error, field string, value uint64, msg string) {
+		errs = append(errs, ferr(kind, "agfl", int64(agno), 3, field, u(value), "%s", msg))
+	}
+	if a.MagicNum != AGFLMagic {
+		add(ErrMagic, "magicnum", uint64(a.MagicNum), "bad magic number")
+	}
+	if !CRCOK(sector, agflCRCOff) {
+		add(ErrCRC, "crc", uint64(a.CRC), "CRC does not match contents")
+	}
+	if a.SeqNo != agno {
+		add(ErrIdentity, "seqno", uint64(a.SeqNo), "seqno is not this AG's number")
+	}
+	if a.UUID != g.MetaUUID {
+		errs = append(errs, ferr(ErrIdentity, "agfl", int64(agno), 3, "uuid", a.UUID.String(), "uuid is not the filesystem's"))
+	}
+	return errs
+}
+
+// VerifyBlock checks a btree block's own header: magic, CRC, identity
+// (uuid, blkno, owner) and numrecs within the block's capacity. It does
+// not look at the records (the checker does).
+func VerifyBlock(b *Block, g *Geometry, agno, agbno uint32) []error {
+	var errs []error
+	name := b.Ops.Name
+	add := func(kind error, field, value, msg string) {
+		errs = append(errs, ferr(kind, name, int64(agno), int64(agbno), field, value, "%s", msg))
+	}
+	if b.Hdr.Magic != b.Ops.Magic {
+		add(ErrMagic, "magic", hexText(uint64(b.Hdr.Magic)), "bad magic number (want "+hexText(uint64(b.Ops.Magic))+")")
+	}
+	if !b.CRCOK() {
+		add(ErrCRC, "crc", hexText(uint64(b.Hdr.CRC)), "CRC does not match contents")
+	}
+	if want := g.Daddr(agno, agbno); b.Hdr.Blkno != want {
+		add(ErrIdentity, "bno", u(b.Hdr.Blkno), "block number stamp is not this block's daddr "+u(want))
+	}
+	if b.Hdr.UUID != g.MetaUUID {
+		add(ErrIdentity, "uuid", b.Hdr.UUID.String(), "uuid is not the filesystem's")
+	}
+	if b.Hdr.Owner != agno {
+		add(ErrIdentity, "owner", u(uint64(b.Hdr.Owner)), "owner is not this AG")
+	}
+	if int(b.Hdr.NumRecs) > b.MaxRecs() {
+		add(ErrRange, "numrecs", u(uint64(b.Hdr.NumRecs)), "more records than the block holds ("+strconv.Itoa(b.MaxRecs())+")")
+	}
+	return errs
+}

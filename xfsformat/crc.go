@@ -14,10 +14,9 @@ func ComputeCRC(buf []byte, crcOff int) uint32 {
 		return 0
 	}
 	var zero [4]byte
-	c := crc32.Update(0xffffffff, castagnoli, buf[:crcOff])
+	c := crc32.Update(0, castagnoli, buf[:crcOff])
 	c = crc32.Update(c, castagnoli, zero[:])
-	c = crc32.Update(c, castagnoli, buf[crcOff+4:])
-	return ^c
+	return crc32.Update(c, castagnoli, buf[crcOff+4:])
 }
 
 // StoredCRC reads the little-endian CRC at crcOff.

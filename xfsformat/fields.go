@@ -2,6 +2,7 @@ package xfsformat
 
 import (
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -57,12 +58,25 @@ func fUUID(name string, u UUID) Field {
 	return Field{name, u.String(), u.String()}
 }
 
+// fCRC prints a CRC as xfs_db does: the four stored bytes read
+// big-endian (the CRC itself is stored little-endian), and the verdict.
 func fCRC(name string, stored uint32, ok bool) Field {
 	verdict := "bad"
 	if ok {
 		verdict = "correct"
 	}
-	return Field{name, hexText(uint64(stored)) + " (" + verdict + ")", map[string]any{"value": stored, "correct": ok}}
+	shown := bits.ReverseBytes32(stored)
+	return Field{name, hexText(uint64(shown)) + " (" + verdict + ")", map[string]any{"value": shown, "correct": ok}}
+}
+
+// NullFSIno is NULLFSINO, "no inode" in 64-bit inode fields.
+const NullFSIno = ^uint64(0)
+
+func fIno64(name string, v uint64) Field {
+	if v == NullFSIno {
+		return Field{name, "null", nil}
+	}
+	return fDec(name, v)
 }
 
 // cString prints a fixed char array as xfs_db does: quoted, with

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+
+	"github.com/xfsbox/xfsbox/fusefs/view"
+	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// Exit codes, in the one place that maps errors to them. 0 and 1 follow
+// fsck: 1 means the filesystem has problems; 2 and up are operational.
+const (
+	exitOK       = 0
+	exitCorrupt  = 1 // check found corruption
+	exitUsage    = 2 // bad command line
+	exitRefused  = 3 // the image is not XFS, is unsupported or truncated
+	exitIO       = 4 // reading or writing failed
+	exitNotFound = 5 // the view path names nothing
+	exitMount    = 6 // FUSE mount failed
+	exitCanceled = 7 // interrupted
+	exitInternal = 8 // anything else
+)
+
+// usageError marks command-line mistakes.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var ue *usageError
+	var oe *repair.OpenError
+	var ioe *repair.IOError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitCanceled
+	case errors.As(err, &oe), errors.Is(err, xfsformat.ErrUnsupported), errors.Is(err, xfsformat.ErrNotXFS):
+		if errors.As(err, &ioe) && !errors.Is(err, repair.ErrBeyondEnd) {
+			return exitIO
+		}
+		return exitRefused
+	case errors.Is(err, view.ErrNotFound), errors.Is(err, view.ErrIsDir), errors.Is(err, os.ErrNotExist):
+		return exitNotFound
+	case errors.As(err, &ioe):
+		return exitIO
+	case errors.Is(err, errMount):
+		return exitMount
+	}
+	return exitInternal
+}
+
+var errMount = errors.New("mount failed")

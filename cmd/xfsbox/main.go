@@ -1,0 +1,182 @@
+// Command xfsbox looks inside XFS filesystem images and repairs their
+// allocation-group metadata. See `xfsbox --help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+)
+
+type command struct {
+	name    string
+	summary string
+	usage   string // after "xfsbox NAME "
+	help    string // long help with examples
+	run     func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+const mainHelp = `xfsbox: look inside XFS filesystem images and repair their AG metadata.
+
+Usage:
+  xfsbox [--log-level LEVEL] COMMAND [ARGS...]
+  xfsbox COMMAND --help
+
+Commands:
+%s
+Global flags:
+  --log-level LEVEL   panic, fatal, error, warn, info, debug or trace (default warn);
+                      logs go to stderr
+
+Examples:
+  xfsbox mount --read-only disk.img /mnt/x     # browse metadata as files
+  cat /mnt/x/ag/1/agf                          # AGF of AG 1, as xfs_db prints it
+  xfsbox dump disk.img ag/0/bnobt/records      # the same views without FUSE
+
+Exit codes: 0 success; 1 corruption found; 2 bad usage; 3 image refused
+(not XFS, unsupported or truncated); 4 I/O error; 5 no such view;
+6 mount failed; 7 interrupted; 8 internal error.
+`
+
+func usageText() string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var sb strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&sb, "  %-8s %s\n", n, commands[n].summary)
+	}
+	return fmt.Sprintf(mainHelp, sb.String())
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	logrus.SetOutput(stderr)
+	logrus.SetLevel(logrus.WarnLevel)
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		a := args[0]
+		switch {
+		case a == "-h" || a == "--help" || a == "-help":
+			fmt.Fprint(stdout, usageText())
+			return exitOK
+		case a == "--log-level" || a == "-log-level":
+			if len(args) < 2 {
+				fmt.Fprintln(stderr, "xfsbox: --log-level needs a value")
+				return exitUsage
+			}
+			if err := setLogLevel(args[1]); err != nil {
+				fmt.Fprintln(stderr, "xfsbox:", err)
+				return exitUsage
+			}
+			args = args[2:]
+			continue
+		case strings.HasPrefix(a, "--log-level=") || strings.HasPrefix(a, "-log-level="):
+			if err := setLogLevel(a[strings.IndexByte(a, '=')+1:]); err != nil {
+				fmt.Fprintln(stderr, "xfsbox:", err)
+				return exitUsage
+			}
+			args = args[1:]
+			continue
+		}
+		fmt.Fprintf(stderr, "xfsbox: unknown flag %s\n\n%s", a, usageText())
+		return exitUsage
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText())
+		return exitUsage
+	}
+	if args[0] == "help" {
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				fmt.Fprint(stdout, commandHelp(c))
+				return exitOK
+			}
+		}
+		fmt.Fprint(stdout, usageText())
+		return exitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "xfsbox: unknown command %q\n\n%s", args[0], usageText())
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := c.run(ctx, args[1:], stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, commandHelp(c))
+		return exitOK
+	}
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "xfsbox %s: %v\n\nusage: xfsbox %s %s\n(see xfsbox %s --help)\n", c.name, err, c.name, c.usage, c.name)
+		} else if code := exitCode(err); code != exitCorrupt {
+			fmt.Fprintf(stderr, "xfsbox %s: %v\n", c.name, err)
+		}
+		return exitCode(err)
+	}
+	return exitOK
+}
+
+func commandHelp(c *command) string {
+	return fmt.Sprintf("usage: xfsbox %s %s\n\n%s", c.name, c.usage, c.help)
+}
+
+func setLogLevel(s string) error {
+	l, err := logrus.ParseLevel(s)
+	if err != nil {
+		return fmt.Errorf("bad --log-level %q (want panic, fatal, error, warn, info, debug or trace)", s)
+	}
+	logrus.SetLevel(l)
+	return nil
+}
+
+// newFlags makes a FlagSet that reports errors as usage errors and
+// prints nothing itself.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parseFlags parses flags anywhere among the arguments (GNU style) and
+// returns the positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

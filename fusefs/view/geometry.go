@@ -1,0 +1,53 @@
+package view
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// geometryFields is the xfs_info-style summary, shared by text and JSON.
+func (t *Tree) geometryFields() []xfsformat.Field {
+	g, s := t.FS.Geo, t.FS.SB
+	f := func(name string, v any) xfsformat.Field {
+		return xfsformat.Field{Name: name, Text: fmt.Sprint(v), JSON: v}
+	}
+	logAG, logAGBno, internal := g.InternalLogAG()
+	logLoc := "external"
+	var logJSON any
+	if internal {
+		logLoc = fmt.Sprintf("internal, ag %d agbno %d", logAG, logAGBno)
+		logJSON = map[string]any{"ag": logAG, "agbno": logAGBno}
+	}
+	feats := s.FeatureNames()
+	return []xfsformat.Field{
+		f("image", t.FS.Img.Path()),
+		f("image_bytes", t.FS.Img.Size()),
+		f("uuid", s.UUID.String()),
+		f("version", 5),
+		f("blocksize", g.BlockSize),
+		f("sectsize", g.SectSize),
+		f("inodesize", g.InodeSize),
+		f("dblocks", g.DBlocks),
+		f("agcount", g.AGCount),
+		f("agblocks", g.AGBlocks),
+		f("last_ag_blocks", g.AGLength(g.AGCount-1)),
+		f("logblocks", g.LogBlocks),
+		{Name: "log", Text: logLoc, JSON: logJSON},
+		{Name: "features", Text: strings.Join(feats, " "), JSON: feats},
+		f("icount", s.ICount),
+		f("ifree", s.IFree),
+		f("fdblocks", s.FDBlocks),
+	}
+}
+
+func (t *Tree) renderGeometry(_ context.Context, w io.Writer) error {
+	return writeFields(w, t.geometryFields())
+}
+
+func (t *Tree) renderGeometryJSON(_ context.Context, w io.Writer) error {
+	return writeJSON(w, newObject("geometry").add("fields", fieldsObject(t.geometryFields())))
+}

@@ -1,0 +1,38 @@
+package view
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+const readmeText = `xfsbox view of %s
+
+This tree shows the metadata of an XFS image. Files are rendered when
+opened; text uses xfs_db's field names ("name = value"), .json files are
+machine-readable (schema + schema_version), .raw files are the bytes.
+
+  geometry, geometry.json     xfs_info-style summary
+  sb, sb.json, sb.raw         primary superblock
+  ag/N/                       allocation group N (0..%d)
+    sb agf agi agfl           AG headers (+ .json, .raw); the crc line says
+                              (correct) or (bad), the identity line checks
+                              uuid, seqno, blkno and owner
+    freesp                    free-extent size histogram (xfs_db freesp)
+    bnobt cntbt inobt finobt rmapbt refcountbt/   (those this filesystem has)
+      records                 every record in key order: "# columns" then one per line
+      records.json            one JSON object per line (first: the header)
+      shape                   height, blocks and fill per level, record count
+      blocks/AGBNO            one block as xfs_db prints it; AGBNO.raw its bytes
+
+Examples:
+  cat ag/1/agf
+  awk '!/^#/ {s += $2} END {print s}' ag/0/bnobt/records    # = agf freeblks
+  grep -c -v '^#' ag/0/rmapbt/records                       # rmap record count
+  xfs_db -r -c 'agf 1' -c print IMAGE                       # the same fields
+`
+
+func (t *Tree) renderREADME(_ context.Context, w io.Writer) error {
+	_, err := fmt.Fprintf(w, readmeText, t.FS.Img.Path(), t.FS.Geo.AGCount-1)
+	return err
+}

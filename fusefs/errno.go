@@ -1,0 +1,39 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/xfsbox/xfsbox/fusefs/view"
+	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// toErrno is the one place engine errors become errnos.
+func toErrno(err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	var errno syscall.Errno
+	var ioe *repair.IOError
+	switch {
+	case errors.Is(err, view.ErrNotFound), errors.Is(err, os.ErrNotExist):
+		return syscall.ENOENT
+	case errors.Is(err, view.ErrIsDir):
+		return syscall.EISDIR
+	case errors.Is(err, context.Canceled):
+		return syscall.ECANCELED
+	case errors.Is(err, os.ErrPermission):
+		return syscall.EROFS
+	case errors.As(err, &errno):
+		return errno
+	case errors.As(err, &ioe), errors.Is(err, xfsformat.ErrShort):
+		logrus.WithError(err).Warn("I/O error")
+		return syscall.EIO
+	}
+	logrus.WithError(err).Warn("operation failed")
+	return syscall.EIO
+}

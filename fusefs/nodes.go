@@ -1,0 +1,130 @@
+package fusefs
+
+import (
+	"context"
+	"path"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/xfsbox/xfsbox/fusefs/view"
+)
+
+// dirNode is a directory of the view tree.
+type dirNode struct {
+	fs.Inode
+	tree *view.Tree
+	path string
+}
+
+// viewNode is a file of the view tree, rendered on open.
+type viewNode struct {
+	fs.Inode
+	tree *view.Tree
+	path string
+}
+
+// viewHandle is one open of a view: its rendered bytes.
+type viewHandle struct {
+	sp *spool
+}
+
+var (
+	_ fs.NodeLookuper  = (*dirNode)(nil)
+	_ fs.NodeReaddirer = (*dirNode)(nil)
+	_ fs.NodeGetattrer = (*dirNode)(nil)
+	_ fs.NodeOpener    = (*viewNode)(nil)
+	_ fs.NodeGetattrer = (*viewNode)(nil)
+	_ fs.FileReader    = (*viewHandle)(nil)
+	_ fs.FileReleaser  = (*viewHandle)(nil)
+)
+
+func (d *dirNode) child(name string) string { return path.Join(d.path, name) }
+
+func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	p := d.child(name)
+	isDir, err := d.tree.Stat(ctx, p)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	if isDir {
+		fillDirAttr(&out.Attr)
+		return d.NewInode(ctx, &dirNode{tree: d.tree, path: p}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
+	}
+	fillFileAttr(&out.Attr)
+	return d.NewInode(ctx, &viewNode{tree: d.tree, path: p}, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+}
+
+func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	ents, err := d.tree.List(ctx, d.path)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	out := make([]fuse.DirEntry, 0, len(ents))
+	for _, e := range ents {
+		mode := uint32(syscall.S_IFREG)
+		if e.Dir {
+			mode = syscall.S_IFDIR
+		}
+		out = append(out, fuse.DirEntry{Name: e.Name, Mode: mode})
+	}
+	return fs.NewListDirStream(out), 0
+}
+
+func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	fillDirAttr(&out.Attr)
+	return 0
+}
+
+func (n *viewNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	fillFileAttr(&out.Attr)
+	if h, ok := fh.(*viewHandle); ok {
+		out.Size = uint64(h.sp.size)
+	}
+	return 0
+}
+
+func (n *viewNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
+		return nil, 0, syscall.EACCES
+	}
+	f, err := n.tree.Open(ctx, n.path)
+	if err != nil {
+		return nil, 0, toErrno(err)
+	}
+	sp := &spool{}
+	if err := f.Render(ctx, sp); err != nil {
+		sp.Close()
+		return nil, 0, toErrno(err)
+	}
+	return &viewHandle{sp: sp}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+func (h *viewHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := h.sp.ReadAt(dest, off)
+	if err != nil && n == 0 && off < h.sp.size {
+		return nil, syscall.EIO
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *viewHandle) Release(ctx context.Context) syscall.Errno {
+	h.sp.Close()
+	return 0
+}
+
+var mountTime = time.Now()
+
+func fillDirAttr(a *fuse.Attr) {
+	a.Mode = syscall.S_IFDIR | 0o555
+	a.Nlink = 2
+	a.SetTimes(nil, &mountTime, &mountTime)
+}
+
+func fillFileAttr(a *fuse.Attr) {
+	a.Mode = syscall.S_IFREG | 0o444
+	a.Nlink = 1
+	a.SetTimes(nil, &mountTime, &mountTime)
+}

@@ -54,6 +54,15 @@ func fNull32(name string, v uint32) Field {
 	return fDec(name, uint64(v))
 }
 
+// fNonZero prints nothing for 0, as xfs_db's FLDT_AGBLOCKNZ fields
+// (rmaproot, refcntroot) do.
+func fNonZero(name string, v uint32) Field {
+	if v == 0 {
+		return Field{name, "", nil}
+	}
+	return fDec(name, uint64(v))
+}
+
 func fUUID(name string, u UUID) Field {
 	return Field{name, u.String(), u.String()}
 }

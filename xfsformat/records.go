@@ -246,8 +246,12 @@ var btreeOps = [NumBtreeTypes]BtreeOps{
 		},
 		RecColumns: func(*Geometry) []string { return []string{"startblock", "blockcount"} },
 		RecValues:  func(_ *Geometry, b []byte) []Value { return allocValues(b) },
-		KeyColumns: []string{"startblock", "blockcount"},
-		KeyValues:  allocValues,
+		// xfs_db prints cntbt keys in their sort order.
+		KeyColumns: []string{"blockcount", "startblock"},
+		KeyValues: func(b []byte) []Value {
+			v := allocValues(b)
+			return []Value{v[1], v[0]}
+		},
 	},
 	Inobt: {
 		Type: Inobt, Name: "inobt", DBType: "inobt", Magic: 0x49414233, RecLen: InobtRecLen, KeyLen: 4,

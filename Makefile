@@ -1,0 +1,59 @@
+# xfsbox. `make help` lists the targets.
+GO      ?= go
+BIN     := bin/xfsbox
+PKGS    := ./...
+# Whole-suite bound: a hang fails the run instead of eating CI's time.
+TESTTIMEOUT ?= 40m
+
+.PHONY: all build deps test test-short demo images fixtures bench fuzz campaign vet clean help
+
+all: build
+
+help:
+	@echo "make            build bin/xfsbox"
+	@echo "make demo       damaged image -> mount -> inspect (installs xfsprogs, fuse3 if missing)"
+	@echo "make test       all tests (root: loop devices, FUSE, xfsprogs; CI=true turns skips into failures)"
+	@echo "make test-short tests that need no root (fixtures only)"
+	@echo "make images     generate (and cache) the test image matrix"
+	@echo "make bench      benchmark table (ratios against xfs_repair and in-memory sort)"
+	@echo "make fuzz       run each fuzz target for FUZZTIME (default 30s)"
+	@echo "make campaign   full corruption campaign (slow)"
+
+build:
+	$(GO) build -o $(BIN) ./cmd/xfsbox
+
+deps:
+	@./.ci/deps
+
+vet:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+test: deps vet
+	$(GO) test -count=1 -timeout $(TESTTIMEOUT) $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+demo: deps build
+	./testdata/demo.sh $(BIN)
+
+images: deps
+	$(GO) test -count=1 -timeout 60m -run TestGenerateImages -v ./internal/testimg/
+
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in ./xfsformat ./repair; do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench: deps build
+	XFSBOX_BENCH_TABLE=1 $(GO) test -count=1 -timeout 60m -run TestPrintBenchTable -v ./repair/workspace/
+
+campaign: deps build
+	@echo "the corruption campaign arrives with the check issue"; exit 1
+
+clean:
+	rm -rf bin

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xfsbox/xfsbox/internal/testimg"
+)
+
+// TestBadInput feeds images that are not usable XFS to dump and mount:
+// each must fail with a clear error naming the problem and a non-zero
+// exit code, without panicking or changing a byte of the input.
+func TestBadInput(t *testing.T) {
+	testimg.Require(t, "root", "xfsprogs", "fuse")
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	rnd := make([]byte, 4<<20)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range rnd {
+		rnd[i] = byte(r.Uint32())
+	}
+	good := testimg.Image(t, "allfeatures")
+	head := make([]byte, 8<<20)
+	f, err := os.Open(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ReadAt(head, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	ext4 := filepath.Join(dir, "ext4.img")
+	if err := os.Truncate(write("ext4.img", nil), 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", ext4).CombinedOutput(); err != nil {
+		t.Skipf("mkfs.ext4 unavailable: %v %s", err, out) // e2fsprogs is on every Debian machine
+	}
+	v4 := testimg.Image(t, "v4")
+
+	cases := []struct {
+		name, path, want string
+		code             int
+	}{
+		{"empty", write("empty.img", nil), "image is empty", exitRefused},
+		{"truncated", write("truncated.img", head), "truncated image", exitRefused},
+		{"random", write("random.img", rnd), "not an XFS filesystem", exitRefused},
+		{"ext4", ext4, "ext2/3/4", exitRefused},
+		{"v4", v4, "v5 (CRC)", exitRefused},
+		{"missing", filepath.Join(dir, "nope.img"), "no such file", exitRefused},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var before [32]byte
+			if _, err := os.Stat(c.path); err == nil {
+				before = sha(t, c.path)
+			}
+			for _, args := range [][]string{{"dump", c.path, "sb"}, {"dump", c.path, "ag/0/bnobt/records"}} {
+				out, stderr, code := runCLI(args...)
+				if code != c.code || !strings.Contains(stderr, c.want) {
+					t.Errorf("%v: exit %d, stderr %q; want exit %d naming %q", args, code, stderr, c.code, c.want)
+				}
+				if out != "" {
+					t.Errorf("%v printed %q on stdout", args, out)
+				}
+			}
+			{
+				mnt := t.TempDir()
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				var stderr bytes.Buffer
+				cmd := exec.CommandContext(ctx, buildBinary(t), "mount", c.path, mnt)
+				cmd.Stderr = &stderr
+				err := cmd.Run()
+				t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+				if code := exitOf(err); code != c.code || !strings.Contains(stderr.String(), c.want) {
+					t.Errorf("mount: exit %d, stderr %q; want exit %d naming %q", code, stderr.String(), c.code, c.want)
+				}
+				if strings.Contains(stderr.String(), "panic") {
+					t.Errorf("mount panicked: %s", stderr.String())
+				}
+			}
+			if _, err := os.Stat(c.path); err == nil && sha(t, c.path) != before {
+				t.Errorf("%s changed", c.path)
+			}
+		})
+	}
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xfsbox/xfsbox/fusefs"
+	"github.com/xfsbox/xfsbox/fusefs/view"
+	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair"
+)
+
+// runCLI runs xfsbox in-process and returns stdout, stderr, exit code.
+func runCLI(args ...string) (string, string, int) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// mountTree mounts img in-process and unmounts it in t.Cleanup.
+func mountTree(t *testing.T, img string) string {
+	t.Helper()
+	testimg.Require(t, "root", "fuse")
+	fs, err := repair.Open(img, repair.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt := t.TempDir()
+	srv, err := fusefs.Mount(mnt, view.NewTree(fs), fusefs.Options{ReadOnly: true})
+	if err != nil {
+		fs.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		done := make(chan struct{})
+		go func() {
+			for i := 0; i < 50 && srv.Unmount() != nil; i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			exec.Command("umount", "-l", mnt).Run()
+			t.Errorf("unmount of %s timed out", mnt)
+		}
+		fs.Close()
+	})
+	return mnt
+}
+
+// bounded runs fn and fails the test if it takes longer than d.
+func bounded(t *testing.T, d time.Duration, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s did not finish within %v", what, d)
+	}
+}
+
+func sha(t *testing.T, p string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+func xfsDB(t *testing.T, img string, cmds ...string) string {
+	t.Helper()
+	args := []string{"-r"}
+	for _, c := range cmds {
+		args = append(args, "-c", c)
+	}
+	args = append(args, img)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "xfs_db", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("xfs_db %v: %v\n%s", cmds, err, out)
+	}
+	return string(out)
+}
+
+func walkFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func lines(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") }

@@ -1,0 +1,224 @@
+//go:build linux
+
+package workspace
+
+import (
+	"context"
+	"fmt"
+)
+
+const (
+	// MaxRecordSize is the largest record an Array accepts.
+	MaxRecordSize = 1 << 20
+
+	// ioBufSize is the size of an Array's append and iterate buffers.
+	ioBufSize = 512 << 10
+
+	// ctxEvery is how many records Iterate and the merge handle between
+	// context checks.
+	ctxEvery = 4096
+)
+
+// Array is a sequence of fixed-size records in a workspace, the analogue
+// of the kernel's xfarray. Appends are buffered; Load, Store, Len and
+// Iterate see buffered records. An Array must be used by one goroutine at
+// a time.
+//
+// If an append buffer cannot be written out, records are lost and the
+// Array becomes unusable: every later call returns the error.
+type Array struct {
+	ws      *Workspace
+	r       int
+	rg      region
+	n       int64  // records, including buffered ones
+	flushed int64  // records in the backing file
+	wbuf    []byte // buffered appends, records flushed..n
+	rbuf    []byte // iterate buffer, allocated on first use
+	err     error  // sticky failure
+}
+
+// NewArray creates an empty array of records of recSize bytes.
+func (ws *Workspace) NewArray(recSize int) (*Array, error) {
+	if err := ws.check(); err != nil {
+		return nil, err
+	}
+	if recSize <= 0 || recSize > MaxRecordSize {
+		return nil, fmt.Errorf("%w: record size %d not in 1..%d", ErrInvalid, recSize, MaxRecordSize)
+	}
+	return &Array{ws: ws, r: recSize, rg: region{ws: ws}}, nil
+}
+
+func (a *Array) usable() error {
+	if a == nil || a.ws == nil {
+		return ErrClosed
+	}
+	if a.err != nil {
+		return a.err
+	}
+	return a.ws.check()
+}
+
+// RecordSize returns the size of the array's records.
+func (a *Array) RecordSize() int {
+	if a == nil {
+		return 0
+	}
+	return a.r
+}
+
+// Len returns the number of records in the array.
+func (a *Array) Len() int64 {
+	if a == nil {
+		return 0
+	}
+	return a.n
+}
+
+// Append adds a copy of rec, which must be RecordSize bytes long, to the
+// end of the array.
+func (a *Array) Append(rec []byte) error {
+	if a == nil || a.ws == nil {
+		return ErrClosed
+	}
+	if a.err != nil {
+		return a.err
+	}
+	if a.ws.dead.Load() {
+		return ErrClosed
+	}
+	if len(rec) != a.r {
+		return fmt.Errorf("%w: append of %d-byte record to array of %d-byte records", ErrInvalid, len(rec), a.r)
+	}
+	if len(a.wbuf)+a.r > cap(a.wbuf) {
+		if cap(a.wbuf) == 0 {
+			a.wbuf = make([]byte, 0, max(a.r, ioBufSize/a.r*a.r))
+		} else if err := a.flush(); err != nil {
+			return err
+		}
+	}
+	a.wbuf = append(a.wbuf, rec...)
+	a.n++
+	return nil
+}
+
+// flush writes buffered appends to the backing file.
+func (a *Array) flush() error {
+	if len(a.wbuf) == 0 {
+		return nil
+	}
+	if err := a.rg.writeAt(a.wbuf, a.flushed*int64(a.r)); err != nil {
+		a.err = fmt.Errorf("workspace: array append of records %d..%d failed, array unusable: %w",
+			a.flushed, a.n-1, err)
+		return a.err
+	}
+	a.flushed = a.n
+	a.wbuf = a.wbuf[:0]
+	return nil
+}
+
+// Flush writes buffered appends to the backing file. Other operations
+// flush when needed; Flush only lets a caller see write errors early.
+func (a *Array) Flush() error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	return a.flush()
+}
+
+func (a *Array) checkIndex(op string, i int64, buf []byte, exact bool) error {
+	if i < 0 || i >= a.n {
+		return fmt.Errorf("%w: %s of record %d, array has %d", ErrInvalid, op, i, a.n)
+	}
+	if len(buf) < a.r || (exact && len(buf) != a.r) {
+		return fmt.Errorf("%w: %s with %d-byte buffer, records are %d bytes", ErrInvalid, op, len(buf), a.r)
+	}
+	return nil
+}
+
+// Load copies record i into dst, which must be at least RecordSize bytes.
+func (a *Array) Load(i int64, dst []byte) error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	if err := a.checkIndex("load", i, dst, false); err != nil {
+		return err
+	}
+	if i >= a.flushed {
+		o := (i - a.flushed) * int64(a.r)
+		copy(dst[:a.r], a.wbuf[o:])
+		return nil
+	}
+	return a.rg.readAt(dst[:a.r], i*int64(a.r))
+}
+
+// Store overwrites record i with rec, which must be RecordSize bytes. If
+// it fails, the content of record i is unspecified.
+func (a *Array) Store(i int64, rec []byte) error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	if err := a.checkIndex("store", i, rec, true); err != nil {
+		return err
+	}
+	if i >= a.flushed {
+		o := (i - a.flushed) * int64(a.r)
+		copy(a.wbuf[o:o+int64(a.r)], rec)
+		return nil
+	}
+	return a.rg.writeAt(rec, i*int64(a.r))
+}
+
+// Iterate calls fn for every record in index order, reading the backing
+// file in large chunks. rec is only valid during the call and must not be
+// retained; changing it does not change the array. fn must not call Sort
+// or Release on this array. Records appended by fn are not visited.
+// Iterate stops at the first error from fn and returns it, and returns an
+// error wrapping ctx.Err() if ctx is done.
+func (a *Array) Iterate(ctx context.Context, fn func(i int64, rec []byte) error) error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	if fn == nil {
+		return fmt.Errorf("%w: nil iterate function", ErrInvalid)
+	}
+	if err := a.flush(); err != nil {
+		return err
+	}
+	if a.rbuf == nil {
+		a.rbuf = make([]byte, max(a.r, ioBufSize/a.r*a.r))
+	}
+	r := int64(a.r)
+	n := a.n
+	per := int64(len(a.rbuf)) / r
+	for i := int64(0); i < n; {
+		cnt := min(per, n-i)
+		buf := a.rbuf[:cnt*r]
+		if err := a.rg.readAt(buf, i*r); err != nil {
+			return err
+		}
+		for o := int64(0); o < cnt*r; o += r {
+			if i%ctxEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("workspace: iterate stopped at record %d: %w", i, err)
+				}
+			}
+			if err := fn(i, buf[o:o+r:o+r]); err != nil {
+				return err
+			}
+			i++
+		}
+	}
+	return nil
+}
+
+// Release frees the array's space for reuse by other arrays and blob
+// stores of the workspace. The array is unusable afterwards.
+func (a *Array) Release() {
+	if a == nil || a.ws == nil {
+		return
+	}
+	a.rg.release()
+	a.n, a.flushed = 0, 0
+	a.wbuf, a.rbuf = nil, nil
+	a.err = fmt.Errorf("workspace: array released: %w", ErrClosed)
+}

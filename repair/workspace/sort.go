@@ -1,0 +1,313 @@
+//go:build linux
+
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+const (
+	// maxFanIn caps how many runs one merge combines.
+	maxFanIn = 256
+
+	// ioPiece is the largest transfer made between context checks when
+	// Sort reads a run into memory.
+	ioPiece = 4 << 20
+)
+
+// run is a sorted range [start, end) of record indices.
+type run struct{ start, end int64 }
+
+// Sort sorts the array by cmp, which returns a negative number when a
+// sorts before b, a positive one when after and zero when they are equal
+// (like bytes.Compare). The sort is not stable. cmp is called only from
+// the calling goroutine and must not retain its arguments.
+//
+// Sort is an external merge sort: it sorts chunks of at most
+// Options.SortMemory bytes in memory with pattern-defeating quicksort,
+// writes each back in place as a sorted run, and merges the runs with a
+// heap into fresh space of the workspace, releasing the space of the runs
+// as they are consumed, so the file grows by little more than the merge
+// buffers. The Go heap it uses is bounded by SortMemory.
+//
+// If ctx is done, Sort returns promptly with an error wrapping ctx.Err().
+// After a failed Sort the array either holds the same records in an
+// unspecified order, or, if the failure hit the merge after it had begun
+// reusing space, is unusable and returns the error from every call.
+func (a *Array) Sort(ctx context.Context, cmp func(a, b []byte) int) error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	if cmp == nil {
+		return fmt.Errorf("%w: nil comparison function", ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("workspace: sort: %w", err)
+	}
+	if err := a.flush(); err != nil {
+		return err
+	}
+	n := a.n
+	if n < 2 {
+		return nil
+	}
+	r := int64(a.r)
+	mem := max(a.ws.sortMem, 8*r)
+	chunk := mem / r
+	buf := make([]byte, min(chunk, n)*r)
+
+	// Phase 1: sort chunks in memory and write them back as runs.
+	s := newRecSorter(ctx, a.r, cmp)
+	var runs []run
+	for start := int64(0); start < n; start += chunk {
+		cnt := min(chunk, n-start)
+		b := buf[:cnt*r]
+		// Read in pieces so that cancellation is seen while a large
+		// buffer is being filled (and, on first use, faulted in).
+		for o := 0; o < len(b); o += ioPiece {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("workspace: sort cancelled while reading run at record %d: %w", start, err)
+			}
+			if err := a.rg.readAt(b[o:min(o+ioPiece, len(b))], start*r+int64(o)); err != nil {
+				return fmt.Errorf("workspace: sort: reading run at record %d: %w", start, err)
+			}
+		}
+		if err := s.sort(b); err != nil {
+			return fmt.Errorf("workspace: sort cancelled while sorting run at record %d: %w", start, err)
+		}
+		if err := a.rg.writeAt(b, start*r); err != nil {
+			a.err = fmt.Errorf("workspace: sort: writing run at record %d failed, array unusable: %w", start, err)
+			a.rg.release()
+			return a.err
+		}
+		runs = append(runs, run{start, start + cnt})
+	}
+
+	// Phase 2: merge runs, maxFanIn or fewer at a time, until one is left.
+	out := max(r, int64(len(buf))/8/r*r)
+	minRunBuf := max(r, min(256<<10, int64(len(buf))/16)/r*r)
+	fanIn := int((int64(len(buf)) - out) / minRunBuf)
+	fanIn = max(2, min(fanIn, maxFanIn))
+	for len(runs) > 1 {
+		next, err := a.mergePass(ctx, cmp, runs, buf, fanIn)
+		if err != nil {
+			return err
+		}
+		runs = next
+	}
+	return nil
+}
+
+// runReader streams one run from the source region.
+type runReader struct {
+	cur, end int64  // next record to read from the file; end of run
+	buf      []byte // this run's share of the sort buffer
+	pos, lim int    // current record and end of valid data in buf
+	relNext  int64  // first source segment not yet given up by this run
+	relLast  int64  // last source segment overlapping this run
+}
+
+// merger holds the state of one merge pass.
+type merger struct {
+	a     *Array
+	ctx   context.Context
+	cmp   func(a, b []byte) int
+	r     int
+	src   *region
+	dst   region
+	refs  []int32 // per source segment: runs still reading from it
+	lost  bool    // some source segment was released
+	outN  int64   // records written to dst
+	count int64   // records merged, for context polling
+}
+
+// mergePass merges groups of up to fanIn runs from a.rg into a new region
+// and makes that the array's region.
+func (a *Array) mergePass(ctx context.Context, cmp func(a, b []byte) int, runs []run, buf []byte, fanIn int) ([]run, error) {
+	r := int64(a.r)
+	S := a.ws.segSize
+	m := &merger{a: a, ctx: ctx, cmp: cmp, r: a.r, src: &a.rg, dst: region{ws: a.ws}}
+	m.refs = make([]int32, len(a.rg.segs))
+	for _, rn := range runs {
+		for sg := rn.start * r / S; sg <= (rn.end*r-1)/S; sg++ {
+			m.refs[sg]++
+		}
+	}
+	var next []run
+	for g := 0; g < len(runs); g += fanIn {
+		group := runs[g:min(g+fanIn, len(runs))]
+		start := m.outN
+		if err := m.mergeGroup(group, buf); err != nil {
+			m.dst.release()
+			if m.lost {
+				a.err = fmt.Errorf("workspace: sort aborted during merge, array contents lost: %w", err)
+				a.rg.release()
+				return nil, a.err
+			}
+			return nil, err
+		}
+		next = append(next, run{start, m.outN})
+	}
+	a.rg.release()
+	a.rg = m.dst
+	return next, nil
+}
+
+func (m *merger) refill(rd *runReader) error {
+	r := int64(m.r)
+	cnt := min(int64(len(rd.buf))/r, rd.end-rd.cur)
+	if err := m.src.readAt(rd.buf[:cnt*r], rd.cur*r); err != nil {
+		return fmt.Errorf("workspace: sort: reading run at record %d: %w", rd.cur, err)
+	}
+	rd.cur += cnt
+	rd.pos, rd.lim = 0, int(cnt*r)
+	// Give up source segments this run has read completely; once no run
+	// needs a segment it can hold merge output.
+	S := m.a.ws.segSize
+	done, end := rd.cur*r, rd.end*r
+	for rd.relNext <= rd.relLast && done >= min(end, (rd.relNext+1)*S) {
+		m.refs[rd.relNext]--
+		if m.refs[rd.relNext] == 0 {
+			m.src.releaseSeg(int(rd.relNext))
+			m.lost = true
+		}
+		rd.relNext++
+	}
+	return nil
+}
+
+func (m *merger) poll() error {
+	m.count++
+	if m.count%ctxEvery == 0 {
+		if err := m.ctx.Err(); err != nil {
+			return fmt.Errorf("workspace: sort cancelled while merging: %w", err)
+		}
+	}
+	return nil
+}
+
+// mergeGroup merges the runs of group, appending them to m.dst.
+func (m *merger) mergeGroup(group []run, buf []byte) error {
+	r := m.r
+	k := len(group)
+	outCap := max(r, len(buf)/8/r*r)
+	per := (len(buf) - outCap) / k / r * r
+	if per < r {
+		return errors.New("workspace: sort: internal error: merge buffer too small")
+	}
+	out := buf[:0:outCap]
+	S := m.a.ws.segSize
+	rds := make([]runReader, k)
+	h := make([]int32, 0, k)
+	for i, rn := range group {
+		off := outCap + i*per
+		rds[i] = runReader{
+			cur: rn.start, end: rn.end,
+			buf:     buf[off : off+per : off+per],
+			relNext: rn.start * int64(r) / S,
+			relLast: (rn.end*int64(r) - 1) / S,
+		}
+		if err := m.refill(&rds[i]); err != nil {
+			return err
+		}
+		h = append(h, int32(i))
+	}
+
+	cmp := m.cmp
+	rec := func(i int32) []byte {
+		rd := &rds[i]
+		return rd.buf[rd.pos : rd.pos+r : rd.pos+r]
+	}
+	less := func(x, y int32) bool {
+		if c := cmp(rec(x), rec(y)); c != 0 {
+			return c < 0
+		}
+		return x < y
+	}
+	siftDown := func(i int) {
+		n := len(h)
+		for {
+			c := 2*i + 1
+			if c >= n {
+				return
+			}
+			if c+1 < n && less(h[c+1], h[c]) {
+				c++
+			}
+			if !less(h[c], h[i]) {
+				return
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
+		}
+	}
+	flushOut := func() error {
+		if len(out) == 0 {
+			return nil
+		}
+		if err := m.dst.writeAt(out, m.outN*int64(r)); err != nil {
+			return fmt.Errorf("workspace: sort: writing merge output at record %d: %w", m.outN, err)
+		}
+		m.outN += int64(len(out) / r)
+		out = out[:0]
+		return nil
+	}
+
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		siftDown(i)
+	}
+	for len(h) > 1 {
+		if err := m.poll(); err != nil {
+			return err
+		}
+		rd := &rds[h[0]]
+		out = append(out, rd.buf[rd.pos:rd.pos+r]...)
+		if len(out) == cap(out) {
+			if err := flushOut(); err != nil {
+				return err
+			}
+		}
+		rd.pos += r
+		if rd.pos == rd.lim {
+			if rd.cur < rd.end {
+				if err := m.refill(rd); err != nil {
+					return err
+				}
+			} else {
+				last := len(h) - 1
+				h[0] = h[last]
+				h = h[:last]
+			}
+		}
+		siftDown(0)
+	}
+
+	// One run left: copy the rest of it through in bulk.
+	if len(h) == 1 {
+		rd := &rds[h[0]]
+		for {
+			for rd.pos < rd.lim {
+				if err := m.ctx.Err(); err != nil {
+					return fmt.Errorf("workspace: sort cancelled while merging: %w", err)
+				}
+				n := min(cap(out)-len(out), rd.lim-rd.pos)
+				out = append(out, rd.buf[rd.pos:rd.pos+n]...)
+				rd.pos += n
+				if len(out) == cap(out) {
+					if err := flushOut(); err != nil {
+						return err
+					}
+				}
+			}
+			if rd.cur >= rd.end {
+				break
+			}
+			if err := m.refill(rd); err != nil {
+				return err
+			}
+		}
+	}
+	return flushOut()
+}

@@ -1,0 +1,901 @@
+//go:build linux
+
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func newWS(t testing.TB, opts Options) *Workspace {
+	t.Helper()
+	ws, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", opts, err)
+	}
+	t.Cleanup(func() {
+		if err := ws.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return ws
+}
+
+// genRecs returns n records of size r laid out back to back.
+func genRecs(kind string, n, r int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	b := make([]byte, n*r)
+	switch kind {
+	case "random":
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+	case "sorted", "reversed":
+		for i := range n {
+			v := uint64(i)
+			if kind == "reversed" {
+				v = uint64(n - 1 - i)
+			}
+			rec := b[i*r : (i+1)*r]
+			for k := range rec {
+				// Big-endian counter in the record's tail, so bytes.Compare
+				// orders records by i.
+				if sh := (r - 1 - k) * 8; sh < 64 {
+					rec[k] = byte(v >> sh)
+				}
+			}
+		}
+	case "allequal":
+		for i := range n {
+			copy(b[i*r:], bytes.Repeat([]byte{0xa5}, r))
+		}
+	case "fewdistinct":
+		for i := range n {
+			v := byte(rng.IntN(4))
+			rec := b[i*r : (i+1)*r]
+			for k := range rec {
+				rec[k] = v
+			}
+		}
+	default:
+		panic("unknown kind " + kind)
+	}
+	return b
+}
+
+// refSort sorts records the way slices.SortFunc would.
+func refSort(b []byte, r int) []byte {
+	n := len(b) / r
+	recs := make([][]byte, n)
+	for i := range recs {
+		recs[i] = b[i*r : (i+1)*r]
+	}
+	slices.SortFunc(recs, bytes.Compare)
+	out := make([]byte, 0, len(b))
+	for _, rec := range recs {
+		out = append(out, rec...)
+	}
+	return out
+}
+
+func fillArray(t testing.TB, ws *Workspace, b []byte, r int) *Array {
+	t.Helper()
+	a, err := ws.NewArray(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for o := 0; o < len(b); o += r {
+		if err := a.Append(b[o : o+r]); err != nil {
+			t.Fatalf("Append %d: %v", o/r, err)
+		}
+	}
+	return a
+}
+
+func readAll(t testing.TB, a *Array) []byte {
+	t.Helper()
+	out := make([]byte, 0, a.Len()*int64(a.RecordSize()))
+	next := int64(0)
+	err := a.Iterate(context.Background(), func(i int64, rec []byte) error {
+		if i != next {
+			t.Fatalf("Iterate gave index %d, want %d", i, next)
+		}
+		next++
+		out = append(out, rec...)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Iterate: %v", err)
+	}
+	return out
+}
+
+func TestArrayBasics(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		scratch bool
+		r       int
+		n       int
+	}{
+		{"memfd/16", false, 16, 100_000},
+		{"memfd/1", false, 1, 3_000_000},
+		{"memfd/4000", false, 4000, 1000},
+		{"tmpfile/16", true, 16, 100_000},
+		{"tmpfile/24", true, 24, 100_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts Options
+			if tc.scratch {
+				opts.ScratchDir = t.TempDir()
+			}
+			ws := newWS(t, opts)
+			data := genRecs("random", tc.n, tc.r, 1)
+			a := fillArray(t, ws, data, tc.r)
+			if a.Len() != int64(tc.n) {
+				t.Fatalf("Len = %d, want %d", a.Len(), tc.n)
+			}
+			// Loads of flushed and still-buffered records.
+			dst := make([]byte, tc.r)
+			for _, i := range []int{0, 1, tc.n / 2, tc.n - 2, tc.n - 1} {
+				if err := a.Load(int64(i), dst); err != nil {
+					t.Fatalf("Load(%d): %v", i, err)
+				}
+				if !bytes.Equal(dst, data[i*tc.r:(i+1)*tc.r]) {
+					t.Fatalf("Load(%d) mismatch", i)
+				}
+			}
+			// Stores, then everything reads back through Iterate.
+			rec := bytes.Repeat([]byte{0x7e}, tc.r)
+			for _, i := range []int{0, tc.n / 3, tc.n - 1} {
+				if err := a.Store(int64(i), rec); err != nil {
+					t.Fatalf("Store(%d): %v", i, err)
+				}
+				copy(data[i*tc.r:], rec)
+			}
+			if got := readAll(t, a); !bytes.Equal(got, data) {
+				t.Fatal("Iterate content mismatch")
+			}
+			if err := a.Load(0, dst); err != nil || !bytes.Equal(dst, rec) {
+				t.Fatalf("Load after flush: %v", err)
+			}
+		})
+	}
+}
+
+func TestArrayMisuse(t *testing.T) {
+	ctx := context.Background()
+	ws := newWS(t, Options{})
+	a, err := ws.NewArray(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := make([]byte, 16)
+	if err := a.Append(rec); err != nil {
+		t.Fatal(err)
+	}
+	cmp := bytes.Compare
+	checks := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"short append", a.Append(rec[:15]), ErrInvalid},
+		{"load -1", a.Load(-1, rec), ErrInvalid},
+		{"load past end", a.Load(1, rec), ErrInvalid},
+		{"load small dst", a.Load(0, rec[:8]), ErrInvalid},
+		{"store past end", a.Store(1, rec), ErrInvalid},
+		{"store long", a.Store(0, make([]byte, 17)), ErrInvalid},
+		{"nil cmp", a.Sort(ctx, nil), ErrInvalid},
+		{"nil fn", a.Iterate(ctx, nil), ErrInvalid},
+	}
+	for _, size := range []int{0, -1, MaxRecordSize + 1} {
+		_, err := ws.NewArray(size)
+		checks = append(checks, struct {
+			name string
+			err  error
+			want error
+		}{"recsize", err, ErrInvalid})
+	}
+	var nilWS *Workspace
+	_, err = nilWS.NewArray(16)
+	checks = append(checks, struct {
+		name string
+		err  error
+		want error
+	}{"nil workspace", err, ErrClosed})
+	var nilArr *Array
+	for _, e := range []error{nilArr.Append(rec), nilArr.Load(0, rec), nilArr.Store(0, rec),
+		nilArr.Sort(ctx, cmp), nilArr.Iterate(ctx, func(int64, []byte) error { return nil })} {
+		checks = append(checks, struct {
+			name string
+			err  error
+			want error
+		}{"nil array", e, ErrClosed})
+	}
+	var nilBlobs *Blobs
+	_, err = nilBlobs.Put(rec)
+	checks = append(checks, struct {
+		name string
+		err  error
+		want error
+	}{"nil blobs", err, ErrClosed})
+	if _, err := New(ctx, Options{Estimate: -1}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("negative estimate: %v", err)
+	}
+	for _, c := range checks {
+		if !errors.Is(c.err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.err, c.want)
+		}
+	}
+
+	// Everything fails cleanly after Close.
+	bs, err := ws.NewBlobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie, err := bs.Put([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	for name, err := range map[string]error{
+		"append":  a.Append(rec),
+		"load":    a.Load(0, rec),
+		"store":   a.Store(0, rec),
+		"sort":    a.Sort(ctx, cmp),
+		"iterate": a.Iterate(ctx, func(int64, []byte) error { return nil }),
+		"get":     func() error { _, err := bs.Get(cookie); return err }(),
+		"put":     func() error { _, err := bs.Put(rec); return err }(),
+	} {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+	if _, err := ws.NewArray(16); !errors.Is(err, ErrClosed) {
+		t.Errorf("NewArray after Close: %v", err)
+	}
+	if u, r := ws.Usage(); u != 0 || r != 0 {
+		t.Errorf("Usage after Close = %d, %d", u, r)
+	}
+}
+
+func TestIterateStopsOnError(t *testing.T) {
+	ws := newWS(t, Options{})
+	a := fillArray(t, ws, genRecs("random", 10000, 16, 2), 16)
+	stop := errors.New("stop")
+	var seen int64
+	err := a.Iterate(context.Background(), func(i int64, rec []byte) error {
+		seen++
+		if i == 1234 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || seen != 1235 {
+		t.Fatalf("Iterate = %v after %d records", err, seen)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = a.Iterate(ctx, func(int64, []byte) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Iterate with cancelled context = %v", err)
+	}
+}
+
+func TestSortMatchesSlices(t *testing.T) {
+	kinds := []string{"random", "sorted", "reversed", "allequal", "fewdistinct"}
+	type cfg struct {
+		name   string
+		r, n   int
+		memory int64
+	}
+	cfgs := []cfg{
+		{"runs64K", 16, 100_000, 64 << 10},      // 25 runs, two merge passes
+		{"inmemory", 16, 100_000, 0},            // one run, no merge
+		{"runs64K/rec24", 24, 60_000, 64 << 10}, // records straddle segments
+		{"runs256K/rec13", 13, 80_000, 256 << 10},
+		{"runs64K/rec200", 200, 5_000, 64 << 10},
+		{"tiny", 16, 3, 64 << 10},
+	}
+	for _, c := range cfgs {
+		for _, kind := range kinds {
+			t.Run(c.name+"/"+kind, func(t *testing.T) {
+				ws := newWS(t, Options{SortMemory: c.memory})
+				data := genRecs(kind, c.n, c.r, 3)
+				want := refSort(slices.Clone(data), c.r)
+				a := fillArray(t, ws, data, c.r)
+				if err := a.Sort(context.Background(), bytes.Compare); err != nil {
+					t.Fatalf("Sort: %v", err)
+				}
+				if a.Len() != int64(c.n) {
+					t.Fatalf("Len after sort = %d", a.Len())
+				}
+				if got := readAll(t, a); !bytes.Equal(got, want) {
+					t.Fatal("sorted content differs from slices.SortFunc")
+				}
+				// The array stays usable: append and sort again.
+				if err := a.Append(make([]byte, c.r)); err != nil {
+					t.Fatal(err)
+				}
+				if err := a.Sort(context.Background(), bytes.Compare); err != nil {
+					t.Fatal(err)
+				}
+				first := make([]byte, c.r)
+				if err := a.Load(0, first); err != nil || !bytes.Equal(first, make([]byte, c.r)) {
+					t.Fatalf("zero record not first after re-sort: %v %x", err, first)
+				}
+			})
+		}
+	}
+}
+
+// TestSortNotQuadratic checks that inputs with few distinct keys cost
+// O(n log n) comparisons, in memory and through the external merge.
+func TestSortNotQuadratic(t *testing.T) {
+	const n = 2_000_000
+	for _, kind := range []string{"allequal", "fewdistinct", "sorted", "reversed"} {
+		for _, mem := range []int64{0, 1 << 20} {
+			t.Run(kind+"/"+map[int64]string{0: "default", 1 << 20: "1MiB"}[mem], func(t *testing.T) {
+				ws := newWS(t, Options{SortMemory: mem})
+				data := genRecs(kind, n, 16, 4)
+				a := fillArray(t, ws, data, 16)
+				var calls int64
+				err := a.Sort(context.Background(), func(x, y []byte) int {
+					calls++
+					return bytes.Compare(x, y)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				bound := int64(3 * n * math.Log2(n))
+				t.Logf("%d comparisons for %d records (bound %d)", calls, n, bound)
+				if calls > bound {
+					t.Fatalf("%d comparisons > bound %d", calls, bound)
+				}
+				var prev []byte
+				err = a.Iterate(context.Background(), func(i int64, rec []byte) error {
+					if prev != nil && bytes.Compare(prev, rec) > 0 {
+						t.Fatalf("record %d out of order", i)
+					}
+					prev = append(prev[:0], rec...)
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// heapWatch samples HeapInuse every 50 ms and keeps the maximum.
+type heapWatch struct {
+	max  atomic.Uint64
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func watchHeap() *heapWatch {
+	h := &heapWatch{stop: make(chan struct{})}
+	h.sample()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		tk := time.NewTicker(50 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-tk.C:
+				h.sample()
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heapWatch) sample() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	for {
+		old := h.max.Load()
+		if ms.HeapInuse <= old || h.max.CompareAndSwap(old, ms.HeapInuse) {
+			return
+		}
+	}
+}
+
+func (h *heapWatch) done() uint64 {
+	close(h.stop)
+	h.wg.Wait()
+	h.sample()
+	return h.max.Load()
+}
+
+// TestLargeSortBoundedHeap appends, sorts and iterates 50 million 16-byte
+// records (800 MB) with the default 64 MiB sort memory and checks that the
+// Go heap stays under 128 MiB throughout.
+func TestLargeSortBoundedHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50M-record sort skipped in -short mode")
+	}
+	const (
+		n        = 50_000_000
+		heapCap  = 128 << 20
+		recBytes = 16
+	)
+	runtime.GC()
+	hw := watchHeap()
+	ctx := context.Background()
+	start := time.Now()
+
+	ws := newWS(t, Options{Estimate: n * recBytes})
+	a, err := ws.NewArray(recBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var rec [recBytes]byte
+	var sumIn, xorIn uint64
+	for range n {
+		x, y := rng.Uint64(), rng.Uint64()
+		binary.BigEndian.PutUint64(rec[:8], x)
+		binary.BigEndian.PutUint64(rec[8:], y)
+		sumIn += x*3 + y
+		xorIn ^= x ^ y<<1
+		if err := a.Append(rec[:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tAppend := time.Since(start)
+
+	used0, reserved := ws.Usage()
+	if err := a.Sort(ctx, bytes.Compare); err != nil {
+		t.Fatal(err)
+	}
+	tSort := time.Since(start) - tAppend
+	used1, _ := ws.Usage()
+
+	var prev [recBytes]byte
+	var sumOut, xorOut uint64
+	var count int64
+	err = a.Iterate(ctx, func(i int64, r []byte) error {
+		if i > 0 && bytes.Compare(prev[:], r) > 0 {
+			t.Fatalf("record %d out of order", i)
+		}
+		copy(prev[:], r)
+		x, y := binary.BigEndian.Uint64(r), binary.BigEndian.Uint64(r[8:])
+		sumOut += x*3 + y
+		xorOut ^= x ^ y<<1
+		count++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tIter := time.Since(start) - tAppend - tSort
+	maxHeap := hw.done()
+
+	if count != n || sumIn != sumOut || xorIn != xorOut {
+		t.Fatalf("sorted output is not a permutation of the input: %d records", count)
+	}
+	t.Logf("append %v, sort %v, iterate %v; max HeapInuse %.1f MiB; usage %d MiB before sort, %d MiB after (reserved %d MiB)",
+		tAppend.Round(time.Millisecond), tSort.Round(time.Millisecond), tIter.Round(time.Millisecond),
+		float64(maxHeap)/(1<<20), used0>>20, used1>>20, reserved>>20)
+	if maxHeap >= heapCap {
+		t.Fatalf("max HeapInuse %d bytes >= %d", maxHeap, heapCap)
+	}
+}
+
+// mountTmpfs mounts a tmpfs of the given size on a fresh directory and
+// unmounts it at cleanup. It skips the test when that is not possible,
+// unless running in CI.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	fail := t.Skipf
+	if os.Getenv("CI") == "true" {
+		fail = t.Fatalf
+	}
+	if os.Geteuid() != 0 {
+		fail("mounting a tmpfs needs root")
+	}
+	dir := filepath.Join(t.TempDir(), "tmpfs")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		fail("mount -t tmpfs -o size=%s: %v", size, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+func assertEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Fatalf("%s not empty: %v", dir, ents)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Blocks != st.Bfree {
+		t.Fatalf("%s still has %d blocks in use", dir, st.Blocks-st.Bfree)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func TestENOSPC(t *testing.T) {
+	dir := mountTmpfs(t, "1m")
+
+	t.Run("reservation", func(t *testing.T) {
+		fds := openFDs(t)
+		ws, err := New(context.Background(), Options{ScratchDir: dir, Estimate: 10 << 20})
+		if err == nil {
+			ws.Close()
+			t.Fatal("New with 10 MiB estimate on a 1 MiB tmpfs succeeded")
+		}
+		t.Logf("error: %v", err)
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("error does not wrap ENOSPC: %v", err)
+		}
+		var oe *OpError
+		if !errors.As(err, &oe) || oe.Op != "fallocate" {
+			t.Fatalf("error is not a fallocate *OpError: %#v", err)
+		}
+		if got := openFDs(t); got != fds {
+			t.Fatalf("%d open descriptors after failed New, had %d", got, fds)
+		}
+		assertEmptyDir(t, dir)
+	})
+
+	t.Run("append", func(t *testing.T) {
+		ws, err := New(context.Background(), Options{ScratchDir: dir, Estimate: 64 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := ws.NewArray(16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := make([]byte, 16)
+		var appendErr error
+		for i := 0; i < 1<<20 && appendErr == nil; i++ { // up to 16 MiB
+			appendErr = a.Append(rec)
+		}
+		if appendErr == nil {
+			appendErr = a.Flush()
+		}
+		t.Logf("error: %v", appendErr)
+		if !errors.Is(appendErr, syscall.ENOSPC) {
+			t.Fatalf("appending past the tmpfs size: %v, want ENOSPC", appendErr)
+		}
+		if err := a.Append(rec); err == nil {
+			t.Fatal("array still accepts appends after losing records")
+		}
+		if err := ws.Close(); err != nil {
+			t.Fatal(err)
+		}
+		assertEmptyDir(t, dir)
+	})
+}
+
+func TestMaxBytes(t *testing.T) {
+	t.Run("refused before creating anything", func(t *testing.T) {
+		dir := t.TempDir()
+		fds := openFDs(t)
+		for _, scratch := range []string{dir, filepath.Join(dir, "does-not-exist")} {
+			_, err := New(context.Background(), Options{ScratchDir: scratch, MaxBytes: 1 << 20, Estimate: 1 << 20})
+			if !errors.Is(err, ErrOverLimit) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("New: %v, want ErrOverLimit and ENOSPC", err)
+			}
+		}
+		if got := openFDs(t); got != fds {
+			t.Fatalf("%d open descriptors after refused New, had %d", got, fds)
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil || len(ents) != 0 {
+			t.Fatalf("scratch dir: %v, %v", ents, err)
+		}
+	})
+	t.Run("exact fit accepted", func(t *testing.T) {
+		ws := newWS(t, Options{MaxBytes: 3 << 20, Estimate: 2 << 20})
+		if _, reserved := ws.Usage(); reserved != 3<<20 {
+			t.Fatalf("reserved %d, want %d", reserved, 3<<20)
+		}
+	})
+	t.Run("growth past limit", func(t *testing.T) {
+		ws := newWS(t, Options{MaxBytes: 256 << 10, Estimate: 64 << 10})
+		a, err := ws.NewArray(16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := make([]byte, 16)
+		var n int
+		for ; n < 100_000; n++ {
+			if err = a.Append(rec); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = a.Flush()
+		}
+		if !errors.Is(err, ErrOverLimit) || !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("growth past MaxBytes: %v", err)
+		}
+		if used, _ := ws.Usage(); used > 256<<10 {
+			t.Fatalf("used %d bytes past MaxBytes", used)
+		}
+		t.Logf("stopped after %d records: %v", n, err)
+	})
+}
+
+// fingerprint is an order-independent digest of a multiset of records.
+type fingerprint struct{ n, sum, xor uint64 }
+
+func (f *fingerprint) add(rec []byte) {
+	h := uint64(14695981039346656037)
+	for _, c := range rec {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	f.n++
+	f.sum += h
+	f.xor ^= h * 0x9e3779b97f4a7c15
+}
+
+// runSorted returns n 16-byte records in which every stretch of per
+// records is already sorted but the stretches interleave, so that a sort
+// with per-record runs spends nearly all its comparisons merging.
+func runSorted(n, per int) []byte {
+	b := make([]byte, n*16)
+	stride := uint64(n/per + 1)
+	for i := range n {
+		v := uint64(i%per)*stride + uint64(i/per)
+		binary.BigEndian.PutUint64(b[i*16+8:], v)
+	}
+	return b
+}
+
+func TestSortCancel(t *testing.T) {
+	const n = 4_000_000
+	random := genRecs("random", n, 16, 7)
+	merging := runSorted(n, (64<<10)/16)
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		memory int64
+		delay  time.Duration // cancel after this long, or
+		calls  int64         // from the comparator after this many calls
+		phase  string        // expected in the error message
+	}{
+		{"run-sort/timer", random, 0, 150 * time.Millisecond, 0, "run"},
+		{"run-sort/comparator", random, 0, 0, 1_000_000, "sorting run"},
+		{"merge/timer", merging, 64 << 10, 250 * time.Millisecond, 0, "merging"},
+		{"merge/comparator", merging, 64 << 10, 0, 20_000_000, "merging"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := newWS(t, Options{SortMemory: tc.memory})
+			a := fillArray(t, ws, tc.data, 16)
+			if err := a.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var cancelled atomic.Int64 // UnixNano of cancel()
+			doCancel := func() {
+				cancelled.Store(time.Now().UnixNano())
+				cancel()
+			}
+			var calls int64
+			cmp := bytes.Compare
+			if tc.calls > 0 {
+				cmp = func(x, y []byte) int {
+					calls++
+					if calls == tc.calls {
+						doCancel()
+					}
+					return bytes.Compare(x, y)
+				}
+			} else {
+				tm := time.AfterFunc(tc.delay, doCancel)
+				defer tm.Stop()
+			}
+			err := a.Sort(ctx, cmp)
+			end := time.Now()
+			if cancelled.Load() == 0 {
+				t.Fatalf("sort finished (%v) before cancellation", err)
+			}
+			lat := end.Sub(time.Unix(0, cancelled.Load()))
+			t.Logf("returned %v after cancel: %v", lat, err)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Sort error %v does not wrap context.Canceled", err)
+			}
+			if lat > 100*time.Millisecond {
+				t.Fatalf("Sort returned %v after cancel, want <= 100ms", lat)
+			}
+			if !strings.Contains(err.Error(), tc.phase) {
+				t.Errorf("cancelled in an unexpected phase: %v", err)
+			}
+			// Afterwards the array is either unusable or still holds the
+			// same records.
+			var fp fingerprint
+			err = a.Iterate(context.Background(), func(_ int64, rec []byte) error {
+				fp.add(rec)
+				return nil
+			})
+			if err != nil {
+				t.Logf("array unusable after cancelled sort: %v", err)
+				return
+			}
+			var want fingerprint
+			for o := 0; o < len(tc.data); o += 16 {
+				want.add(tc.data[o : o+16])
+			}
+			if fp != want {
+				t.Fatal("array usable after cancelled sort but records changed")
+			}
+		})
+	}
+}
+
+func TestBlobs(t *testing.T) {
+	ws := newWS(t, Options{Estimate: 1 << 20})
+	bs, err := ws.NewBlobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	sizes := []int{0, 1, 7, 8, 100, 4095, blobCombine, blobCombine + 1, 3 << 20}
+	var cookies []Cookie
+	var blobs [][]byte
+	for _, sz := range sizes {
+		b := make([]byte, sz)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		c, err := bs.Put(b)
+		if err != nil {
+			t.Fatalf("Put(%d bytes): %v", sz, err)
+		}
+		cookies = append(cookies, c)
+		blobs = append(blobs, b)
+	}
+	for i, c := range cookies {
+		got, err := bs.Get(c)
+		if err != nil {
+			t.Fatalf("Get(%d-byte blob): %v", sizes[i], err)
+		}
+		if !bytes.Equal(got, blobs[i]) {
+			t.Fatalf("Get(%d-byte blob) returned different bytes", sizes[i])
+		}
+	}
+
+	other, err := ws.NewBlobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := other.Put([]byte("other store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.Free(cookies[2]); err != nil {
+		t.Fatalf("Free: %v", err)
+	}
+	if _, err := bs.Get(cookies[3]); err != nil {
+		t.Fatalf("Get of neighbour after Free: %v", err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		c    Cookie
+	}{
+		{"zero", 0},
+		{"past end", cookies[0] + Cookie(bs.Size())},
+		{"huge", Cookie(math.MaxUint64)},
+		{"shifted", cookies[1] + 1},
+		{"inside data", cookies[len(cookies)-1] + 4096},
+		{"zero position", cookies[0] &^ cookiePosMask},
+		{"freed", cookies[2]},
+		{"other store", oc},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := bs.Get(tc.c); !errors.Is(err, ErrBadCookie) {
+				t.Fatalf("Get: %v, want ErrBadCookie", err)
+			}
+			if err := bs.Free(tc.c); !errors.Is(err, ErrBadCookie) {
+				t.Fatalf("Free: %v, want ErrBadCookie", err)
+			}
+		})
+	}
+	if _, err := bs.Put(make([]byte, MaxBlobSize+1)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("oversized Put: %v", err)
+	}
+	if got, err := other.Get(oc); err != nil || string(got) != "other store" {
+		t.Fatalf("other.Get = %q, %v", got, err)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, scratch := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memfd", true: "tmpfile"}[scratch], func(t *testing.T) {
+			opts := Options{Estimate: 8 << 20}
+			if scratch {
+				opts.ScratchDir = t.TempDir()
+			}
+			ws := newWS(t, opts)
+			used, reserved := ws.Usage()
+			t.Logf("after New: used %d reserved %d", used, reserved)
+			if reserved != 12<<20 {
+				t.Fatalf("reserved %d, want 1.5 x 8 MiB", reserved)
+			}
+			if used < reserved {
+				t.Fatalf("used %d < reserved %d after fallocate", used, reserved)
+			}
+			// Staying inside the reservation does not grow the file.
+			a := fillArray(t, ws, genRecs("random", 256<<10, 16, 10), 16) // 4 MiB
+			if err := a.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if u, _ := ws.Usage(); u != used {
+				t.Fatalf("used went from %d to %d inside the reservation", used, u)
+			}
+			// Outgrowing the estimate is allowed and counted.
+			b := fillArray(t, ws, genRecs("random", 1<<20, 16, 11), 16) // 16 MiB
+			if err := b.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			grown, _ := ws.Usage()
+			t.Logf("after 20 MiB of records: used %d", grown)
+			if grown < 20<<20 || grown <= used {
+				t.Fatalf("used %d after 20 MiB of records (was %d)", grown, used)
+			}
+			// Released space is reused rather than grown.
+			b.Release()
+			c := fillArray(t, ws, genRecs("random", 1<<20, 16, 12), 16)
+			if err := c.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if u, _ := ws.Usage(); u != grown {
+				t.Fatalf("used %d after reusing released space, want %d", u, grown)
+			}
+		})
+	}
+}

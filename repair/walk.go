@@ -65,7 +65,7 @@ func (w *Walk) Run(ctx context.Context, fn func(*Visit) error) error {
 	}
 	maxLevels := w.Type.Ops().MaxLevels(w.FS.Geo)
 	if levels < 1 || int(levels) > maxLevels {
-		w.report(w.problem(root, "level", strconv.FormatUint(uint64(levels), 10),
+		w.report(w.problem(root, "height", strconv.FormatUint(uint64(levels), 10),
 			"tree height %d outside [1, %d]", levels, maxLevels))
 		if levels < 1 {
 			levels = 1
@@ -90,18 +90,18 @@ func (w *Walk) visit(ctx context.Context, agbno uint32, level int, parent uint32
 		return nil
 	}
 	if _, dup := seen[agbno]; dup {
-		w.report(w.problem(agbno, "", "", "block reached twice (cycle or crosslinked pointer, from block %d)", parent))
+		w.report(w.problem(agbno, "cycle", "", "block reached twice (cycle or crosslinked pointer, from block %d)", parent))
 		return nil
 	}
 	seen[agbno] = struct{}{}
 	buf, err := w.FS.ReadBlock(w.AG, agbno)
 	if err != nil {
-		w.report(w.problem(agbno, "", "", "unreadable: %v", err))
+		w.report(w.problem(agbno, "read", "", "unreadable: %v", err))
 		return nil
 	}
 	blk, err := xfsformat.NewBlock(w.Type, buf)
 	if err != nil {
-		w.report(w.problem(agbno, "", "", "%v", err))
+		w.report(w.problem(agbno, "read", "", "%v", err))
 		return nil
 	}
 	v := &Visit{AGBno: agbno, Level: level, Block: blk, Parent: parent, Index: index}

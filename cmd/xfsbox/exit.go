@@ -38,6 +38,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, errCorrupt):
+		return exitCorrupt
 	case errors.Is(err, context.Canceled):
 		return exitCanceled
 	case errors.As(err, &oe), errors.Is(err, xfsformat.ErrUnsupported), errors.Is(err, xfsformat.ErrNotXFS):

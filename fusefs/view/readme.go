@@ -14,11 +14,13 @@ machine-readable (schema + schema_version), .raw files are the bytes.
 
   geometry, geometry.json     xfs_info-style summary
   sb, sb.json, sb.raw         primary superblock
+  health, health.json         findings of a full check (run when first read)
   ag/N/                       allocation group N (0..%d)
     sb agf agi agfl           AG headers (+ .json, .raw); the crc line says
                               (correct) or (bad), the identity line checks
                               uuid, seqno, blkno and owner
     freesp                    free-extent size histogram (xfs_db freesp)
+    health, health.json       this AG's findings
     bnobt cntbt inobt finobt rmapbt refcountbt/   (those this filesystem has)
       records                 every record in key order: "# columns" then one per line
       records.json            one JSON object per line (first: the header)

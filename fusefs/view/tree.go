@@ -19,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -43,6 +44,10 @@ var ErrIsDir = errors.New("is a directory")
 // Tree resolves paths of the view tree over one opened filesystem.
 type Tree struct {
 	FS *repair.FS
+	// Workspace configures the workspaces checks stage records in.
+	Workspace workspace.Options
+
+	healthState healthCache
 
 	mu      sync.Mutex
 	reached map[reachedKey][]uint32 // blocks each walk reached, sorted
@@ -61,6 +66,9 @@ func (t *Tree) Invalidate() {
 	t.mu.Lock()
 	t.reached = map[reachedKey][]uint32{}
 	t.mu.Unlock()
+	t.healthState.mu.Lock()
+	t.healthState.results = nil
+	t.healthState.mu.Unlock()
 }
 
 func notFound(p string) error { return fmt.Errorf("%s: %w", p, ErrNotFound) }
@@ -88,7 +96,7 @@ func (t *Tree) List(ctx context.Context, p string) ([]Entry, error) {
 	parts := split(p)
 	switch {
 	case len(parts) == 0:
-		out := []Entry{{"README", false}, {"geometry", false}, {"geometry.json", false}}
+		out := []Entry{{"README", false}, {"geometry", false}, {"geometry.json", false}, {"health", false}, {"health.json", false}}
 		out = append(out, withFormats("sb")...)
 		return append(out, Entry{"ag", true}), nil
 	case len(parts) == 1 && parts[0] == "ag":
@@ -108,7 +116,7 @@ func (t *Tree) List(ctx context.Context, p string) ([]Entry, error) {
 	switch len(parts) {
 	case 2:
 		out := withFormats(headerNames...)
-		out = append(out, Entry{"freesp", false})
+		out = append(out, Entry{"freesp", false}, Entry{"health", false}, Entry{"health.json", false})
 		for _, bt := range xfsformat.BtreeTypes {
 			if t.FS.HasBtree(bt) {
 				out = append(out, Entry{bt.String(), true})
@@ -192,6 +200,9 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 			return f(t.renderGeometry)
 		case "geometry.json":
 			return f(t.renderGeometryJSON)
+		case "health", "health.json":
+			asJSON := parts[0] == "health.json"
+			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, -1, asJSON) })
 		case "ag":
 			return nil, ErrIsDir
 		}
@@ -218,6 +229,10 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 	case 3:
 		if parts[2] == "freesp" {
 			return f(func(ctx context.Context, w io.Writer) error { return t.renderFreesp(ctx, w, agno) })
+		}
+		if parts[2] == "health" || parts[2] == "health.json" {
+			asJSON := parts[2] == "health.json"
+			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, int64(agno), asJSON) })
 		}
 		if r := t.headerRenderer(agno, parts[2]); r != nil {
 			return f(r)

@@ -1,0 +1,93 @@
+package view
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/xfsbox/xfsbox/repair"
+)
+
+// healthCache keeps the result of the last check of each scope (-1 for
+// the whole filesystem) until Invalidate: checks read every inode, so
+// they run when a health view is first read, not on every open.
+type healthCache struct {
+	mu      sync.Mutex
+	results map[int64]*repair.CheckResult
+	running map[int64]*sync.WaitGroup
+}
+
+func (t *Tree) health(ctx context.Context, ag int64) (*repair.CheckResult, error) {
+	h := &t.healthState
+	h.mu.Lock()
+	if h.results == nil {
+		h.results, h.running = map[int64]*repair.CheckResult{}, map[int64]*sync.WaitGroup{}
+	}
+	for {
+		if r, ok := h.results[ag]; ok {
+			h.mu.Unlock()
+			return r, nil
+		}
+		wg, busy := h.running[ag]
+		if !busy {
+			break
+		}
+		h.mu.Unlock()
+		wg.Wait()
+		h.mu.Lock()
+		if _, ok := h.results[ag]; !ok {
+			break // the other check failed: run our own
+		}
+	}
+	wg := &sync.WaitGroup{}
+	wg.Add(1)
+	h.running[ag] = wg
+	h.mu.Unlock()
+
+	res, err := repair.Check(ctx, t.FS, repair.CheckOptions{AG: ag, Workspace: t.Workspace})
+	h.mu.Lock()
+	delete(h.running, ag)
+	if err == nil {
+		h.results[ag] = res
+	}
+	h.mu.Unlock()
+	wg.Done()
+	return res, err
+}
+
+func (t *Tree) renderHealth(ctx context.Context, w io.Writer, ag int64, asJSON bool) error {
+	res, err := t.health(ctx, ag)
+	if err != nil {
+		return err
+	}
+	list := res.Findings.List()
+	if asJSON {
+		o := newObject("health").add("ag", agOrNull(ag)).add("clean", !res.Findings.Corrupt()).
+			add("findings", list).add("suppressed", res.Findings.Suppressed)
+		return writeJSON(w, o)
+	}
+	var sb strings.Builder
+	verdict := "clean"
+	if res.Findings.Corrupt() {
+		verdict = "corrupt"
+	}
+	scope := "filesystem"
+	if ag >= 0 {
+		scope = fmt.Sprintf("ag %d", ag)
+	}
+	fmt.Fprintf(&sb, "%s: %s, %d finding(s)\n", scope, verdict, len(list)+res.Findings.Suppressed)
+	for _, f := range list {
+		sb.WriteString(f.String() + "\n")
+	}
+	_, err = io.WriteString(w, sb.String())
+	return err
+}
+
+func agOrNull(ag int64) any {
+	if ag < 0 {
+		return nil
+	}
+	return ag
+}

@@ -1,0 +1,265 @@
+package repair
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// CheckOptions tune a check.
+type CheckOptions struct {
+	// AG limits the per-AG checks to one AG (-1: all). The inode scan
+	// still reads every inode: any inode may own blocks in any AG.
+	AG int64
+	// Workspace holds the records staged for cross-referencing.
+	Workspace workspace.Options
+	// Progress, if set, is told what phase runs.
+	Progress func(phase string, done, total int64)
+}
+
+// CheckResult is the outcome of a check.
+type CheckResult struct {
+	Findings *Findings
+	AGs      []uint32
+}
+
+// agCheck is the state of one AG's check.
+type agCheck struct {
+	fs       *FS
+	agno     uint32
+	ws       *workspace.Workspace
+	findings *Findings
+
+	agf  *xfsformat.AGF
+	agi  *xfsformat.AGI
+	agfl *xfsformat.AGFL
+	// agfOK etc.: the header's magic is right, so its roots are usable.
+	agfOK, agiOK, agflOK bool
+
+	trees [xfsformat.NumBtreeTypes]*treeResult
+
+	usedMu sync.Mutex
+	used   *workspace.Array // rmap records of everything seen in use
+
+	// Counters observed in the trees, for the superblock's sums.
+	freeBlocks, btreeBlocks uint64
+	inodeCount, inodeFree   uint64
+}
+
+func (c *agCheck) add(code string, sev Severity, block uint32, format string, args ...any) {
+	structure, _, _ := cutDot(code)
+	c.findings.Addf(code, sev, int64(c.agno), structure, int64(block), format, args...)
+}
+
+func (c *agCheck) addNoBlock(code string, sev Severity, format string, args ...any) {
+	structure, _, _ := cutDot(code)
+	c.findings.Addf(code, sev, int64(c.agno), structure, -1, format, args...)
+}
+
+func cutDot(code string) (string, string, bool) {
+	for i := 0; i < len(code); i++ {
+		if code[i] == '.' {
+			return code[:i], code[i+1:], true
+		}
+	}
+	return code, "", false
+}
+
+// problem turns a verifier's or the walker's error into a finding.
+func (c *agCheck) problem(err error) { c.findings.Add(findingFromError(err, int64(c.agno))) }
+
+// findingFromError is the one place format errors become findings: the
+// code is the structure and the field ("agf.freeblks", "bnobt.crc").
+func findingFromError(err error, ag int64) Finding {
+	var fe *xfsformat.FormatError
+	if !errors.As(err, &fe) {
+		return Finding{Code: "io.read", Severity: Corrupt, AG: ag, Structure: "image", Block: -1, Message: err.Error()}
+	}
+	field := fe.Field
+	switch {
+	case errors.Is(fe, xfsformat.ErrMagic):
+		field = "magic"
+	case errors.Is(fe, xfsformat.ErrCRC):
+		field = "crc"
+	case field == "":
+		field = "structure"
+	}
+	if i := indexByte(field, '['); i >= 0 {
+		field = field[:i]
+	}
+	sev := Corrupt
+	return Finding{Code: fe.Struct + "." + field, Severity: sev, AG: fe.AG, Structure: fe.Struct, Block: fe.Block, Message: fe.Msg}
+}
+
+func indexByte(s string, b byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return i
+		}
+	}
+	return -1
+}
+
+func u32s(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
+
+// addUsed records that [agbno, agbno+len) is used by owner (an rmap
+// record), for the cross-reference phase. Safe for concurrent use.
+func (c *agCheck) addUsed(agbno, length uint32, owner int64, offset uint64) error {
+	var rec [xfsformat.RmapRecLen]byte
+	xfsformat.RmapRec{StartBlock: agbno, BlockCount: length, Owner: uint64(owner), Offset: offset}.Encode(rec[:])
+	c.usedMu.Lock()
+	defer c.usedMu.Unlock()
+	return c.used.Append(rec[:])
+}
+
+// rootOf returns a tree's root and height from its AG header, when the
+// header is sound enough to trust them.
+func (c *agCheck) rootOf(t xfsformat.BtreeType) (root, levels uint32, ok bool) {
+	switch t {
+	case xfsformat.Bnobt:
+		return c.agf.BnoRoot, c.agf.BnoLevel, c.agfOK
+	case xfsformat.Cntbt:
+		return c.agf.CntRoot, c.agf.CntLevel, c.agfOK
+	case xfsformat.Rmapbt:
+		return c.agf.RmapRoot, c.agf.RmapLevel, c.agfOK
+	case xfsformat.Refcountbt:
+		return c.agf.RefcntRoot, c.agf.RefcntLevel, c.agfOK
+	case xfsformat.Inobt:
+		return c.agi.Root, c.agi.Level, c.agiOK
+	case xfsformat.Finobt:
+		return c.agi.FreeRoot, c.agi.FreeLevel, c.agiOK
+	}
+	return 0, 0, false
+}
+
+// validIno reports whether ino could be an inode of this filesystem.
+func (c *agCheck) validIno(ino uint64) bool {
+	agno, agino := c.fs.Geo.SplitIno(ino)
+	if agno >= c.fs.Geo.AGCount {
+		return false
+	}
+	agbno, _ := c.fs.Geo.AGInoBlock(agino)
+	return agbno < c.fs.Geo.AGLength(agno) && agbno >= c.fs.Geo.HeaderBlocks()
+}
+
+// Check verifies every AG header and btree, cross-references them with
+// each other and with what the inodes use, and reports findings. It never
+// writes. Problems in the image are findings, not errors: the error is
+// for what stops the check itself (I/O on the workspace, cancellation).
+func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error) {
+	g := fs.Geo
+	var ags []uint32
+	if opts.AG >= 0 {
+		if opts.AG >= int64(g.AGCount) {
+			return nil, fmt.Errorf("AG %d: %w (the filesystem has %d)", opts.AG, ErrBadAG, g.AGCount)
+		}
+		ags = []uint32{uint32(opts.AG)}
+	} else {
+		for i := uint32(0); i < g.AGCount; i++ {
+			ags = append(ags, i)
+		}
+	}
+	wopts := opts.Workspace
+	if wopts.Estimate == 0 {
+		wopts.Estimate = checkEstimate(fs, ags)
+	}
+	ws, err := workspace.New(ctx, wopts)
+	if err != nil {
+		return nil, err
+	}
+	defer ws.Close()
+
+	findings := &Findings{}
+	res := &CheckResult{Findings: findings, AGs: ags}
+	checks := make(map[uint32]*agCheck, len(ags))
+	for _, agno := range ags {
+		used, err := ws.NewArray(xfsformat.RmapRecLen)
+		if err != nil {
+			return nil, err
+		}
+		checks[agno] = &agCheck{fs: fs, agno: agno, ws: ws, findings: findings, used: used}
+	}
+	progress := func(phase string, done, total int64) {
+		if opts.Progress != nil {
+			opts.Progress(phase, done, total)
+		}
+	}
+
+	// Phase 1: headers and btrees, AGs in parallel.
+	progress("headers and btrees", 0, int64(len(ags)))
+	if err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+		return checks[agno].checkStructures(ctx)
+	}); err != nil {
+		return nil, err
+	}
+	// Phase 2: every inode's forks, into the used-space arrays.
+	progress("inodes", 0, 1)
+	if err := scanForCheck(ctx, fs, checks, findings); err != nil {
+		return nil, err
+	}
+	// Phase 3: cross-reference, AGs in parallel.
+	progress("cross-reference", 0, int64(len(ags)))
+	if err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+		return checks[agno].crossReference(ctx)
+	}); err != nil {
+		return nil, err
+	}
+	checkSuperblocks(fs, checks, opts.AG < 0, findings)
+	return res, nil
+}
+
+// forEachAG runs fn for every AG, at most GOMAXPROCS at a time; the
+// first error cancels the rest and is returned.
+func forEachAG(ctx context.Context, ags []uint32, fn func(ctx context.Context, agno uint32) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for _, agno := range ags {
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, agno); err != nil {
+				once.Do(func() { first = err; cancel(err) })
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// checkEstimate guesses the workspace a check needs: every btree's
+// records twice over (as read and as recomputed), from the block counts
+// the AG headers claim, bounded by the AG sizes.
+func checkEstimate(fs *FS, ags []uint32) int64 {
+	var blocks int64
+	for _, agno := range ags {
+		agf, _, err := fs.ReadAGF(agno)
+		agi, _, err2 := fs.ReadAGI(agno)
+		n := int64(16)
+		if err == nil {
+			n += int64(min(agf.RmapBlocks, 1<<20)) + int64(min(agf.RefcntBlocks, 1<<20)) + int64(min(agf.BtreeBlks, 1<<20))
+		}
+		if err2 == nil {
+			n += int64(min(agi.IBlocks, 1<<20)) + int64(min(agi.FBlocks, 1<<20))
+		}
+		blocks += n
+	}
+	return min(blocks*int64(fs.Geo.BlockSize)*2, 4<<30)
+}

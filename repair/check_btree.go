@@ -1,0 +1,316 @@
+package repair
+
+import (
+	"bytes"
+	"context"
+	"math/bits"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// treeResult is what checking one AG btree leaves for the
+// cross-reference phase.
+type treeResult struct {
+	present bool
+	walked  bool
+	blocks  int64 // blocks reached
+	records int64
+	height  int
+	recs    *workspace.Array // every leaf record, in walk order
+}
+
+// levelCursor tracks the last block seen at one level, for sibling checks.
+type levelCursor struct {
+	seen     bool
+	agbno    uint32
+	rightsib uint32
+}
+
+// checkTree walks one AG btree with the generic walker and checks every
+// block and record as the kernel's scrub does: header identity, sibling
+// links, key order, node keys against their children, records inside the
+// AG and in order. Records go to a workspace array and blocks to the
+// AG's used-space array, for the cross-reference phase.
+func (c *agCheck) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult, error) {
+	res := &treeResult{present: c.fs.HasBtree(t)}
+	if !res.present {
+		return res, nil
+	}
+	ops := t.Ops()
+	g := c.fs.Geo
+	root, levels, ok := c.rootOf(t)
+	if !ok {
+		return res, nil
+	}
+	recs, err := c.ws.NewArray(ops.RecLen)
+	if err != nil {
+		return nil, err
+	}
+	res.recs = recs
+	res.walked = true
+	res.height = int(levels)
+	owner := treeOwner(t)
+	name := t.String()
+
+	cursors := make([]levelCursor, MaxBtreeHeight)
+	path := make([]*xfsformat.Block, MaxBtreeHeight) // current node at each level
+	var lastRec []byte
+	keyBuf := make([]byte, ops.KeyLen)
+	hiBuf := make([]byte, ops.KeyLen)
+	agLen := g.AGLength(c.agno)
+
+	walk := &Walk{FS: c.fs, AG: c.agno, Type: t, Root: root, Levels: levels, OnProblem: c.problem}
+	err = walk.Run(ctx, func(v *Visit) error {
+		blk := v.Block
+		res.blocks++
+		if err := c.addUsed(v.AGBno, 1, owner, 0); err != nil {
+			return err
+		}
+		if blk.Hdr.Magic != ops.Magic || v.Level >= MaxBtreeHeight {
+			return nil // the walker reported it; nothing below is trustworthy
+		}
+		lvl := v.Level
+		n := blk.NumRecs()
+
+		// Sibling pointers: left to right per level, each pointing back.
+		cur := &cursors[lvl]
+		if !cur.seen {
+			if blk.Hdr.LeftSib != xfsformat.NullAGBlock {
+				c.add(name+".leftsib", Corrupt, v.AGBno, "leftmost block of level %d has leftsib %d, want null", lvl, blk.Hdr.LeftSib)
+			}
+		} else {
+			if cur.rightsib != v.AGBno {
+				c.add(name+".rightsib", Corrupt, cur.agbno, "rightsib %s, but the next block of level %d is %d", agbnoText(cur.rightsib), lvl, v.AGBno)
+			}
+			if blk.Hdr.LeftSib != cur.agbno {
+				c.add(name+".leftsib", Corrupt, v.AGBno, "leftsib %s, but the previous block of level %d is %d", agbnoText(blk.Hdr.LeftSib), lvl, cur.agbno)
+			}
+		}
+		*cur = levelCursor{true, v.AGBno, blk.Hdr.RightSib}
+
+		// Occupancy: only the root may hold fewer than minrecs.
+		if v.Parent != xfsformat.NullAGBlock && n < blk.Ops.MinRecs(len(blk.Buf), blk.IsLeaf()) {
+			c.add(name+".numrecs", Warning, v.AGBno, "%d entries, under the minimum %d for a non-root block", n, blk.Ops.MinRecs(len(blk.Buf), blk.IsLeaf()))
+		}
+		if v.Parent == xfsformat.NullAGBlock && n == 0 && lvl > 0 {
+			c.add(name+".numrecs", Corrupt, v.AGBno, "empty interior root")
+		}
+
+		// The parent's key for this child must be the child's first key;
+		// for overlapping trees its high key must be the child's highest.
+		if parent := parentOf(path, lvl); parent != nil && v.Index < parent.NumRecs() && n > 0 {
+			firstKey(blk, keyBuf)
+			if ops.CmpKeys(parent.Key(v.Index), keyBuf) != 0 {
+				c.add(name+".keys", Corrupt, v.Parent, "key %d does not match the first key of child block %d", v.Index+1, v.AGBno)
+			}
+			if ops.Overlapping {
+				highKey(blk, hiBuf)
+				if ops.CmpKeys(parent.HighKey(v.Index), hiBuf) != 0 {
+					c.add(name+".keys", Corrupt, v.Parent, "high key %d does not match the highest key below child block %d", v.Index+1, v.AGBno)
+				}
+			}
+		}
+
+		if !blk.IsLeaf() {
+			path[lvl] = blk
+			for i := 1; i < n; i++ {
+				if cmp := ops.CmpKeys(blk.Key(i-1), blk.Key(i)); cmp > 0 || (cmp == 0 && !ops.Overlapping) {
+					c.add(name+".keys", Corrupt, v.AGBno, "keys %d and %d out of order", i, i+1)
+					break
+				}
+			}
+			return nil
+		}
+
+		for i := 0; i < n; i++ {
+			rec := blk.Rec(i)
+			c.checkRecord(t, v.AGBno, i, rec, lastRec, agLen)
+			if lastRec == nil {
+				lastRec = make([]byte, len(rec))
+			}
+			copy(lastRec, rec)
+			res.records++
+			if err := recs.Append(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for lvl := range cursors {
+		if cursors[lvl].seen && cursors[lvl].rightsib != xfsformat.NullAGBlock {
+			c.add(name+".rightsib", Corrupt, cursors[lvl].agbno, "rightmost block of level %d has rightsib %d, want null", lvl, cursors[lvl].rightsib)
+		}
+	}
+	return res, nil
+}
+
+func agbnoText(b uint32) string {
+	if b == xfsformat.NullAGBlock {
+		return "null"
+	}
+	return u32s(b)
+}
+
+func parentOf(path []*xfsformat.Block, lvl int) *xfsformat.Block {
+	if lvl+1 >= len(path) {
+		return nil
+	}
+	return path[lvl+1]
+}
+
+// firstKey writes the first (low) key of a block into key.
+func firstKey(b *xfsformat.Block, key []byte) {
+	if b.IsLeaf() {
+		b.Ops.RecKey(key, b.Rec(0))
+		return
+	}
+	copy(key, b.Key(0))
+}
+
+// highKey writes the highest high key of a block of an overlapping tree.
+func highKey(b *xfsformat.Block, key []byte) {
+	tmp := make([]byte, len(key))
+	for i := 0; i < b.NumRecs(); i++ {
+		if b.IsLeaf() {
+			b.Ops.RecHighKey(tmp, b.Rec(i))
+		} else {
+			copy(tmp, b.HighKey(i))
+		}
+		if i == 0 || b.Ops.CmpKeys(tmp, key) > 0 {
+			copy(key, tmp)
+		}
+	}
+}
+
+// treeOwner is the rmap owner of a btree's blocks.
+func treeOwner(t xfsformat.BtreeType) int64 {
+	switch t {
+	case xfsformat.Inobt, xfsformat.Finobt:
+		return xfsformat.OwnInobt
+	case xfsformat.Refcountbt:
+		return xfsformat.OwnRefc
+	}
+	return xfsformat.OwnAG
+}
+
+// checkRecord checks one leaf record on its own and against the previous
+// record of the tree.
+func (c *agCheck) checkRecord(t xfsformat.BtreeType, agbno uint32, i int, rec, prev []byte, agLen uint32) {
+	name := t.String()
+	g := c.fs.Geo
+	inAG := func(start, count uint32) bool {
+		return count > 0 && uint64(start)+uint64(count) <= uint64(agLen)
+	}
+	switch t {
+	case xfsformat.Bnobt, xfsformat.Cntbt:
+		r := xfsformat.DecodeAllocRec(rec)
+		if !inAG(r.StartBlock, r.BlockCount) {
+			c.add(name+".record", Corrupt, agbno, "record %d [%d,%d] is empty or outside the AG (length %d)", i+1, r.StartBlock, r.BlockCount, agLen)
+		}
+		if prev == nil {
+			return
+		}
+		p := xfsformat.DecodeAllocRec(prev)
+		if t == xfsformat.Bnobt && uint64(p.StartBlock)+uint64(p.BlockCount) > uint64(r.StartBlock) {
+			c.add(name+".order", Corrupt, agbno, "record [%d,%d] overlaps or precedes the previous [%d,%d]", r.StartBlock, r.BlockCount, p.StartBlock, p.BlockCount)
+		}
+		if t == xfsformat.Cntbt && (p.BlockCount > r.BlockCount || (p.BlockCount == r.BlockCount && p.StartBlock >= r.StartBlock)) {
+			c.add(name+".order", Corrupt, agbno, "record [%d,%d] is not after the previous [%d,%d] in (blockcount, startblock) order", r.StartBlock, r.BlockCount, p.StartBlock, p.BlockCount)
+		}
+	case xfsformat.Inobt, xfsformat.Finobt:
+		r := xfsformat.DecodeInobtRec(rec, g.SparseInodes)
+		c.checkInobtRec(name, agbno, r, agLen)
+		if t == xfsformat.Finobt && r.FreeCount == 0 {
+			c.add(name+".freecount", Corrupt, agbno, "chunk %d has no free inode but is in the finobt", r.StartIno)
+		}
+		if prev != nil {
+			p := xfsformat.DecodeInobtRec(prev, g.SparseInodes)
+			if uint64(p.StartIno)+xfsformat.InodesPerChunk > uint64(r.StartIno) {
+				c.add(name+".order", Corrupt, agbno, "chunk %d overlaps or precedes the previous chunk %d", r.StartIno, p.StartIno)
+			}
+		}
+	case xfsformat.Rmapbt:
+		r := xfsformat.DecodeRmapRec(rec)
+		if !inAG(r.StartBlock, r.BlockCount) {
+			c.add(name+".record", Corrupt, agbno, "record %d [%d,%d] is empty or outside the AG", i+1, r.StartBlock, r.BlockCount)
+		}
+		if !r.IsInodeOwner() {
+			o := int64(r.Owner)
+			if o < xfsformat.OwnCow || o > xfsformat.OwnFS || r.Offset != 0 {
+				c.add(name+".owner", Corrupt, agbno, "record %d has owner %d offset %#x: not a valid special owner", i+1, o, r.Offset)
+			}
+		} else if !c.validIno(r.Owner) {
+			c.add(name+".owner", Corrupt, agbno, "record %d owner %d is not a valid inode number", i+1, r.Owner)
+		}
+		if prev != nil {
+			ops := t.Ops()
+			pk, ck := make([]byte, ops.KeyLen), make([]byte, ops.KeyLen)
+			ops.RecKey(pk, prev)
+			ops.RecKey(ck, rec)
+			if cmp := ops.CmpKeys(pk, ck); cmp > 0 || (cmp == 0 && bytes.Equal(prev, rec)) {
+				c.add(name+".order", Corrupt, agbno, "record [%d,%d,%d] out of key order", r.StartBlock, r.BlockCount, int64(r.Owner))
+			}
+			p := xfsformat.DecodeRmapRec(prev)
+			if !g.Reflink && uint64(p.StartBlock)+uint64(p.BlockCount) > uint64(r.StartBlock) {
+				c.add(name+".overlap", Corrupt, agbno, "record [%d,%d] overlaps [%d,%d] on a filesystem without reflink", r.StartBlock, r.BlockCount, p.StartBlock, p.BlockCount)
+			}
+		}
+	case xfsformat.Refcountbt:
+		r := xfsformat.DecodeRefcountRec(rec)
+		if !inAG(r.StartBlock, r.BlockCount) {
+			c.add(name+".record", Corrupt, agbno, "record %d [%d,%d] is empty or outside the AG", i+1, r.StartBlock, r.BlockCount)
+		}
+		if r.Cow && r.RefCount != 1 {
+			c.add(name+".refcount", Corrupt, agbno, "CoW staging record [%d,%d] has refcount %d, want 1", r.StartBlock, r.BlockCount, r.RefCount)
+		}
+		if !r.Cow && r.RefCount < 2 {
+			c.add(name+".refcount", Corrupt, agbno, "shared record [%d,%d] has refcount %d, want at least 2", r.StartBlock, r.BlockCount, r.RefCount)
+		}
+		if prev != nil {
+			p := xfsformat.DecodeRefcountRec(prev)
+			if p.Cow && !r.Cow {
+				c.add(name+".order", Corrupt, agbno, "shared record [%d,%d] after the CoW domain", r.StartBlock, r.BlockCount)
+			} else if p.Cow == r.Cow && uint64(p.StartBlock)+uint64(p.BlockCount) > uint64(r.StartBlock) {
+				c.add(name+".order", Corrupt, agbno, "record [%d,%d] overlaps or precedes the previous [%d,%d]", r.StartBlock, r.BlockCount, p.StartBlock, p.BlockCount)
+			}
+		}
+	}
+}
+
+// checkInobtRec checks one inode chunk record on its own.
+func (c *agCheck) checkInobtRec(name string, agbno uint32, r xfsformat.InobtRec, agLen uint32) {
+	g := c.fs.Geo
+	maxIno := uint64(agLen) << g.InoPBLog
+	if r.StartIno%xfsformat.InodesPerChunk != 0 && !(g.SparseInodes && g.SpinoAlign != 0) {
+		c.add(name+".startino", Corrupt, agbno, "chunk %d is not aligned to %d inodes", r.StartIno, xfsformat.InodesPerChunk)
+	}
+	if uint64(r.StartIno)+xfsformat.InodesPerChunk > maxIno {
+		c.add(name+".startino", Corrupt, agbno, "chunk %d extends past the AG's last inode", r.StartIno)
+	}
+	holes := holeMask64(r.HoleMask)
+	if want := uint8(xfsformat.InodesPerChunk - bits.OnesCount64(holes)); r.Count != want {
+		c.add(name+".count", Corrupt, agbno, "chunk %d count %d, but its holemask leaves %d inodes", r.StartIno, r.Count, want)
+	}
+	if want := uint8(bits.OnesCount64(r.Free &^ holes)); r.FreeCount != want {
+		c.add(name+".freecount", Corrupt, agbno, "chunk %d freecount %d, but %d free bits are set", r.StartIno, r.FreeCount, want)
+	}
+	if r.Free&holes != holes {
+		c.add(name+".free", Corrupt, agbno, "chunk %d has holes not marked free", r.StartIno)
+	}
+}
+
+// holeMask64 expands a sparse-inode holemask (one bit per 4 inodes) to
+// one bit per inode.
+func holeMask64(hm uint16) uint64 {
+	var m uint64
+	for i := 0; i < 16; i++ {
+		if hm&(1<<i) != 0 {
+			m |= 0xf << (4 * i)
+		}
+	}
+	return m
+}

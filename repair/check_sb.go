@@ -1,0 +1,65 @@
+package repair
+
+import (
+	"context"
+	"math/bits"
+
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// checkSuperblocks compares the primary superblock's counters with the
+// sums over the AGs (only when every AG was checked).
+func checkSuperblocks(fs *FS, checks map[uint32]*agCheck, all bool, findings *Findings) {
+	if !all {
+		return
+	}
+	var icount, ifree, fdblocks uint64
+	for _, c := range checks {
+		if !c.agfOK || !c.agiOK {
+			return // the AG's own findings say why; the sums would only echo them
+		}
+		icount += c.inodeCount
+		ifree += c.inodeFree
+		fdblocks += c.freeBlocks + uint64(c.agf.FLCount) + c.btreeBlocks
+	}
+	sb := fs.SB
+	add := func(field string, have, want uint64) {
+		if have != want {
+			findings.Addf("sb."+field, XrefMismatch, 0, "sb", 0, "%s %d, but the AGs count %d", field, have, want)
+		}
+	}
+	add("icount", sb.ICount, icount)
+	add("ifree", sb.IFree, ifree)
+	add("fdblocks", sb.FDBlocks, fdblocks)
+}
+
+// scanForCheck reads every inode and adds the blocks their forks use to
+// the used-space arrays of the AGs being checked, and compares each
+// chunk's in-use inodes with the inobt's free mask.
+func scanForCheck(ctx context.Context, fs *FS, checks map[uint32]*agCheck, findings *Findings) error {
+	sink := func(agno uint32, r xfsformat.RmapRec) error {
+		c := checks[agno]
+		if c == nil {
+			return nil
+		}
+		return c.addUsed(r.StartBlock, r.BlockCount, int64(r.Owner), r.Offset)
+	}
+	onChunk := func(cu ChunkUse) error {
+		c := checks[cu.AG]
+		if c == nil {
+			return nil
+		}
+		holes := holeMask64(cu.Rec.HoleMask)
+		valid := ^holes &^ cu.Bad
+		if bad := cu.InUse & cu.Rec.Free & valid; bad != 0 {
+			c.addNoBlock("inobt.free", XrefMismatch, "chunk %d marks %d in-use inode(s) free (first: inode %d)",
+				cu.Rec.StartIno, bits.OnesCount64(bad), fs.Geo.Ino(cu.AG, cu.Rec.StartIno+uint32(bits.TrailingZeros64(bad))))
+		}
+		if bad := ^cu.InUse &^ cu.Rec.Free & valid; bad != 0 {
+			c.addNoBlock("inobt.free", XrefMismatch, "chunk %d marks %d free inode(s) in use (first: inode %d)",
+				cu.Rec.StartIno, bits.OnesCount64(bad), fs.Geo.Ino(cu.AG, cu.Rec.StartIno+uint32(bits.TrailingZeros64(bad))))
+		}
+		return nil
+	}
+	return ScanInodes(ctx, fs, sink, onChunk, findings)
+}

@@ -1,0 +1,663 @@
+package repair
+
+import (
+	"bytes"
+	"cmp"
+	"container/heap"
+	"context"
+	"iter"
+	"strconv"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// cmpRmapRecs orders rmap records by (startblock, owner, offset with
+// flags, blockcount): the rmapbt's key order, total on whole records.
+func cmpRmapRecs(a, b []byte) int {
+	if c := cmp.Compare(be32(a[0:]), be32(b[0:])); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(be64(a[8:]), be64(b[8:])); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(be64(a[16:]), be64(b[16:])); c != 0 {
+		return c
+	}
+	return cmp.Compare(be32(a[4:]), be32(b[4:]))
+}
+
+func cmpAllocByStart(a, b []byte) int {
+	if c := cmp.Compare(be32(a[0:]), be32(b[0:])); c != 0 {
+		return c
+	}
+	return cmp.Compare(be32(a[4:]), be32(b[4:]))
+}
+
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+func be64(b []byte) uint64 { return uint64(be32(b))<<32 | uint64(be32(b[4:])) }
+
+// records turns an array into an iterator of record copies, so that
+// several arrays can be walked in step with iter.Pull.
+func records(ctx context.Context, a *workspace.Array, errp *error) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		if a == nil {
+			return
+		}
+		err := a.Iterate(ctx, func(_ int64, rec []byte) error {
+			if !yield(bytes.Clone(rec)) {
+				return errStopIter
+			}
+			return nil
+		})
+		if err != nil && err != errStopIter && *errp == nil {
+			*errp = err
+		}
+	}
+}
+
+type stopIter struct{}
+
+func (stopIter) Error() string { return "stop" }
+
+var errStopIter error = stopIter{}
+
+// crossReference compares the AG's structures with each other and with
+// what is in use: free space against used space, bnobt against cntbt,
+// rmapbt against every owner seen, refcountbt against the shared file
+// mappings, finobt against inobt, and the AG header counters.
+func (c *agCheck) crossReference(ctx context.Context) error {
+	if err := c.used.Sort(ctx, cmpRmapRecs); err != nil {
+		return err
+	}
+	for _, t := range []xfsformat.BtreeType{xfsformat.Bnobt, xfsformat.Cntbt} {
+		if tr := c.trees[t]; tr != nil && tr.recs != nil {
+			if err := tr.recs.Sort(ctx, cmpAllocByStart); err != nil {
+				return err
+			}
+		}
+	}
+	steps := []func(context.Context) error{c.xrefFreeSpace, c.xrefAllocTrees, c.xrefUsedSpace, c.xrefRmap, c.xrefInodeTrees}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	c.xrefCounters()
+	return nil
+}
+
+// xrefAllocTrees: the bnobt and the cntbt hold the same extents.
+func (c *agCheck) xrefAllocTrees(ctx context.Context) error {
+	bno, cnt := c.trees[xfsformat.Bnobt], c.trees[xfsformat.Cntbt]
+	if bno == nil || cnt == nil || bno.recs == nil || cnt.recs == nil {
+		return nil
+	}
+	var err error
+	nextB, stopB := iter.Pull(records(ctx, bno.recs, &err))
+	defer stopB()
+	nextC, stopC := iter.Pull(records(ctx, cnt.recs, &err))
+	defer stopC()
+	reported := 0
+	for {
+		b, okB := nextB()
+		k, okC := nextC()
+		if !okB && !okC {
+			break
+		}
+		if okB && okC && bytes.Equal(b, k) {
+			continue
+		}
+		if reported++; reported > 10 {
+			break
+		}
+		switch {
+		case !okC || (okB && cmpAllocByStart(b, k) < 0):
+			r := xfsformat.DecodeAllocRec(b)
+			c.addNoBlock("cntbt.xref", XrefMismatch, "free extent [%d,%d] is in the bnobt but not the cntbt", r.StartBlock, r.BlockCount)
+		default:
+			r := xfsformat.DecodeAllocRec(k)
+			c.addNoBlock("bnobt.xref", XrefMismatch, "free extent [%d,%d] is in the cntbt but not the bnobt", r.StartBlock, r.BlockCount)
+		}
+		// Resynchronise: restart the comparison is not worth it; one
+		// difference shifts everything after it, so stop here.
+		break
+	}
+	return err
+}
+
+// extent is a half-open block range [start, end).
+type extent struct{ start, end uint64 }
+
+// usedUnion yields the union of the (sorted) used records as disjoint
+// extents in order.
+func usedUnion(recs iter.Seq[[]byte]) iter.Seq[extent] {
+	return func(yield func(extent) bool) {
+		var cur extent
+		have := false
+		for rec := range recs {
+			r := xfsformat.DecodeRmapRec(rec)
+			e := extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}
+			if have && e.start <= cur.end {
+				cur.end = max(cur.end, e.end)
+				continue
+			}
+			if have && !yield(cur) {
+				return
+			}
+			cur, have = e, true
+		}
+		if have {
+			yield(cur)
+		}
+	}
+}
+
+func freeExtents(recs iter.Seq[[]byte]) iter.Seq[extent] {
+	return func(yield func(extent) bool) {
+		for rec := range recs {
+			r := xfsformat.DecodeAllocRec(rec)
+			if !yield(extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}) {
+				return
+			}
+		}
+	}
+}
+
+// xrefFreeSpace compares free space (bnobt) with used space (the union of
+// every owner seen): they must not overlap, and together they must cover
+// the whole AG.
+func (c *agCheck) xrefFreeSpace(ctx context.Context) error {
+	bno := c.trees[xfsformat.Bnobt]
+	if bno == nil || bno.recs == nil {
+		return nil
+	}
+	var err error
+	nextU, stopU := iter.Pull(usedUnion(records(ctx, c.used, &err)))
+	defer stopU()
+	nextF, stopF := iter.Pull(freeExtents(records(ctx, bno.recs, &err)))
+	defer stopF()
+	agLen := uint64(c.fs.Geo.AGLength(c.agno))
+	var covered uint64 // [0, covered) is accounted for
+	u, okU := nextU()
+	f, okF := nextF()
+	overlaps, gaps := 0, 0
+	for okU || okF {
+		var e extent
+		isFree := okF && (!okU || f.start < u.start)
+		if isFree {
+			e = f
+			f, okF = nextF()
+		} else {
+			e = u
+			u, okU = nextU()
+		}
+		if e.start > covered {
+			if gaps++; gaps <= 10 {
+				c.addNoBlock("space.unaccounted", XrefMismatch, "blocks [%d,%d] are neither free nor used by anything", covered, e.start-covered)
+			}
+		} else if e.start < covered {
+			// Used extents are disjoint among themselves (a union) and
+			// free-free overlaps are bnobt.order findings, so an overlap
+			// here is free space that is in use.
+			if overlaps++; overlaps <= 10 {
+				c.addNoBlock("bnobt.used", Corrupt, "blocks [%d,%d] are both free and in use", e.start, min(e.end, covered)-e.start)
+			}
+		}
+		covered = max(covered, e.end)
+	}
+	if covered < agLen {
+		c.addNoBlock("space.unaccounted", XrefMismatch, "blocks [%d,%d] at the end of the AG are neither free nor used", covered, agLen-covered)
+	}
+	if covered > agLen {
+		c.addNoBlock("space.beyond", Corrupt, "space is recorded up to block %d, past the AG's end %d", covered, agLen)
+	}
+	return err
+}
+
+// isFileData reports whether an rmap record maps file data (the blocks
+// reflink may share): an inode owner, data fork, not a bmbt block.
+func isFileData(r xfsformat.RmapRec) bool {
+	return r.IsInodeOwner() && r.Offset&(xfsformat.RmapOffAttrFork|xfsformat.RmapOffBmbtBlock) == 0
+}
+
+func ownerText(r xfsformat.RmapRec) string {
+	switch int64(r.Owner) {
+	case xfsformat.OwnFS:
+		return "the AG headers"
+	case xfsformat.OwnLog:
+		return "the log"
+	case xfsformat.OwnAG:
+		return "free-space metadata (bnobt/cntbt/rmapbt/AGFL)"
+	case xfsformat.OwnInobt:
+		return "the inode btrees"
+	case xfsformat.OwnInodes:
+		return "inode chunks"
+	case xfsformat.OwnRefc:
+		return "the refcount btree"
+	case xfsformat.OwnCow:
+		return "CoW staging"
+	}
+	what := "data"
+	if r.Offset&xfsformat.RmapOffAttrFork != 0 {
+		what = "attr"
+	}
+	if r.Offset&xfsformat.RmapOffBmbtBlock != 0 {
+		what += " bmbt block"
+	}
+	return "inode " + u64s(r.Owner) + " " + what
+}
+
+// refcountHeap is a min-heap of extent ends.
+type refcountHeap []uint64
+
+func (h refcountHeap) Len() int           { return len(h) }
+func (h refcountHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h refcountHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *refcountHeap) Push(x any)        { *h = append(*h, x.(uint64)) }
+func (h *refcountHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// xrefUsedSpace finds blocks claimed by two owners (only file data may
+// be shared, and only with reflink) and, on reflink filesystems, compares
+// the refcountbt's shared domain with the overlaps of file data.
+func (c *agCheck) xrefUsedSpace(ctx context.Context) error {
+	g := c.fs.Geo
+	var computed *workspace.Array
+	if g.Reflink {
+		var err error
+		if computed, err = c.ws.NewArray(xfsformat.RefcountRecLen); err != nil {
+			return err
+		}
+		defer computed.Release()
+	}
+	var dataEnd, otherEnd uint64
+	var dataRec, otherRec xfsformat.RmapRec
+	reported := 0
+	crosslink := func(a, b xfsformat.RmapRec) {
+		if reported++; reported <= 10 {
+			c.addNoBlock("space.crosslink", Corrupt, "blocks [%d,%d] of %s are also used by %s [%d,%d]",
+				a.StartBlock, a.BlockCount, ownerText(a), ownerText(b), b.StartBlock, b.BlockCount)
+		}
+	}
+
+	// Refcount sweep state: the ends of the file-data mappings covering
+	// pos, and the last emitted record (to merge runs of equal counts).
+	var h refcountHeap
+	var pos uint64
+	var last xfsformat.RefcountRec
+	var appendErr error
+	emit := func(from, to uint64, n int) {
+		if to <= from || n < 2 || computed == nil {
+			return
+		}
+		if last.BlockCount > 0 && uint64(last.StartBlock)+uint64(last.BlockCount) == from && last.RefCount == uint32(n) {
+			last.BlockCount += uint32(to - from)
+			return
+		}
+		if last.BlockCount > 0 {
+			var b [xfsformat.RefcountRecLen]byte
+			last.Encode(b[:])
+			if err := computed.Append(b[:]); err != nil && appendErr == nil {
+				appendErr = err
+			}
+		}
+		last = xfsformat.RefcountRec{StartBlock: uint32(from), BlockCount: uint32(to - from), RefCount: uint32(n)}
+	}
+	advance := func(to uint64) {
+		for h.Len() > 0 && h[0] <= to {
+			m := h[0]
+			emit(pos, m, h.Len())
+			pos = max(pos, m)
+			for h.Len() > 0 && h[0] == m {
+				heap.Pop(&h)
+			}
+		}
+		if h.Len() > 0 {
+			emit(pos, to, h.Len())
+		}
+		pos = max(pos, to)
+	}
+
+	err := c.used.Iterate(ctx, func(_ int64, rec []byte) error {
+		r := xfsformat.DecodeRmapRec(rec)
+		start, end := uint64(r.StartBlock), uint64(r.StartBlock)+uint64(r.BlockCount)
+		data := isFileData(r)
+		if start < otherEnd {
+			crosslink(r, otherRec)
+		} else if start < dataEnd && (!data || !g.Reflink) {
+			crosslink(r, dataRec)
+		}
+		if data {
+			if end > dataEnd {
+				dataEnd, dataRec = end, r
+			}
+			if computed != nil && r.Offset&xfsformat.RmapOffUnwritten == 0 {
+				advance(start)
+				heap.Push(&h, end)
+			}
+		} else if end > otherEnd {
+			otherEnd, otherRec = end, r
+		}
+		return appendErr
+	})
+	if err != nil || computed == nil {
+		return err
+	}
+	advance(^uint64(0) >> 1)
+	emit(0, 0, 0)
+	if last.BlockCount > 0 {
+		var b [xfsformat.RefcountRecLen]byte
+		last.Encode(b[:])
+		if err := computed.Append(b[:]); err != nil {
+			return err
+		}
+	}
+	if appendErr != nil {
+		return appendErr
+	}
+	return c.compareRefcounts(ctx, computed)
+}
+
+// compareRefcounts compares the refcountbt's shared domain, with runs of
+// equal counts merged, against the computed overlaps.
+func (c *agCheck) compareRefcounts(ctx context.Context, computed *workspace.Array) error {
+	tr := c.trees[xfsformat.Refcountbt]
+	if tr == nil || tr.recs == nil {
+		return nil
+	}
+	var err error
+	onDisk := func(yield func(xfsformat.RefcountRec) bool) {
+		var cur xfsformat.RefcountRec
+		for rec := range records(ctx, tr.recs, &err) {
+			r := xfsformat.DecodeRefcountRec(rec)
+			if r.Cow {
+				continue
+			}
+			if cur.BlockCount > 0 && cur.StartBlock+cur.BlockCount == r.StartBlock && cur.RefCount == r.RefCount {
+				cur.BlockCount += r.BlockCount
+				continue
+			}
+			if cur.BlockCount > 0 && !yield(cur) {
+				return
+			}
+			cur = r
+		}
+		if cur.BlockCount > 0 {
+			yield(cur)
+		}
+	}
+	nextD, stopD := iter.Pull(onDisk)
+	defer stopD()
+	nextC, stopC := iter.Pull(records(ctx, computed, &err))
+	defer stopC()
+	d, okD := nextD()
+	cb, okC := nextC()
+	reported := 0
+	for okD || okC {
+		var k xfsformat.RefcountRec
+		if okC {
+			k = xfsformat.DecodeRefcountRec(cb)
+		}
+		if okD && okC && d == k {
+			d, okD = nextD()
+			cb, okC = nextC()
+			continue
+		}
+		if reported++; reported > 10 {
+			break
+		}
+		if !okC || (okD && d.StartBlock < k.StartBlock) || (okD && d.StartBlock == k.StartBlock && d.BlockCount <= k.BlockCount) {
+			c.addNoBlock("refcountbt.xref", XrefMismatch, "record [%d,%d] refcount %d does not match the file mappings", d.StartBlock, d.BlockCount, d.RefCount)
+			d, okD = nextD()
+		} else {
+			c.addNoBlock("refcountbt.missing", XrefMismatch, "blocks [%d,%d] are shared %d times but the refcountbt does not say so", k.StartBlock, k.BlockCount, k.RefCount)
+			cb, okC = nextC()
+		}
+	}
+	return err
+}
+
+// normalizeRmaps returns a sorted copy of sorted rmap records with
+// mergeable neighbours merged the way the kernel merges them: same owner
+// and flags, contiguous blocks and (for file data) contiguous offsets.
+func (c *agCheck) normalizeRmaps(ctx context.Context, in *workspace.Array) (*workspace.Array, error) {
+	out, err := c.ws.NewArray(xfsformat.RmapRecLen)
+	if err != nil {
+		return nil, err
+	}
+	type key struct {
+		owner, flags uint64
+	}
+	pending := map[key]xfsformat.RmapRec{}
+	var buf [xfsformat.RmapRecLen]byte
+	flush := func(r xfsformat.RmapRec) error {
+		r.Encode(buf[:])
+		return out.Append(buf[:])
+	}
+	n := 0
+	err = in.Iterate(ctx, func(_ int64, rec []byte) error {
+		r := xfsformat.DecodeRmapRec(rec)
+		flags := r.Offset &^ xfsformat.RmapOffMask
+		k := key{r.Owner, flags}
+		ignoreOff := !r.IsInodeOwner() || flags&xfsformat.RmapOffBmbtBlock != 0
+		if p, ok := pending[k]; ok {
+			if p.StartBlock+p.BlockCount == r.StartBlock && (ignoreOff || p.FileOffset()+uint64(p.BlockCount) == r.FileOffset()) &&
+				uint64(p.BlockCount)+uint64(r.BlockCount) < 1<<32 {
+				p.BlockCount += r.BlockCount
+				pending[k] = p
+				return nil
+			}
+			if err := flush(p); err != nil {
+				return err
+			}
+		}
+		pending[k] = r
+		if n++; n%1024 == 0 || len(pending) > 4096 {
+			for k2, p := range pending {
+				if p.StartBlock+p.BlockCount < r.StartBlock {
+					if err := flush(p); err != nil {
+						return err
+					}
+					delete(pending, k2)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pending {
+		if err := flush(p); err != nil {
+			return nil, err
+		}
+	}
+	return out, out.Sort(ctx, cmpRmapRecs)
+}
+
+// xrefRmap compares the rmapbt with every owner the check saw.
+func (c *agCheck) xrefRmap(ctx context.Context) error {
+	tr := c.trees[xfsformat.Rmapbt]
+	if tr == nil || tr.recs == nil {
+		return nil
+	}
+	if err := tr.recs.Sort(ctx, cmpRmapRecs); err != nil {
+		return err
+	}
+	want, err := c.normalizeRmaps(ctx, c.used)
+	if err != nil {
+		return err
+	}
+	defer want.Release()
+	have, err := c.normalizeRmaps(ctx, tr.recs)
+	if err != nil {
+		return err
+	}
+	defer have.Release()
+	nextW, stopW := iter.Pull(records(ctx, want, &err))
+	defer stopW()
+	nextH, stopH := iter.Pull(records(ctx, have, &err))
+	defer stopH()
+	w, okW := nextW()
+	h, okH := nextH()
+	missing, extra := 0, 0
+	for okW || okH {
+		d := 0
+		switch {
+		case !okW:
+			d = 1
+		case !okH:
+			d = -1
+		default:
+			d = cmpRmapRecs(w, h)
+		}
+		switch {
+		case d == 0:
+			w, okW = nextW()
+			h, okH = nextH()
+		case d < 0:
+			r := xfsformat.DecodeRmapRec(w)
+			if missing++; missing <= 10 {
+				c.addNoBlock("rmapbt.missing", XrefMismatch, "no rmap record for blocks [%d,%d] of %s (offset %d)", r.StartBlock, r.BlockCount, ownerText(r), r.FileOffset())
+			}
+			w, okW = nextW()
+		default:
+			r := xfsformat.DecodeRmapRec(h)
+			if extra++; extra <= 10 {
+				c.addNoBlock("rmapbt.extra", XrefMismatch, "rmap record [%d,%d] of %s (offset %d) matches nothing in use", r.StartBlock, r.BlockCount, ownerText(r), r.FileOffset())
+			}
+			h, okH = nextH()
+		}
+	}
+	return err
+}
+
+// xrefInodeTrees: the finobt holds exactly the inobt's chunks that have a
+// free inode.
+func (c *agCheck) xrefInodeTrees(ctx context.Context) error {
+	ino, fino := c.trees[xfsformat.Inobt], c.trees[xfsformat.Finobt]
+	if ino == nil || fino == nil || ino.recs == nil || fino.recs == nil {
+		return nil
+	}
+	sparse := c.fs.Geo.SparseInodes
+	var err error
+	withFree := func(yield func([]byte) bool) {
+		for rec := range records(ctx, ino.recs, &err) {
+			if xfsformat.DecodeInobtRec(rec, sparse).FreeCount > 0 && !yield(rec) {
+				return
+			}
+		}
+	}
+	nextI, stopI := iter.Pull(withFree)
+	defer stopI()
+	nextF, stopF := iter.Pull(records(ctx, fino.recs, &err))
+	defer stopF()
+	for {
+		i, okI := nextI()
+		f, okF := nextF()
+		if !okI && !okF {
+			break
+		}
+		if okI && okF && bytes.Equal(i, f) {
+			continue
+		}
+		var r xfsformat.InobtRec
+		switch {
+		case !okF || (okI && be32(i) < be32(f)):
+			r = xfsformat.DecodeInobtRec(i, sparse)
+			c.addNoBlock("finobt.missing", XrefMismatch, "chunk %d has %d free inodes but is not in the finobt", r.StartIno, r.FreeCount)
+		case !okI || be32(f) < be32(i):
+			r = xfsformat.DecodeInobtRec(f, sparse)
+			c.addNoBlock("finobt.extra", XrefMismatch, "finobt chunk %d is not an inobt chunk with free inodes", r.StartIno)
+		default:
+			r = xfsformat.DecodeInobtRec(f, sparse)
+			c.addNoBlock("finobt.xref", XrefMismatch, "finobt record for chunk %d differs from the inobt's", r.StartIno)
+		}
+		break // one difference shifts the rest; one finding is enough
+	}
+	return err
+}
+
+// xrefCounters compares the AG headers' counters with what the trees
+// hold.
+func (c *agCheck) xrefCounters() {
+	ctx := context.Background()
+	g := c.fs.Geo
+	blocks := func(t xfsformat.BtreeType) (int64, bool) {
+		if tr := c.trees[t]; tr != nil && tr.walked {
+			return tr.blocks, true
+		}
+		return 0, false
+	}
+	if c.agfOK {
+		if tr := c.trees[xfsformat.Bnobt]; tr != nil && tr.walked {
+			var sum, longest uint64
+			tr.recs.Iterate(ctx, func(_ int64, rec []byte) error {
+				n := uint64(xfsformat.DecodeAllocRec(rec).BlockCount)
+				sum += n
+				longest = max(longest, n)
+				return nil
+			})
+			c.freeBlocks = sum
+			if uint64(c.agf.FreeBlks) != sum {
+				c.add("agf.freeblks", XrefMismatch, 1, "freeblks %d, but the bnobt holds %d free blocks", c.agf.FreeBlks, sum)
+			}
+			if uint64(c.agf.Longest) != longest {
+				c.add("agf.longest", XrefMismatch, 1, "longest %d, but the longest free extent is %d", c.agf.Longest, longest)
+			}
+		}
+		bno, ok1 := blocks(xfsformat.Bnobt)
+		cnt, ok2 := blocks(xfsformat.Cntbt)
+		if ok1 && ok2 {
+			want := bno - 1 + cnt - 1
+			if rm, ok := blocks(xfsformat.Rmapbt); ok && g.Rmapbt {
+				want += rm - 1
+			}
+			c.btreeBlocks = uint64(max(want, 0))
+			if int64(c.agf.BtreeBlks) != want {
+				c.add("agf.btreeblks", XrefMismatch, 1, "btreeblks %d, but the free-space and rmap btrees have %d blocks besides their roots", c.agf.BtreeBlks, want)
+			}
+		}
+		if rm, ok := blocks(xfsformat.Rmapbt); ok && g.Rmapbt && int64(c.agf.RmapBlocks) != rm {
+			c.add("agf.rmapblocks", XrefMismatch, 1, "rmapblocks %d, but the rmapbt has %d blocks", c.agf.RmapBlocks, rm)
+		}
+		if rc, ok := blocks(xfsformat.Refcountbt); ok && g.Reflink && int64(c.agf.RefcntBlocks) != rc {
+			c.add("agf.refcntblocks", XrefMismatch, 1, "refcntblocks %d, but the refcountbt has %d blocks", c.agf.RefcntBlocks, rc)
+		}
+	}
+	if c.agiOK {
+		if tr := c.trees[xfsformat.Inobt]; tr != nil && tr.walked {
+			var count, free uint64
+			tr.recs.Iterate(ctx, func(_ int64, rec []byte) error {
+				r := xfsformat.DecodeInobtRec(rec, g.SparseInodes)
+				count += uint64(r.Count)
+				free += uint64(r.FreeCount)
+				return nil
+			})
+			c.inodeCount, c.inodeFree = count, free
+			if uint64(c.agi.Count) != count {
+				c.add("agi.count", XrefMismatch, 2, "count %d, but the inobt's chunks hold %d inodes", c.agi.Count, count)
+			}
+			if uint64(c.agi.FreeCount) != free {
+				c.add("agi.freecount", XrefMismatch, 2, "freecount %d, but the inobt's chunks have %d free inodes", c.agi.FreeCount, free)
+			}
+		}
+		if g.InobtCount {
+			if n, ok := blocks(xfsformat.Inobt); ok && int64(c.agi.IBlocks) != n {
+				c.add("agi.ino_blocks", XrefMismatch, 2, "ino_blocks %d, but the inobt has %d blocks", c.agi.IBlocks, n)
+			}
+			if n, ok := blocks(xfsformat.Finobt); ok && g.Finobt && int64(c.agi.FBlocks) != n {
+				c.add("agi.fino_blocks", XrefMismatch, 2, "fino_blocks %d, but the finobt has %d blocks", c.agi.FBlocks, n)
+			}
+		}
+	}
+}
+
+func u64s(v uint64) string { return strconv.FormatUint(v, 10) }

@@ -1,0 +1,424 @@
+// Package testimg gives tests the XFS images of the test matrix (built by
+// testdata/mkimage.sh, cached by the generator's content hash) and the
+// small committed fixtures cut from them (testdata/fixtures). It also says
+// whether the machine can run a test that needs root, xfsprogs, loop
+// devices or FUSE: such a test skips when it cannot, naming what is
+// missing, except under CI (CI=true) where that is a failure.
+//
+// It is a test helper and imports nothing but the standard library. A
+// cached image is shared by every test on the machine: never write to the
+// path Image returns; take a Copy.
+package testimg
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Profiles are the images of the test matrix, in the order tests should run
+// them. The bench and v4 profiles are not in it: Image("bench") is for
+// benchmarks (it takes minutes to build) and Image("v4") for refusal tests.
+func Profiles() []string {
+	return []string{"allfeatures", "defaults", "1k", "4ksector", "oneag", "manyag"}
+}
+
+// FixtureProfiles are the profiles with a committed fixture tarball.
+func FixtureProfiles() []string {
+	return []string{"allfeatures", "defaults", "1k", "4ksector"}
+}
+
+func knownProfile(p string) bool {
+	for _, q := range Profiles() {
+		if p == q {
+			return true
+		}
+	}
+	return p == "bench" || p == "v4"
+}
+
+// Require skips the test unless everything named is available: "root"
+// (effective uid 0), "xfsprogs" (mkfs.xfs, xfs_db, xfs_repair, xfs_io),
+// "loop" (loop devices usable: /dev/loop-control and losetup) and "fuse"
+// (/dev/fuse and fusermount3 or fusermount). Under CI=true it fails
+// instead of skipping.
+func Require(t testing.TB, what ...string) {
+	t.Helper()
+	var missing []string
+	for _, w := range what {
+		if why := check(w); why != "" {
+			missing = append(missing, why)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := "needs " + strings.Join(missing, "; ")
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true: a missing requirement is a failure, not a skip)", msg)
+		return
+	}
+	t.Skip(msg)
+}
+
+// check returns "" when what is available, else why not.
+func check(what string) string {
+	switch what {
+	case "root":
+		if uid := os.Geteuid(); uid != 0 {
+			return fmt.Sprintf("root (running as uid %d)", uid)
+		}
+	case "xfsprogs":
+		var miss []string
+		for _, tool := range []string{"mkfs.xfs", "xfs_db", "xfs_repair", "xfs_io"} {
+			if _, err := LookTool(tool); err != nil {
+				miss = append(miss, tool)
+			}
+		}
+		if len(miss) > 0 {
+			return "xfsprogs (" + strings.Join(miss, ", ") + " not found)"
+		}
+	case "loop":
+		if _, err := LookTool("losetup"); err != nil {
+			return "loop devices (losetup not found)"
+		}
+		f, err := os.OpenFile("/dev/loop-control", os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Sprintf("loop devices (%v)", err)
+		}
+		f.Close()
+	case "fuse":
+		f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Sprintf("FUSE (%v)", err)
+		}
+		f.Close()
+		if _, err := LookTool("fusermount3"); err != nil {
+			if _, err := LookTool("fusermount"); err != nil {
+				return "FUSE (fusermount3/fusermount not found)"
+			}
+		}
+	default:
+		return fmt.Sprintf("unknown requirement %q (testimg.Require knows root, xfsprogs, loop, fuse)", what)
+	}
+	return ""
+}
+
+// LookTool finds a program in PATH or, failing that, in the sbin
+// directories where xfsprogs and util-linux install (a non-root PATH often
+// lacks them).
+func LookTool(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", name)
+}
+
+// RepoRoot is the directory holding go.mod, found by walking up from the
+// working directory (a test runs in its package's directory), else from
+// this source file.
+func RepoRoot() (string, error) {
+	return repoRoot()
+}
+
+var repoRoot = sync.OnceValues(func() (string, error) {
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if _, file, _, ok := runtime.Caller(0); ok {
+		starts = append(starts, filepath.Dir(file))
+	}
+	for _, dir := range starts {
+		for d := dir; ; d = filepath.Dir(d) {
+			if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/xfsbox/xfsbox") {
+				return d, nil
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return "", errors.New("testimg: repository root (go.mod of github.com/xfsbox/xfsbox) not found")
+})
+
+// CacheDir is $XFSBOX_IMAGE_CACHE, or else testdata/cache/ in the
+// repository (git-ignored).
+func CacheDir() (string, error) {
+	if d := os.Getenv("XFSBOX_IMAGE_CACHE"); d != "" {
+		return d, nil
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "testdata", "cache"), nil
+}
+
+func generator() (path string, content []byte, err error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(root, "testdata", "mkimage.sh")
+	content, err = os.ReadFile(path)
+	return path, content, err
+}
+
+// cacheName is "<profile>-<first 16 hex digits of sha256(script, profile)>".
+func cacheName(script []byte, profile string) string {
+	h := sha256.New()
+	h.Write(script)
+	h.Write([]byte{0})
+	h.Write([]byte(profile))
+	return profile + "-" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Image returns the path of the cached image of profile (one of Profiles,
+// "bench" or "v4"), building it first if needed. The path is shared: read
+// it, never write it (use Copy). Its file hashes are in path+".sha256".
+//
+// Building needs root, xfsprogs and loop devices (Require); a cached image
+// needs only xfsprogs, to be of any use. Builds are serialised per image
+// with flock on a lock file beside it, so parallel test binaries build an
+// image once; the generator writes to a temporary file and renames.
+func Image(t testing.TB, profile string) string {
+	t.Helper()
+	Require(t, "xfsprogs")
+	if !knownProfile(profile) {
+		t.Fatalf("testimg: unknown profile %q (have %v, bench, v4)", profile, Profiles())
+	}
+	script, content, err := generator()
+	if err != nil {
+		t.Fatalf("testimg: %v", err)
+	}
+	dir, err := CacheDir()
+	if err != nil {
+		t.Fatalf("testimg: %v", err)
+	}
+	name := cacheName(content, profile)
+	img := filepath.Join(dir, name+".img")
+	if ready(img) {
+		return img
+	}
+	Require(t, "root", "xfsprogs", "loop")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("testimg: %v", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("testimg: %v", err)
+	}
+	defer lock.Close()
+	if err := flock(lock); err != nil {
+		t.Fatalf("testimg: locking %s: %v", lock.Name(), err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if ready(img) { // built by someone else while we waited
+		return img
+	}
+	start := time.Now()
+	cmd := exec.Command("bash", script, profile, img)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("testimg: %s %s %s: %v\n%s", script, profile, img, err, out)
+	}
+	if !ready(img) {
+		t.Fatalf("testimg: %s did not produce %s and its .sha256\n%s", script, img, out)
+	}
+	os.Chmod(img, 0o444) // read-only by convention (root ignores it)
+	t.Logf("testimg: built %s image in %v: %s", profile, time.Since(start).Round(time.Millisecond), img)
+	removeStale(dir, profile, name)
+	return img
+}
+
+func ready(img string) bool {
+	if st, err := os.Stat(img + ".sha256"); err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	st, err := os.Stat(img)
+	return err == nil && st.Mode().IsRegular() && st.Size() > 0
+}
+
+func flock(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// removeStale deletes images of this profile built by other versions of
+// the generator (a different hash), when no one holds their lock.
+func removeStale(dir, profile, keep string) {
+	locks, _ := filepath.Glob(filepath.Join(dir, profile+"-*.lock"))
+	for _, l := range locks {
+		name := strings.TrimSuffix(filepath.Base(l), ".lock")
+		if name == keep || len(name) != len(keep) {
+			continue
+		}
+		f, err := os.OpenFile(l, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			base := filepath.Join(dir, name)
+			os.Remove(base + ".img")
+			os.Remove(base + ".img.sha256")
+			os.Remove(l)
+		}
+		f.Close()
+	}
+}
+
+// Copy returns a fresh, writable copy of profile's image in t.TempDir(),
+// copied sparse (and reflinked where the filesystem can), with its
+// .sha256 beside it.
+func Copy(t testing.TB, profile string) string {
+	t.Helper()
+	src := Image(t, profile)
+	dst := filepath.Join(t.TempDir(), profile+".img")
+	out, err := exec.Command("cp", "--sparse=always", "--reflink=auto", src, dst).CombinedOutput()
+	if err != nil {
+		t.Fatalf("testimg: copying %s: %v\n%s", src, err, out)
+	}
+	if err := os.Chmod(dst, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(src + ".sha256"); err == nil {
+		os.WriteFile(dst+".sha256", b, 0o644)
+	}
+	return dst
+}
+
+// Hashes returns path -> sha256 (hex) of every regular file of profile's
+// image, as computed while it was mounted; paths are relative to the
+// filesystem root, without a leading "./" ("ag0/hello.txt").
+func Hashes(t testing.TB, profile string) map[string]string {
+	t.Helper()
+	img := Image(t, profile)
+	m, err := ReadHashes(img + ".sha256")
+	if err != nil {
+		t.Fatalf("testimg: %v", err)
+	}
+	return m
+}
+
+// ReadHashes parses a sha256sum file.
+func ReadHashes(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m := make(map[string]string)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		sum, name, ok := strings.Cut(line, " ")
+		if !ok || len(sum) != 64 || len(name) < 2 || (name[0] != ' ' && name[0] != '*') {
+			return nil, fmt.Errorf("%s:%d: not a sha256sum line: %q", path, n, line)
+		}
+		m[name[1:]] = sum
+	}
+	return m, sc.Err()
+}
+
+// Fixture extracts testdata/fixtures/<profile>.tar.gz into t.TempDir() and
+// returns that directory. It needs no root. Layout: geometry.txt (xfs_db
+// sb 0 print); agN/{sb,agf,agi,agfl}.bin, one sector each, for AG 0 and
+// AG 1, with agN/<name>.txt beside each (xfs_db print); ag0/<type>/<agbno>.bin,
+// one filesystem block of AG 0's btree <type> (bnobt, cntbt, inobt,
+// finobt, rmapbt, refcntbt), with <agbno>.txt beside it; README.txt says
+// which blocks were kept.
+func Fixture(t testing.TB, profile string) string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatalf("testimg: %v", err)
+	}
+	tarball := filepath.Join(root, "testdata", "fixtures", profile+".tar.gz")
+	dir := t.TempDir()
+	if err := extract(tarball, dir); err != nil {
+		t.Fatalf("testimg: fixture %s: %v", profile, err)
+	}
+	return dir
+}
+
+func extract(tarball, dir string) error {
+	f, err := os.Open(tarball)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := filepath.Clean(strings.TrimPrefix(h.Name, "./"))
+		if name == "." {
+			continue
+		}
+		if !filepath.IsLocal(name) {
+			return fmt.Errorf("unsafe path %q in archive", h.Name)
+		}
+		dst := filepath.Join(dir, name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(out, io.LimitReader(tr, h.Size))
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		default:
+			// Fixtures hold only files and directories.
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package testimg
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeTB records what Require does instead of stopping the test.
+type fakeTB struct {
+	testing.TB
+	skipped, failed bool
+	msg             string
+}
+
+func (f *fakeTB) Helper()          {}
+func (f *fakeTB) Skip(args ...any) { f.skipped = true; f.msg = strings.TrimSpace(fmt.Sprint(args...)) }
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.failed = true
+	f.msg = fmt.Sprintf(format, args...)
+}
+
+func TestRequireUnknownAndCI(t *testing.T) {
+	t.Setenv("CI", "")
+	f := &fakeTB{TB: t}
+	Require(f, "no-such-thing")
+	if !f.skipped || !strings.Contains(f.msg, "unknown requirement") {
+		t.Errorf("skipped=%v msg=%q", f.skipped, f.msg)
+	}
+	t.Setenv("CI", "true")
+	f = &fakeTB{TB: t}
+	Require(f, "no-such-thing")
+	if !f.failed || f.skipped || !strings.Contains(f.msg, "CI=true") {
+		t.Errorf("under CI: failed=%v skipped=%v msg=%q", f.failed, f.skipped, f.msg)
+	}
+	f = &fakeTB{TB: t}
+	Require(f) // nothing asked, nothing missing
+	if f.failed || f.skipped {
+		t.Errorf("empty Require stopped the test: %q", f.msg)
+	}
+}
+
+func TestRequireRootMessage(t *testing.T) {
+	if os.Geteuid() == 0 {
+		if why := check("root"); why != "" {
+			t.Errorf("root reported missing: %s", why)
+		}
+		return
+	}
+	if why := check("root"); !strings.Contains(why, "uid") {
+		t.Errorf("check(root) = %q", why)
+	}
+}
+
+func TestCacheName(t *testing.T) {
+	a := cacheName([]byte("script"), "1k")
+	if a != cacheName([]byte("script"), "1k") {
+		t.Fatal("not deterministic")
+	}
+	if a == cacheName([]byte("script2"), "1k") || a == cacheName([]byte("script"), "4ksector") {
+		t.Fatal("key ignores its inputs")
+	}
+	if !strings.HasPrefix(a, "1k-") || len(a) != len("1k-")+16 {
+		t.Fatalf("name %q", a)
+	}
+}
+
+func TestRepoRoot(t *testing.T) {
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "testdata", "mkimage.sh")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadHashes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.sha256")
+	sum := strings.Repeat("ab", 32)
+	os.WriteFile(p, []byte(sum+"  ag0/hello.txt\n"+sum+" *bin mode\n"+sum+"  name with  spaces\n"), 0o644)
+	m, err := ReadHashes(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 3 || m["ag0/hello.txt"] != sum || m["bin mode"] != sum || m["name with  spaces"] != sum {
+		t.Fatalf("%q", m)
+	}
+	os.WriteFile(p, []byte("nonsense\n"), 0o644)
+	if _, err := ReadHashes(p); err == nil {
+		t.Fatal("accepted nonsense")
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	for _, p := range Profiles() {
+		if p == "bench" || p == "v4" {
+			t.Errorf("%s in the matrix", p)
+		}
+		if !knownProfile(p) {
+			t.Errorf("%s unknown", p)
+		}
+	}
+	for _, p := range FixtureProfiles() {
+		if !knownProfile(p) {
+			t.Errorf("fixture profile %s unknown", p)
+		}
+	}
+	if knownProfile("nonsense") {
+		t.Error("nonsense known")
+	}
+}

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# mkimage.sh PROFILE OUTFILE
+#
+# Builds one XFS image of the test matrix (see /work/shared/design/testing.md,
+# "Images") with mkfs.xfs on a sparse file, loop-mounts it, populates it so
+# that every AG btree of AG 0 is more than one level high (the fstests
+# recipe), leaves some data in the other AGs, unmounts cleanly and writes
+# OUTFILE.sha256: `sha256sum` lines of every regular file, relative paths,
+# sorted, computed while mounted.
+#
+# Needs root, xfsprogs (mkfs.xfs, xfs_io, xfs_db) and loop devices.
+#
+# Profiles:
+#   allfeatures  crc, rmapbt, reflink, finobt, sparse inodes, inobtcount, bigtime
+#   defaults     mkfs.xfs defaults with rmapbt=0
+#   1k           1 KiB blocks, allfeatures' -m options
+#   4ksector     4096-byte sectors, allfeatures' options
+#   oneag        agcount=1, allfeatures' options
+#   manyag       agcount=16, allfeatures' options
+#   bench        64 GiB sparse, 2 AGs, AG 0's free space fragmented into about
+#                2 million one-block extents (only for benchmarks; takes minutes)
+#   v4           crc=0 (mkfs only, no population): for testing refusal
+#
+# The structure is deterministic: fixed UUID per profile, file contents are
+# fixed byte patterns (xfs_io pwrite -S) or text, every step is sequential.
+# Inode numbers and block placement depend on the kernel's allocator, so they
+# are stable for a given kernel but not promised across kernels.
+set -euo pipefail
+
+usage() {
+	echo "usage: $0 PROFILE OUTFILE" >&2
+	echo "profiles: allfeatures defaults 1k 4ksector oneag manyag bench v4" >&2
+	exit 2
+}
+[ $# -eq 2 ] || usage
+profile=$1
+out=$2
+
+log() { echo "mkimage[$profile]: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (loop mount)"
+for tool in mkfs.xfs xfs_io xfs_db sha256sum losetup mount umount; do
+	command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+allmeta="crc=1,rmapbt=1,reflink=1,finobt=1,inobtcount=1,bigtime=1"
+size=1g
+populate=full
+mkfsenv=()
+case $profile in
+allfeatures) mkfsopts=(-m "$allmeta,uuid=6b1c8a3e-0001-4d2e-9a51-7f0e3c2b1a01" -i sparse=1) ;;
+defaults) mkfsopts=(-m "rmapbt=0,uuid=6b1c8a3e-0002-4d2e-9a51-7f0e3c2b1a02") ;;
+1k) mkfsopts=(-b size=1024 -m "$allmeta,uuid=6b1c8a3e-0003-4d2e-9a51-7f0e3c2b1a03" -i sparse=1) ;;
+4ksector) mkfsopts=(-s size=4096 -m "$allmeta,uuid=6b1c8a3e-0004-4d2e-9a51-7f0e3c2b1a04" -i sparse=1) ;;
+oneag)
+	# mkfs.xfs refuses a single AG ("at least 2 superblocks for redundancy")
+	# unless it believes it runs under fstests, which these variables tell it.
+	mkfsenv=(TEST_DIR=/tmp TEST_DEV=/dev/null QA_CHECK_FS=xfs)
+	mkfsopts=(-d agcount=1 -m "$allmeta,uuid=6b1c8a3e-0005-4d2e-9a51-7f0e3c2b1a05" -i sparse=1)
+	;;
+manyag)
+	# 16 AGs of 128 MiB: AG 0 must hold the inode chunks and the punched files.
+	size=2g
+	mkfsopts=(-d agcount=16 -m "$allmeta,uuid=6b1c8a3e-0006-4d2e-9a51-7f0e3c2b1a06" -i sparse=1)
+	;;
+bench)
+	size=64g
+	populate=bench
+	mkfsopts=(-d agcount=2 -m "$allmeta,uuid=6b1c8a3e-0007-4d2e-9a51-7f0e3c2b1a07" -i sparse=1)
+	;;
+v4)
+	size=512m
+	populate=none
+	# V4 cannot carry any of the v5-only features mkfs 6.1 turns on by default.
+	mkfsopts=(-m "crc=0,finobt=0,reflink=0,rmapbt=0,inobtcount=0,bigtime=0,uuid=6b1c8a3e-0008-4d2e-9a51-7f0e3c2b1a08" -i sparse=0)
+	;;
+*) usage ;;
+esac
+
+outdir=$(dirname -- "$out")
+mkdir -p -- "$outdir"
+tmp=$(mktemp -- "$out.tmp.XXXXXX")
+mnt=$(mktemp -d "${TMPDIR:-/tmp}/mkimage-mnt.XXXXXX")
+mounted=0
+
+cleanup() {
+	local rc=$?
+	set +e
+	if [ "$mounted" = 1 ] || mountpoint -q "$mnt"; then
+		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
+	fi
+	# mount -o loop sets autoclear, but a failed mount can leave a device.
+	local dev
+	for dev in $(losetup -j "$tmp" -O NAME -n 2>/dev/null); do
+		losetup -d "$dev" 2>/dev/null
+	done
+	rmdir "$mnt" 2>/dev/null
+	rm -f -- "$tmp" "$tmp.sha256"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+truncate -s "$size" "$tmp"
+chmod 0644 -- "$tmp" # mktemp makes it 0600
+log "mkfs.xfs ${mkfsopts[*]} ($size)"
+# -K: no discard, pointless on a fresh sparse file and slow on large ones.
+if ! mkfsout=$(env "${mkfsenv[@]}" mkfs.xfs -q -f -K "${mkfsopts[@]}" "$tmp" 2>&1); then
+	echo "$mkfsout" >&2
+	die "mkfs.xfs failed"
+fi
+
+if [ "$populate" = none ]; then
+	: >"$tmp.sha256"
+	mv -f -- "$tmp.sha256" "$out.sha256"
+	mv -f -- "$tmp" "$out"
+	log "done (mkfs only)"
+	exit 0
+fi
+
+mount -o loop "$tmp" "$mnt"
+mounted=1
+
+blksz=$(stat -f -c %S "$mnt")
+# Geometry for telling which AG an inode lives in.
+agblklog=$(xfs_db -r -c 'sb 0' -c 'print agblklog' "$tmp" | sed 's/.* = //')
+inopblog=$(xfs_db -r -c 'sb 0' -c 'print inopblog' "$tmp" | sed 's/.* = //')
+ino_agno() { echo $(($(stat -c %i "$1") >> (agblklog + inopblog))); }
+
+# mkdir_in_ag0 DIR: the kernel hands new directories out round-robin over
+# the AGs, starting at the AG after the last one used. Keep creating until
+# one lands in AG 0, removing the misses.
+mkdir_in_ag0() {
+	local i
+	for ((i = 0; i < 64; i++)); do
+		mkdir "$1"
+		if [ "$(ino_agno "$1")" = 0 ]; then return 0; fi
+		rmdir "$1"
+	done
+	die "could not get directory $1 into AG 0"
+}
+
+# punch_every_other FILE FIRST COUNT: punch blocks FIRST, FIRST+2, ... (COUNT
+# holes), with one xfs_io process reading its commands from stdin.
+punch_every_other() {
+	local f=$1 first=$2 count=$3
+	awk -v b="$blksz" -v first="$first" -v n="$count" \
+		'BEGIN { for (i = 0; i < n; i++) printf "fpunch %.0f %d\n", (first + 2*i) * b, b }' |
+		xfs_io "$f" >/dev/null
+}
+
+populate_full() {
+	# Records needed: about 2 x records-per-leaf of each tree. holes = blksz/2
+	# one-block holes gives 2048 records at 4 KiB blocks (bnobt/cntbt leaf
+	# 505, rmapbt 168, refcountbt 336) and 512 at 1 KiB (121, 40, 80).
+	local holes=$((blksz / 2))
+	# Inodes: 2 x inobt-records-per-leaf x 64 (inobt leaf about blksz/16):
+	# 32768 at 4 KiB (512 chunks, leaf 252), 8192 at 1 KiB (128, leaf 60).
+	local ninodes=$((2 * (blksz / 16) * 64))
+	local d
+
+	# The order matters. Single-block allocations (directory blocks, attr
+	# blocks) would fill the one-block holes, and new inodes would take the
+	# freed ones, so: create everything, then punch, then free inodes.
+	mkdir_in_ag0 "$mnt/ag0"
+
+	# inobt/finobt: thousands of inodes in one directory in AG 0 (every 19th
+	# is removed at the end, so that every chunk has a free inode).
+	mkdir_in_ag0 "$mnt/ag0/inodes"
+	(cd "$mnt/ag0/inodes" && seq -f 'f%06g' 1 "$ninodes" | xargs touch)
+
+	# Ordinary files in AG 0.
+	printf 'hello, xfsbox\n' >"$mnt/ag0/hello.txt"
+	xfs_io -f -c "pwrite -q -S 0x5a 0 100000" "$mnt/ag0/small.bin"
+	xfs_io -f -c "pwrite -q -S 0xa5 -b 1m 0 8m" "$mnt/ag0/big.bin"
+	# An unwritten (preallocated, never written) extent and a written tail.
+	xfs_io -f -c "falloc 0 1m" -c "pwrite -q -S 0x11 1m 64k" "$mnt/ag0/prealloc.bin"
+	# A sparse file.
+	xfs_io -f -c "pwrite -q -S 0x22 0 4k" -c "pwrite -q -S 0x33 10m 4k" "$mnt/ag0/sparse.bin"
+
+	# A directory tree (mkdir -p spreads it over the AGs), symlinks (inline
+	# and remote), a hard link.
+	mkdir -p "$mnt/ag0/tree/a/b/c" "$mnt/ag0/tree/x/y"
+	for d in a a/b a/b/c x x/y; do
+		printf 'file in %s\n' "$d" >"$mnt/ag0/tree/$d/file"
+	done
+	ln -s ../hello.txt "$mnt/ag0/tree/hello.link"
+	ln -s "$(printf 'long/%.0s' $(seq 1 150))target" "$mnt/ag0/tree/long.link"
+	ln "$mnt/ag0/hello.txt" "$mnt/ag0/tree/hello.hardlink"
+	# A large directory (leaf/node form).
+	mkdir "$mnt/ag0/bigdir"
+	(cd "$mnt/ag0/bigdir" && seq -f 'a-rather-long-directory-entry-name-%05g' 1 2000 | xargs touch)
+
+	# Files for extended attributes (set after unmount with xfs_db, so no
+	# attr tools are needed): short form, bmbt form, remote value.
+	mkdir "$mnt/ag0/xattr"
+	printf 'few attrs\n' >"$mnt/ag0/xattr/few"
+	printf 'many attrs\n' >"$mnt/ag0/xattr/many"
+	printf 'big attr\n' >"$mnt/ag0/xattr/bigval"
+
+	# Some data in the other AGs: new directories rotate over the AGs and
+	# files go near their directory.
+	local agcount
+	agcount=$(xfs_db -r -c 'sb 0' -c 'print agcount' "$tmp" | sed 's/.* = //')
+	local n=$((agcount < 8 ? agcount * 2 : agcount + 4))
+	for ((d = 0; d < n; d++)); do
+		mkdir "$mnt/spread$d"
+		printf 'spread %d\n' "$d" >"$mnt/spread$d/note"
+		xfs_io -f -c "pwrite -q -S $((d + 1)) -b 256k 0 $(((d % 4 + 1) * 256))k" "$mnt/spread$d/data"
+		mkdir "$mnt/spread$d/sub"
+		seq -f "spread$d-%g" 1 100 | (cd "$mnt/spread$d/sub" && xargs touch)
+	done
+
+	# bnobt/cntbt and rmapbt: a file whose every other block is punched leaves
+	# one-block free extents (free space) and one-block data extents (rmaps,
+	# and a bmbt for the file).
+	xfs_io -f -c "pwrite -q -S 0x42 -b 1m 0 $((2 * holes * blksz))" "$mnt/ag0/punched"
+	punch_every_other "$mnt/ag0/punched" 1 "$holes"
+
+	# refcountbt: a reflinked copy of a file, punched every other block, so
+	# every other block of the original is shared.
+	xfs_io -f -c "pwrite -q -S 0x43 -b 1m 0 $((2 * holes * blksz))" "$mnt/ag0/shared"
+	if cp --reflink=always "$mnt/ag0/shared" "$mnt/ag0/shared.reflink" 2>/dev/null; then
+		punch_every_other "$mnt/ag0/shared.reflink" 1 "$holes"
+		cp --reflink=always "$mnt/ag0/hello.txt" "$mnt/ag0/hello.reflink"
+	else
+		log "reflink not supported, no refcountbt population"
+		rm -f "$mnt/ag0/shared.reflink"
+	fi
+
+	(cd "$mnt/ag0/inodes" && seq -f 'f%06g' 19 19 "$ninodes" | xargs rm -f)
+}
+
+populate_bench() {
+	# Fragment AG 0's free space into one-block extents: preallocate a large
+	# file (unwritten, so nothing is written) and punch every other block.
+	local holes=${BENCH_HOLES:-2050000}
+	mkdir_in_ag0 "$mnt/ag0"
+	printf 'bench\n' >"$mnt/ag0/hello.txt"
+	xfs_io -f -c "falloc 0 $((2 * holes * blksz))" "$mnt/ag0/frag"
+	punch_every_other "$mnt/ag0/frag" 1 "$holes"
+	# Keep one small file elsewhere too.
+	mkdir "$mnt/other"
+	xfs_io -f -c "pwrite -q -S 0x77 0 64k" "$mnt/other/data"
+}
+
+log "populating ($blksz-byte blocks)"
+case $populate in
+full) populate_full ;;
+bench) populate_bench ;;
+esac
+
+sync
+(cd "$mnt" && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum) >"$tmp.sha256"
+
+umount "$mnt"
+mounted=0
+
+if [ "$populate" = full ]; then
+	# Extended attributes, offline, through xfs_db (as fstests can).
+	cmds=(-c "path /ag0/xattr/few")
+	for i in 1 2 3; do cmds+=(-c "attr_set -v 16 user.few$i"); done
+	cmds+=(-c "path /ag0/xattr/many")
+	for ((i = 0; i < 400; i++)); do cmds+=(-c "attr_set -v 64 user.many$i"); done
+	cmds+=(-c "path /ag0/xattr/bigval" -c "attr_set -v 20000 user.big")
+	cmds+=(-c "path /ag0/xattr/few" -c "attr_set -r -v 8 trusted.one")
+	xfs_db -x "${cmds[@]}" "$tmp" >/dev/null
+fi
+
+# Give back the zeroes mkfs wrote (the log, mostly): smaller cache, faster
+# copies. Reads only the allocated parts of the file.
+if [ "$populate" = full ] && command -v fallocate >/dev/null; then
+	fallocate --dig-holes "$tmp" || true
+fi
+
+mv -f -- "$tmp.sha256" "$out.sha256"
+mv -f -- "$tmp" "$out"
+log "done"

@@ -26,6 +26,16 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EISDIR
 	case errors.Is(err, context.Canceled):
 		return syscall.ECANCELED
+	case errors.Is(err, ErrBadCmd), errors.Is(err, repair.ErrUnknownStruct), errors.Is(err, repair.ErrBadAG):
+		return syscall.EINVAL
+	case errors.Is(err, ErrBusy):
+		return syscall.EBUSY
+	case errors.Is(err, ErrReadOnly), errors.Is(err, repair.ErrReadOnly):
+		return syscall.EROFS
+	case errors.Is(err, repair.ErrNoSpace), errors.Is(err, syscall.ENOSPC):
+		return syscall.ENOSPC
+	case errors.Is(err, syscall.ENOMEM):
+		return syscall.ENOMEM
 	case errors.Is(err, os.ErrPermission):
 		return syscall.EROFS
 	case errors.As(err, &errno):

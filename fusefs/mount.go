@@ -104,7 +104,7 @@ func Mount(dir string, tree *view.Tree, opts Options) (*Server, error) {
 		return nil, err
 	}
 	timeout := time.Second
-	root := &dirNode{tree: tree, path: ""}
+	root := &dirNode{tree: tree, ctl: NewController(tree, opts.ReadOnly), path: ""}
 	mo := fuse.MountOptions{
 		FsName:        "xfsbox:" + tree.FS.Img.Path(),
 		Name:          "xfsbox",

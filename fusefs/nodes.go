@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"fmt"
 	"path"
 	"syscall"
 	"time"
@@ -16,7 +17,24 @@ import (
 type dirNode struct {
 	fs.Inode
 	tree *view.Tree
+	ctl  *Controller
 	path string
+}
+
+// controlFiles are the control files of a directory: ctl, status and log
+// at the root, repair in each AG.
+func (d *dirNode) controlFiles() []*controlNode {
+	if d.ctl == nil {
+		return nil
+	}
+	if d.path == "" {
+		return []*controlNode{{ctl: d.ctl, kind: "ctl", ag: -1}, {ctl: d.ctl, kind: "status", ag: -1}, {ctl: d.ctl, kind: "log", ag: -1}}
+	}
+	var ag int64
+	if n, _ := fmt.Sscanf(d.path, "ag/%d", &ag); n == 1 && d.path == fmt.Sprintf("ag/%d", ag) {
+		return []*controlNode{{ctl: d.ctl, kind: "repair", ag: ag}}
+	}
+	return nil
 }
 
 // viewNode is a file of the view tree, rendered on open.
@@ -44,6 +62,13 @@ var (
 func (d *dirNode) child(name string) string { return path.Join(d.path, name) }
 
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	for _, cn := range d.controlFiles() {
+		if cn.kind == name {
+			cn.Getattr(ctx, nil, &fuse.AttrOut{Attr: out.Attr})
+			fillFileAttr(&out.Attr)
+			return d.NewInode(ctx, cn, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+		}
+	}
 	p := d.child(name)
 	isDir, err := d.tree.Stat(ctx, p)
 	if err != nil {
@@ -51,7 +76,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	}
 	if isDir {
 		fillDirAttr(&out.Attr)
-		return d.NewInode(ctx, &dirNode{tree: d.tree, path: p}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
+		return d.NewInode(ctx, &dirNode{tree: d.tree, ctl: d.ctl, path: p}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
 	}
 	fillFileAttr(&out.Attr)
 	return d.NewInode(ctx, &viewNode{tree: d.tree, path: p}, fs.StableAttr{Mode: syscall.S_IFREG}), 0
@@ -62,7 +87,10 @@ func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, toErrno(err)
 	}
-	out := make([]fuse.DirEntry, 0, len(ents))
+	out := make([]fuse.DirEntry, 0, len(ents)+3)
+	for _, cn := range d.controlFiles() {
+		out = append(out, fuse.DirEntry{Name: cn.kind, Mode: syscall.S_IFREG})
+	}
 	for _, e := range ents {
 		mode := uint32(syscall.S_IFREG)
 		if e.Dir {
@@ -95,7 +123,10 @@ func (n *viewNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		return nil, 0, toErrno(err)
 	}
 	sp := &spool{}
-	if err := f.Render(ctx, sp); err != nil {
+	release := n.tree.FS.ReadLock()
+	err = f.Render(ctx, sp)
+	release()
+	if err != nil {
 		sp.Close()
 		return nil, 0, toErrno(err)
 	}

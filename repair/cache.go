@@ -98,3 +98,12 @@ func (c *Cache) Stats() (hits, misses, bytes int64) {
 	defer c.mu.Unlock()
 	return c.hits, c.misses, c.bytes
 }
+
+// Clear drops every cached buffer.
+func (c *Cache) Clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lru.Init()
+	c.byKey = map[cacheKey]*list.Element{}
+	c.bytes = 0
+}

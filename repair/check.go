@@ -177,6 +177,19 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 
 	findings := &Findings{}
 	res := &CheckResult{Findings: findings, AGs: ags}
+	checks, err := collect(ctx, fs, ags, ws, findings, opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	checkSuperblocks(fs, checks, opts.AG < 0, findings)
+	return res, nil
+}
+
+// collect runs the check's three phases over ags: headers and btrees,
+// the inode scan, and the cross-reference. The per-AG states it returns
+// keep their records in ws (used space sorted in rmap order), for the
+// rebuilds to reuse.
+func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64)) (map[uint32]*agCheck, error) {
 	checks := make(map[uint32]*agCheck, len(ags))
 	for _, agno := range ags {
 		used, err := ws.NewArray(xfsformat.RmapRecLen)
@@ -186,32 +199,27 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 		checks[agno] = &agCheck{fs: fs, agno: agno, ws: ws, findings: findings, used: used}
 	}
 	progress := func(phase string, done, total int64) {
-		if opts.Progress != nil {
-			opts.Progress(phase, done, total)
+		if progressFn != nil {
+			progressFn(phase, done, total)
 		}
 	}
-
-	// Phase 1: headers and btrees, AGs in parallel.
 	progress("headers and btrees", 0, int64(len(ags)))
 	if err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
 		return checks[agno].checkStructures(ctx)
 	}); err != nil {
 		return nil, err
 	}
-	// Phase 2: every inode's forks, into the used-space arrays.
 	progress("inodes", 0, 1)
 	if err := scanForCheck(ctx, fs, checks, findings); err != nil {
 		return nil, err
 	}
-	// Phase 3: cross-reference, AGs in parallel.
 	progress("cross-reference", 0, int64(len(ags)))
 	if err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
 		return checks[agno].crossReference(ctx)
 	}); err != nil {
 		return nil, err
 	}
-	checkSuperblocks(fs, checks, opts.AG < 0, findings)
-	return res, nil
+	return checks, nil
 }
 
 // forEachAG runs fn for every AG, at most GOMAXPROCS at a time; the

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -15,6 +16,25 @@ type FS struct {
 	Cache *Cache
 	SB    *xfsformat.Superblock
 	Geo   *xfsformat.Geometry
+
+	// JournalPending is set when a read-only open finds the journal of
+	// an interrupted repair: the image shows the state before it.
+	JournalPending bool
+	// Recovered says what a read-write open did with a journal.
+	Recovered JournalOutcome
+
+	unlock func()
+
+	// state orders readers of whole views against a repair's commit:
+	// a view rendered under ReadLock sees the image before or after a
+	// commit, never half of it.
+	state sync.RWMutex
+}
+
+// ReadLock holds off commits until release is called.
+func (fs *FS) ReadLock() (release func()) {
+	fs.state.RLock()
+	return fs.state.RUnlock
 }
 
 // OpenOptions tune Open.
@@ -50,13 +70,42 @@ func Open(path string, opts OpenOptions) (*FS, error) {
 	if err != nil {
 		return nil, &OpenError{Path: path, Msg: "cannot open image", Err: err}
 	}
+	var unlock func()
+	var recovered JournalOutcome
+	pending := false
+	if opts.Writable {
+		// One writer at a time; then finish (or drop) an interrupted
+		// repair before anything reads the metadata.
+		if unlock, err = LockImage(img.File(), path); err != nil {
+			img.Close()
+			return nil, &OpenError{Path: path, Msg: "cannot lock the image for writing", Err: err}
+		}
+		if recovered, err = RecoverJournal(JournalPath(path), rawWriter{img}, img, nil); err != nil {
+			unlock()
+			img.Close()
+			return nil, &OpenError{Path: path, Msg: "cannot recover the repair journal", Err: err}
+		}
+	} else if p, err := PendingJournal(JournalPath(path)); err == nil {
+		pending = p
+	}
 	fs, err := newFS(img, opts)
 	if err != nil {
+		if unlock != nil {
+			unlock()
+		}
 		img.Close()
 		return nil, err
 	}
+	fs.unlock, fs.Recovered, fs.JournalPending = unlock, recovered, pending
 	return fs, nil
 }
+
+// rawWriter writes to an image before an FS exists (journal replay).
+type rawWriter struct{ img *Image }
+
+func (w rawWriter) WriteAt(p []byte, off int64) error { return w.img.WriteAt(p, off) }
+func (w rawWriter) Sync() error                       { return w.img.Sync() }
+func (w rawWriter) ImageID() (ImageID, error)         { return IdentifyImage(w.img) }
 
 func newFS(img *Image, opts OpenOptions) (*FS, error) {
 	path := img.Path()
@@ -104,8 +153,14 @@ func otherFS(img *Image) string {
 	return ""
 }
 
-// Close releases the image.
-func (fs *FS) Close() error { return fs.Img.Close() }
+// Close releases the image (and its lock).
+func (fs *FS) Close() error {
+	if fs.unlock != nil {
+		fs.unlock()
+		fs.unlock = nil
+	}
+	return fs.Img.Close()
+}
 
 // Header sector numbers within an AG.
 const (

@@ -3,9 +3,11 @@ package repair
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -351,15 +353,16 @@ func TestScanCorrupt(t *testing.T) {
 		r.Encode(b[xfsformat.DinodeCoreSize:])
 		xfsformat.UpdateCRC(b, xfsformat.InodeCRCOffset())
 	})
-	// punched: the root's second pointer leaves the filesystem, the first
-	// leaf gets a bad CRC.
+	// punched: the root's second pointer leaves the filesystem, the third
+	// repeats the first, the first leaf gets a bad CRC.
 	var leaf uint64
 	patch(t, img, inodeOff(punched), isize, func(b []byte) {
 		in, _ := xfsformat.DecodeInode(b)
 		root, _ := xfsformat.NewBmbtRoot(in.Fork(false))
 		leaf = root.Ptr(0)
-		off := xfsformat.DinodeCoreSize + xfsformat.BmdrHeaderSize + root.MaxRecs()*8 + 8
-		b[off] = 0x7f
+		ptrs := xfsformat.DinodeCoreSize + xfsformat.BmdrHeaderSize + root.MaxRecs()*8
+		b[ptrs+8] = 0x7f                         // ptr 1: outside
+		copy(b[ptrs+16:ptrs+24], b[ptrs:ptrs+8]) // ptr 2: ptr 0 again
 		xfsformat.UpdateCRC(b, xfsformat.InodeCRCOffset())
 	})
 	agno, agbno := g.SplitFSB(leaf)
@@ -373,6 +376,9 @@ func TestScanCorrupt(t *testing.T) {
 	for _, f := range after.findings.List() {
 		codes[f.Code] = append(codes[f.Code], f)
 		t.Logf("%v", f)
+	}
+	if len(codes["bmbt.ptr"]) != 2 {
+		t.Errorf("want 2 bmbt.ptr findings (outside, reached twice), got %v", codes["bmbt.ptr"])
 	}
 	for _, c := range []string{"inode.magic", "inode.extent", "bmbt.ptr", "bmbt.crc", "inode.crc"} {
 		if len(codes[c]) == 0 {
@@ -449,5 +455,112 @@ func TestScanStops(t *testing.T) {
 	cancel()
 	if err := ScanInodes(ctx, fs, nil, nil, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: got %v", err)
+	}
+}
+
+// TestScanGarbageForks fills every inode of one chunk with random core
+// fields and forks that still pass the identity checks (magic, version,
+// inode number, uuid, CRC), so the scan has to decode them: it must end
+// normally, never panic, and report what it cannot use.
+func TestScanGarbageForks(t *testing.T) {
+	testimg.Require(t, "root")
+	img := testimg.Copy(t, "allfeatures")
+	target := inodeOf(t, img, "/ag0/punched")
+	fs := openProfile(t, img)
+	g := fs.Geo
+	agno, agino := g.SplitIno(target)
+	first := agino &^ 63
+	rng := rand.New(rand.NewPCG(1, 2))
+	isize := int(g.InodeSize)
+	patch(t, img, g.ByteOffset(agno, 0)+int64(first)*int64(isize), 64*isize, func(b []byte) {
+		for i := range 64 {
+			in := b[i*isize : (i+1)*isize]
+			for j := 24; j < len(in); j++ {
+				in[j] = byte(rng.Uint32())
+			}
+			modes := []uint16{xfsformat.ModeRegular, xfsformat.ModeDir, xfsformat.ModeSymlink, 0, xfsformat.ModeChar}
+			binary.BigEndian.PutUint16(in[2:], modes[rng.IntN(len(modes))]|0o644)
+			in[4], in[5], in[83] = 3, byte(rng.IntN(5)), byte(rng.IntN(5))
+			in[82] = byte(rng.IntN(int(g.InodeSize-xfsformat.DinodeCoreSize) / 8))
+			if rng.IntN(2) == 0 { // plausible bmbt roots: low levels, small numrecs
+				binary.BigEndian.PutUint16(in[xfsformat.DinodeCoreSize:], uint16(rng.IntN(4)))
+				binary.BigEndian.PutUint16(in[xfsformat.DinodeCoreSize+2:], uint16(rng.IntN(8)))
+				for p := xfsformat.DinodeCoreSize + 4; p+8 <= len(in); p += 8 { // pointers into the filesystem
+					binary.BigEndian.PutUint64(in[p:], uint64(rng.IntN(int(g.AGBlocks))))
+				}
+			}
+			binary.BigEndian.PutUint64(in[152:], g.Ino(agno, first+uint32(i)))
+			copy(in[160:176], g.MetaUUID[:])
+			xfsformat.UpdateCRC(in, xfsformat.InodeCRCOffset())
+		}
+	})
+	res := runScan(t, openProfile(t, img))
+	if len(res.findings.List()) == 0 {
+		t.Fatal("no findings for a chunk of garbage inodes")
+	}
+	codes := map[string]int{}
+	for _, f := range res.findings.List() {
+		codes[f.Code]++
+	}
+	t.Logf("%d findings, %d suppressed: %v", len(res.findings.List()), res.findings.Suppressed, codes)
+}
+
+// TestScanSparseHoles: the inodes of a sparse chunk's holes (one
+// holemask bit per 4 inodes) are neither read nor reported. The images
+// have no sparse chunk, so one is made by setting holemask bits in the
+// inobt record of the chunk that holds hello.txt.
+func TestScanSparseHoles(t *testing.T) {
+	testimg.Require(t, "root")
+	img := testimg.Copy(t, "allfeatures")
+	hello := inodeOf(t, img, "/ag0/hello.txt")
+	fs := openProfile(t, img)
+	g := fs.Geo
+	agno, agino := g.SplitIno(hello)
+	var leaf uint32
+	idx := -1
+	w := &Walk{FS: fs, AG: agno, Type: xfsformat.Inobt}
+	err := w.Records(context.Background(), func(agbno uint32, i int, raw []byte) error {
+		if r := xfsformat.DecodeInobtRec(raw, true); agino >= r.StartIno && agino < r.StartIno+64 {
+			leaf, idx = agbno, i
+		}
+		return nil
+	})
+	if err != nil || idx < 0 {
+		t.Fatalf("chunk of inode %d not found: %v", hello, err)
+	}
+	bit := (agino & 63) / 4
+	holeBits := uint16(1<<bit | 1<<15) // hello's group and the last one
+	patch(t, img, g.ByteOffset(agno, leaf), int(g.BlockSize), func(b []byte) {
+		off := xfsformat.BtreeHeaderSize + idx*xfsformat.InobtRecLen + 4
+		binary.BigEndian.PutUint16(b[off:], binary.BigEndian.Uint16(b[off:])|holeBits)
+		xfsformat.UpdateCRC(b, xfsformat.BtreeCRCOffset())
+	})
+	res := runScan(t, openProfile(t, img))
+	var found bool
+	for _, c := range res.chunks {
+		if c.AG != agno || agino < c.Rec.StartIno || agino >= c.Rec.StartIno+64 {
+			continue
+		}
+		found = true
+		holes := uint64(0xf)<<(4*bit) | uint64(0xf)<<60
+		if c.Rec.HoleMask&holeBits != holeBits {
+			t.Errorf("holemask %#x", c.Rec.HoleMask)
+		}
+		if (c.InUse|c.Bad)&holes != 0 {
+			t.Errorf("hole inodes reported: in use %#x bad %#x", c.InUse, c.Bad)
+		}
+		if want := ^c.Rec.Free &^ holes; c.InUse != want {
+			t.Errorf("in use %#x, want %#x", c.InUse, want)
+		}
+	}
+	if !found {
+		t.Fatal("chunk not reported")
+	}
+	for _, recs := range res.perAG {
+		for _, r := range recs {
+			if r.Owner == hello {
+				t.Errorf("mapping of inode %d, which is in a hole: %s", hello, rmapString(r))
+			}
+		}
 	}
 }

@@ -69,7 +69,16 @@ func FuzzAGI(f *testing.F) {
 }
 
 func FuzzAGFL(f *testing.F) {
-	g := seedSectors(f, "agfl")
+	fx := loadFixture(f, "allfeatures")
+	g := fx.geo
+	for _, prof := range fixtureProfiles {
+		d := testFixtureDir(f, prof)
+		for _, ag := range []string{"ag0", "ag1"} {
+			if b, err := os.ReadFile(filepath.Join(d, ag, "agfl.bin")); err == nil {
+				f.Add(b, uint32(1), uint32(6), uint32(6))
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte, first, last, count uint32) {
 		a, err := DecodeAGFL(b)
 		if err != nil {

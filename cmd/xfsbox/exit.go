@@ -40,6 +40,10 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, errCorrupt):
 		return exitCorrupt
+	case errors.Is(err, repair.ErrUnknownStruct):
+		return exitUsage
+	case errors.Is(err, repair.ErrRefused), errors.Is(err, repair.ErrNoSpace):
+		return exitRefused
 	case errors.Is(err, context.Canceled):
 		return exitCanceled
 	case errors.As(err, &oe), errors.Is(err, xfsformat.ErrUnsupported), errors.Is(err, xfsformat.ErrNotXFS):

@@ -1,0 +1,236 @@
+package fusefs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xfsbox/xfsbox/fusefs/view"
+	"github.com/xfsbox/xfsbox/repair"
+)
+
+// Errors of the control files (turned into errnos by toErrno).
+var (
+	ErrBusy     = errors.New("another operation is running")
+	ErrBadCmd   = errors.New("bad command")
+	ErrReadOnly = errors.New("read-only mount")
+)
+
+// Controller runs the commands written to ctl and ag/N/repair: one at a
+// time, with progress in status, a line per change in log, and the JSON
+// result of the last command in ctl.
+type Controller struct {
+	tree     *view.Tree
+	readOnly bool
+
+	run    sync.Mutex // held while a command runs
+	mu     sync.Mutex // protects the fields below
+	cancel context.CancelFunc
+	status string
+	last   []byte
+	log    []string
+}
+
+const maxLogLines = 10000
+
+// NewController makes the controller of a mounted tree.
+func NewController(tree *view.Tree, readOnly bool) *Controller {
+	return &Controller{tree: tree, readOnly: readOnly, status: "idle\n", last: []byte("{}\n")}
+}
+
+func (c *Controller) logf(format string, args ...any) {
+	line := time.Now().Format("2006-01-02T15:04:05.000Z07:00") + " " + fmt.Sprintf(format, args...)
+	c.mu.Lock()
+	c.log = append(c.log, line)
+	if len(c.log) > maxLogLines {
+		c.log = c.log[len(c.log)-maxLogLines:]
+	}
+	c.mu.Unlock()
+}
+
+func (c *Controller) setStatus(s string) {
+	c.mu.Lock()
+	c.status = s + "\n"
+	c.mu.Unlock()
+}
+
+// Status, Last and Log are what the status, ctl and log files show.
+func (c *Controller) Status() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return []byte(c.status)
+}
+
+func (c *Controller) Last() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}
+
+func (c *Controller) Log() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.log) == 0 {
+		return nil
+	}
+	return []byte(strings.Join(c.log, "\n") + "\n")
+}
+
+// command is a parsed control line.
+type command struct {
+	verb       string // check, repair, cancel
+	ag         int64  // -1: all or unspecified
+	structures []string
+	force      bool
+}
+
+// parse reads a control line. agFile is the AG of an ag/N/repair file
+// (-1 for ctl), whose lines omit the verb "repair" and "ag=".
+func parse(line string, agFile int64) (*command, error) {
+	words := strings.Fields(line)
+	cmd := &command{ag: agFile}
+	if len(words) == 0 {
+		return nil, nil
+	}
+	switch words[0] {
+	case "check", "repair", "cancel", "plan", "commit", "discard":
+		cmd.verb = words[0]
+		words = words[1:]
+	default:
+		if agFile < 0 {
+			return nil, fmt.Errorf("%w: unknown verb %q (want check, repair or cancel)", ErrBadCmd, words[0])
+		}
+		cmd.verb = "repair" // "echo bnobt > ag/N/repair"
+	}
+	for _, w := range words {
+		switch {
+		case strings.HasPrefix(w, "ag="):
+			if agFile >= 0 {
+				return nil, fmt.Errorf("%w: ag= is implied by ag/%d/repair", ErrBadCmd, agFile)
+			}
+			n, err := strconv.ParseInt(w[3:], 10, 64)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("%w: bad %q", ErrBadCmd, w)
+			}
+			cmd.ag = n
+		case w == "force" || w == "--force":
+			cmd.force = true
+		default:
+			cmd.structures = append(cmd.structures, w)
+		}
+	}
+	switch cmd.verb {
+	case "plan", "commit", "discard":
+		return nil, fmt.Errorf("%w: %q needs sandbox mode, which this version does not have yet", ErrBadCmd, cmd.verb)
+	case "repair":
+		if len(cmd.structures) == 0 {
+			return nil, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl)", ErrBadCmd)
+		}
+		if cmd.ag < 0 {
+			return nil, fmt.Errorf("%w: say which AG (ag=N), or write to ag/N/repair", ErrBadCmd)
+		}
+	case "cancel":
+		if len(cmd.structures) > 0 {
+			return nil, fmt.Errorf("%w: cancel takes no arguments", ErrBadCmd)
+		}
+	}
+	return cmd, nil
+}
+
+// Exec runs one control line and returns when it has finished.
+func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error {
+	cmd, err := parse(line, agFile)
+	if err != nil {
+		c.finish(line, nil, err)
+		return err
+	}
+	if cmd == nil {
+		return nil // an empty line or flush
+	}
+	if cmd.verb == "cancel" {
+		c.mu.Lock()
+		cancel := c.cancel
+		c.mu.Unlock()
+		if cancel == nil {
+			return nil
+		}
+		cancel()
+		c.logf("cancel requested")
+		return nil
+	}
+	if cmd.verb == "repair" && c.readOnly {
+		err := fmt.Errorf("%w: repairs need a read-write mount", ErrReadOnly)
+		c.finish(line, nil, err)
+		return err
+	}
+	if !c.run.TryLock() {
+		return ErrBusy
+	}
+	defer c.run.Unlock()
+	// The command outlives the write's own context if the writer goes
+	// away; cancel stops it.
+	opCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	c.mu.Lock()
+	c.cancel = cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.cancel = nil
+		c.mu.Unlock()
+	}()
+
+	started := time.Now()
+	c.logf("start: %s", strings.TrimSpace(line))
+	var result any
+	switch cmd.verb {
+	case "check":
+		c.setStatus(fmt.Sprintf("running: check (started %s)", started.Format(time.TimeOnly)))
+		res, e := repair.Check(opCtx, c.tree.FS, repair.CheckOptions{AG: cmd.ag, Workspace: c.tree.Workspace})
+		err = e
+		if e == nil {
+			result = map[string]any{"clean": !res.Findings.Corrupt(), "findings": res.Findings.List(), "suppressed": res.Findings.Suppressed}
+		}
+	case "repair":
+		opts := repair.RepairOptions{AG: uint32(cmd.ag), Force: cmd.force, Workspace: c.tree.Workspace,
+			Progress: func(phase string) {
+				c.setStatus(fmt.Sprintf("running: repair ag=%d %s: %s (%.1fs)", cmd.ag, strings.Join(cmd.structures, " "), phase, time.Since(started).Seconds()))
+			},
+			Log: func(msg string) { c.logf("%s", msg) },
+		}
+		res, e := repair.Repair(opCtx, c.tree.FS, cmd.structures, opts)
+		err = e
+		if res != nil {
+			result = res
+		}
+		c.tree.Invalidate()
+	}
+	c.finish(line, result, err)
+	return err
+}
+
+// finish records a command's outcome in ctl, status and log.
+func (c *Controller) finish(line string, result any, err error) {
+	out := map[string]any{"schema": "xfsbox.ctl", "schema_version": 1, "command": strings.TrimSpace(line),
+		"ok": err == nil, "errno": nil, "message": nil, "result": result}
+	status := "idle: last command succeeded: " + strings.TrimSpace(line)
+	if err != nil {
+		errno := toErrno(err)
+		out["errno"] = errno.Error()
+		out["message"] = err.Error()
+		status = "idle: last command failed: " + strings.TrimSpace(line) + ": " + err.Error()
+		c.logf("failed: %s: %v", strings.TrimSpace(line), err)
+	} else {
+		c.logf("done: %s", strings.TrimSpace(line))
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	c.mu.Lock()
+	c.last = append(b, '\n')
+	c.status = status + "\n"
+	c.mu.Unlock()
+}

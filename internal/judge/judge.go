@@ -1,0 +1,202 @@
+// Package judge runs the tools we did not write against an image: the
+// reference checker (xfs_repair -n) and the kernel (mount, hash every
+// file, write until full, delete half, unmount). A repair is correct
+// only when they agree. Every mount is bounded in time and undone in
+// t.Cleanup.
+package judge
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xfsbox/xfsbox/internal/testimg"
+)
+
+// XfsRepairN runs xfs_repair -n and reports whether it found the image
+// clean, with its output.
+func XfsRepairN(t testing.TB, img string) (clean bool, output string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := []string{"-n"}
+	if oneAG(img) {
+		args = append(args, "-o", "force_geometry")
+	}
+	out, err := exec.CommandContext(ctx, "xfs_repair", append(args, img)...).CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("xfs_repair -n %s timed out", img)
+	}
+	return err == nil, string(out)
+}
+
+// RequireClean fails the test unless xfs_repair -n finds img clean.
+func RequireClean(t testing.TB, img, when string) {
+	t.Helper()
+	if clean, out := XfsRepairN(t, img); !clean {
+		t.Fatalf("%s: xfs_repair -n is not clean:\n%s", when, trim(out))
+	}
+}
+
+func oneAG(img string) bool {
+	f, err := os.Open(img)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [92]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		return false
+	}
+	return b[88] == 0 && b[89] == 0 && b[90] == 0 && b[91] == 1
+}
+
+func trim(s string) string {
+	lines := strings.Split(s, "\n")
+	var keep []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "Phase") || strings.HasPrefix(l, "        - ") || l == "" {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	if len(keep) > 40 {
+		keep = append(keep[:40], "...")
+	}
+	return strings.Join(keep, "\n")
+}
+
+// KernelVerify loop-mounts img, checks every file's sha256 against
+// hashes (relative path -> hex), runs the write workload (create files
+// until ENOSPC, delete half of them) and unmounts; then xfs_repair -n
+// must still be clean.
+func KernelVerify(t testing.TB, img string, hashes map[string]string) {
+	t.Helper()
+	testimg.Require(t, "root", "loop", "xfsprogs")
+	mnt := t.TempDir()
+	run := func(timeout time.Duration, name string, args ...string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s %v: %v: %s", name, args, err, out)
+		}
+		return nil
+	}
+	if err := run(time.Minute, "mount", "-o", "loop", img, mnt); err != nil {
+		t.Fatalf("kernel mount: %v", err)
+	}
+	mounted := true
+	t.Cleanup(func() {
+		if mounted {
+			run(time.Minute, "umount", mnt)
+			exec.Command("umount", "-l", mnt).Run()
+		}
+	})
+	for rel, want := range hashes {
+		got, err := hashFile(filepath.Join(mnt, rel))
+		if err != nil {
+			t.Fatalf("read %s after repair: %v", rel, err)
+		}
+		if got != want {
+			t.Fatalf("%s: sha256 %s after repair, want %s", rel, got, want)
+		}
+	}
+	if err := writeWorkload(t, filepath.Join(mnt, "xfsbox-workload")); err != nil {
+		t.Fatalf("write workload: %v", err)
+	}
+	if err := run(2*time.Minute, "umount", mnt); err != nil {
+		t.Fatalf("umount: %v", err)
+	}
+	mounted = false
+	RequireClean(t, img, "after the kernel's write workload")
+}
+
+func hashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeWorkload fills the filesystem with files of mixed sizes until
+// ENOSPC (bounded: at most 20000 files, 90 s), then deletes every other
+// one.
+func writeWorkload(t testing.TB, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	var names []string
+	full := false
+	for i := 0; i < 20000 && !full && time.Now().Before(deadline); i++ {
+		name := filepath.Join(dir, fmt.Sprintf("f%05d", i))
+		size := []int{4096, 65536, 1 << 20, 12345}[i%4]
+		f, err := os.Create(name)
+		if err != nil {
+			if isNoSpace(err) {
+				break
+			}
+			return err
+		}
+		_, err = f.Write(buf[:size])
+		cerr := f.Close()
+		if err == nil {
+			err = cerr
+		}
+		names = append(names, name)
+		if err != nil {
+			if isNoSpace(err) {
+				full = true
+				break
+			}
+			return err
+		}
+	}
+	if !full && time.Now().Before(deadline) && len(names) < 20000 {
+		t.Logf("write workload: stopped after %d files without ENOSPC", len(names))
+	}
+	for i := 0; i < len(names); i += 2 {
+		if err := os.Remove(names[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isNoSpace(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "no space") || errorsIs(err, syscall.ENOSPC))
+}
+
+func errorsIs(err error, target syscall.Errno) bool {
+	for err != nil {
+		if e, ok := err.(syscall.Errno); ok && e == target {
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}

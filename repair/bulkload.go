@@ -1,0 +1,213 @@
+package repair
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// LoadPlan is the shape of a btree the bulk loader will build: how many
+// blocks each level has and how full they are, computed as the kernel's
+// xfs_btree_bload_compute_geometry does.
+type LoadPlan struct {
+	Type    xfsformat.BtreeType
+	Records int64
+	// Levels[0] is the leaf level; the last level is the root (1 block).
+	Levels []LevelPlan
+}
+
+// LevelPlan is one level of a LoadPlan: Entries spread over Blocks, each
+// getting Entries/Blocks, the first Entries%Blocks one more.
+type LevelPlan struct {
+	Entries int64
+	Blocks  int64
+}
+
+// Height is the number of levels.
+func (p *LoadPlan) Height() int { return len(p.Levels) }
+
+// Blocks is the total number of blocks.
+func (p *LoadPlan) Blocks() int64 {
+	var n int64
+	for _, l := range p.Levels {
+		n += l.Blocks
+	}
+	return n
+}
+
+// ErrTooTall is returned when a tree would exceed its maximum height.
+var ErrTooTall = fmt.Errorf("btree would exceed its maximum height")
+
+// Slack policy: by default fill blocks to halfway between minrecs and
+// maxrecs (about 75%); when the AG is short of space pack them, leaving
+// room for two more entries.
+const tightSlack = 2
+
+// PlanLoad computes the shape of a tree of nrecs records. tight selects
+// the low-space slack policy.
+func PlanLoad(t xfsformat.BtreeType, g *xfsformat.Geometry, nrecs int64, tight bool) (*LoadPlan, error) {
+	ops := t.Ops()
+	bs := int(g.BlockSize)
+	p := &LoadPlan{Type: t, Records: nrecs}
+	n := nrecs
+	for level := 0; ; level++ {
+		if level >= MaxBtreeHeight || level >= ops.MaxLevels(g) {
+			return nil, fmt.Errorf("%s of %d records: %w (%d)", t, nrecs, ErrTooTall, ops.MaxLevels(g))
+		}
+		leaf := level == 0
+		maxr, minr := int64(ops.MaxRecs(bs, leaf)), int64(ops.MinRecs(bs, leaf))
+		slack := maxr - (maxr+minr)/2
+		if tight {
+			slack = tightSlack
+		}
+		desired := max(minr, maxr-slack)
+		blocks := int64(1)
+		if n > desired {
+			blocks = max(1, n/desired)
+			for (n+blocks-1)/blocks > maxr {
+				blocks++
+			}
+		}
+		p.Levels = append(p.Levels, LevelPlan{Entries: n, Blocks: blocks})
+		if blocks == 1 {
+			return p, nil
+		}
+		n = blocks
+	}
+}
+
+// perBlock is how many entries block i of a level gets.
+func (l LevelPlan) perBlock(i int64) int {
+	base := l.Entries / l.Blocks
+	if i < l.Entries%l.Blocks {
+		base++
+	}
+	return int(base)
+}
+
+// BlockWriter receives every block the loader builds.
+type BlockWriter func(agbno uint32, buf []byte) error
+
+// BulkLoad writes a btree of the records in recs (sorted in the tree's
+// key order) into the blocks given, leaves first, left to right, then
+// each level above from the keys of the one below; the root is the last
+// block. It returns the root. blocks must hold exactly plan.Blocks()
+// block numbers. Keys of each level are staged in the workspace, so
+// memory does not grow with the tree.
+func BulkLoad(ctx context.Context, fs *FS, ws *workspace.Workspace, agno uint32, plan *LoadPlan, recs *workspace.Array, blocks []uint32, write BlockWriter) (root uint32, err error) {
+	if int64(len(blocks)) != plan.Blocks() {
+		return 0, fmt.Errorf("bulk load %s: %d blocks given for a plan of %d", plan.Type, len(blocks), plan.Blocks())
+	}
+	ops := plan.Type.Ops()
+	g := fs.Geo
+	bs := int(g.BlockSize)
+	// A key entry for the next level: low key, high key (overlapping
+	// trees), child pointer.
+	entLen := 2*ops.KeyLen + 4
+	next := 0 // index into blocks
+
+	var below *workspace.Array // key entries of the level below
+	for level, lp := range plan.Levels {
+		keys, err := ws.NewArray(entLen)
+		if err != nil {
+			return 0, err
+		}
+		first := blocks[next : next+int(lp.Blocks)]
+		next += int(lp.Blocks)
+
+		buf := make([]byte, bs)
+		ent := make([]byte, entLen)
+		hi := make([]byte, ops.KeyLen)
+		var bi int64 // block index within the level
+		var inBlock int
+		var blk *xfsformat.Block
+		start := func() {
+			clear(buf)
+			blk = &xfsformat.Block{Ops: ops, Buf: buf, Hdr: xfsformat.BlockHeader{
+				Magic: ops.Magic, Level: uint16(level), LeftSib: xfsformat.NullAGBlock, RightSib: xfsformat.NullAGBlock,
+				Blkno: g.Daddr(agno, first[bi]), UUID: g.MetaUUID, Owner: agno,
+			}}
+			if bi > 0 {
+				blk.Hdr.LeftSib = first[bi-1]
+			}
+			if bi+1 < lp.Blocks {
+				blk.Hdr.RightSib = first[bi+1]
+			}
+			inBlock = 0
+		}
+		finish := func() error {
+			blk.Hdr.NumRecs = uint16(inBlock)
+			if err := blk.Hdr.Encode(buf); err != nil {
+				return err
+			}
+			// The entry for the parent: low key, high key, pointer.
+			clear(ent)
+			if inBlock > 0 {
+				firstKey(blk, ent[:ops.KeyLen])
+				if ops.Overlapping {
+					highKey(blk, hi)
+					copy(ent[ops.KeyLen:], hi)
+				}
+			}
+			be32put(ent[2*ops.KeyLen:], first[bi])
+			if err := keys.Append(ent); err != nil {
+				return err
+			}
+			xfsformat.UpdateCRC(buf, xfsformat.BtreeCRCOffset())
+			if err := write(first[bi], buf); err != nil {
+				return err
+			}
+			bi++
+			return nil
+		}
+		start()
+		emit := func(entry []byte) error {
+			if inBlock == lp.perBlock(bi) {
+				if err := finish(); err != nil {
+					return err
+				}
+				start()
+			}
+			if level == 0 {
+				copy(blk.Rec(inBlock), entry)
+			} else {
+				copy(blk.Key(inBlock), entry[:ops.KeyLen])
+				if ops.Overlapping {
+					copy(blk.HighKey(inBlock), entry[ops.KeyLen:2*ops.KeyLen])
+				}
+				blk.SetPtr(inBlock, be32(entry[2*ops.KeyLen:]))
+			}
+			inBlock++
+			return nil
+		}
+		src := recs
+		if level > 0 {
+			src = below
+		}
+		if src != nil {
+			if err := src.Iterate(ctx, func(_ int64, e []byte) error { return emit(e) }); err != nil {
+				return 0, err
+			}
+		}
+		if err := finish(); err != nil {
+			return 0, err
+		}
+		if bi != lp.Blocks {
+			return 0, fmt.Errorf("bulk load %s level %d: built %d blocks, planned %d", plan.Type, level, bi, lp.Blocks)
+		}
+		if below != nil {
+			below.Release()
+		}
+		below = keys
+	}
+	if below != nil {
+		below.Release()
+	}
+	return blocks[len(blocks)-1], nil
+}
+
+func be32put(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}

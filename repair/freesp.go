@@ -1,0 +1,387 @@
+package repair
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// minFreelist is the kernel's xfs_alloc_min_freelist for trees of these
+// heights: enough AGFL blocks for a split at every level of the
+// free-space btrees (and the rmapbt).
+func minFreelist(g *xfsformat.Geometry, bnoLevels, cntLevels, rmapLevels int) int64 {
+	allocMax := xfsformat.Bnobt.Ops().MaxLevels(g)
+	n := int64(min(bnoLevels+1, allocMax)*2 - 2)
+	n += int64(min(cntLevels+1, allocMax)*2 - 2)
+	if g.Rmapbt {
+		n += int64(min(rmapLevels+1, xfsformat.Rmapbt.Ops().MaxLevels(g))*2 - 2)
+	}
+	return n
+}
+
+// freeSpacePlan is the settled layout of a free-space rebuild.
+type freeSpacePlan struct {
+	reserved           []extent // every block taken, sorted
+	bno, cnt, rmap     *LoadPlan
+	agflCount          int64
+	freeRecs, rmapRecs int64
+}
+
+func (p *freeSpacePlan) treeBlocks() int64 {
+	n := p.bno.Blocks() + p.cnt.Blocks()
+	if p.rmap != nil {
+		n += p.rmap.Blocks()
+	}
+	return n
+}
+
+// rebuildFreeSpace rebuilds the bnobt and cntbt of one AG from the
+// complement of used space, refills its AGFL, rewrites the rmapbt's
+// OWN_AG records (closure: the free-space trees' and the AGFL's blocks
+// are OWN_AG) and sets the AGF and superblock counters.
+//
+// Used space comes from the check's full picture (headers, log, every
+// other btree's blocks, inode chunks, CoW staging and every inode's
+// forks), so the rebuild trusts neither the old free-space trees nor the
+// old rmapbt. New blocks come from space that is free both before and
+// after: never a block the old trees or the old AGFL still hold.
+func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult, error) {
+	g, agno := fs.Geo, opts.AG
+	wopts := opts.Workspace
+	if wopts.Estimate == 0 {
+		wopts.Estimate = checkEstimate(fs, []uint32{agno})
+	}
+	ws, err := workspace.New(ctx, wopts)
+	if err != nil {
+		return nil, err
+	}
+	defer ws.Close()
+
+	opts.progress("check")
+	findings := &Findings{}
+	checks, err := collect(ctx, fs, []uint32{agno}, ws, findings, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := checks[agno]
+	res := &RepairResult{AG: agno, Before: findings.List()}
+	if err := refuseCorruptSources(res.Before, "inobt", "refcountbt", "inode", "bmbt"); err != nil {
+		return res, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if !opts.Force && !needsRebuild(res.Before, freeSpaceCodes) {
+		res.NothingToDo = true
+		opts.logf("ag %d: free space is consistent; nothing to do (use force to rebuild anyway)", agno)
+		return res, nil
+	}
+
+	opts.progress("plan")
+	agLen := uint64(g.AGLength(agno))
+	var iterErr error
+	notOwnAG := func() iter.Seq[[]byte] {
+		return filterOwners(ctx, c.used, &iterErr, func(o int64) bool { return o == xfsformat.OwnAG })
+	}
+	keepUnion := func() iter.Seq[extent] { return usedUnion(notOwnAG()) }
+	// Free both before and after: outside everything in use, old
+	// free-space trees and AGFL included.
+	candidates := complement(usedUnion(records(ctx, c.used, &iterErr)), nil, agLen)
+	var oldOwnAG int64
+	for rec := range records(ctx, c.used, &iterErr) {
+		if int64(be64(rec[8:])) == xfsformat.OwnAG {
+			oldOwnAG += int64(be32(rec[4:]))
+		}
+	}
+	var candidateBlocks int64
+	for e := range candidates {
+		candidateBlocks += int64(e.end - e.start)
+	}
+	if iterErr != nil {
+		return res, iterErr
+	}
+
+	// The rmapbt's records besides OWN_AG, normalised, for the closure.
+	var keepRmaps *workspace.Array
+	if g.Rmapbt {
+		keep, err := ws.NewArray(xfsformat.RmapRecLen)
+		if err != nil {
+			return res, err
+		}
+		for rec := range notOwnAG() {
+			if err := keep.Append(rec); err != nil {
+				return res, err
+			}
+		}
+		if keepRmaps, err = c.normalizeRmaps(ctx, keep); err != nil {
+			return res, err
+		}
+		keep.Release()
+	}
+
+	tight := uint64(candidateBlocks) < agLen/10
+	plan, err := settleFreeSpace(ctx, fs, ws, keepUnion, candidates, keepRmaps, tight, agLen)
+	if err != nil {
+		return res, err
+	}
+	if iterErr != nil {
+		return res, iterErr
+	}
+
+	// Stage the records of the new trees.
+	opts.progress("stage")
+	bnoRecs, err := ws.NewArray(xfsformat.AllocRecLen)
+	if err != nil {
+		return res, err
+	}
+	var freeblks, longest uint64
+	var b8 [8]byte
+	for e := range complement(keepUnion(), plan.reserved, agLen) {
+		n := e.end - e.start
+		freeblks += n
+		longest = max(longest, n)
+		xfsformat.AllocRec{StartBlock: uint32(e.start), BlockCount: uint32(n)}.Encode(b8[:])
+		if err := bnoRecs.Append(b8[:]); err != nil {
+			return res, err
+		}
+	}
+	if iterErr != nil {
+		return res, iterErr
+	}
+	cntRecs, err := ws.NewArray(xfsformat.AllocRecLen)
+	if err != nil {
+		return res, err
+	}
+	if err := bnoRecs.Iterate(ctx, func(_ int64, r []byte) error { return cntRecs.Append(r) }); err != nil {
+		return res, err
+	}
+	if err := cntRecs.Sort(ctx, func(a, b []byte) int { return xfsformat.Cntbt.Ops().CmpKeys(a, b) }); err != nil {
+		return res, err
+	}
+	blocks := blocksOf(plan.reserved)
+	take := func(n int64) []uint32 {
+		out := blocks[:n]
+		blocks = blocks[n:]
+		return out
+	}
+	bnoBlocks, cntBlocks := take(plan.bno.Blocks()), take(plan.cnt.Blocks())
+	var rmapBlocks []uint32
+	var rmapRecs *workspace.Array
+	if plan.rmap != nil {
+		rmapBlocks = take(plan.rmap.Blocks())
+		if rmapRecs, err = ws.NewArray(xfsformat.RmapRecLen); err != nil {
+			return res, err
+		}
+		if err := keepRmaps.Iterate(ctx, func(_ int64, r []byte) error { return rmapRecs.Append(r) }); err != nil {
+			return res, err
+		}
+		var b24 [xfsformat.RmapRecLen]byte
+		for _, run := range mergeRuns(plan.reserved) {
+			xfsformat.RmapRec{StartBlock: uint32(run.start), BlockCount: uint32(run.end - run.start), Owner: ownerBits(xfsformat.OwnAG)}.Encode(b24[:])
+			if err := rmapRecs.Append(b24[:]); err != nil {
+				return res, err
+			}
+		}
+		if err := rmapRecs.Sort(ctx, cmpRmapRecs); err != nil {
+			return res, err
+		}
+	}
+	agflBlocks := blocks
+	res.Records = bnoRecs.Len()
+
+	// Past this point nothing is cancellable: write the new trees into
+	// blocks nobody uses, then commit the headers through the journal.
+	opts.progress("write")
+	ctx = context.WithoutCancel(ctx)
+	w := opts.writer(fs)
+	write := func(agbno uint32, buf []byte) error { return w.WriteAt(buf, g.ByteOffset(agno, agbno)) }
+	bnoRoot, err := BulkLoad(ctx, fs, ws, agno, plan.bno, bnoRecs, bnoBlocks, write)
+	if err != nil {
+		return res, err
+	}
+	cntRoot, err := BulkLoad(ctx, fs, ws, agno, plan.cnt, cntRecs, cntBlocks, write)
+	if err != nil {
+		return res, err
+	}
+	var rmapRoot uint32
+	if plan.rmap != nil {
+		if rmapRoot, err = BulkLoad(ctx, fs, ws, agno, plan.rmap, rmapRecs, rmapBlocks, write); err != nil {
+			return res, err
+		}
+	}
+	if err := w.Sync(); err != nil {
+		return res, err
+	}
+
+	// Headers.
+	old := *c.agf
+	agf := old
+	agf.MagicNum, agf.VersionNum, agf.SeqNo, agf.Length, agf.UUID = xfsformat.AGFMagic, 1, agno, uint32(agLen), g.MetaUUID
+	agf.BnoRoot, agf.BnoLevel = bnoRoot, uint32(plan.bno.Height())
+	agf.CntRoot, agf.CntLevel = cntRoot, uint32(plan.cnt.Height())
+	agf.BtreeBlks = uint32(plan.bno.Blocks() - 1 + plan.cnt.Blocks() - 1)
+	if plan.rmap != nil {
+		agf.RmapRoot, agf.RmapLevel, agf.RmapBlocks = rmapRoot, uint32(plan.rmap.Height()), uint32(plan.rmap.Blocks())
+		agf.BtreeBlks += uint32(plan.rmap.Blocks() - 1)
+	}
+	agf.FreeBlks, agf.Longest = uint32(freeblks), uint32(longest)
+	agf.FLFirst, agf.FLLast, agf.FLCount = 0, uint32(max(len(agflBlocks)-1, 0)), uint32(len(agflBlocks))
+	sector, err := fs.ReadSector(agno, SectorAGF)
+	if err != nil {
+		return res, err
+	}
+	agfBuf := append([]byte(nil), sector...)
+	if err := agf.Encode(agfBuf); err != nil {
+		return res, err
+	}
+	xfsformat.UpdateCRC(agfBuf, xfsformat.AGFCRCOffset())
+
+	agflBuf := make([]byte, g.SectSize)
+	agfl := &xfsformat.AGFL{MagicNum: xfsformat.AGFLMagic, SeqNo: agno, UUID: g.MetaUUID,
+		Bno: make([]uint32, xfsformat.AGFLSlots(int(g.SectSize)))}
+	for i := range agfl.Bno {
+		agfl.Bno[i] = xfsformat.NullAGBlock
+	}
+	copy(agfl.Bno, agflBlocks)
+	if err := agfl.Encode(agflBuf); err != nil {
+		return res, err
+	}
+	xfsformat.UpdateCRC(agflBuf, xfsformat.AGFLCRCOffset())
+
+	sbBuf, fdOld, fdNew, err := fs.sbWithFdblocks(agno, &agf)
+	if err != nil {
+		return res, err
+	}
+	writes := []Write{
+		{Off: g.SectorOffset(agno, SectorAGF), Data: agfBuf},
+		{Off: g.SectorOffset(agno, SectorAGFL), Data: agflBuf},
+		{Off: 0, Data: sbBuf},
+	}
+	opts.progress("commit")
+	fs.state.Lock()
+	err = CommitJournal(JournalPath(fs.Img.Path()), w, writes, opts.Fault)
+	fs.Invalidate()
+	fs.state.Unlock()
+	if err != nil {
+		return res, err
+	}
+
+	why := "requested"
+	res.Rewritten = append(res.Rewritten,
+		Rewrite{"bnobt", why}, Rewrite{"cntbt", "rebuilt with the bnobt: both index the same free extents"},
+		Rewrite{"agfl", "refilled from the new free space to the minimum the new trees need"},
+		Rewrite{"agf", "roots, levels and free-space counters of the new trees"})
+	if plan.rmap != nil {
+		res.Rewritten = append(res.Rewritten, Rewrite{"rmapbt", "closure: the new trees' and AGFL's blocks are OWN_AG records"})
+	}
+	res.Rewritten = append(res.Rewritten, Rewrite{"sb", "fdblocks recounted over the AGs"})
+	res.BlocksAllocated = int64(len(bnoBlocks) + len(cntBlocks) + len(rmapBlocks) + len(agflBlocks))
+	res.BlocksFreed = oldOwnAG
+	res.Counters = []Counter{
+		{"freeblks", uint64(old.FreeBlks), uint64(agf.FreeBlks)}, {"longest", uint64(old.Longest), uint64(agf.Longest)},
+		{"btreeblks", uint64(old.BtreeBlks), uint64(agf.BtreeBlks)}, {"flcount", uint64(old.FLCount), uint64(agf.FLCount)},
+		{"rmapblocks", uint64(old.RmapBlocks), uint64(agf.RmapBlocks)}, {"fdblocks", fdOld, fdNew},
+	}
+	res.WorkspaceUsed, res.WorkspaceRes = ws.Usage()
+	for _, rw := range res.Rewritten {
+		opts.logf("ag %d: rewrote %s (%s)", agno, rw.Structure, rw.Why)
+	}
+	for _, ct := range res.Counters {
+		if ct.Before != ct.After {
+			opts.logf("ag %d: %s %d -> %d", agno, ct.Name, ct.Before, ct.After)
+		}
+	}
+
+	opts.progress("verify")
+	after, err := Check(context.Background(), fs, CheckOptions{AG: int64(agno), Workspace: opts.Workspace})
+	if err != nil {
+		return res, err
+	}
+	res.After = after.Findings.List()
+	return res, nil
+}
+
+// settleFreeSpace finds the fixed point of the rebuild's layout: taking
+// blocks for the new trees can consume whole free extents (fewer
+// records, smaller trees) and adds OWN_AG records (a bigger rmapbt), so
+// iterate until the block count settles. Blocks left over when the need
+// shrinks go to the AGFL.
+func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepUnion func() iter.Seq[extent],
+	candidates iter.Seq[extent], keepRmaps *workspace.Array, tight bool, agLen uint64) (*freeSpacePlan, error) {
+	g := fs.Geo
+	slots := int64(xfsformat.AGFLSlots(int(g.SectSize)))
+	need := int64(0)
+	for iter := 0; iter < 32; iter++ {
+		reserved, err := carve(ctx, ws, candidates, need)
+		if err != nil {
+			return nil, err
+		}
+		p := &freeSpacePlan{reserved: reserved}
+		for range complement(keepUnion(), reserved, agLen) {
+			p.freeRecs++
+		}
+		if p.bno, err = PlanLoad(xfsformat.Bnobt, g, p.freeRecs, tight); err != nil {
+			return nil, err
+		}
+		if p.cnt, err = PlanLoad(xfsformat.Cntbt, g, p.freeRecs, tight); err != nil {
+			return nil, err
+		}
+		rmapLevels := 0
+		if keepRmaps != nil {
+			p.rmapRecs = keepRmaps.Len() + int64(len(mergeRuns(reserved)))
+			if need == 0 {
+				p.rmapRecs++ // at least one OWN_AG run will exist
+			}
+			if p.rmap, err = PlanLoad(xfsformat.Rmapbt, g, p.rmapRecs, tight); err != nil {
+				return nil, err
+			}
+			rmapLevels = p.rmap.Height()
+		}
+		agflMin := min(minFreelist(g, p.bno.Height(), p.cnt.Height(), rmapLevels), slots)
+		total := p.treeBlocks() + agflMin
+		switch {
+		case total == need:
+			p.agflCount = agflMin
+			return p, nil
+		case total < need && need-p.treeBlocks() <= slots:
+			p.agflCount = need - p.treeBlocks()
+			return p, nil
+		}
+		need = total
+	}
+	return nil, fmt.Errorf("free-space rebuild: block count did not settle")
+}
+
+// sbWithFdblocks returns the primary superblock sector with fdblocks
+// recounted over every AG's AGF, this AG's taken from newAGF.
+func (fs *FS) sbWithFdblocks(agno uint32, newAGF *xfsformat.AGF) (buf []byte, before, after uint64, err error) {
+	sector, err := fs.ReadSector(0, SectorSB)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	buf = append([]byte(nil), sector...)
+	sb, err := xfsformat.DecodeSuperblock(buf)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	var fd uint64
+	for i := uint32(0); i < fs.Geo.AGCount; i++ {
+		a := newAGF
+		if i != agno {
+			if a, _, err = fs.ReadAGF(i); err != nil {
+				return nil, 0, 0, err
+			}
+		}
+		fd += uint64(a.FreeBlks) + uint64(a.FLCount) + uint64(a.BtreeBlks)
+	}
+	before = sb.FDBlocks
+	sb.FDBlocks = fd
+	if err := sb.Encode(buf); err != nil {
+		return nil, 0, 0, err
+	}
+	xfsformat.UpdateCRC(buf, xfsformat.SBCRCOffset())
+	return buf, before, fd, nil
+}
+
+// ownerBits is a (possibly special, negative) rmap owner as stored.
+func ownerBits(o int64) uint64 { return uint64(o) }

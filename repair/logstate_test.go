@@ -1,0 +1,245 @@
+package repair
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// logprint is what `xfs_logprint -t` says of the log: "log tail: T head:
+// H state: <CLEAN>" (6.1), in log-relative basic blocks.
+type logprint struct {
+	tail, head uint32
+	state      string
+}
+
+var logprintRE = regexp.MustCompile(`log tail: (\d+) head: (\d+) state: <(\w+)>`)
+
+func xfsLogprint(t *testing.T, img string) logprint {
+	t.Helper()
+	out, err := run(t, time.Minute, "xfs_logprint", "-t", img)
+	m := logprintRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("xfs_logprint -t %s: %v; no \"log tail: T head: H state: <S>\" in:\n%s", img, err, out)
+	}
+	tail, _ := strconv.ParseUint(m[1], 10, 32)
+	head, _ := strconv.ParseUint(m[2], 10, 32)
+	return logprint{uint32(tail), uint32(head), m[3]}
+}
+
+func readLogState(t *testing.T, img string) *LogState {
+	t.Helper()
+	fs, err := Open(img, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	ls, err := ReadLogState(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
+}
+
+func compareLogprint(t *testing.T, img string, ls *LogState) {
+	t.Helper()
+	lp := xfsLogprint(t, img)
+	if ls.HeadBlock != lp.head || ls.TailBlock != lp.tail || ls.Clean != (lp.state == "CLEAN") {
+		t.Fatalf("ReadLogState: head %d tail %d clean %v (%s); xfs_logprint: head %d tail %d state %s",
+			ls.HeadBlock, ls.TailBlock, ls.Clean, ls.Reason, lp.head, lp.tail, lp.state)
+	}
+}
+
+func TestLogStateCleanImages(t *testing.T) {
+	for _, p := range []string{"allfeatures", "defaults", "1k", "4ksector"} {
+		t.Run(p, func(t *testing.T) {
+			img := testimg.Image(t, p)
+			ls := readLogState(t, img)
+			t.Logf("%+v", *ls)
+			if !ls.Clean {
+				t.Fatalf("log of a cleanly unmounted image is dirty: %s", ls.Reason)
+			}
+			compareLogprint(t, img, ls)
+			checkLogRecords(t, img)
+		})
+	}
+}
+
+// checkLogRecords walks every record from block 0 to the head of a log
+// that has not wrapped and checks what the kernel wrote against our
+// decoding: each header verifies, each CRC checks (extended headers
+// included), and once unpacked the data holds exactly h_num_logops
+// operation headers from known clients. It returns how many records had
+// extended headers.
+func checkLogRecords(t *testing.T, img string) (extended int) {
+	t.Helper()
+	fs, err := Open(img, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	ls, err := ReadLogState(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls.Cycle != 1 {
+		t.Logf("the log has wrapped (cycle %d): records not walked", ls.Cycle)
+		return 0
+	}
+	agno, agbno, _ := fs.Geo.InternalLogAG()
+	l := &logReader{img: fs.Img, start: fs.Geo.ByteOffset(agno, agbno), nbb: ls.LogBlocks}
+	n := 0
+	for bb := uint32(0); bb < ls.HeadBlock; n++ {
+		one := make([]byte, xfsformat.BBSize)
+		if err := l.read(one, bb); err != nil {
+			t.Fatal(err)
+		}
+		h, err := xfsformat.DecodeLogRecHeader(one)
+		if err == nil {
+			err = h.Verify(true)
+		}
+		if err != nil {
+			t.Fatalf("block %d: %v", bb, err)
+		}
+		if xfsformat.LSNBlock(h.LSN) != bb || h.FSUUID != fs.SB.UUID {
+			t.Fatalf("block %d: lsn %#x, uuid %s", bb, h.LSN, h.FSUUID)
+		}
+		hb, db := h.HeaderBlocks(true), h.DataBlocks()
+		if hb > 1 {
+			extended++
+		}
+		rec := make([]byte, (hb+db)*xfsformat.BBSize)
+		if err := l.read(rec, bb); err != nil {
+			t.Fatal(err)
+		}
+		hdr, data := rec[:hb*xfsformat.BBSize], rec[hb*xfsformat.BBSize:hb*xfsformat.BBSize+int(h.Len)]
+		if !xfsformat.LogRecordCRCOK(hdr, data) {
+			t.Fatalf("record at block %d (%d header blocks, len %d): bad CRC", bb, hb, h.Len)
+		}
+		if err := xfsformat.UnpackLogRecord(hdr, data); err != nil {
+			t.Fatal(err)
+		}
+		off := 0
+		for i := uint32(0); i < h.NumLogOps; i++ {
+			op, err := xfsformat.DecodeLogOpHeader(data[min(off, len(data)):])
+			if err != nil || (op.ClientID != xfsformat.LogClientTransaction && op.ClientID != xfsformat.LogClientLog) {
+				t.Fatalf("record at block %d, op %d at byte %d: %+v %v (data not unpacked right?)", bb, i, off, op, err)
+			}
+			off += xfsformat.LogOpHeaderSize + int(op.Len)
+		}
+		if off > len(data) {
+			t.Fatalf("record at block %d: ops run %d bytes past the data", bb, off-len(data))
+		}
+		bb += uint32(hb + db)
+	}
+	t.Logf("%d records checked, %d with extended headers", n, extended)
+	return extended
+}
+
+// TestLogStateDirty makes a dirty log the way a crash would: mount, write,
+// shut the filesystem down (the log is forced, nothing is checkpointed),
+// unmount. logbsize=256k makes records with extended headers.
+func TestLogStateDirty(t *testing.T) {
+	testimg.Require(t, "root", "xfsprogs", "loop")
+	img := testimg.Copy(t, "allfeatures")
+	mnt, umount := mountLoop(t, img, "loop,logbsize=256k")
+	for i := 0; i < 200; i++ {
+		if err := os.WriteFile(filepath.Join(mnt, fmt.Sprintf("f%03d", i)), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := run(t, time.Minute, "xfs_io", "-x", "-c", "shutdown -f", mnt); err != nil {
+		t.Fatalf("xfs_io shutdown: %v\n%s", err, out)
+	}
+	umount()
+
+	ls := readLogState(t, img)
+	t.Logf("%+v", *ls)
+	if ls.Clean {
+		t.Fatalf("a log left by a shutdown is reported clean: %s", ls.Reason)
+	}
+	compareLogprint(t, img, ls)
+	out, _ := run(t, 5*time.Minute, "xfs_repair", "-n", img)
+	if !strings.Contains(out, "valuable metadata changes in a log") {
+		t.Fatalf("xfs_repair -n does not call the log dirty:\n%s", out)
+	}
+	if checkLogRecords(t, img) == 0 {
+		t.Error("no record with extended headers: logbsize=256k did not take?")
+	}
+
+	// Mounting replays the log, unmounting leaves it clean again.
+	_, umount = mountLoop(t, img, "loop")
+	umount()
+	ls = readLogState(t, img)
+	if !ls.Clean {
+		t.Fatalf("after replay and a clean unmount: %s", ls.Reason)
+	}
+	compareLogprint(t, img, ls)
+}
+
+// TestLogStateDamaged: damage near the head makes the log "not clean",
+// with a reason, never an error or a panic.
+func TestLogStateDamaged(t *testing.T) {
+	src := testimg.Image(t, "defaults")
+	clean := readLogState(t, src)
+	for _, tc := range []struct {
+		name string
+		bb   func(ls *LogState) uint32 // log block to damage
+		off  int
+		want string
+	}{
+		{"unmount record data", func(ls *LogState) uint32 { return ls.RecordBlock + 1 }, 20, "bad CRC"},
+		{"unmount record header", func(ls *LogState) uint32 { return ls.RecordBlock }, 0, ""},
+		{"record length", func(ls *LogState) uint32 { return ls.RecordBlock }, 12, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "img")
+			if out, err := run(t, time.Minute, "cp", "--sparse=always", src, img); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			os.Chmod(img, 0o644)
+			fs, err := Open(img, OpenOptions{Writable: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			agno, agbno, _ := fs.Geo.InternalLogAG()
+			off := fs.Geo.ByteOffset(agno, agbno) + int64(tc.bb(clean))*xfsformat.BBSize + int64(tc.off)
+			b := []byte{0}
+			fs.Img.ReadAt(b, off)
+			b[0] ^= 0x5a
+			if err := fs.Img.WriteAt(b, off); err != nil {
+				t.Fatal(err)
+			}
+			fs.Close()
+			ls := readLogState(t, img)
+			t.Logf("%+v", *ls)
+			if ls.Clean || !strings.Contains(ls.Reason, tc.want) {
+				t.Fatalf("damaged log: clean %v, reason %q (want it to mention %q)", ls.Clean, ls.Reason, tc.want)
+			}
+		})
+	}
+}
+
+func TestLogStateExternalLog(t *testing.T) {
+	img := testimg.Image(t, "defaults")
+	fs, err := Open(img, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	g := *fs.Geo
+	g.LogStart = 0
+	fs.Geo = &g
+	if _, err := ReadLogState(fs); !errors.Is(err, ErrExternalLog) {
+		t.Fatalf("external log: %v", err)
+	}
+}

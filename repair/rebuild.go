@@ -1,0 +1,208 @@
+package repair
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// Errors a repair refuses with, before it writes anything.
+var (
+	ErrNoSpace       = errors.New("not enough free space in the AG for the new btrees")
+	ErrReadOnly      = errors.New("the image is open read-only")
+	ErrSourceCorrupt = errors.New("the metadata the rebuild depends on is itself corrupt")
+	ErrUnknownStruct = errors.New("unknown structure")
+	ErrRefused       = errors.New("repair refused")
+)
+
+// RepairOptions tune a repair.
+type RepairOptions struct {
+	AG uint32
+	// Force rebuilds even when the check finds nothing wrong.
+	Force     bool
+	Workspace workspace.Options
+	// Writer receives every write to the image (nil: the image itself);
+	// Fault is called before every durable step of the commit. Tests
+	// use both to stop the engine anywhere, as a crash would.
+	Writer Writer
+	Fault  FaultHook
+	// Progress and Log, if set, hear about phases and changes.
+	Progress func(phase string)
+	Log      func(msg string)
+}
+
+func (o *RepairOptions) progress(phase string) {
+	if o.Progress != nil {
+		o.Progress(phase)
+	}
+}
+
+func (o *RepairOptions) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+// Rewrite says which structure a repair rewrote and why.
+type Rewrite struct {
+	Structure string `json:"structure"`
+	Why       string `json:"why"`
+}
+
+// Counter is one counter before and after a repair.
+type Counter struct {
+	Name   string `json:"name"`
+	Before uint64 `json:"before"`
+	After  uint64 `json:"after"`
+}
+
+// RepairResult is what a repair did.
+type RepairResult struct {
+	AG              uint32    `json:"ag"`
+	Requested       []string  `json:"requested"`
+	NothingToDo     bool      `json:"nothing_to_do"`
+	Rewritten       []Rewrite `json:"rewritten"`
+	BlocksAllocated int64     `json:"blocks_allocated"`
+	BlocksFreed     int64     `json:"blocks_freed"`
+	Counters        []Counter `json:"counters"`
+	Before          []Finding `json:"findings_before"`
+	After           []Finding `json:"findings_after"`
+	WorkspaceUsed   int64     `json:"workspace_bytes_used"`
+	WorkspaceRes    int64     `json:"workspace_bytes_reserved"`
+	Records         int64     `json:"records"`
+	Seconds         float64   `json:"seconds"`
+}
+
+// preflight refuses, by name, what a repair must not touch.
+func preflight(fs *FS) error {
+	if !fs.Img.Writable() {
+		return fmt.Errorf("%w: %w", ErrRefused, ErrReadOnly)
+	}
+	if where, mounted, err := MountedByKernel(fs.Img.Path()); err != nil {
+		return fmt.Errorf("%w: cannot tell whether the image is mounted: %v", ErrRefused, err)
+	} else if mounted {
+		return fmt.Errorf("%w: the image is mounted by the kernel (%s); unmount it first", ErrRefused, where)
+	}
+	if bad := fs.SB.UnknownROCompat(); bad != 0 {
+		return fmt.Errorf("%w: unknown read-only-compatible features %#x; xfsbox must not write this filesystem", ErrRefused, bad)
+	}
+	ls, err := ReadLogState(fs)
+	if err != nil {
+		return fmt.Errorf("%w: cannot read the log: %v", ErrRefused, err)
+	}
+	if !ls.Clean {
+		return fmt.Errorf("%w: the log is dirty (%s): mount and unmount the filesystem to replay it, or zero it with xfs_repair -L (losing its changes)", ErrRefused, ls.Reason)
+	}
+	return nil
+}
+
+// refuseCorruptSources refuses when the structures that say which blocks
+// are in use are corrupt: freeing space from a wrong picture of it would
+// destroy data.
+func refuseCorruptSources(findings []Finding, sources ...string) error {
+	var bad []string
+	for _, f := range findings {
+		if f.Severity != Corrupt {
+			continue
+		}
+		s, _, _ := cutDot(f.Code)
+		for _, src := range sources {
+			if s == src {
+				bad = append(bad, f.Code)
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s (repair those first)", ErrSourceCorrupt, strings.Join(uniq(bad), ", "))
+}
+
+func uniq(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// imageWriter writes straight to the image.
+type imageWriter struct{ fs *FS }
+
+func (w imageWriter) WriteAt(p []byte, off int64) error { return w.fs.Img.WriteAt(p, off) }
+func (w imageWriter) Sync() error                       { return w.fs.Img.Sync() }
+func (w imageWriter) ImageID() (ImageID, error)         { return IdentifyImage(w.fs.Img) }
+
+func (o *RepairOptions) writer(fs *FS) Writer {
+	if o.Writer != nil {
+		return o.Writer
+	}
+	return imageWriter{fs}
+}
+
+// Invalidate drops everything cached about the image after a write
+// (callers hold the state lock).
+func (fs *FS) Invalidate() {
+	fs.Cache.Clear()
+	if s, buf, err := fs.ReadSB(0); err == nil && len(buf) > 0 {
+		fs.SB = s
+	}
+}
+
+// Repair runs a repair of one AG. structures names what to rebuild:
+// bnobt, cntbt, agf and agfl all start the free-space rebuild.
+func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions) (*RepairResult, error) {
+	start := time.Now()
+	if err := fs.checkAG(opts.AG); err != nil {
+		return nil, err
+	}
+	if len(structures) == 0 {
+		return nil, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl)", ErrUnknownStruct)
+	}
+	for _, s := range structures {
+		switch s {
+		case "bnobt", "cntbt", "agf", "agfl", "freesp":
+		default:
+			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl)", ErrUnknownStruct, s)
+		}
+	}
+	if err := preflight(fs); err != nil {
+		return nil, err
+	}
+	res, err := rebuildFreeSpace(ctx, fs, opts)
+	if res != nil {
+		res.Requested = structures
+		res.Seconds = time.Since(start).Seconds()
+	}
+	return res, err
+}
+
+// freeSpaceCodes are the finding structures the free-space rebuild
+// repairs; without --force it runs only when one of them is reported.
+var freeSpaceCodes = []string{"bnobt", "cntbt", "agf", "agfl", "space", "rmapbt", "sb"}
+
+func needsRebuild(findings []Finding, structures []string) bool {
+	for _, f := range findings {
+		if f.Severity != Corrupt && f.Severity != XrefMismatch {
+			continue
+		}
+		s, _, _ := cutDot(f.Code)
+		for _, want := range structures {
+			if s == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var _ = xfsformat.NullAGBlock

@@ -1,0 +1,140 @@
+package repair
+
+import (
+	"cmp"
+	"context"
+	"iter"
+	"slices"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// Extent sweeps over sorted rmap-style records: the complement of used
+// space, and carving blocks for new btrees out of the largest extents.
+
+// complement yields the gaps of [0, agLen) not covered by the union of
+// the (sorted by start) used extents and the (sorted) extra runs.
+func complement(used iter.Seq[extent], extra []extent, agLen uint64) iter.Seq[extent] {
+	return func(yield func(extent) bool) {
+		var covered uint64
+		ei := 0
+		step := func(e extent) bool {
+			if e.start > covered {
+				if !yield(extent{covered, e.start}) {
+					return false
+				}
+			}
+			covered = max(covered, e.end)
+			return true
+		}
+		for e := range used {
+			for ei < len(extra) && extra[ei].start < e.start {
+				if !step(extra[ei]) {
+					return
+				}
+				ei++
+			}
+			if !step(e) {
+				return
+			}
+		}
+		for ; ei < len(extra); ei++ {
+			if !step(extra[ei]) {
+				return
+			}
+		}
+		if covered < agLen {
+			yield(extent{covered, agLen})
+		}
+	}
+}
+
+// filterOwners yields the records of a sorted used array, skipping those
+// whose owner drop says to.
+func filterOwners(ctx context.Context, a *workspace.Array, errp *error, drop func(owner int64) bool) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for rec := range records(ctx, a, errp) {
+			if drop(int64(be64(rec[8:]))) {
+				continue
+			}
+			if !yield(rec) {
+				return
+			}
+		}
+	}
+}
+
+// carve takes need blocks from the largest candidate extents (ties: the
+// lowest start), each run from the start of its extent. The result is
+// sorted by start.
+func carve(ctx context.Context, ws *workspace.Workspace, candidates iter.Seq[extent], need int64) ([]extent, error) {
+	if need <= 0 {
+		return nil, nil
+	}
+	arr, err := ws.NewArray(8)
+	if err != nil {
+		return nil, err
+	}
+	defer arr.Release()
+	var b [8]byte
+	for e := range candidates {
+		xfsformat.AllocRec{StartBlock: uint32(e.start), BlockCount: uint32(e.end - e.start)}.Encode(b[:])
+		if err := arr.Append(b[:]); err != nil {
+			return nil, err
+		}
+	}
+	// Longest first: cntbt order reversed on length, by start within.
+	if err := arr.Sort(ctx, func(x, y []byte) int {
+		if c := cmp.Compare(be32(y[4:]), be32(x[4:])); c != 0 {
+			return c
+		}
+		return cmp.Compare(be32(x[0:]), be32(y[0:]))
+	}); err != nil {
+		return nil, err
+	}
+	var out []extent
+	left := need
+	err = arr.Iterate(ctx, func(_ int64, rec []byte) error {
+		if left == 0 {
+			return errStopIter
+		}
+		r := xfsformat.DecodeAllocRec(rec)
+		take := min(int64(r.BlockCount), left)
+		out = append(out, extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(take)})
+		left -= take
+		return nil
+	})
+	if err != nil && err != errStopIter {
+		return nil, err
+	}
+	if left > 0 {
+		return nil, ErrNoSpace
+	}
+	slices.SortFunc(out, func(a, b extent) int { return cmp.Compare(a.start, b.start) })
+	return out, nil
+}
+
+// blocksOf flattens runs into block numbers.
+func blocksOf(runs []extent) []uint32 {
+	var out []uint32
+	for _, r := range runs {
+		for b := r.start; b < r.end; b++ {
+			out = append(out, uint32(b))
+		}
+	}
+	return out
+}
+
+// mergeRuns merges touching runs (sorted by start).
+func mergeRuns(runs []extent) []extent {
+	var out []extent
+	for _, r := range runs {
+		if n := len(out); n > 0 && out[n-1].end == r.start {
+			out[n-1].end = r.end
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}

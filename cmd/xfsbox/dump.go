@@ -43,6 +43,7 @@ func runDump(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer fs.Close()
+	reportJournal(fs)
 	tree := view.NewTree(fs)
 	bw := bufio.NewWriterSize(stdout, 64<<10)
 	defer bw.Flush()

@@ -73,6 +73,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer fs.Close()
+	reportJournal(fs)
 	if *ag < 0 || *ag >= int64(fs.Geo.AGCount) {
 		return &usageError{fmt.Sprintf("--ag %d: the filesystem has AGs 0 to %d", *ag, fs.Geo.AGCount-1)}
 	}

@@ -64,14 +64,14 @@ func ReadLogState(fs *FS) (*LogState, error) {
 		st.Clean, st.Reason = true, "the log was never written (all zeroes): nothing to replay"
 		return st, nil
 	}
-	torn := 0
+	torn, tornWhy := 0, ""
 	for {
 		rec, h, hdr, data, why, err := l.lastRecord(st.HeadBlock, logv2)
 		if err != nil {
 			return nil, err
 		}
 		if h == nil {
-			st.Reason = why
+			st.RecordBlock, st.Reason = rec, why
 			return st, nil
 		}
 		st.RecordBlock, st.Cycle = rec, h.Cycle
@@ -80,13 +80,18 @@ func ReadLogState(fs *FS) (*LogState, error) {
 		switch {
 		case end != uint64(st.HeadBlock):
 			why = fmt.Sprintf("the record at block %d ends at block %d, not at the head %d", rec, end, st.HeadBlock)
-		case !xfsformat.LogRecordCRCOK(hdr, data):
+		case h.CRC != 0 && !xfsformat.LogRecordCRCOK(hdr, data):
+			// A zero CRC passes, as in the kernel's CRC pass: mkfs
+			// writes its unmount record without one.
 			why = fmt.Sprintf("the record at block %d has a bad CRC", rec)
 		}
 		// A torn write at the head: the kernel discards the record and
 		// looks at the one before it, as many times as iclogs may be in
 		// flight.
 		if why != "" {
+			if torn == 0 {
+				tornWhy = why
+			}
 			torn++
 			if torn > 8 {
 				st.Reason = why + " (and more torn records before it)"
@@ -109,7 +114,7 @@ func ReadLogState(fs *FS) (*LogState, error) {
 				rec, h.Cycle, h.NumLogOps, st.TailBlock, st.HeadBlock)
 		}
 		if torn > 0 {
-			st.Reason += fmt.Sprintf("; %d torn record(s) after it were discarded", torn)
+			st.Reason += fmt.Sprintf("; %d torn record(s) after it discarded (%s)", torn, tornWhy)
 		}
 		return st, nil
 	}

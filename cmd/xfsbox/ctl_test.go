@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xfsbox/xfsbox/internal/judge"
+	"github.com/xfsbox/xfsbox/internal/testimg"
+)
+
+// startMount runs the real binary's mount in the background and stops
+// it in t.Cleanup.
+func startMount(t *testing.T, img string, args ...string) string {
+	t.Helper()
+	testimg.Require(t, "root", "fuse")
+	mnt := t.TempDir()
+	cmd := exec.Command(buildBinary(t), append(append([]string{"mount"}, args...), img, mnt)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			exec.Command("umount", "-l", mnt).Run()
+		}
+	})
+	waitFor(t, 10*time.Second, "mount", func() bool {
+		_, err := os.Stat(filepath.Join(mnt, "ctl"))
+		return err == nil
+	})
+	return mnt
+}
+
+// echo writes a line to a control file the way a shell's echo does
+// (open with O_TRUNC, one write) and returns the write's error.
+func echo(path, line string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte(line + "\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// TestEchoRepair damages a copy, mounts it, repairs it with
+// `echo bnobt > MNT/ag/0/repair`, and after unmount wants xfs_repair -n
+// clean. Bad commands get EINVAL; the reason is in ctl.
+func TestEchoRepair(t *testing.T) {
+	img := testimg.Copy(t, "allfeatures")
+	if out, err := exec.Command("xfs_db", "-x", "-c", "agf 0", "-c", "addr bnoroot", "-c", "addr ptrs[1]", "-c", "fuzz -d recs[2].blockcount add", img).CombinedOutput(); err != nil {
+		t.Fatalf("fuzz: %v %s", err, out)
+	}
+	if clean, _ := judge.XfsRepairN(t, img); clean {
+		t.Fatal("xfs_repair -n did not see the damage")
+	}
+	mnt := startMount(t, img)
+	health, err := os.ReadFile(filepath.Join(mnt, "ag/0/health"))
+	if err != nil || !strings.Contains(string(health), "corrupt") {
+		t.Fatalf("ag/0/health before: %q %v", health, err)
+	}
+	if err := echo(filepath.Join(mnt, "ag/0/repair"), "bnobt"); err != nil {
+		t.Fatalf("echo bnobt > ag/0/repair: %v", err)
+	}
+	var result struct {
+		OK     bool `json:"ok"`
+		Result struct {
+			Rewritten []struct{ Structure string } `json:"rewritten"`
+			After     []any                        `json:"findings_after"`
+		} `json:"result"`
+	}
+	b, _ := os.ReadFile(filepath.Join(mnt, "ctl"))
+	if err := json.Unmarshal(b, &result); err != nil || !result.OK || len(result.Result.Rewritten) == 0 || len(result.Result.After) != 0 {
+		t.Fatalf("ctl after repair: %v\n%s", err, b)
+	}
+	if health, _ := os.ReadFile(filepath.Join(mnt, "ag/0/health")); !strings.Contains(string(health), "clean") {
+		t.Fatalf("ag/0/health after: %s", health)
+	}
+	if log, _ := os.ReadFile(filepath.Join(mnt, "log")); !strings.Contains(string(log), "rewrote bnobt") {
+		t.Fatalf("log: %s", log)
+	}
+	for _, c := range []struct{ file, line string }{{"ag/0/repair", "nonsense"}, {"ctl", "repair bnobt"}, {"ctl", "frobnicate"}} {
+		err := echo(filepath.Join(mnt, c.file), c.line)
+		if !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("echo %q > %s: %v, want EINVAL", c.line, c.file, err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(mnt, "ctl")); !strings.Contains(string(b), `"ok": false`) {
+			t.Errorf("ctl after a bad command: %s", b)
+		}
+	}
+	if err := echo(filepath.Join(mnt, "ag/1/repair"), "bnobt force"); err != nil {
+		t.Fatalf("forced rebuild of ag 1: %v", err)
+	}
+	exec.Command("fusermount3", "-u", mnt).Run()
+	waitFor(t, 10*time.Second, "unmount", func() bool { return !mounted(t, mnt) })
+	judge.RequireClean(t, img, "after echo bnobt > ag/0/repair")
+	judge.KernelVerify(t, img, testimg.Hashes(t, "allfeatures"))
+}
+
+// TestReadOnlyMountRefusesRepair: a --read-only mount answers EROFS and
+// never changes the image.
+func TestReadOnlyMountRefusesRepair(t *testing.T) {
+	img := testimg.Copy(t, "defaults")
+	before := sha(t, img)
+	mnt := startMount(t, img, "--read-only")
+	if err := echo(filepath.Join(mnt, "ag/0/repair"), "bnobt force"); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("repair on a read-only mount: %v, want EROFS", err)
+	}
+	if _, err := os.ReadFile(filepath.Join(mnt, "health")); err != nil {
+		t.Fatal(err)
+	}
+	exec.Command("fusermount3", "-u", mnt).Run()
+	waitFor(t, 10*time.Second, "unmount", func() bool { return !mounted(t, mnt) })
+	if sha(t, img) != before {
+		t.Fatal("a read-only mount changed the image")
+	}
+}

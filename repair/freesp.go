@@ -259,7 +259,7 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 	}
 	opts.progress("commit")
 	fs.state.Lock()
-	err = CommitJournal(JournalPath(fs.Img.Path()), w, writes, opts.Fault)
+	err = CommitJournal(fs.journal, w, writes, opts.Fault)
 	fs.Invalidate()
 	fs.state.Unlock()
 	if err != nil {

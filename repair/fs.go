@@ -23,7 +23,8 @@ type FS struct {
 	// Recovered says what a read-write open did with a journal.
 	Recovered JournalOutcome
 
-	unlock func()
+	unlock  func()
+	journal string // where a repair's journal goes
 
 	// state orders readers of whole views against a repair's commit:
 	// a view rendered under ReadLock sees the image before or after a
@@ -41,6 +42,9 @@ func (fs *FS) ReadLock() (release func()) {
 type OpenOptions struct {
 	Writable   bool
 	CacheBytes int64
+	// JournalDir holds the repair journal when the image is a block
+	// device (whose own directory, /dev, does not survive a reboot).
+	JournalDir string
 }
 
 // OpenError explains why an image cannot be opened as XFS.
@@ -73,20 +77,36 @@ func Open(path string, opts OpenOptions) (*FS, error) {
 	var unlock func()
 	var recovered JournalOutcome
 	pending := false
+	journal, err := JournalPathFor(path, opts.JournalDir)
+	if err != nil && opts.Writable {
+		img.Close()
+		return nil, &OpenError{Path: path, Msg: "no place for the repair journal", Err: err}
+	}
 	if opts.Writable {
-		// One writer at a time; then finish (or drop) an interrupted
-		// repair before anything reads the metadata.
+		// One writer at a time, never under a kernel mount; then finish
+		// (or drop) an interrupted repair before anything reads the
+		// metadata.
 		if unlock, err = LockImage(img.File(), path); err != nil {
 			img.Close()
 			return nil, &OpenError{Path: path, Msg: "cannot lock the image for writing", Err: err}
 		}
-		if recovered, err = RecoverJournal(JournalPath(path), rawWriter{img}, img, nil); err != nil {
+		if where, mounted, err := MountedByKernel(path); err != nil || mounted {
+			unlock()
+			img.Close()
+			if err == nil {
+				err = fmt.Errorf("%w: mounted by the kernel (%s); unmount it first", ErrRefused, where)
+			}
+			return nil, &OpenError{Path: path, Msg: "refusing to open for writing", Err: err}
+		}
+		if recovered, err = RecoverJournal(journal, rawWriter{img}, img, nil); err != nil {
 			unlock()
 			img.Close()
 			return nil, &OpenError{Path: path, Msg: "cannot recover the repair journal", Err: err}
 		}
-	} else if p, err := PendingJournal(JournalPath(path)); err == nil {
-		pending = p
+	} else if journal != "" {
+		if p, err := PendingJournal(journal); err == nil {
+			pending = p
+		}
 	}
 	fs, err := newFS(img, opts)
 	if err != nil {
@@ -96,7 +116,7 @@ func Open(path string, opts OpenOptions) (*FS, error) {
 		img.Close()
 		return nil, err
 	}
-	fs.unlock, fs.Recovered, fs.JournalPending = unlock, recovered, pending
+	fs.unlock, fs.Recovered, fs.JournalPending, fs.journal = unlock, recovered, pending, journal
 	return fs, nil
 }
 

@@ -62,6 +62,12 @@ type ImageReader interface {
 	Size() int64
 }
 
+// The image itself is both what the journal writes and what it reads.
+var _ interface {
+	Writer
+	ImageReader
+} = (*Image)(nil)
+
 // ImageIdentifier is implemented by Writers that can say which image
 // they write (CommitJournal records it in the journal).
 type ImageIdentifier interface {

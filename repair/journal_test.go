@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-var errCrash = errors.New("simulated crash")
+var errJournalCrash = errors.New("simulated crash")
 
 // journalFixture is a small fake image file with a uuid at bytes 32..48
 // and the writes that turn its old contents into new ones. Write #2
@@ -100,13 +100,13 @@ func journalExists(t *testing.T, path string) bool {
 	return ok
 }
 
-// crashAt returns a FaultHook failing at step k (counting from 0) and
+// journalCrashAt returns a FaultHook failing at step k (counting from 0) and
 // recording the steps it saw.
-func crashAt(k int, steps *[]string) FaultHook {
+func journalCrashAt(k int, steps *[]string) FaultHook {
 	return func(step string) error {
 		*steps = append(*steps, step)
 		if len(*steps)-1 == k {
-			return errCrash
+			return errJournalCrash
 		}
 		return nil
 	}
@@ -116,7 +116,7 @@ func TestJournalRoundTrip(t *testing.T) {
 	fx := newJournalFixture(t, 1)
 	img := fx.open(t)
 	var steps []string
-	if err := CommitJournal(JournalPath(fx.path), img, fx.writes, crashAt(-1, &steps)); err != nil {
+	if err := CommitJournal(JournalPath(fx.path), img, fx.writes, journalCrashAt(-1, &steps)); err != nil {
 		t.Fatal(err)
 	}
 	if fx.state(t) != "new" || journalExists(t, JournalPath(fx.path)) {
@@ -142,7 +142,7 @@ func TestJournalEveryCrashPoint(t *testing.T) {
 	fx := newJournalFixture(t, 2)
 	jp := JournalPath(fx.path)
 	var all []string
-	if err := CommitJournal(jp, fx.open(t), fx.writes, crashAt(-1, &all)); err != nil {
+	if err := CommitJournal(jp, fx.open(t), fx.writes, journalCrashAt(-1, &all)); err != nil {
 		t.Fatal(err)
 	}
 	for k, step := range all {
@@ -150,8 +150,8 @@ func TestJournalEveryCrashPoint(t *testing.T) {
 			fx.reset(t)
 			img := fx.open(t)
 			var steps []string
-			err := CommitJournal(jp, img, fx.writes, crashAt(k, &steps))
-			if !errors.Is(err, errCrash) {
+			err := CommitJournal(jp, img, fx.writes, journalCrashAt(k, &steps))
+			if !errors.Is(err, errJournalCrash) {
 				t.Fatalf("commit crashing at %q returned %v", step, err)
 			}
 			img.Close() // the process died
@@ -190,18 +190,18 @@ func TestJournalCrashDuringReplay(t *testing.T) {
 		fx.reset(t)
 		img := fx.open(t)
 		var steps []string
-		if err := CommitJournal(jp, img, fx.writes, crashAt(4, &steps)); !errors.Is(err, errCrash) || steps[4] != "image-write #1" {
+		if err := CommitJournal(jp, img, fx.writes, journalCrashAt(4, &steps)); !errors.Is(err, errJournalCrash) || steps[4] != "image-write #1" {
 			t.Fatalf("setup: %v at %v", err, steps)
 		}
 		steps = nil
-		_, err := RecoverJournal(jp, img, img, crashAt(k, &steps))
+		_, err := RecoverJournal(jp, img, img, journalCrashAt(k, &steps))
 		if err == nil {
 			if k < 3 {
 				t.Fatalf("replay had only %d steps", k)
 			}
 			break
 		}
-		if !errors.Is(err, errCrash) {
+		if !errors.Is(err, errJournalCrash) {
 			t.Fatal(err)
 		}
 		img.Close()
@@ -279,7 +279,7 @@ func TestJournalForeign(t *testing.T) {
 	a := newJournalFixture(t, 5)
 	imgA := a.open(t)
 	var steps []string
-	if err := CommitJournal(JournalPath(a.path), imgA, a.writes, crashAt(3, &steps)); !errors.Is(err, errCrash) {
+	if err := CommitJournal(JournalPath(a.path), imgA, a.writes, journalCrashAt(3, &steps)); !errors.Is(err, errJournalCrash) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -339,7 +339,7 @@ func TestJournalRefusals(t *testing.T) {
 	}
 	// A pending journal is never overwritten.
 	var steps []string
-	if err := CommitJournal(jp, img, fx.writes, crashAt(3, &steps)); !errors.Is(err, errCrash) {
+	if err := CommitJournal(jp, img, fx.writes, journalCrashAt(3, &steps)); !errors.Is(err, errJournalCrash) {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(jp)

@@ -74,8 +74,8 @@ func TestUnescapeMount(t *testing.T) {
 	}
 }
 
-// run runs a command with a time bound and returns its combined output.
-func run(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
+// runTimed runs a command with a time bound and returns its combined output.
+func runTimed(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -86,13 +86,13 @@ func run(t *testing.T, timeout time.Duration, name string, args ...string) (stri
 	return string(out), err
 }
 
-// mountLoop loop-mounts img with the given options and returns the mount
+// loopMount loop-mounts img with the given options and returns the mount
 // point and a function that unmounts it (at most once; also registered
 // with t.Cleanup).
-func mountLoop(t *testing.T, img, opts string) (mnt string, umount func()) {
+func loopMount(t *testing.T, img, opts string) (mnt string, umount func()) {
 	t.Helper()
 	mnt = t.TempDir()
-	if out, err := run(t, time.Minute, "mount", "-o", opts, img, mnt); err != nil {
+	if out, err := runTimed(t, time.Minute, "mount", "-o", opts, img, mnt); err != nil {
 		t.Fatalf("mount -o %s %s: %v\n%s", opts, img, err, out)
 	}
 	done := false
@@ -101,7 +101,7 @@ func mountLoop(t *testing.T, img, opts string) (mnt string, umount func()) {
 			return
 		}
 		done = true
-		if out, err := run(t, time.Minute, "umount", mnt); err != nil {
+		if out, err := runTimed(t, time.Minute, "umount", mnt); err != nil {
 			t.Errorf("umount %s: %v\n%s", mnt, err, out)
 		}
 	}
@@ -115,7 +115,7 @@ func TestMountedByKernel(t *testing.T) {
 	if where, mounted, err := MountedByKernel(img); err != nil || mounted {
 		t.Fatalf("before mounting: %q %v %v", where, mounted, err)
 	}
-	mnt, umount := mountLoop(t, img, "loop,ro")
+	mnt, umount := loopMount(t, img, "loop,ro")
 	where, mounted, err := MountedByKernel(img)
 	if err != nil || !mounted {
 		t.Fatalf("loop-mounted at %s: %q %v %v", mnt, where, mounted, err)

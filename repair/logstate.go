@@ -36,7 +36,9 @@ const logScanChunk = 1 << 20
 
 // ReadLogState finds the head of the internal log and tells clean from
 // dirty the way the kernel does at mount (xlog_find_head, xlog_find_tail,
-// xlog_check_unmount_rec), leaning to "dirty" where it cannot be sure.
+// xlog_verify_head, xlog_check_unmount_rec), leaning to "dirty" where it
+// cannot be sure: torn records at the head are discarded as the kernel
+// does, but an unmount record found only behind torn ones is not clean.
 // A damaged log is reported as not clean, with the reason, not as an
 // error; errors are I/O failures and unsupported layouts.
 func ReadLogState(fs *FS) (*LogState, error) {
@@ -106,15 +108,23 @@ func ReadLogState(fs *FS) (*LogState, error) {
 		}
 		st.TailBlock = xfsformat.LSNBlock(h.TailLSN)
 		op, _ := xfsformat.DecodeLogOpHeader(data)
-		if h.NumLogOps == 1 && op.Flags&xfsformat.LogUnmountTrans != 0 {
+		unmount := h.NumLogOps == 1 && op.Flags&xfsformat.LogUnmountTrans != 0
+		switch {
+		case unmount && torn == 0:
 			st.Clean, st.TailBlock = true, st.HeadBlock
 			st.Reason = fmt.Sprintf("the last record (block %d, cycle %d) is an unmount record", rec, h.Cycle)
-		} else {
+		case unmount:
+			// The kernel would call this clean too, but if we took a
+			// good record for a torn one we would be wrong in the
+			// dangerous direction: leave it to a mount to settle.
+			st.TailBlock = st.HeadBlock
+			st.Reason = fmt.Sprintf("an unmount record (block %d, cycle %d) is followed by %d torn record(s) (%s)", rec, h.Cycle, torn, tornWhy)
+		default:
 			st.Reason = fmt.Sprintf("the last record (block %d, cycle %d, %d ops) is not an unmount record: the log has changes to replay (tail %d, head %d)",
 				rec, h.Cycle, h.NumLogOps, st.TailBlock, st.HeadBlock)
-		}
-		if torn > 0 {
-			st.Reason += fmt.Sprintf("; %d torn record(s) after it discarded (%s)", torn, tornWhy)
+			if torn > 0 {
+				st.Reason += fmt.Sprintf("; %d torn record(s) after it discarded (%s)", torn, tornWhy)
+			}
 		}
 		return st, nil
 	}

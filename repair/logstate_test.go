@@ -1,6 +1,7 @@
 package repair
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -27,7 +28,7 @@ var logprintRE = regexp.MustCompile(`log tail: (\d+) head: (\d+) state: <(\w+)>`
 
 func xfsLogprint(t *testing.T, img string) logprint {
 	t.Helper()
-	out, err := run(t, time.Minute, "xfs_logprint", "-t", img)
+	out, err := runTimed(t, time.Minute, "xfs_logprint", "-t", img)
 	m := logprintRE.FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("xfs_logprint -t %s: %v; no \"log tail: T head: H state: <S>\" in:\n%s", img, err, out)
@@ -154,13 +155,13 @@ func checkLogRecords(t *testing.T, img string) (extended int) {
 func TestLogStateDirty(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
 	img := testimg.Copy(t, "allfeatures")
-	mnt, umount := mountLoop(t, img, "loop,logbsize=256k")
+	mnt, umount := loopMount(t, img, "loop,logbsize=256k")
 	for i := 0; i < 200; i++ {
 		if err := os.WriteFile(filepath.Join(mnt, fmt.Sprintf("f%03d", i)), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if out, err := run(t, time.Minute, "xfs_io", "-x", "-c", "shutdown -f", mnt); err != nil {
+	if out, err := runTimed(t, time.Minute, "xfs_io", "-x", "-c", "shutdown -f", mnt); err != nil {
 		t.Fatalf("xfs_io shutdown: %v\n%s", err, out)
 	}
 	umount()
@@ -171,7 +172,7 @@ func TestLogStateDirty(t *testing.T) {
 		t.Fatalf("a log left by a shutdown is reported clean: %s", ls.Reason)
 	}
 	compareLogprint(t, img, ls)
-	out, _ := run(t, 5*time.Minute, "xfs_repair", "-n", img)
+	out, _ := runTimed(t, 5*time.Minute, "xfs_repair", "-n", img)
 	if !strings.Contains(out, "valuable metadata changes in a log") {
 		t.Fatalf("xfs_repair -n does not call the log dirty:\n%s", out)
 	}
@@ -180,7 +181,7 @@ func TestLogStateDirty(t *testing.T) {
 	}
 
 	// Mounting replays the log, unmounting leaves it clean again.
-	_, umount = mountLoop(t, img, "loop")
+	_, umount = loopMount(t, img, "loop")
 	umount()
 	ls = readLogState(t, img)
 	if !ls.Clean {
@@ -219,13 +220,13 @@ func TestLogStateWrapped(t *testing.T) {
 	}
 	dsync := func(mnt, name string, n int) {
 		t.Helper()
-		if out, err := run(t, 2*time.Minute, "dd", "if=/dev/zero", "of="+filepath.Join(mnt, name), "bs=512",
+		if out, err := runTimed(t, 2*time.Minute, "dd", "if=/dev/zero", "of="+filepath.Join(mnt, name), "bs=512",
 			fmt.Sprint("count=", n), "oflag=dsync", "status=none"); err != nil {
 			t.Fatalf("dd: %v\n%s", err, out)
 		}
 	}
 
-	mnt, umount := mountLoop(t, img, "loop")
+	mnt, umount := loopMount(t, img, "loop")
 	dsync(mnt, "a", 8000)
 	umount()
 	ls := readLogState(t, img)
@@ -238,9 +239,9 @@ func TestLogStateWrapped(t *testing.T) {
 	}
 	compareLogprint(t, img, ls)
 
-	mnt, umount = mountLoop(t, img, "loop")
+	mnt, umount = loopMount(t, img, "loop")
 	dsync(mnt, "b", 3000)
-	if out, err := run(t, time.Minute, "xfs_io", "-x", "-c", "shutdown -f", mnt); err != nil {
+	if out, err := runTimed(t, time.Minute, "xfs_io", "-x", "-c", "shutdown -f", mnt); err != nil {
 		t.Fatalf("xfs_io shutdown: %v\n%s", err, out)
 	}
 	umount()
@@ -269,7 +270,7 @@ func TestLogStateDamaged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "img")
-			if out, err := run(t, time.Minute, "cp", "--sparse=always", src, img); err != nil {
+			if out, err := runTimed(t, time.Minute, "cp", "--sparse=always", src, img); err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			os.Chmod(img, 0o644)
@@ -308,4 +309,88 @@ func TestLogStateExternalLog(t *testing.T) {
 	if _, err := ReadLogState(fs); !errors.Is(err, ErrExternalLog) {
 		t.Fatalf("external log: %v", err)
 	}
+}
+
+// TestLogStateAppendedRecord writes one more record after the unmount
+// record of a clean log: a well-formed unmount record keeps the log clean
+// (with the head moved past it), a transaction makes it dirty, and a torn
+// one (bad CRC) is discarded but keeps us from calling the log clean.
+func TestLogStateAppendedRecord(t *testing.T) {
+	src := testimg.Image(t, "defaults")
+	clean := readLogState(t, src)
+	for _, tc := range []struct {
+		name       string
+		flags      uint8
+		corruptCRC bool
+		wantClean  bool
+		wantHead   uint32
+		want       string
+	}{
+		{"second unmount record", xfsformat.LogUnmountTrans, false, true, clean.HeadBlock + 2, "is an unmount record"},
+		{"transaction", xfsformat.LogCommitTrans, false, false, clean.HeadBlock + 2, "not an unmount record"},
+		{"torn", xfsformat.LogUnmountTrans, true, false, clean.HeadBlock, "torn"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "img")
+			if out, err := runTimed(t, time.Minute, "cp", "--sparse=always", src, img); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			os.Chmod(img, 0o644)
+			fs, err := Open(img, OpenOptions{Writable: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := appendLogRecord(clean, fs.SB.UUID, tc.flags)
+			if tc.corruptCRC {
+				rec[32] ^= 1
+			}
+			agno, agbno, _ := fs.Geo.InternalLogAG()
+			if err := fs.Img.WriteAt(rec, fs.Geo.ByteOffset(agno, agbno)+int64(clean.HeadBlock)*xfsformat.BBSize); err != nil {
+				t.Fatal(err)
+			}
+			fs.Close()
+			ls := readLogState(t, img)
+			t.Logf("%+v", *ls)
+			if ls.Clean != tc.wantClean || ls.HeadBlock != tc.wantHead || !strings.Contains(ls.Reason, tc.want) {
+				t.Fatalf("got clean %v head %d (%s); want clean %v head %d, reason with %q",
+					ls.Clean, ls.HeadBlock, ls.Reason, tc.wantClean, tc.wantHead, tc.want)
+			}
+			if !tc.corruptCRC {
+				compareLogprint(t, img, ls)
+			}
+		})
+	}
+}
+
+// appendLogRecord builds a one-op record of one data block that follows
+// the log's last record, packed and checksummed as the kernel writes it.
+func appendLogRecord(ls *LogState, uuid xfsformat.UUID, flags uint8) []byte {
+	b := make([]byte, 2*xfsformat.BBSize)
+	be := binary.BigEndian
+	be.PutUint32(b, xfsformat.LogHeaderMagic)
+	be.PutUint32(b[4:], ls.Cycle)
+	be.PutUint32(b[8:], xfsformat.LogVersion2)
+	be.PutUint32(b[12:], xfsformat.BBSize)
+	be.PutUint64(b[16:], uint64(ls.Cycle)<<32|uint64(ls.HeadBlock))
+	be.PutUint64(b[24:], uint64(ls.Cycle)<<32|uint64(ls.HeadBlock))
+	be.PutUint32(b[36:], ls.RecordBlock)
+	be.PutUint32(b[40:], 1)
+	be.PutUint32(b[300:], 1)
+	copy(b[304:320], uuid[:])
+	be.PutUint32(b[320:], xfsformat.LogHeaderCycleSize)
+	data := b[xfsformat.BBSize:]
+	client := uint8(xfsformat.LogClientTransaction)
+	if flags&xfsformat.LogUnmountTrans != 0 {
+		client = xfsformat.LogClientLog
+	}
+	be.PutUint32(data, 0x12345678) // oh_tid
+	be.PutUint32(data[4:], 8)      // oh_len
+	data[8], data[9] = client, flags
+	be.PutUint16(data[12:], 0x556e) // XLOG_UNMOUNT_TYPE
+	// Pack: the data block's first word goes to h_cycle_data[0], the
+	// cycle takes its place.
+	copy(b[44:48], data[:4])
+	be.PutUint32(data, ls.Cycle)
+	binary.LittleEndian.PutUint32(b[32:], xfsformat.LogRecordCRC(b[:xfsformat.BBSize], data))
+	return b
 }

@@ -162,6 +162,8 @@ func (h *LogRecHeader) DataBlocks() int { return int((uint64(h.Len) + BBSize - 1
 // LogRecordCRCOK checks a record's CRC. hdr holds its header blocks (as
 // many as the data needs, at least one), data its h_len bytes as written
 // (still cycle-stamped). Both struct sizes kernels have used are accepted.
+// mkfs writes its records with a zero CRC, which the kernel's torn-write
+// check lets pass; that is the caller's choice.
 func LogRecordCRCOK(hdr, data []byte) bool {
 	if len(hdr) < BBSize {
 		return false

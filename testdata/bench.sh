@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# xfsbox benchmark table: every row is ours beside a reference measured in
+# the same run on the same image (median of RUNS), with the ratio.
+# Usage: testdata/bench.sh BIN BENCH_IMAGE
+set -euo pipefail
+BIN=$(realpath "$1"); IMG=$(realpath "$2")
+RUNS=${RUNS:-3}
+work=$(mktemp -d /tmp/xfsbox-bench.XXXXXX)
+mnt="$work/mnt"; mkdir -p "$mnt"
+cleanup() { fusermount3 -u "$mnt" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# measure CMD...: prints "seconds maxrss_kb" of one run
+measure() { /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>&1 || true; cat "$work/t" | tail -1; }
+# median of RUNS runs of a setup+command pair: SETUP is run before each
+median() {
+  local setup=$1; shift
+  local ts=() rs=()
+  for _ in $(seq "$RUNS"); do
+    eval "$setup"
+    read -r t r < <(measure "$@")
+    ts+=("$t"); rs+=("$r")
+  done
+  printf '%s\n' "${ts[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  printf '%s\n' "${rs[@]}" | sort -g | tail -1
+}
+row() { # name ours_s ref_s ours_rss ref_rss
+  awk -v n="$1" -v a="$2" -v b="$3" -v ra="$4" -v rb="$5" 'BEGIN {
+    printf "| %-44s | %8.2fs | %8.2fs | %6.2f | %7.0f MB | %7.0f MB | %5.2f |\n", n, a, b, (a>0 ? b/a : 0), ra/1024, rb/1024, (rb>0 ? ra/rb : 0) }'
+}
+copyimg() { cp --sparse=always "$IMG" "$work/copy.img"; rm -f "$work/copy.img.xfsbox-journal"; }
+
+echo "bench image: $IMG ($(du -h "$IMG" | cut -f1) on disk), $RUNS runs each, median time, peak RSS"
+echo
+echo "| row | ours | reference | speedup | our RSS | ref RSS | RSS ratio |"
+echo "|---|---|---|---|---|---|---|"
+
+mapfile -t o < <(median ":" "$BIN" check "$IMG")
+mapfile -t r < <(median ":" xfs_repair -n "$IMG")
+row "check whole image vs xfs_repair -n" "${o[0]}" "${r[0]}" "${o[1]}" "${r[1]}"
+
+mapfile -t o < <(median copyimg "$BIN" repair --ag 0 --force "$work/copy.img" bnobt)
+mapfile -t r < <(median copyimg xfs_repair "$work/copy.img")
+row "rebuild bnobt+cntbt of AG 0 vs xfs_repair" "${o[0]}" "${r[0]}" "${o[1]}" "${r[1]}"
+
+# Stream 2M bnobt records through the mount vs xfs_db printing them.
+"$BIN" mount --read-only "$IMG" "$mnt" & mpid=$!
+for _ in $(seq 100); do [ -e "$mnt/ag/0/agf" ] && break; sleep 0.1; done
+mapfile -t o < <(median ":" cat "$mnt/ag/0/bnobt/records")
+mapfile -t r < <(median ":" xfs_db -r -c "agf 0" -c "addr bnoroot" -c btdump "$IMG")
+nrec=$(grep -vc '^#' "$mnt/ag/0/bnobt/records")
+hwm=$(awk '/VmHWM/ {print $2}' /proc/$mpid/status)
+fusermount3 -u "$mnt"; wait $mpid || true
+row "stream ag/0/bnobt/records ($nrec recs) vs xfs_db" "${o[0]}" "${r[0]}" "$hwm" "${r[1]}"
+
+# Mount an empty 8 TiB sparse image (no reference: target < 2 s, < 100 MB).
+truncate -s 8T "$work/8t.img"; mkfs.xfs -q -m rmapbt=1,reflink=1 "$work/8t.img"
+start=$(date +%s.%N)
+/usr/bin/time -f "%M" -o "$work/m" "$BIN" mount --read-only "$work/8t.img" "$mnt" & mpid=$!
+for _ in $(seq 200); do [ -e "$mnt/geometry" ] && break; sleep 0.01; done
+end=$(date +%s.%N); cat "$mnt/ag/7/agf" >/dev/null
+fusermount3 -u "$mnt"; wait $mpid || true
+awk -v s="$start" -v e="$end" -v r="$(tail -1 "$work/m")" 'BEGIN { printf "| %-44s | %8.2fs | %9s | %6s | %7.0f MB | %10s | %5s |\n", "mount empty 8 TiB image (target < 2 s, 100 MB)", e-s, "-", "-", r/1024, "-", "-" }'
+rm -f "$work/8t.img"
+echo
+echo "workspace versus memory (sort, append, iterate of 16-byte records):"

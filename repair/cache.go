@@ -31,7 +31,7 @@ type cacheEntry struct {
 }
 
 // DefaultCacheBytes bounds the block cache unless told otherwise.
-const DefaultCacheBytes = 64 << 20
+const DefaultCacheBytes = 16 << 20
 
 // NewCache makes a cache over img holding at most limit bytes.
 func NewCache(img *Image, limit int64) *Cache {

@@ -165,10 +165,7 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 			ags = append(ags, i)
 		}
 	}
-	wopts := opts.Workspace
-	if wopts.Estimate == 0 {
-		wopts.Estimate = checkEstimate(fs, ags)
-	}
+	wopts := withDefaults(opts.Workspace, fs, ags)
 	ws, err := workspace.New(ctx, wopts)
 	if err != nil {
 		return nil, err
@@ -250,6 +247,20 @@ func forEachAG(ctx context.Context, ags []uint32, fn func(ctx context.Context, a
 		first = ctx.Err()
 	}
 	return first
+}
+
+// DefaultSortMemory bounds each sort of a check or repair: AGs sort in
+// parallel, and xfs_repair's own peak RSS is the yardstick.
+const DefaultSortMemory = 16 << 20
+
+func withDefaults(o workspace.Options, fs *FS, ags []uint32) workspace.Options {
+	if o.Estimate == 0 {
+		o.Estimate = checkEstimate(fs, ags)
+	}
+	if o.SortMemory == 0 {
+		o.SortMemory = DefaultSortMemory
+	}
+	return o
 }
 
 // checkEstimate guesses the workspace a check needs: every btree's

@@ -6,6 +6,7 @@ import (
 	"container/heap"
 	"context"
 	"iter"
+	"slices"
 	"strconv"
 
 	"github.com/xfsbox/xfsbox/repair/workspace"
@@ -39,15 +40,16 @@ func be32(b []byte) uint32 {
 }
 func be64(b []byte) uint64 { return uint64(be32(b))<<32 | uint64(be32(b[4:])) }
 
-// records turns an array into an iterator of record copies, so that
-// several arrays can be walked in step with iter.Pull.
+// records turns an array into an iterator, so that several arrays can
+// be walked in step with iter.Pull. A record is valid until the next one
+// of the same iterator is asked for: copy it to keep it longer.
 func records(ctx context.Context, a *workspace.Array, errp *error) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
 		if a == nil {
 			return
 		}
 		err := a.Iterate(ctx, func(_ int64, rec []byte) error {
-			if !yield(bytes.Clone(rec)) {
+			if !yield(rec) {
 				return errStopIter
 			}
 			return nil
@@ -72,11 +74,9 @@ func (c *agCheck) crossReference(ctx context.Context) error {
 	if err := c.used.Sort(ctx, cmpRmapRecs); err != nil {
 		return err
 	}
-	for _, t := range []xfsformat.BtreeType{xfsformat.Bnobt, xfsformat.Cntbt} {
-		if tr := c.trees[t]; tr != nil && tr.recs != nil {
-			if err := tr.recs.Sort(ctx, cmpAllocByStart); err != nil {
-				return err
-			}
+	if tr := c.trees[xfsformat.Bnobt]; tr != nil && tr.recs != nil {
+		if err := tr.recs.Sort(ctx, cmpAllocByStart); err != nil {
+			return err
 		}
 	}
 	steps := []func(context.Context) error{c.xrefFreeSpace, c.xrefAllocTrees, c.xrefUsedSpace, c.xrefRmap, c.xrefInodeTrees}
@@ -95,7 +95,22 @@ func (c *agCheck) xrefAllocTrees(ctx context.Context) error {
 	if bno == nil || cnt == nil || bno.recs == nil || cnt.recs == nil {
 		return nil
 	}
-	var err error
+	// Equal as multisets (order-independent hashes) is the common case
+	// and needs no sort; only a difference is worth sorting to name.
+	hb, err := multisetHash(ctx, bno.recs)
+	if err != nil {
+		return err
+	}
+	hc, err := multisetHash(ctx, cnt.recs)
+	if err != nil {
+		return err
+	}
+	if hb == hc && bno.recs.Len() == cnt.recs.Len() {
+		return nil
+	}
+	if err := cnt.recs.Sort(ctx, cmpAllocByStart); err != nil {
+		return err
+	}
 	nextB, stopB := iter.Pull(records(ctx, bno.recs, &err))
 	defer stopB()
 	nextC, stopC := iter.Pull(records(ctx, cnt.recs, &err))
@@ -432,52 +447,66 @@ func (c *agCheck) normalizeRmaps(ctx context.Context, in *workspace.Array) (*wor
 	if err != nil {
 		return nil, err
 	}
-	type key struct {
-		owner, flags uint64
-	}
-	pending := map[key]xfsformat.RmapRec{}
+	// pending holds merged records that a later record might still
+	// extend: only those overlapping the current position, so the list
+	// stays as short as the deepest sharing (one, without reflink).
+	var pending []xfsformat.RmapRec
 	var buf [xfsformat.RmapRecLen]byte
+	var last [xfsformat.RmapRecLen]byte
+	sorted, emitted := true, false
 	flush := func(r xfsformat.RmapRec) error {
 		r.Encode(buf[:])
+		if emitted && cmpRmapRecs(last[:], buf[:]) > 0 {
+			sorted = false
+		}
+		last, emitted = buf, true
 		return out.Append(buf[:])
 	}
-	n := 0
 	err = in.Iterate(ctx, func(_ int64, rec []byte) error {
 		r := xfsformat.DecodeRmapRec(rec)
 		flags := r.Offset &^ xfsformat.RmapOffMask
-		k := key{r.Owner, flags}
 		ignoreOff := !r.IsInodeOwner() || flags&xfsformat.RmapOffBmbtBlock != 0
-		if p, ok := pending[k]; ok {
-			if p.StartBlock+p.BlockCount == r.StartBlock && (ignoreOff || p.FileOffset()+uint64(p.BlockCount) == r.FileOffset()) &&
+		// Emit, in order, pending records that end before this one starts.
+		keep := pending[:0]
+		merged := false
+		for _, p := range pending {
+			if !merged && p.Owner == r.Owner && p.Offset&^xfsformat.RmapOffMask == flags &&
+				p.StartBlock+p.BlockCount == r.StartBlock &&
+				(ignoreOff || p.FileOffset()+uint64(p.BlockCount) == r.FileOffset()) &&
 				uint64(p.BlockCount)+uint64(r.BlockCount) < 1<<32 {
 				p.BlockCount += r.BlockCount
-				pending[k] = p
-				return nil
+				merged = true
 			}
-			if err := flush(p); err != nil {
-				return err
-			}
-		}
-		pending[k] = r
-		if n++; n%1024 == 0 || len(pending) > 4096 {
-			for k2, p := range pending {
-				if p.StartBlock+p.BlockCount < r.StartBlock {
-					if err := flush(p); err != nil {
-						return err
-					}
-					delete(pending, k2)
+			if p.StartBlock+p.BlockCount < r.StartBlock {
+				if err := flush(p); err != nil {
+					return err
 				}
+				continue
 			}
+			keep = append(keep, p)
+		}
+		pending = keep
+		if !merged {
+			pending = append(pending, r)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	slices.SortFunc(pending, func(a, b xfsformat.RmapRec) int {
+		var x, y [xfsformat.RmapRecLen]byte
+		a.Encode(x[:])
+		b.Encode(y[:])
+		return cmpRmapRecs(x[:], y[:])
+	})
 	for _, p := range pending {
 		if err := flush(p); err != nil {
 			return nil, err
 		}
+	}
+	if sorted {
+		return out, nil
 	}
 	return out, out.Sort(ctx, cmpRmapRecs)
 }
@@ -661,3 +690,22 @@ func (c *agCheck) xrefCounters() {
 }
 
 func u64s(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// multisetHash is an order-independent hash of an array's records: the
+// sum and the xor of a strong mix of each.
+func multisetHash(ctx context.Context, a *workspace.Array) ([2]uint64, error) {
+	var h [2]uint64
+	err := a.Iterate(ctx, func(_ int64, rec []byte) error {
+		var x uint64 = 0x9e3779b97f4a7c15
+		for _, b := range rec {
+			x = (x ^ uint64(b)) * 0x100000001b3
+		}
+		x ^= x >> 31
+		x *= 0xbf58476d1ce4e5b9
+		x ^= x >> 29
+		h[0] += x
+		h[1] ^= x * 0x94d049bb133111eb
+		return nil
+	})
+	return h, err
+}

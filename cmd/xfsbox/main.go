@@ -43,13 +43,17 @@ Global flags:
                       logs go to stderr
 
 Examples:
-  xfsbox mount --read-only disk.img /mnt/x     # browse metadata as files
+  xfsbox check disk.img                        # 0 clean, 1 corrupt
+  xfsbox repair --ag 3 disk.img bnobt          # rebuild AG 3's free-space btrees
+  xfsbox mount disk.img /mnt/x                 # browse metadata as files
+  echo bnobt > /mnt/x/ag/3/repair              # the same repair, from the mount
   cat /mnt/x/ag/1/agf                          # AGF of AG 1, as xfs_db prints it
   xfsbox dump disk.img ag/0/bnobt/records      # the same views without FUSE
 
-Exit codes: 0 success; 1 corruption found; 2 bad usage; 3 image refused
-(not XFS, unsupported or truncated); 4 I/O error; 5 no such view;
-6 mount failed; 7 interrupted; 8 internal error.
+Exit codes: 0 success; 1 corruption found; 2 bad usage; 3 image or repair
+refused (not XFS, unsupported, truncated, mounted, dirty log, corrupt
+sources); 4 I/O error; 5 no such view; 6 mount failed; 7 interrupted;
+8 internal error.
 `
 
 func usageText() string {

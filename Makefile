@@ -50,9 +50,9 @@ fuzz:
 	done
 
 bench: deps build
-	XFSBOX_TEST_BENCH=1 $(GO) test -count=1 -timeout 60m -run TestBenchImage ./internal/testimg/ >/dev/null
+	XFSBOX_TEST_BENCH=1 $(GO) test -tags bench -count=1 -timeout 60m -run TestBenchImage ./internal/testimg/ >/dev/null
 	./testdata/bench.sh $(BIN) $$(ls -t testdata/cache/bench-*.img | head -1)
-	@XFSBOX_BENCH_TABLE=1 $(GO) test -count=1 -timeout 60m -run TestPrintBenchTable -v ./repair/workspace/ | grep -E '^\s*(\||op|---)' || true
+	@XFSBOX_BENCH_TABLE=1 $(GO) test -tags bench -count=1 -timeout 60m -run TestPrintBenchTable -v ./repair/workspace/ | grep -E '^\s*(\||op|---)' || true
 
 campaign: deps build
 	XFSBOX_CAMPAIGN=1 $(GO) test -count=1 -timeout 600m -run TestCampaignFull -v ./internal/campaign/

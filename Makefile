@@ -55,7 +55,7 @@ bench: deps build
 	@XFSBOX_BENCH_TABLE=1 $(GO) test -tags bench -count=1 -timeout 60m -run TestPrintBenchTable -v ./repair/workspace/ | grep -E '^\s*(\||op|---)' || true
 
 campaign: deps build
-	XFSBOX_CAMPAIGN=1 $(GO) test -count=1 -timeout 600m -run TestCampaignFull -v ./internal/campaign/
+	$(GO) test -tags campaign -count=1 -timeout 600m -run TestCampaignFull -v ./internal/campaign/
 
 clean:
 	rm -rf bin

@@ -47,6 +47,11 @@ type agCheck struct {
 	usedMu sync.Mutex
 	used   *workspace.Array // rmap records of everything seen in use
 
+	// logLSN is the log's current LSN (cycle, head block): metadata
+	// stamped later than it came from a future the log never saw. 0 when
+	// the log could not be read.
+	logLSN uint64
+
 	// Counters observed in the trees, for the superblock's sums.
 	freeBlocks, btreeBlocks uint64
 	inodeCount, inodeFree   uint64
@@ -138,6 +143,15 @@ func (c *agCheck) rootOf(t xfsformat.BtreeType) (root, levels uint32, ok bool) {
 	return 0, 0, false
 }
 
+// checkLSN reports metadata stamped with an LSN ahead of the log's head,
+// which makes xfs_repair format the log and the kernel complain.
+func (c *agCheck) checkLSN(structure string, block uint32, lsn uint64) {
+	if c.logLSN != 0 && lsn > c.logLSN {
+		c.add(structure+".lsn", Corrupt, block, "lsn %d:%d is ahead of the log's head %d:%d",
+			lsn>>32, uint32(lsn), c.logLSN>>32, uint32(c.logLSN))
+	}
+}
+
 // validIno reports whether ino could be an inode of this filesystem.
 func (c *agCheck) validIno(ino uint64) bool {
 	agno, agino := c.fs.Geo.SplitIno(ino)
@@ -188,12 +202,19 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 // rebuilds to reuse.
 func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64)) (map[uint32]*agCheck, error) {
 	checks := make(map[uint32]*agCheck, len(ags))
+	var logLSN uint64
+	if ls, err := ReadLogState(fs); err == nil {
+		logLSN = uint64(ls.Cycle)<<32 | uint64(ls.HeadBlock)
+		if !ls.Clean {
+			findings.Addf("log.dirty", Warning, -1, "log", -1, "the log is dirty (%s): the kernel would replay it over what is checked here", ls.Reason)
+		}
+	}
 	for _, agno := range ags {
 		used, err := ws.NewArray(xfsformat.RmapRecLen)
 		if err != nil {
 			return nil, err
 		}
-		checks[agno] = &agCheck{fs: fs, agno: agno, ws: ws, findings: findings, used: used}
+		checks[agno] = &agCheck{fs: fs, agno: agno, ws: ws, findings: findings, used: used, logLSN: logLSN}
 	}
 	progress := func(phase string, done, total int64) {
 		if progressFn != nil {

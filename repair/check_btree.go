@@ -64,6 +64,7 @@ func (c *agCheck) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeRe
 	err = walk.Run(ctx, func(v *Visit) error {
 		blk := v.Block
 		res.blocks++
+		c.checkLSN(name, v.AGBno, blk.Hdr.LSN)
 		if err := c.addUsed(v.AGBno, 1, owner, 0); err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ func (c *agCheck) checkStructures(ctx context.Context) error {
 		if agno > 0 {
 			c.compareSecondary(s)
 		}
+		c.checkLSN("sb", 0, s.LSN)
 	}
 
 	var err error
@@ -36,6 +37,7 @@ func (c *agCheck) checkStructures(ctx context.Context) error {
 		// checks every block, and skipping a tree would hide the blocks
 		// it holds from the used-space picture.
 		c.agfOK = true
+		c.checkLSN("agf", 1, c.agf.LSN)
 	}
 	if c.agi, buf, err = fs.ReadAGI(agno); err != nil {
 		c.problem(err)
@@ -45,6 +47,7 @@ func (c *agCheck) checkStructures(ctx context.Context) error {
 			c.problem(p)
 		}
 		c.agiOK = true
+		c.checkLSN("agi", 2, c.agi.LSN)
 	}
 	if c.agfl, buf, err = fs.ReadAGFL(agno); err != nil {
 		c.problem(err)
@@ -53,6 +56,7 @@ func (c *agCheck) checkStructures(ctx context.Context) error {
 			c.problem(p)
 		}
 		c.agflOK = true
+		c.checkLSN("agfl", 3, c.agfl.LSN)
 	}
 
 	// AG headers and the internal log.

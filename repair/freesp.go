@@ -222,6 +222,7 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 		agf.BtreeBlks += uint32(plan.rmap.Blocks() - 1)
 	}
 	agf.FreeBlks, agf.Longest = uint32(freeblks), uint32(longest)
+	agf.LSN = 0 // as for the new blocks: never ahead of the log
 	agf.FLFirst, agf.FLLast, agf.FLCount = 0, uint32(max(len(agflBlocks)-1, 0)), uint32(len(agflBlocks))
 	sector, err := fs.ReadSector(agno, SectorAGF)
 	if err != nil {

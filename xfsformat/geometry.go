@@ -173,6 +173,14 @@ func (g *Geometry) AGInoBlock(agino uint32) (agbno uint32, index uint32) {
 // AGIno makes an AG inode number from a block and index.
 func (g *Geometry) AGIno(agbno, index uint32) uint32 { return agbno<<g.InoPBLog | index }
 
+// ValidAGIno reports whether agino can be an inode of AG agno: inside
+// the AG and past its header blocks (the kernel's xfs_verify_agino,
+// without the inode-cluster alignment refinement).
+func (g *Geometry) ValidAGIno(agno, agino uint32) bool {
+	agbno, _ := g.AGInoBlock(agino)
+	return agbno >= g.HeaderBlocks() && agbno < g.AGLength(agno)
+}
+
 // SectorsPerBlock is blocksize / sectsize.
 func (g *Geometry) SectorsPerBlock() uint32 { return g.BlockSize / g.SectSize }
 

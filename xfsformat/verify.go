@@ -146,13 +146,13 @@ func VerifyAGI(a *AGI, sector []byte, g *Geometry, agno uint32) []error {
 		name string
 		v    uint32
 	}{{"newino", a.NewIno}, {"dirino", a.DirIno}} {
-		if ino.v != NullAGIno && uint64(ino.v) >= maxIno {
-			add(ErrRange, ino.name, uint64(ino.v), "inode number outside the AG")
+		if ino.v != NullAGIno && !g.ValidAGIno(agno, ino.v) {
+			add(ErrRange, ino.name, uint64(ino.v), "not a valid inode number of this AG")
 		}
 	}
 	for i, v := range a.Unlinked {
-		if v != NullAGIno && (uint64(v) >= maxIno || v%AGIUnlinkedBuckets != uint32(i)) {
-			add(ErrRange, "unlinked["+strconv.Itoa(i)+"]", uint64(v), "unlinked bucket points outside the AG or to the wrong bucket")
+		if v != NullAGIno && (!g.ValidAGIno(agno, v) || v%AGIUnlinkedBuckets != uint32(i)) {
+			add(ErrRange, "unlinked["+strconv.Itoa(i)+"]", uint64(v), "unlinked bucket holds an invalid inode number or one of another bucket")
 		}
 	}
 	return errs
@@ -176,6 +176,14 @@ func VerifyAGFL(a *AGFL, sector []byte, g *Geometry, agno uint32) []error {
 	}
 	if a.UUID != g.MetaUUID {
 		errs = append(errs, ferr(ErrIdentity, "agfl", int64(agno), 3, "uuid", a.UUID.String(), "uuid is not the filesystem's"))
+	}
+	// The kernel's verifier: every slot, in the list or not, is null or a
+	// block of an AG.
+	for i, b := range a.Bno {
+		if b != NullAGBlock && b >= g.AGBlocks {
+			add(ErrRange, "bno["+strconv.Itoa(i)+"]", uint64(b), "slot holds a block number beyond any AG")
+			break
+		}
 	}
 	return errs
 }

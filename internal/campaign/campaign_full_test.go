@@ -1,0 +1,58 @@
+//go:build campaign
+
+package campaign_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xfsbox/xfsbox/internal/campaign"
+	"github.com/xfsbox/xfsbox/internal/testimg"
+)
+
+// TestCampaignFull runs every case on every profile of
+// $XFSBOX_CAMPAIGN_PROFILES (comma-separated; default allfeatures and
+// defaults) (make campaign: go test -tags campaign), and writes the table to stdout and to
+// $XFSBOX_CAMPAIGN_OUT (default testdata/cache/campaign.txt). Every in-scope case our check detects is repaired and judged by
+// xfs_repair -n and the kernel. It fails on any miss or failed repair.
+func TestCampaignFull(t *testing.T) {
+	testimg.Require(t, "root", "xfsprogs")
+	profiles := sampleProfiles
+	if s := os.Getenv("XFSBOX_CAMPAIGN_PROFILES"); s != "" {
+		profiles = strings.Split(s, ",")
+	}
+	out := os.Getenv("XFSBOX_CAMPAIGN_OUT")
+	if out == "" {
+		root, err := testimg.RepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = filepath.Join(root, "testdata", "cache", "campaign.txt")
+	}
+	var plans []*campaign.Plan
+	var results []campaign.Result
+	start := time.Now()
+	for _, p := range profiles {
+		plan := campaign.PlanFor(t, p)
+		t.Logf("%s: %d objects, %d cases", p, len(plan.Objects), len(plan.Cases))
+		plans = append(plans, plan)
+		results = append(results, run(t, p, plan.Cases, 50, func(Case campaign.Case) bool { return true })...)
+	}
+	rep := &campaign.Report{Plans: plans, Results: results, Elapsed: time.Since(start), Workers: workers}
+	var buf bytes.Buffer
+	rep.Write(&buf)
+	fmt.Print(buf.String())
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("table written to %s", out)
+	judge(t, rep)
+}

@@ -1,0 +1,78 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/xfsbox/xfsbox/internal/judge"
+	"github.com/xfsbox/xfsbox/repair"
+)
+
+// InRepairScope reports whether the free-space rebuild ("Repair I") is
+// meant to repair the case: corruption of the agf's fields (all but the
+// refcount btree's, which the refcountbt rebuild owns), the agfl, and the
+// bnobt and cntbt blocks.
+func InRepairScope(c Case) bool {
+	switch {
+	case c.Object == "agfl", strings.HasPrefix(c.Object, "bnobt-"), strings.HasPrefix(c.Object, "cntbt-"):
+		return true
+	case c.Object == "agf":
+		return !strings.HasPrefix(c.Field, "refcnt")
+	}
+	return false
+}
+
+// RepairOutcome is what the repair hook did with a case, in
+// Result.Extra["repair"].
+const (
+	RepairSkipped  = "skipped"  // out of scope or nothing detected
+	RepairClean    = "repaired" // repaired; our check and xfs_repair -n clean
+	RepairVerified = "verified" // and the kernel mounted it, hashes and workload fine
+)
+
+// RepairHook repairs every in-scope case our check detected, through the
+// same engine `echo bnobt > MNT/ag/N/repair` runs, then judges: our check
+// and xfs_repair -n must be clean. When kernel says so for a case, the
+// kernel must also mount it, every file must hash as in hashes, the write
+// workload must succeed and xfs_repair -n must still be clean. Any
+// failure is the case's HookErr.
+func RepairHook(hashes map[string]string, kernel func(Case) bool) Hook {
+	return func(ctx context.Context, image string, r *Result) (bool, error) {
+		if r.Extra == nil {
+			r.Extra = map[string]string{}
+		}
+		r.Extra["repair"] = RepairSkipped
+		if !InRepairScope(r.Case) || !r.OurDetected {
+			return false, nil
+		}
+		fs, err := repair.Open(image, repair.OpenOptions{Writable: true})
+		if err != nil {
+			return false, fmt.Errorf("open for repair: %w", err)
+		}
+		res, err := repair.Repair(ctx, fs, []string{"bnobt"}, repair.RepairOptions{AG: uint32(r.AG)})
+		fs.Close()
+		if err != nil {
+			return true, fmt.Errorf("repair: %w", err)
+		}
+		if len(res.After) > 0 {
+			return true, fmt.Errorf("repair left findings: %v", res.After)
+		}
+		detected, codes, err := OurCheck(ctx, image)
+		if err != nil || detected {
+			return true, fmt.Errorf("our check after the repair: %v %v", err, codes)
+		}
+		detected, out, err := XfsRepairN(ctx, image)
+		if err != nil || detected {
+			return true, fmt.Errorf("xfs_repair -n after the repair: %v\n%s", err, strings.Join(Complaint(out, 8), "\n"))
+		}
+		r.Extra["repair"] = RepairClean
+		if kernel != nil && kernel(r.Case) {
+			if err := judge.Kernel(image, hashes); err != nil {
+				return true, err
+			}
+			r.Extra["repair"] = RepairVerified
+		}
+		return true, nil
+	}
+}

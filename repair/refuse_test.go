@@ -1,0 +1,139 @@
+package repair
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xfsbox/xfsbox/internal/testimg"
+)
+
+func imageSum(t *testing.T, img string) [32]byte {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	var s [32]byte
+	copy(s[:], h.Sum(nil))
+	return s
+}
+
+// TestRepairRefusals: every refusal names its reason and leaves the
+// image exactly as it was.
+func TestRepairRefusals(t *testing.T) {
+	testimg.Require(t, "root", "xfsprogs", "loop")
+	ctx := context.Background()
+
+	t.Run("read-only", func(t *testing.T) {
+		img := testimg.Copy(t, "defaults")
+		fs, err := Open(img, OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fs.Close()
+		_, err = Repair(ctx, fs, []string{"bnobt"}, RepairOptions{AG: 0, Force: true})
+		if !errors.Is(err, ErrReadOnly) {
+			t.Fatalf("repair of a read-only open: %v", err)
+		}
+	})
+
+	t.Run("locked by another xfsbox", func(t *testing.T) {
+		img := testimg.Copy(t, "defaults")
+		fs := openRW(t, img)
+		defer fs.Close()
+		_, err := Open(img, OpenOptions{Writable: true})
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+			t.Fatalf("second writer: %v (want a refusal naming pid %d)", err, os.Getpid())
+		}
+	})
+
+	t.Run("mounted by the kernel", func(t *testing.T) {
+		img := testimg.Copy(t, "defaults")
+		mnt := t.TempDir()
+		if out, err := exec.Command("mount", "-o", "loop,ro", img, mnt).CombinedOutput(); err != nil {
+			t.Fatalf("mount: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+		_, err := Open(img, OpenOptions{Writable: true})
+		if err == nil || !strings.Contains(err.Error(), "mounted by the kernel") || !strings.Contains(err.Error(), mnt) {
+			t.Fatalf("open of a mounted image: %v", err)
+		}
+	})
+
+	t.Run("dirty log", func(t *testing.T) {
+		img := testimg.Copy(t, "allfeatures")
+		mnt := t.TempDir()
+		if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+			t.Fatalf("mount: %v %s", err, out)
+		}
+		mounted := true
+		t.Cleanup(func() {
+			if mounted {
+				exec.Command("umount", mnt).Run()
+			}
+		})
+		for i := 0; i < 50; i++ {
+			os.WriteFile(filepath.Join(mnt, fmt.Sprintf("d%02d", i)), []byte("x"), 0o644)
+		}
+		ctx2, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx2, "xfs_io", "-x", "-c", "shutdown -f", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("shutdown: %v %s", err, out)
+		}
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("umount: %v %s", err, out)
+		}
+		mounted = false
+		before := imageSum(t, img)
+		fs := openRW(t, img)
+		_, err := Repair(ctx, fs, []string{"bnobt"}, RepairOptions{AG: 0, Force: true})
+		fs.Close()
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "log is dirty") || !strings.Contains(err.Error(), "xfs_repair -L") {
+			t.Fatalf("repair with a dirty log: %v", err)
+		}
+		if imageSum(t, img) != before {
+			t.Fatal("a refused repair changed the image")
+		}
+	})
+
+	t.Run("corrupt source", func(t *testing.T) {
+		img := testimg.Copy(t, "allfeatures")
+		if out, err := exec.Command("xfs_db", "-x", "-c", "agi 0", "-c", "addr root", "-c", "addr ptrs[1]",
+			"-c", "fuzz -d recs[1].startino random", img).CombinedOutput(); err != nil {
+			t.Fatalf("fuzz: %v %s", err, out)
+		}
+		before := imageSum(t, img)
+		fs := openRW(t, img)
+		_, err := Repair(ctx, fs, []string{"bnobt"}, RepairOptions{AG: 0, Force: true})
+		fs.Close()
+		if !errors.Is(err, ErrSourceCorrupt) || !strings.Contains(err.Error(), "inobt.") {
+			t.Fatalf("repair over a corrupt inobt: %v", err)
+		}
+		if imageSum(t, img) != before {
+			t.Fatal("a refused repair changed the image")
+		}
+	})
+
+	t.Run("unknown structure", func(t *testing.T) {
+		img := testimg.Copy(t, "defaults")
+		fs := openRW(t, img)
+		defer fs.Close()
+		if _, err := Repair(ctx, fs, []string{"frobt"}, RepairOptions{AG: 0}); !errors.Is(err, ErrUnknownStruct) {
+			t.Fatalf("unknown structure: %v", err)
+		}
+	})
+}

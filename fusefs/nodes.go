@@ -62,6 +62,7 @@ var (
 func (d *dirNode) child(name string) string { return path.Join(d.path, name) }
 
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx = context.WithoutCancel(ctx) // see viewNode.Open
 	for _, cn := range d.controlFiles() {
 		if cn.kind == name {
 			cn.Getattr(ctx, nil, &fuse.AttrOut{Attr: out.Attr})
@@ -83,6 +84,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	ctx = context.WithoutCancel(ctx) // see viewNode.Open
 	ents, err := d.tree.List(ctx, d.path)
 	if err != nil {
 		return nil, toErrno(err)
@@ -124,7 +126,10 @@ func (n *viewNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	}
 	sp := &spool{}
 	release := n.tree.FS.ReadLock()
-	err = f.Render(ctx, sp)
+	// Not cancelled by FUSE interrupts: any signal to the reader (Go's
+	// preemption signals included) interrupts the request, and a view
+	// is bounded work whose result is simply dropped if nobody waits.
+	err = f.Render(context.WithoutCancel(ctx), sp)
 	release()
 	if err != nil {
 		sp.Close()

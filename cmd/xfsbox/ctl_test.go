@@ -129,3 +129,63 @@ func TestReadOnlyMountRefusesRepair(t *testing.T) {
 		t.Fatal("a read-only mount changed the image")
 	}
 }
+
+// TestReadsDuringRepair: readers walking views while a repair runs see
+// no errors, and every AGF they read is the old one or the new one.
+func TestReadsDuringRepair(t *testing.T) {
+	img := testimg.Copy(t, "allfeatures")
+	mnt := startMount(t, img)
+	agfPath := filepath.Join(mnt, "ag/0/agf")
+	old, err := os.ReadFile(agfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	type seen struct {
+		agf []byte
+		err error
+	}
+	results := make(chan seen, 1<<16)
+	for r := 0; r < 8; r++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				b, err := os.ReadFile(agfPath)
+				results <- seen{b, err}
+				if _, err := os.ReadFile(filepath.Join(mnt, "ag/0/bnobt/records")); err != nil {
+					results <- seen{nil, err}
+				}
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := echo(filepath.Join(mnt, "ag/0/repair"), "bnobt force"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	time.Sleep(200 * time.Millisecond)
+	close(results)
+	newAGF, err := os.ReadFile(agfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(newAGF) == string(old) {
+		t.Fatal("the forced rebuild did not change the AGF")
+	}
+	n := 0
+	for s := range results {
+		n++
+		if s.err != nil {
+			t.Fatalf("a reader failed during the repair: %v", s.err)
+		}
+		if s.agf != nil && string(s.agf) != string(old) && string(s.agf) != string(newAGF) {
+			t.Fatalf("a reader saw an AGF that is neither the old nor the new one:\n%s", s.agf)
+		}
+	}
+	t.Logf("%d reads during the repair", n)
+}

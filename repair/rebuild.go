@@ -159,7 +159,9 @@ func (fs *FS) Invalidate() {
 }
 
 // Repair runs a repair of one AG. structures names what to rebuild:
-// bnobt, cntbt, agf and agfl all start the free-space rebuild.
+// bnobt, cntbt, agf, agfl and rmapbt all start the free-space rebuild,
+// which rewrites the rmapbt too (from every owner the full scan finds:
+// its OWN_AG records change with the free-space trees).
 func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions) (*RepairResult, error) {
 	start := time.Now()
 	if err := fs.checkAG(opts.AG); err != nil {
@@ -170,9 +172,12 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 	}
 	for _, s := range structures {
 		switch s {
-		case "bnobt", "cntbt", "agf", "agfl", "freesp":
+		case "bnobt", "cntbt", "agf", "agfl", "freesp", "rmapbt":
+			if s == "rmapbt" && !fs.Geo.Rmapbt {
+				return nil, fmt.Errorf("%w %q: this filesystem has no rmapbt", ErrUnknownStruct, s)
+			}
 		default:
-			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl)", ErrUnknownStruct, s)
+			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt)", ErrUnknownStruct, s)
 		}
 	}
 	if err := preflight(fs); err != nil {

@@ -12,10 +12,12 @@ import (
 // InRepairScope reports whether the free-space rebuild ("Repair I") is
 // meant to repair the case: corruption of the agf's fields (all but the
 // refcount btree's, which the refcountbt rebuild owns), the agfl, and the
-// bnobt and cntbt blocks.
+// bnobt, cntbt and rmapbt blocks (the rebuild rewrites the rmapbt from
+// the full scan).
 func InRepairScope(c Case) bool {
 	switch {
-	case c.Object == "agfl", strings.HasPrefix(c.Object, "bnobt-"), strings.HasPrefix(c.Object, "cntbt-"):
+	case c.Object == "agfl", strings.HasPrefix(c.Object, "bnobt-"), strings.HasPrefix(c.Object, "cntbt-"),
+		strings.HasPrefix(c.Object, "rmapbt-"):
 		return true
 	case c.Object == "agf":
 		return !strings.HasPrefix(c.Field, "refcnt")

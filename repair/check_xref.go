@@ -279,19 +279,93 @@ func (h *refcountHeap) Pop() any {
 	return x
 }
 
+// refcountSweep turns file-data mappings, fed in order of start block,
+// into refcount records (runs of blocks mapped 2 or more times, equal
+// counts merged) appended to out: the sweep the kernel's refcountbt
+// repair does over the rmap records.
+type refcountSweep struct {
+	out  *workspace.Array
+	h    refcountHeap // ends of the mappings covering pos
+	pos  uint64
+	last xfsformat.RefcountRec
+	err  error
+}
+
+func (s *refcountSweep) emit(from, to uint64, n int) {
+	if to <= from || n < 2 {
+		return
+	}
+	if s.last.BlockCount > 0 && uint64(s.last.StartBlock)+uint64(s.last.BlockCount) == from && s.last.RefCount == uint32(n) &&
+		uint64(s.last.BlockCount)+(to-from) < 1<<31 {
+		s.last.BlockCount += uint32(to - from)
+		return
+	}
+	s.flush()
+	s.last = xfsformat.RefcountRec{StartBlock: uint32(from), BlockCount: uint32(to - from), RefCount: uint32(n)}
+}
+
+func (s *refcountSweep) flush() {
+	if s.last.BlockCount == 0 {
+		return
+	}
+	var b [xfsformat.RefcountRecLen]byte
+	s.last.Encode(b[:])
+	if err := s.out.Append(b[:]); err != nil && s.err == nil {
+		s.err = err
+	}
+	s.last = xfsformat.RefcountRec{}
+}
+
+func (s *refcountSweep) advance(to uint64) {
+	for s.h.Len() > 0 && s.h[0] <= to {
+		m := s.h[0]
+		s.emit(s.pos, m, s.h.Len())
+		s.pos = max(s.pos, m)
+		for s.h.Len() > 0 && s.h[0] == m {
+			heap.Pop(&s.h)
+		}
+	}
+	if s.h.Len() > 0 {
+		s.emit(s.pos, to, s.h.Len())
+	}
+	s.pos = max(s.pos, to)
+}
+
+// add feeds one mapping; only written file data counts (not attr forks,
+// bmbt blocks or unwritten extents).
+func (s *refcountSweep) add(r xfsformat.RmapRec) {
+	if !isFileData(r) || r.Offset&xfsformat.RmapOffUnwritten != 0 {
+		return
+	}
+	s.advance(uint64(r.StartBlock))
+	heap.Push(&s.h, uint64(r.StartBlock)+uint64(r.BlockCount))
+}
+
+// finish drains the sweep; the error is the first append's.
+func (s *refcountSweep) finish() error {
+	s.advance(^uint64(0) >> 1)
+	s.flush()
+	return s.err
+}
+
+// computeRefcounts sweeps the sorted used-space records into refcount
+// records.
+func computeRefcounts(ctx context.Context, used, out *workspace.Array) error {
+	s := &refcountSweep{out: out}
+	if err := used.Iterate(ctx, func(_ int64, rec []byte) error {
+		s.add(xfsformat.DecodeRmapRec(rec))
+		return s.err
+	}); err != nil {
+		return err
+	}
+	return s.finish()
+}
+
 // xrefUsedSpace finds blocks claimed by two owners (only file data may
 // be shared, and only with reflink) and, on reflink filesystems, compares
 // the refcountbt's shared domain with the overlaps of file data.
 func (c *agCheck) xrefUsedSpace(ctx context.Context) error {
 	g := c.fs.Geo
-	var computed *workspace.Array
-	if g.Reflink {
-		var err error
-		if computed, err = c.ws.NewArray(xfsformat.RefcountRecLen); err != nil {
-			return err
-		}
-		defer computed.Release()
-	}
 	var dataEnd, otherEnd uint64
 	var dataRec, otherRec xfsformat.RmapRec
 	reported := 0
@@ -301,45 +375,6 @@ func (c *agCheck) xrefUsedSpace(ctx context.Context) error {
 				a.StartBlock, a.BlockCount, ownerText(a), ownerText(b), b.StartBlock, b.BlockCount)
 		}
 	}
-
-	// Refcount sweep state: the ends of the file-data mappings covering
-	// pos, and the last emitted record (to merge runs of equal counts).
-	var h refcountHeap
-	var pos uint64
-	var last xfsformat.RefcountRec
-	var appendErr error
-	emit := func(from, to uint64, n int) {
-		if to <= from || n < 2 || computed == nil {
-			return
-		}
-		if last.BlockCount > 0 && uint64(last.StartBlock)+uint64(last.BlockCount) == from && last.RefCount == uint32(n) {
-			last.BlockCount += uint32(to - from)
-			return
-		}
-		if last.BlockCount > 0 {
-			var b [xfsformat.RefcountRecLen]byte
-			last.Encode(b[:])
-			if err := computed.Append(b[:]); err != nil && appendErr == nil {
-				appendErr = err
-			}
-		}
-		last = xfsformat.RefcountRec{StartBlock: uint32(from), BlockCount: uint32(to - from), RefCount: uint32(n)}
-	}
-	advance := func(to uint64) {
-		for h.Len() > 0 && h[0] <= to {
-			m := h[0]
-			emit(pos, m, h.Len())
-			pos = max(pos, m)
-			for h.Len() > 0 && h[0] == m {
-				heap.Pop(&h)
-			}
-		}
-		if h.Len() > 0 {
-			emit(pos, to, h.Len())
-		}
-		pos = max(pos, to)
-	}
-
 	err := c.used.Iterate(ctx, func(_ int64, rec []byte) error {
 		r := xfsformat.DecodeRmapRec(rec)
 		start, end := uint64(r.StartBlock), uint64(r.StartBlock)+uint64(r.BlockCount)
@@ -353,29 +388,21 @@ func (c *agCheck) xrefUsedSpace(ctx context.Context) error {
 			if end > dataEnd {
 				dataEnd, dataRec = end, r
 			}
-			if computed != nil && r.Offset&xfsformat.RmapOffUnwritten == 0 {
-				advance(start)
-				heap.Push(&h, end)
-			}
 		} else if end > otherEnd {
 			otherEnd, otherRec = end, r
 		}
-		return appendErr
+		return nil
 	})
-	if err != nil || computed == nil {
+	if err != nil || !g.Reflink {
 		return err
 	}
-	advance(^uint64(0) >> 1)
-	emit(0, 0, 0)
-	if last.BlockCount > 0 {
-		var b [xfsformat.RefcountRecLen]byte
-		last.Encode(b[:])
-		if err := computed.Append(b[:]); err != nil {
-			return err
-		}
+	computed, err := c.ws.NewArray(xfsformat.RefcountRecLen)
+	if err != nil {
+		return err
 	}
-	if appendErr != nil {
-		return appendErr
+	defer computed.Release()
+	if err := computeRefcounts(ctx, c.used, computed); err != nil {
+		return err
 	}
 	return c.compareRefcounts(ctx, computed)
 }

@@ -48,7 +48,12 @@ func (p *freeSpacePlan) treeBlocks() int64 {
 // forks), so the rebuild trusts neither the old free-space trees nor the
 // old rmapbt. New blocks come from space that is free both before and
 // after: never a block the old trees or the old AGFL still hold.
-func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult, error) {
+//
+// With refc, the refcountbt is rebuilt too, from the overlaps of every
+// inode's file data: its old blocks (OWN_REFC) and CoW staging extents
+// are dropped from the picture, and its new blocks are carved with the
+// others.
+func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool) (*RepairResult, error) {
 	g, agno := fs.Geo, opts.AG
 	wopts := withDefaults(opts.Workspace, fs, []uint32{agno})
 	ws, err := workspace.New(ctx, wopts)
@@ -65,10 +70,18 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 	}
 	c := checks[agno]
 	res := &RepairResult{AG: agno, Before: findings.List()}
-	if err := refuseCorruptSources(res.Before, "inobt", "refcountbt", "inode", "bmbt"); err != nil {
+	sources := []string{"inobt", "inode", "bmbt"}
+	if !refc {
+		sources = append(sources, "refcountbt")
+	}
+	if err := refuseCorruptSources(res.Before, sources...); err != nil {
 		return res, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
-	if !opts.Force && !needsRebuild(res.Before, freeSpaceCodes) {
+	wanted := freeSpaceCodes
+	if refc {
+		wanted = append(wanted, "refcountbt")
+	}
+	if !opts.Force && !needsRebuild(res.Before, wanted) {
 		res.NothingToDo = true
 		opts.logf("ag %d: free space is consistent; nothing to do (use force to rebuild anyway)", agno)
 		return res, nil
@@ -77,16 +90,19 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 	opts.progress("plan")
 	agLen := uint64(g.AGLength(agno))
 	var iterErr error
-	notOwnAG := func() iter.Seq[[]byte] {
-		return filterOwners(ctx, c.used, &iterErr, func(o int64) bool { return o == xfsformat.OwnAG })
+	// What the rebuild replaces: OWN_AG (free-space trees, rmapbt,
+	// AGFL) and, with refc, the refcountbt's blocks and CoW staging.
+	replaced := func(o int64) bool {
+		return o == xfsformat.OwnAG || (refc && (o == xfsformat.OwnRefc || o == xfsformat.OwnCow))
 	}
+	notOwnAG := func() iter.Seq[[]byte] { return filterOwners(ctx, c.used, &iterErr, replaced) }
 	keepUnion := func() iter.Seq[extent] { return usedUnion(notOwnAG()) }
 	// Free both before and after: outside everything in use, old
 	// free-space trees and AGFL included.
 	candidates := complement(usedUnion(records(ctx, c.used, &iterErr)), nil, agLen)
 	var oldOwnAG int64
 	for rec := range records(ctx, c.used, &iterErr) {
-		if int64(be64(rec[8:])) == xfsformat.OwnAG {
+		if replaced(int64(be64(rec[8:]))) {
 			oldOwnAG += int64(be32(rec[4:]))
 		}
 	}
@@ -117,7 +133,20 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 	}
 
 	tight := uint64(candidateBlocks) < agLen/10
-	plan, err := settleFreeSpace(ctx, fs, ws, keepUnion, candidates, keepRmaps, tight, agLen)
+	var refcRecs *workspace.Array
+	var refcPlan *LoadPlan
+	if refc {
+		if refcRecs, err = ws.NewArray(xfsformat.RefcountRecLen); err != nil {
+			return res, err
+		}
+		if err := computeRefcounts(ctx, c.used, refcRecs); err != nil {
+			return res, err
+		}
+		if refcPlan, err = PlanLoad(xfsformat.Refcountbt, g, refcRecs.Len(), tight); err != nil {
+			return res, err
+		}
+	}
+	plan, err := settleFreeSpace(ctx, fs, ws, keepUnion, candidates, keepRmaps, tight, agLen, refcPlan)
 	if err != nil {
 		return res, err
 	}
@@ -161,6 +190,10 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 		blocks = blocks[n:]
 		return out
 	}
+	var refcBlocks []uint32
+	if refcPlan != nil {
+		refcBlocks = take(refcPlan.Blocks())
+	}
 	bnoBlocks, cntBlocks := take(plan.bno.Blocks()), take(plan.cnt.Blocks())
 	var rmapBlocks []uint32
 	var rmapRecs *workspace.Array
@@ -173,10 +206,16 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 			return res, err
 		}
 		var b24 [xfsformat.RmapRecLen]byte
-		for _, run := range mergeRuns(plan.reserved) {
-			xfsformat.RmapRec{StartBlock: uint32(run.start), BlockCount: uint32(run.end - run.start), Owner: ownerBits(xfsformat.OwnAG)}.Encode(b24[:])
-			if err := rmapRecs.Append(b24[:]); err != nil {
-				return res, err
+		refcRuns, agRuns := splitRuns(plan.reserved, int64(len(refcBlocks)))
+		for _, o := range []struct {
+			runs  []extent
+			owner int64
+		}{{agRuns, xfsformat.OwnAG}, {refcRuns, xfsformat.OwnRefc}} {
+			for _, run := range o.runs {
+				xfsformat.RmapRec{StartBlock: uint32(run.start), BlockCount: uint32(run.end - run.start), Owner: ownerBits(o.owner)}.Encode(b24[:])
+				if err := rmapRecs.Append(b24[:]); err != nil {
+					return res, err
+				}
 			}
 		}
 		if err := rmapRecs.Sort(ctx, cmpRmapRecs); err != nil {
@@ -206,6 +245,12 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 			return res, err
 		}
 	}
+	var refcRoot uint32
+	if refcPlan != nil {
+		if refcRoot, err = BulkLoad(ctx, fs, ws, agno, refcPlan, refcRecs, refcBlocks, write); err != nil {
+			return res, err
+		}
+	}
 	if err := w.Sync(); err != nil {
 		return res, err
 	}
@@ -220,6 +265,9 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 	if plan.rmap != nil {
 		agf.RmapRoot, agf.RmapLevel, agf.RmapBlocks = rmapRoot, uint32(plan.rmap.Height()), uint32(plan.rmap.Blocks())
 		agf.BtreeBlks += uint32(plan.rmap.Blocks() - 1)
+	}
+	if refcPlan != nil {
+		agf.RefcntRoot, agf.RefcntLevel, agf.RefcntBlocks = refcRoot, uint32(refcPlan.Height()), uint32(refcPlan.Blocks())
 	}
 	agf.FreeBlks, agf.Longest = uint32(freeblks), uint32(longest)
 	agf.LSN = 0 // as for the new blocks: never ahead of the log
@@ -273,12 +321,16 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 		res.Rewritten = append(res.Rewritten, Rewrite{"rmapbt", "closure: the new trees' and AGFL's blocks are OWN_AG records"})
 	}
 	res.Rewritten = append(res.Rewritten, Rewrite{"sb", "fdblocks recounted over the AGs"})
-	res.BlocksAllocated = int64(len(bnoBlocks) + len(cntBlocks) + len(rmapBlocks) + len(agflBlocks))
+	if refcPlan != nil {
+		res.Rewritten = append(res.Rewritten, Rewrite{"refcountbt", "requested: rebuilt from the overlaps of every inode's file data"})
+	}
+	res.BlocksAllocated = int64(len(refcBlocks) + len(bnoBlocks) + len(cntBlocks) + len(rmapBlocks) + len(agflBlocks))
 	res.BlocksFreed = oldOwnAG
 	res.Counters = []Counter{
 		{"freeblks", uint64(old.FreeBlks), uint64(agf.FreeBlks)}, {"longest", uint64(old.Longest), uint64(agf.Longest)},
 		{"btreeblks", uint64(old.BtreeBlks), uint64(agf.BtreeBlks)}, {"flcount", uint64(old.FLCount), uint64(agf.FLCount)},
-		{"rmapblocks", uint64(old.RmapBlocks), uint64(agf.RmapBlocks)}, {"fdblocks", fdOld, fdNew},
+		{"rmapblocks", uint64(old.RmapBlocks), uint64(agf.RmapBlocks)}, {"refcntblocks", uint64(old.RefcntBlocks), uint64(agf.RefcntBlocks)},
+		{"fdblocks", fdOld, fdNew},
 	}
 	res.WorkspaceUsed, res.WorkspaceRes = ws.Usage()
 	for _, rw := range res.Rewritten {
@@ -291,8 +343,11 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions) (*RepairR
 	}
 
 	opts.progress("verify")
-	after, err := verifyRebuilt(context.Background(), fs, agno, opts.Workspace,
-		xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt)
+	types := []xfsformat.BtreeType{xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt}
+	if refc {
+		types = append(types, xfsformat.Refcountbt)
+	}
+	after, err := verifyRebuilt(context.Background(), fs, agno, opts.Workspace, types...)
 	if err != nil {
 		return res, err
 	}
@@ -359,7 +414,11 @@ func verifyRebuilt(ctx context.Context, fs *FS, agno uint32, wopts workspace.Opt
 // iterate until the block count settles. Blocks left over when the need
 // shrinks go to the AGFL.
 func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepUnion func() iter.Seq[extent],
-	candidates iter.Seq[extent], keepRmaps *workspace.Array, tight bool, agLen uint64) (*freeSpacePlan, error) {
+	candidates iter.Seq[extent], keepRmaps *workspace.Array, tight bool, agLen uint64, fixed *LoadPlan) (*freeSpacePlan, error) {
+	var fixedBlocks int64 // taken first, for a tree whose size is known (the refcountbt)
+	if fixed != nil {
+		fixedBlocks = fixed.Blocks()
+	}
 	g := fs.Geo
 	slots := int64(xfsformat.AGFLSlots(int(g.SectSize)))
 	need := int64(0)
@@ -380,7 +439,8 @@ func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepU
 		}
 		rmapLevels := 0
 		if keepRmaps != nil {
-			p.rmapRecs = keepRmaps.Len() + int64(len(mergeRuns(reserved)))
+			fixedRuns, agRuns := splitRuns(reserved, fixedBlocks)
+			p.rmapRecs = keepRmaps.Len() + int64(len(fixedRuns)+len(agRuns))
 			if need == 0 {
 				p.rmapRecs++ // at least one OWN_AG run will exist
 			}
@@ -390,13 +450,14 @@ func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepU
 			rmapLevels = p.rmap.Height()
 		}
 		agflMin := min(minFreelist(g, p.bno.Height(), p.cnt.Height(), rmapLevels), slots)
-		total := p.treeBlocks() + agflMin
+		trees := p.treeBlocks() + fixedBlocks
+		total := trees + agflMin
 		switch {
 		case total == need:
 			p.agflCount = agflMin
 			return p, nil
-		case total < need && need-p.treeBlocks() <= slots:
-			p.agflCount = need - p.treeBlocks()
+		case total < need && need-trees <= slots:
+			p.agflCount = need - trees
 			return p, nil
 		}
 		need = total
@@ -437,3 +498,21 @@ func (fs *FS) sbWithFdblocks(agno uint32, newAGF *xfsformat.AGF) (buf []byte, be
 
 // ownerBits is a (possibly special, negative) rmap owner as stored.
 func ownerBits(o int64) uint64 { return uint64(o) }
+
+// splitRuns splits the blocks of runs (in order) into the first n and the
+// rest, each as merged runs.
+func splitRuns(runs []extent, n int64) (first, rest []extent) {
+	for _, r := range runs {
+		if n <= 0 {
+			rest = append(rest, r)
+			continue
+		}
+		take := min(int64(r.end-r.start), n)
+		first = append(first, extent{r.start, r.start + uint64(take)})
+		if r.start+uint64(take) < r.end {
+			rest = append(rest, extent{r.start + uint64(take), r.end})
+		}
+		n -= take
+	}
+	return mergeRuns(first), mergeRuns(rest)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -172,18 +173,21 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 	}
 	for _, s := range structures {
 		switch s {
-		case "bnobt", "cntbt", "agf", "agfl", "freesp", "rmapbt":
+		case "bnobt", "cntbt", "agf", "agfl", "freesp", "rmapbt", "refcountbt":
 			if s == "rmapbt" && !fs.Geo.Rmapbt {
 				return nil, fmt.Errorf("%w %q: this filesystem has no rmapbt", ErrUnknownStruct, s)
 			}
+			if s == "refcountbt" && !fs.Geo.Reflink {
+				return nil, fmt.Errorf("%w %q: this filesystem has no reflink", ErrUnknownStruct, s)
+			}
 		default:
-			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt)", ErrUnknownStruct, s)
+			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt, refcountbt)", ErrUnknownStruct, s)
 		}
 	}
 	if err := preflight(fs); err != nil {
 		return nil, err
 	}
-	res, err := rebuildFreeSpace(ctx, fs, opts)
+	res, err := rebuildFreeSpace(ctx, fs, opts, slices.Contains(structures, "refcountbt"))
 	if res != nil {
 		res.Requested = structures
 		res.Seconds = time.Since(start).Seconds()

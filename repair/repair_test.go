@@ -14,7 +14,8 @@ import (
 )
 
 // spaceMaps returns, for one AG, the free blocks (bnobt) and the blocks
-// of the free-space metadata (bnobt, cntbt, rmapbt blocks and the AGFL).
+// of the metadata a rebuild replaces (bnobt, cntbt, rmapbt, refcountbt
+// blocks and the AGFL).
 func spaceMaps(t *testing.T, fs *FS, agno uint32) (free, meta []bool) {
 	t.Helper()
 	n := fs.Geo.AGLength(agno)
@@ -30,7 +31,7 @@ func spaceMaps(t *testing.T, fs *FS, agno uint32) (free, meta []bool) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, bt := range []xfsformat.BtreeType{xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt} {
+	for _, bt := range []xfsformat.BtreeType{xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt, xfsformat.Refcountbt} {
 		if !fs.HasBtree(bt) {
 			continue
 		}
@@ -57,8 +58,8 @@ func openRW(t *testing.T, img string) *FS {
 	return fs
 }
 
-// TestForceRebuildHealthy rebuilds the free space of every AG of healthy
-// images and wants: the same free-extent set apart from the blocks the
+// TestForceRebuildHealthy rebuilds the free space (and the refcountbt)
+// of every AG of healthy images and wants: the same free-extent set apart from the blocks the
 // new trees took, our check and xfs_repair -n clean, the kernel mounting
 // it with every file's hash unchanged and surviving a write workload.
 func TestForceRebuildHealthy(t *testing.T) {
@@ -68,7 +69,11 @@ func TestForceRebuildHealthy(t *testing.T) {
 			fs := openRW(t, img)
 			for agno := uint32(0); agno < fs.Geo.AGCount; agno++ {
 				freeBefore, metaBefore := spaceMaps(t, fs, agno)
-				res, err := Repair(context.Background(), fs, []string{"bnobt"}, RepairOptions{AG: agno, Force: true})
+				what := []string{"bnobt"}
+				if fs.Geo.Reflink {
+					what = append(what, "refcountbt")
+				}
+				res, err := Repair(context.Background(), fs, what, RepairOptions{AG: agno, Force: true})
 				if err != nil {
 					t.Fatalf("ag %d: %v", agno, err)
 				}

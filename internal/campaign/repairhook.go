@@ -9,20 +9,25 @@ import (
 	"github.com/xfsbox/xfsbox/repair"
 )
 
-// InRepairScope reports whether the free-space rebuild ("Repair I") is
-// meant to repair the case: corruption of the agf's fields (all but the
-// refcount btree's, which the refcountbt rebuild owns), the agfl, and the
-// bnobt, cntbt and rmapbt blocks (the rebuild rewrites the rmapbt from
-// the full scan).
-func InRepairScope(c Case) bool {
+// RepairStructures names what to repair for a case, or nil when the
+// case is outside what the rebuilds cover yet: the free-space rebuild
+// for the agf, agfl, bnobt, cntbt and rmapbt (it rewrites the rmapbt
+// from the full scan), plus the refcountbt for its blocks and the agf's
+// refcount fields. (inobt, finobt and agi repairs are still to come.)
+func RepairStructures(c Case) []string {
 	switch {
 	case c.Object == "agfl", strings.HasPrefix(c.Object, "bnobt-"), strings.HasPrefix(c.Object, "cntbt-"),
 		strings.HasPrefix(c.Object, "rmapbt-"):
-		return true
+		return []string{"bnobt"}
+	case strings.HasPrefix(c.Object, "refcntbt-"):
+		return []string{"refcountbt"}
 	case c.Object == "agf":
-		return !strings.HasPrefix(c.Field, "refcnt")
+		if strings.HasPrefix(c.Field, "refcnt") {
+			return []string{"bnobt", "refcountbt"}
+		}
+		return []string{"bnobt"}
 	}
-	return false
+	return nil
 }
 
 // RepairOutcome is what the repair hook did with a case, in
@@ -45,14 +50,15 @@ func RepairHook(hashes map[string]string, kernel func(Case) bool) Hook {
 			r.Extra = map[string]string{}
 		}
 		r.Extra["repair"] = RepairSkipped
-		if !InRepairScope(r.Case) || !r.OurDetected {
+		what := RepairStructures(r.Case)
+		if what == nil || !r.OurDetected {
 			return false, nil
 		}
 		fs, err := repair.Open(image, repair.OpenOptions{Writable: true})
 		if err != nil {
 			return false, fmt.Errorf("open for repair: %w", err)
 		}
-		res, err := repair.Repair(ctx, fs, []string{"bnobt"}, repair.RepairOptions{AG: uint32(r.AG)})
+		res, err := repair.Repair(ctx, fs, what, repair.RepairOptions{AG: uint32(r.AG)})
 		fs.Close()
 		if err != nil {
 			return true, fmt.Errorf("repair: %w", err)

@@ -304,11 +304,7 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 		{Off: 0, Data: sbBuf},
 	}
 	opts.progress("commit")
-	fs.state.Lock()
-	err = CommitJournal(fs.journal, w, writes, opts.Fault)
-	fs.Invalidate()
-	fs.state.Unlock()
-	if err != nil {
+	if err := fs.commit(opts, writes); err != nil {
 		return res, err
 	}
 

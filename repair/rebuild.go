@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -171,6 +170,7 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 	if len(structures) == 0 {
 		return nil, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl)", ErrUnknownStruct)
 	}
+	freesp, refc, agi, sb := false, false, false, false
 	for _, s := range structures {
 		switch s {
 		case "bnobt", "cntbt", "agf", "agfl", "freesp", "rmapbt", "refcountbt":
@@ -180,14 +180,46 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 			if s == "refcountbt" && !fs.Geo.Reflink {
 				return nil, fmt.Errorf("%w %q: this filesystem has no reflink", ErrUnknownStruct, s)
 			}
+			freesp = true
+			refc = refc || s == "refcountbt"
+		case "agi":
+			agi = true
+		case "sb":
+			sb = true
 		default:
-			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt, refcountbt)", ErrUnknownStruct, s)
+			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt, refcountbt, agi, sb)", ErrUnknownStruct, s)
 		}
 	}
 	if err := preflight(fs); err != nil {
 		return nil, err
 	}
-	res, err := rebuildFreeSpace(ctx, fs, opts, slices.Contains(structures, "refcountbt"))
+	// Headers first (they need no space), then the trees.
+	var res *RepairResult
+	var err error
+	merge := func(r *RepairResult, e error) {
+		if r != nil {
+			if res == nil {
+				res = r
+			} else {
+				res.Rewritten = append(res.Rewritten, r.Rewritten...)
+				res.Counters = append(res.Counters, r.Counters...)
+				res.After = r.After
+				res.NothingToDo = res.NothingToDo && r.NothingToDo
+			}
+		}
+		if err == nil {
+			err = e
+		}
+	}
+	if sb {
+		merge(rebuildSecondarySB(ctx, fs, opts))
+	}
+	if agi && err == nil {
+		merge(rebuildAGI(ctx, fs, opts))
+	}
+	if freesp && err == nil {
+		merge(rebuildFreeSpace(ctx, fs, opts, refc))
+	}
 	if res != nil {
 		res.Requested = structures
 		res.Seconds = time.Since(start).Seconds()

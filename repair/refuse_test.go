@@ -137,3 +137,49 @@ func TestRepairRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestHeaderRepairs damages AGI fields and a secondary superblock, and
+// wants each repair to leave xfs_repair -n and our check clean.
+func TestHeaderRepairs(t *testing.T) {
+	testimg.Require(t, "root", "xfsprogs")
+	cases := []struct {
+		nav        []string
+		ag         uint32
+		structures []string
+	}{
+		{[]string{"agi 1", "fuzz -d count add"}, 1, []string{"agi"}},
+		{[]string{"agi 0", "fuzz -d freecount random"}, 0, []string{"agi"}},
+		{[]string{"agi 0", "fuzz -d unlinked[3] random"}, 0, []string{"agi"}},
+		{[]string{"agi 2", "fuzz -d seqno ones"}, 2, []string{"agi"}},
+		{[]string{"agi 0", "fuzz -d ino_blocks zeroes"}, 0, []string{"agi"}},
+		{[]string{"sb 3", "fuzz -d agblocks add"}, 3, []string{"sb"}},
+		{[]string{"sb 1", "fuzz -d features_incompat random"}, 1, []string{"sb"}},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.nav, " "), func(t *testing.T) {
+			img := testimg.Copy(t, "allfeatures")
+			args := []string{"-x"}
+			for _, n := range c.nav {
+				args = append(args, "-c", n)
+			}
+			if out, err := exec.Command("xfs_db", append(args, img)...).CombinedOutput(); err != nil {
+				t.Fatalf("fuzz: %v %s", err, out)
+			}
+			if codes(t, img) == nil {
+				t.Fatal("the damage was not detected")
+			}
+			fs := openRW(t, img)
+			res, err := Repair(context.Background(), fs, c.structures, RepairOptions{AG: c.ag})
+			fs.Close()
+			if err != nil || res.NothingToDo {
+				t.Fatalf("repair: %v (nothing to do: %v)", err, res != nil && res.NothingToDo)
+			}
+			if left := codes(t, img); len(left) > 0 {
+				t.Fatalf("findings after the repair: %v", left)
+			}
+			if out, err := exec.Command("xfs_repair", "-n", img).CombinedOutput(); err != nil {
+				t.Fatalf("xfs_repair -n after the repair: %v\n%s", err, out)
+			}
+		})
+	}
+}

@@ -25,11 +25,18 @@ the superblock counters go through a redo journal next to the image
 (IMAGE.xfsbox-journal), replayed on the next open if a crash interrupts
 it.
 
-Structures: bnobt, cntbt, agf and agfl all rebuild the free space: the
-bnobt and cntbt from the complement of every block in use (found by a
-full check: headers, log, every btree, inode chunks, every inode's
-forks), a refilled AGFL, the AGF and superblock counters, and, on rmapbt
-filesystems, the rmapbt (its OWN_AG records change).
+Structures:
+  bnobt, cntbt, agf, agfl, rmapbt
+               rebuild the free space: the bnobt and cntbt from the
+               complement of every block in use (found by a full check:
+               headers, log, every btree, inode chunks, every inode's
+               forks), a refilled AGFL, the AGF and superblock counters,
+               and on rmapbt filesystems the rmapbt, from every owner found
+  refcountbt   the same, plus the refcountbt from the overlaps of every
+               inode's file data
+  agi          the AGI's identity, counters and hints from the inode btrees
+               (which must be sound), and the superblock's inode counters
+  sb           a secondary superblock (AG 1 and up), copied from the primary
 
 Refused, by name, before anything is written: a read-only image, an
 image mounted by the kernel or locked by another xfsbox, a dirty log,
@@ -62,7 +69,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if len(pos) < 2 {
-		return &usageError{"need IMAGE and at least one STRUCTURE (bnobt, cntbt, agf, agfl)"}
+		return &usageError{"need IMAGE and at least one STRUCTURE (bnobt, cntbt, agf, agfl, rmapbt, refcountbt, agi, sb)"}
 	}
 	wo, err := workspaceOptions(*scratch, *maxWS)
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 // case is outside what the rebuilds cover yet: the free-space rebuild
 // for the agf, agfl, bnobt, cntbt and rmapbt (it rewrites the rmapbt
 // from the full scan), plus the refcountbt for its blocks and the agf's
-// refcount fields. (inobt, finobt and agi repairs are still to come.)
+// refcount fields, and the agi's own fields. (The inobt and finobt
+// rebuilds are still to come.)
 func RepairStructures(c Case) []string {
 	switch {
 	case c.Object == "agfl", strings.HasPrefix(c.Object, "bnobt-"), strings.HasPrefix(c.Object, "cntbt-"),
@@ -26,6 +27,14 @@ func RepairStructures(c Case) []string {
 			return []string{"bnobt", "refcountbt"}
 		}
 		return []string{"bnobt"}
+	case c.Object == "agi":
+		// The AGI rebuild keeps the inode btrees' roots: a damaged root
+		// or level needs the inobt rebuild, still to come.
+		switch c.Field {
+		case "root", "level", "free_root", "free_level":
+			return nil
+		}
+		return []string{"agi"}
 	}
 	return nil
 }

@@ -1,0 +1,160 @@
+package repair
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// rebuildAGI rewrites AG agno's AGI from its inode btrees: identity
+// (magic, version, seqno, length, uuid), count and freecount from the
+// inobt's records, ino_blocks and fino_blocks from the trees' sizes,
+// invalid unlinked buckets and newino/dirino hints set to null, lsn 0;
+// and the superblock's icount and ifree recounted over the AGs. The
+// trees' roots are kept: this rebuild needs sound inode btrees (their
+// own rebuild is still to come) and refuses otherwise.
+func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult, error) {
+	g, agno := fs.Geo, opts.AG
+	ws, err := workspace.New(ctx, withDefaults(opts.Workspace, fs, []uint32{agno}))
+	if err != nil {
+		return nil, err
+	}
+	defer ws.Close()
+	opts.progress("check")
+	findings := &Findings{}
+	checks, err := collect(ctx, fs, []uint32{agno}, ws, findings, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := checks[agno]
+	res := &RepairResult{AG: agno, Before: findings.List()}
+	if err := refuseCorruptSources(res.Before, "inobt", "finobt"); err != nil {
+		return res, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if !opts.Force && !needsRebuild(res.Before, []string{"agi"}) {
+		res.NothingToDo = true
+		return res, nil
+	}
+	old := *c.agi
+	agi := old
+	agi.MagicNum, agi.VersionNum, agi.SeqNo, agi.Length, agi.UUID = xfsformat.AGIMagic, 1, agno, g.AGLength(agno), g.MetaUUID
+	agi.Count, agi.FreeCount = uint32(c.inodeCount), uint32(c.inodeFree)
+	agi.LSN = 0
+	if g.InobtCount {
+		agi.IBlocks = uint32(c.trees[xfsformat.Inobt].blocks)
+		if tr := c.trees[xfsformat.Finobt]; tr != nil {
+			agi.FBlocks = uint32(tr.blocks)
+		}
+	}
+	for i, v := range agi.Unlinked {
+		if v != xfsformat.NullAGIno && (!g.ValidAGIno(agno, v) || v%xfsformat.AGIUnlinkedBuckets != uint32(i)) {
+			agi.Unlinked[i] = xfsformat.NullAGIno
+		}
+	}
+	for _, p := range []*uint32{&agi.NewIno, &agi.DirIno} {
+		if *p != xfsformat.NullAGIno && !g.ValidAGIno(agno, *p) {
+			*p = xfsformat.NullAGIno
+		}
+	}
+	sector, err := fs.ReadSector(agno, SectorAGI)
+	if err != nil {
+		return res, err
+	}
+	agiBuf := append([]byte(nil), sector...)
+	if err := agi.Encode(agiBuf); err != nil {
+		return res, err
+	}
+	xfsformat.UpdateCRC(agiBuf, xfsformat.AGICRCOffset())
+
+	// Superblock inode counters over every AG, this one from the new AGI.
+	sbSector, err := fs.ReadSector(0, SectorSB)
+	if err != nil {
+		return res, err
+	}
+	sbBuf := append([]byte(nil), sbSector...)
+	sb, err := xfsformat.DecodeSuperblock(sbBuf)
+	if err != nil {
+		return res, err
+	}
+	var icount, ifree uint64
+	for i := uint32(0); i < g.AGCount; i++ {
+		a := &agi
+		if i != agno {
+			if a, _, err = fs.ReadAGI(i); err != nil {
+				return res, err
+			}
+		}
+		icount += uint64(a.Count)
+		ifree += uint64(a.FreeCount)
+	}
+	res.Counters = []Counter{{"count", uint64(old.Count), uint64(agi.Count)}, {"freecount", uint64(old.FreeCount), uint64(agi.FreeCount)},
+		{"ino_blocks", uint64(old.IBlocks), uint64(agi.IBlocks)}, {"fino_blocks", uint64(old.FBlocks), uint64(agi.FBlocks)},
+		{"icount", sb.ICount, icount}, {"ifree", sb.IFree, ifree}}
+	sb.ICount, sb.IFree = icount, ifree
+	if err := sb.Encode(sbBuf); err != nil {
+		return res, err
+	}
+	xfsformat.UpdateCRC(sbBuf, xfsformat.SBCRCOffset())
+
+	opts.progress("commit")
+	if err := fs.commit(opts, []Write{{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf}, {Off: 0, Data: sbBuf}}); err != nil {
+		return res, err
+	}
+	res.Rewritten = []Rewrite{{"agi", "identity, counters and hints recomputed from the inode btrees"}, {"sb", "icount and ifree recounted over the AGs"}}
+	for _, ct := range res.Counters {
+		if ct.Before != ct.After {
+			opts.logf("ag %d: %s %d -> %d", agno, ct.Name, ct.Before, ct.After)
+		}
+	}
+	opts.progress("verify")
+	after, err := Check(context.Background(), fs, CheckOptions{AG: int64(agno), Workspace: opts.Workspace})
+	if err != nil {
+		return res, err
+	}
+	for _, f := range after.Findings.List() {
+		if s, _, _ := cutDot(f.Code); s == "agi" {
+			res.After = append(res.After, f)
+		}
+	}
+	return res, nil
+}
+
+// rebuildSecondarySB rewrites AG agno's superblock copy from the primary
+// (as xfs_repair does: the primary's sector, byte for byte).
+func rebuildSecondarySB(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult, error) {
+	agno := opts.AG
+	res := &RepairResult{AG: agno}
+	if agno == 0 {
+		return res, fmt.Errorf("%w: AG 0's superblock is the primary; xfsbox rewrites only the secondary copies", ErrUnknownStruct)
+	}
+	primary, err := fs.ReadSector(0, SectorSB)
+	if err != nil {
+		return res, err
+	}
+	copyBuf, err := fs.ReadSector(agno, SectorSB)
+	if err != nil {
+		return res, err
+	}
+	if string(primary) == string(copyBuf) && !opts.Force {
+		res.NothingToDo = true
+		return res, nil
+	}
+	if err := fs.commit(opts, []Write{{Off: fs.Geo.SectorOffset(agno, SectorSB), Data: append([]byte(nil), primary...)}}); err != nil {
+		return res, err
+	}
+	res.Rewritten = []Rewrite{{"sb", "secondary superblock copied from the primary"}}
+	opts.logf("ag %d: secondary superblock rewritten from the primary", agno)
+	return res, nil
+}
+
+// commit writes header sectors through the redo journal, holding off
+// readers of whole views meanwhile.
+func (fs *FS) commit(opts RepairOptions, writes []Write) error {
+	fs.state.Lock()
+	defer fs.state.Unlock()
+	err := CommitJournal(fs.journal, opts.writer(fs), writes, opts.Fault)
+	fs.Invalidate()
+	return err
+}

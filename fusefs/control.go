@@ -131,8 +131,8 @@ func parse(line string, agFile int64) (*command, error) {
 		if len(cmd.structures) == 0 {
 			return nil, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl, rmapbt, refcountbt, agi, sb)", ErrBadCmd)
 		}
-		if cmd.ag < 0 {
-			return nil, fmt.Errorf("%w: say which AG (ag=N), or write to ag/N/repair", ErrBadCmd)
+		if cmd.ag < 0 && !(len(cmd.structures) == 1 && cmd.structures[0] == "all") {
+			return nil, fmt.Errorf("%w: say which AG (ag=N), or write to ag/N/repair (only \"repair all\" covers every AG)", ErrBadCmd)
 		}
 	case "cancel":
 		if len(cmd.structures) > 0 {
@@ -203,10 +203,16 @@ func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error 
 			},
 			Log: func(msg string) { c.logf("%s", msg) },
 		}
-		res, e := repair.Repair(opCtx, c.tree.FS, cmd.structures, opts)
-		err = e
-		if res != nil {
+		if cmd.ag < 0 {
+			res, e := repair.RepairAll(opCtx, c.tree.FS, cmd.structures, opts)
+			err = e
 			result = res
+		} else {
+			res, e := repair.Repair(opCtx, c.tree.FS, cmd.structures, opts)
+			err = e
+			if res != nil {
+				result = res
+			}
 		}
 		c.tree.Invalidate()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,6 +172,17 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 		return nil, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl)", ErrUnknownStruct)
 	}
 	freesp, refc, agi, sb := false, false, false, false
+	if slices.Contains(structures, "all") {
+		// Everything this version rebuilds: the secondary superblock,
+		// the AGI, the free space with the rmapbt, and the refcountbt.
+		structures = []string{"agi", "bnobt"}
+		if opts.AG > 0 {
+			structures = append(structures, "sb")
+		}
+		if fs.Geo.Reflink {
+			structures = append(structures, "refcountbt")
+		}
+	}
 	for _, s := range structures {
 		switch s {
 		case "bnobt", "cntbt", "agf", "agfl", "freesp", "rmapbt", "refcountbt":
@@ -187,7 +199,7 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 		case "sb":
 			sb = true
 		default:
-			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt, refcountbt, agi, sb)", ErrUnknownStruct, s)
+			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt, refcountbt, agi, sb, all)", ErrUnknownStruct, s)
 		}
 	}
 	if err := preflight(fs); err != nil {
@@ -205,6 +217,14 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 				res.Counters = append(res.Counters, r.Counters...)
 				res.After = r.After
 				res.NothingToDo = res.NothingToDo && r.NothingToDo
+				res.BlocksAllocated += r.BlocksAllocated
+				res.BlocksFreed += r.BlocksFreed
+				res.Records += r.Records
+				res.WorkspaceUsed = max(res.WorkspaceUsed, r.WorkspaceUsed)
+				res.WorkspaceRes = max(res.WorkspaceRes, r.WorkspaceRes)
+				if len(res.Before) == 0 {
+					res.Before = r.Before
+				}
 			}
 		}
 		if err == nil {
@@ -247,3 +267,22 @@ func needsRebuild(findings []Finding, structures []string) bool {
 }
 
 var _ = xfsformat.NullAGBlock
+
+// RepairAll repairs the named structures of every AG in turn (each AG's
+// rebuild recounts the superblock over all AGs, so they run one after
+// another). It stops at the first AG that fails.
+func RepairAll(ctx context.Context, fs *FS, structures []string, opts RepairOptions) ([]*RepairResult, error) {
+	var out []*RepairResult
+	for agno := uint32(0); agno < fs.Geo.AGCount; agno++ {
+		o := opts
+		o.AG = agno
+		res, err := Repair(ctx, fs, structures, o)
+		if res != nil {
+			out = append(out, res)
+		}
+		if err != nil {
+			return out, fmt.Errorf("ag %d: %w", agno, err)
+		}
+	}
+	return out, nil
+}

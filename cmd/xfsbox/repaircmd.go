@@ -17,7 +17,7 @@ func init() {
 	register(&command{
 		name:    "repair",
 		summary: "rebuild AG btrees and headers from the filesystem's other metadata",
-		usage:   "[--ag N] [--force] [--json] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE STRUCTURE...",
+		usage:   "[--ag N] [--force] [--json] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE STRUCTURE...|all",
 		help: `Rebuilds the named structures of one AG in place, as xfs_repair's phase 5
 and the kernel's online repair do, and commits crash-safely: new btree
 blocks go to space that is free before and after, then the AG headers and
@@ -37,6 +37,7 @@ Structures:
   agi          the AGI's identity, counters and hints from the inode btrees
                (which must be sound), and the superblock's inode counters
   sb           a secondary superblock (AG 1 and up), copied from the primary
+  all          all of the above that the filesystem has
 
 Refused, by name, before anything is written: a read-only image, an
 image mounted by the kernel or locked by another xfsbox, a dirty log,
@@ -44,7 +45,7 @@ unknown features, or corrupt metadata the rebuild must rely on (inobt,
 refcountbt, inodes).
 
 Flags:
-  --ag N               the AG to repair (default 0)
+  --ag N               the AG to repair (default: every AG, one after another)
   --force              rebuild even when the check finds nothing wrong
   --json               print the result as JSON (schema xfsbox.repair)
   --scratch-dir DIR    stage records in an unnamed file in DIR (default: memory, memfd)
@@ -52,6 +53,7 @@ Flags:
 
 Examples:
   xfsbox repair --ag 3 disk.img bnobt
+  xfsbox repair disk.img all
   xfsbox repair --ag 0 --force --json disk.img bnobt | jq .counters
 `,
 		run: runRepair,
@@ -60,7 +62,7 @@ Examples:
 
 func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("repair")
-	ag := fl.Int64("ag", 0, "")
+	ag := fl.Int64("ag", -1, "")
 	force := fl.Bool("force", false, "")
 	asJSON := fl.Bool("json", false, "")
 	scratch, maxWS := workspaceFlags(fl)
@@ -81,15 +83,24 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer fs.Close()
 	reportJournal(fs)
-	if *ag < 0 || *ag >= int64(fs.Geo.AGCount) {
+	if *ag < -1 || *ag >= int64(fs.Geo.AGCount) {
 		return &usageError{fmt.Sprintf("--ag %d: the filesystem has AGs 0 to %d", *ag, fs.Geo.AGCount-1)}
 	}
-	opts := repair.RepairOptions{AG: uint32(*ag), Force: *force, Workspace: wo,
-		Log: func(msg string) { logrus.Info(msg) }}
+	opts := repair.RepairOptions{Force: *force, Workspace: wo, Log: func(msg string) { logrus.Info(msg) }}
 	if isTerminal(os.Stderr) {
-		opts.Progress = func(phase string) { fmt.Fprintf(os.Stderr, "\rrepair ag %d: %-10s", *ag, phase) }
+		opts.Progress = func(phase string) { fmt.Fprintf(os.Stderr, "\rrepair: %-10s", phase) }
 	}
-	res, err := repair.Repair(ctx, fs, pos[1:], opts)
+	var results []*repair.RepairResult
+	if *ag >= 0 {
+		opts.AG = uint32(*ag)
+		var res *repair.RepairResult
+		res, err = repair.Repair(ctx, fs, pos[1:], opts)
+		if res != nil {
+			results = append(results, res)
+		}
+	} else {
+		results, err = repair.RepairAll(ctx, fs, pos[1:], opts)
+	}
 	if opts.Progress != nil {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
@@ -98,20 +109,24 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *asJSON {
 		b, err := json.MarshalIndent(struct {
-			Schema  string `json:"schema"`
-			Version int    `json:"schema_version"`
-			*repair.RepairResult
-		}{"xfsbox.repair", 1, res}, "", "  ")
+			Schema  string                 `json:"schema"`
+			Version int                    `json:"schema_version"`
+			AGs     []*repair.RepairResult `json:"ags"`
+		}{"xfsbox.repair", 2, results}, "", "  ")
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, string(b))
 	} else {
-		printRepair(stdout, res)
+		for _, res := range results {
+			printRepair(stdout, res)
+		}
 	}
-	for _, f := range res.After {
-		if f.Severity == repair.Corrupt || f.Severity == repair.XrefMismatch {
-			return errCorrupt
+	for _, res := range results {
+		for _, f := range res.After {
+			if f.Severity == repair.Corrupt || f.Severity == repair.XrefMismatch {
+				return errCorrupt
+			}
 		}
 	}
 	return nil

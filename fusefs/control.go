@@ -129,7 +129,7 @@ func parse(line string, agFile int64) (*command, error) {
 		return nil, fmt.Errorf("%w: %q needs sandbox mode, which this version does not have yet", ErrBadCmd, cmd.verb)
 	case "repair":
 		if len(cmd.structures) == 0 {
-			return nil, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl, rmapbt, refcountbt, agi, sb)", ErrBadCmd)
+			return nil, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl, rmapbt, refcountbt, inobt, finobt, agi, sb, all)", ErrBadCmd)
 		}
 		if cmd.ag < 0 && !(len(cmd.structures) == 1 && cmd.structures[0] == "all") {
 			return nil, fmt.Errorf("%w: say which AG (ag=N), or write to ag/N/repair (only \"repair all\" covers every AG)", ErrBadCmd)

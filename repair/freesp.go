@@ -53,7 +53,11 @@ func (p *freeSpacePlan) treeBlocks() int64 {
 // inode's file data: its old blocks (OWN_REFC) and CoW staging extents
 // are dropped from the picture, and its new blocks are carved with the
 // others.
-func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool) (*RepairResult, error) {
+//
+// With ino, the inobt and finobt are rebuilt too, from the inode chunks
+// found without the old inobt (findInodeChunks) and their inodes' modes;
+// the AGI and the superblock's inode counters follow.
+func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino bool) (*RepairResult, error) {
 	g, agno := fs.Geo, opts.AG
 	wopts := withDefaults(opts.Workspace, fs, []uint32{agno})
 	ws, err := workspace.New(ctx, wopts)
@@ -71,6 +75,11 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 	c := checks[agno]
 	res := &RepairResult{AG: agno, Before: findings.List()}
 	sources := []string{"inobt", "inode", "bmbt"}
+	if ino {
+		// The old inobt and the scan that went through it are replaced
+		// by the chunks found and a scan of those.
+		sources = nil
+	}
 	if !refc {
 		sources = append(sources, "refcountbt")
 	}
@@ -81,6 +90,9 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 	if refc {
 		wanted = append(wanted, "refcountbt")
 	}
+	if ino {
+		wanted = append(wanted, "inobt", "finobt", "agi")
+	}
 	if !opts.Force && !needsRebuild(res.Before, wanted) {
 		res.NothingToDo = true
 		opts.logf("ag %d: free space is consistent; nothing to do (use force to rebuild anyway)", agno)
@@ -90,16 +102,39 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 	opts.progress("plan")
 	agLen := uint64(g.AGLength(agno))
 	var iterErr error
+	// used is the AG's used space after the rebuild's sources; before
+	// holds everything the old state uses too (new blocks avoid both).
+	used, before := c.used, c.used
+	var ir *inodeRebuild
+	if ino {
+		rmapSound := g.Rmapbt && refuseCorruptSources(res.Before, "rmapbt") == nil
+		if ir, err = prepareInodeRebuild(ctx, fs, c, ws, rmapSound); err != nil {
+			return res, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		used = ir.used
+		if before, err = ws.NewArray(xfsformat.RmapRecLen); err != nil {
+			return res, err
+		}
+		for _, a := range []*workspace.Array{c.used, ir.used} {
+			if err := a.Iterate(ctx, func(_ int64, r []byte) error { return before.Append(r) }); err != nil {
+				return res, err
+			}
+		}
+		if err := before.Sort(ctx, cmpRmapRecs); err != nil {
+			return res, err
+		}
+	}
 	// What the rebuild replaces: OWN_AG (free-space trees, rmapbt,
 	// AGFL) and, with refc, the refcountbt's blocks and CoW staging.
 	replaced := func(o int64) bool {
-		return o == xfsformat.OwnAG || (refc && (o == xfsformat.OwnRefc || o == xfsformat.OwnCow))
+		return o == xfsformat.OwnAG || (refc && (o == xfsformat.OwnRefc || o == xfsformat.OwnCow)) ||
+			(ino && o == xfsformat.OwnInobt)
 	}
-	notOwnAG := func() iter.Seq[[]byte] { return filterOwners(ctx, c.used, &iterErr, replaced) }
+	notOwnAG := func() iter.Seq[[]byte] { return filterOwners(ctx, used, &iterErr, replaced) }
 	keepUnion := func() iter.Seq[extent] { return usedUnion(notOwnAG()) }
 	// Free both before and after: outside everything in use, old
 	// free-space trees and AGFL included.
-	candidates := complement(usedUnion(records(ctx, c.used, &iterErr)), nil, agLen)
+	candidates := complement(usedUnion(records(ctx, before, &iterErr)), nil, agLen)
 	var oldOwnAG int64
 	for rec := range records(ctx, c.used, &iterErr) {
 		if replaced(int64(be64(rec[8:]))) {
@@ -139,14 +174,33 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 		if refcRecs, err = ws.NewArray(xfsformat.RefcountRecLen); err != nil {
 			return res, err
 		}
-		if err := computeRefcounts(ctx, c.used, refcRecs); err != nil {
+		if err := computeRefcounts(ctx, used, refcRecs); err != nil {
 			return res, err
 		}
 		if refcPlan, err = PlanLoad(xfsformat.Refcountbt, g, refcRecs.Len(), tight); err != nil {
 			return res, err
 		}
 	}
-	plan, err := settleFreeSpace(ctx, fs, ws, keepUnion, candidates, keepRmaps, tight, agLen, refcPlan)
+	// Trees whose size the carving cannot change are placed first: the
+	// refcountbt (OWN_REFC), then the inobt and finobt (OWN_INOBT).
+	var inoPlan, finoPlan *LoadPlan
+	groups := []int64{0, 0}
+	if refcPlan != nil {
+		groups[0] = refcPlan.Blocks()
+	}
+	if ir != nil {
+		if inoPlan, err = PlanLoad(xfsformat.Inobt, g, ir.inoRecs.Len(), tight); err != nil {
+			return res, err
+		}
+		groups[1] = inoPlan.Blocks()
+		if g.Finobt {
+			if finoPlan, err = PlanLoad(xfsformat.Finobt, g, ir.finoRecs.Len(), tight); err != nil {
+				return res, err
+			}
+			groups[1] += finoPlan.Blocks()
+		}
+	}
+	plan, err := settleFreeSpace(ctx, fs, ws, keepUnion, candidates, keepRmaps, tight, agLen, groups)
 	if err != nil {
 		return res, err
 	}
@@ -190,9 +244,15 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 		blocks = blocks[n:]
 		return out
 	}
-	var refcBlocks []uint32
+	var refcBlocks, inoBlocks, finoBlocks []uint32
 	if refcPlan != nil {
 		refcBlocks = take(refcPlan.Blocks())
+	}
+	if inoPlan != nil {
+		inoBlocks = take(inoPlan.Blocks())
+	}
+	if finoPlan != nil {
+		finoBlocks = take(finoPlan.Blocks())
 	}
 	bnoBlocks, cntBlocks := take(plan.bno.Blocks()), take(plan.cnt.Blocks())
 	var rmapBlocks []uint32
@@ -206,11 +266,11 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 			return res, err
 		}
 		var b24 [xfsformat.RmapRecLen]byte
-		refcRuns, agRuns := splitRuns(plan.reserved, int64(len(refcBlocks)))
+		split := splitGroups(plan.reserved, groups)
 		for _, o := range []struct {
 			runs  []extent
 			owner int64
-		}{{agRuns, xfsformat.OwnAG}, {refcRuns, xfsformat.OwnRefc}} {
+		}{{split[2], xfsformat.OwnAG}, {split[0], xfsformat.OwnRefc}, {split[1], xfsformat.OwnInobt}} {
 			for _, run := range o.runs {
 				xfsformat.RmapRec{StartBlock: uint32(run.start), BlockCount: uint32(run.end - run.start), Owner: ownerBits(o.owner)}.Encode(b24[:])
 				if err := rmapRecs.Append(b24[:]); err != nil {
@@ -245,9 +305,19 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 			return res, err
 		}
 	}
-	var refcRoot uint32
+	var refcRoot, inoRoot, finoRoot uint32
 	if refcPlan != nil {
 		if refcRoot, err = BulkLoad(ctx, fs, ws, agno, refcPlan, refcRecs, refcBlocks, write); err != nil {
+			return res, err
+		}
+	}
+	if inoPlan != nil {
+		if inoRoot, err = BulkLoad(ctx, fs, ws, agno, inoPlan, ir.inoRecs, inoBlocks, write); err != nil {
+			return res, err
+		}
+	}
+	if finoPlan != nil {
+		if finoRoot, err = BulkLoad(ctx, fs, ws, agno, finoPlan, ir.finoRecs, finoBlocks, write); err != nil {
 			return res, err
 		}
 	}
@@ -301,8 +371,18 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 	writes := []Write{
 		{Off: g.SectorOffset(agno, SectorAGF), Data: agfBuf},
 		{Off: g.SectorOffset(agno, SectorAGFL), Data: agflBuf},
-		{Off: 0, Data: sbBuf},
 	}
+	if ir != nil {
+		agiBuf, err := fs.newAGI(agno, c.agi, inoPlan, finoPlan, inoRoot, finoRoot, ir, sbBuf)
+		if err != nil {
+			return res, err
+		}
+		writes = append(writes, Write{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf})
+		res.Rewritten = append(res.Rewritten, Rewrite{"inobt", "requested: rebuilt from the inode chunks found and their inodes"},
+			Rewrite{"finobt", "the inobt's chunks with free inodes"}, Rewrite{"agi", "roots, levels and counters of the new inode btrees"})
+		res.Counters = append(res.Counters, Counter{"count", uint64(c.agi.Count), ir.count}, Counter{"freecount", uint64(c.agi.FreeCount), ir.free})
+	}
+	writes = append(writes, Write{Off: 0, Data: sbBuf})
 	opts.progress("commit")
 	if err := fs.commit(opts, writes); err != nil {
 		return res, err
@@ -320,7 +400,7 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 	if refcPlan != nil {
 		res.Rewritten = append(res.Rewritten, Rewrite{"refcountbt", "requested: rebuilt from the overlaps of every inode's file data"})
 	}
-	res.BlocksAllocated = int64(len(refcBlocks) + len(bnoBlocks) + len(cntBlocks) + len(rmapBlocks) + len(agflBlocks))
+	res.BlocksAllocated = int64(len(refcBlocks) + len(inoBlocks) + len(finoBlocks) + len(bnoBlocks) + len(cntBlocks) + len(rmapBlocks) + len(agflBlocks))
 	res.BlocksFreed = oldOwnAG
 	res.Counters = []Counter{
 		{"freeblks", uint64(old.FreeBlks), uint64(agf.FreeBlks)}, {"longest", uint64(old.Longest), uint64(agf.Longest)},
@@ -342,6 +422,9 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc bool
 	types := []xfsformat.BtreeType{xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt}
 	if refc {
 		types = append(types, xfsformat.Refcountbt)
+	}
+	if ino {
+		types = append(types, xfsformat.Inobt, xfsformat.Finobt)
 	}
 	after, err := verifyRebuilt(context.Background(), fs, agno, opts.Workspace, types...)
 	if err != nil {
@@ -410,10 +493,12 @@ func verifyRebuilt(ctx context.Context, fs *FS, agno uint32, wopts workspace.Opt
 // iterate until the block count settles. Blocks left over when the need
 // shrinks go to the AGFL.
 func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepUnion func() iter.Seq[extent],
-	candidates iter.Seq[extent], keepRmaps *workspace.Array, tight bool, agLen uint64, fixed *LoadPlan) (*freeSpacePlan, error) {
-	var fixedBlocks int64 // taken first, for a tree whose size is known (the refcountbt)
-	if fixed != nil {
-		fixedBlocks = fixed.Blocks()
+	candidates iter.Seq[extent], keepRmaps *workspace.Array, tight bool, agLen uint64, groups []int64) (*freeSpacePlan, error) {
+	// Blocks taken first, for trees whose size the carving cannot change
+	// (one group per rmap owner).
+	var fixedBlocks int64
+	for _, n := range groups {
+		fixedBlocks += n
 	}
 	g := fs.Geo
 	slots := int64(xfsformat.AGFLSlots(int(g.SectSize)))
@@ -435,8 +520,10 @@ func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepU
 		}
 		rmapLevels := 0
 		if keepRmaps != nil {
-			fixedRuns, agRuns := splitRuns(reserved, fixedBlocks)
-			p.rmapRecs = keepRmaps.Len() + int64(len(fixedRuns)+len(agRuns))
+			p.rmapRecs = keepRmaps.Len()
+			for _, runs := range splitGroups(reserved, groups) {
+				p.rmapRecs += int64(len(runs))
+			}
 			if need == 0 {
 				p.rmapRecs++ // at least one OWN_AG run will exist
 			}
@@ -495,20 +582,33 @@ func (fs *FS) sbWithFdblocks(agno uint32, newAGF *xfsformat.AGF) (buf []byte, be
 // ownerBits is a (possibly special, negative) rmap owner as stored.
 func ownerBits(o int64) uint64 { return uint64(o) }
 
-// splitRuns splits the blocks of runs (in order) into the first n and the
-// rest, each as merged runs.
-func splitRuns(runs []extent, n int64) (first, rest []extent) {
-	for _, r := range runs {
-		if n <= 0 {
-			rest = append(rest, r)
-			continue
-		}
-		take := min(int64(r.end-r.start), n)
-		first = append(first, extent{r.start, r.start + uint64(take)})
-		if r.start+uint64(take) < r.end {
-			rest = append(rest, extent{r.start + uint64(take), r.end})
-		}
-		n -= take
+// splitGroups splits the blocks of runs, in order, into groups of the
+// given sizes and the rest (the last group), each as merged runs.
+func splitGroups(runs []extent, sizes []int64) [][]extent {
+	out := make([][]extent, len(sizes)+1)
+	g, left := 0, int64(0)
+	if len(sizes) > 0 {
+		left = sizes[0]
 	}
-	return mergeRuns(first), mergeRuns(rest)
+	for _, r := range runs {
+		for r.start < r.end {
+			for g < len(sizes) && left == 0 {
+				g++
+				if g < len(sizes) {
+					left = sizes[g]
+				}
+			}
+			take := int64(r.end - r.start)
+			if g < len(sizes) {
+				take = min(take, left)
+				left -= take
+			}
+			out[g] = append(out[g], extent{r.start, r.start + uint64(take)})
+			r.start += uint64(take)
+		}
+	}
+	for i := range out {
+		out[i] = mergeRuns(out[i])
+	}
+	return out
 }

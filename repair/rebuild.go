@@ -171,11 +171,12 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 	if len(structures) == 0 {
 		return nil, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl)", ErrUnknownStruct)
 	}
-	freesp, refc, agi, sb := false, false, false, false
+	freesp, refc, ino, agi, sb := false, false, false, false, false
 	if slices.Contains(structures, "all") {
 		// Everything this version rebuilds: the secondary superblock,
-		// the AGI, the free space with the rmapbt, and the refcountbt.
-		structures = []string{"agi", "bnobt"}
+		// the free space with the rmapbt, the inode btrees with the AGI,
+		// and the refcountbt, in one pass.
+		structures = []string{"bnobt", "inobt"}
 		if opts.AG > 0 {
 			structures = append(structures, "sb")
 		}
@@ -194,12 +195,17 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 			}
 			freesp = true
 			refc = refc || s == "refcountbt"
+		case "inobt", "finobt":
+			if s == "finobt" && !fs.Geo.Finobt {
+				return nil, fmt.Errorf("%w %q: this filesystem has no finobt", ErrUnknownStruct, s)
+			}
+			freesp, ino = true, true
 		case "agi":
 			agi = true
 		case "sb":
 			sb = true
 		default:
-			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt, refcountbt, agi, sb, all)", ErrUnknownStruct, s)
+			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt, refcountbt, inobt, finobt, agi, sb, all)", ErrUnknownStruct, s)
 		}
 	}
 	if err := preflight(fs); err != nil {
@@ -234,11 +240,11 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 	if sb {
 		merge(rebuildSecondarySB(ctx, fs, opts))
 	}
-	if agi && err == nil {
+	if agi && !ino && err == nil {
 		merge(rebuildAGI(ctx, fs, opts))
 	}
 	if freesp && err == nil {
-		merge(rebuildFreeSpace(ctx, fs, opts, refc))
+		merge(rebuildFreeSpace(ctx, fs, opts, refc, ino))
 	}
 	if res != nil {
 		res.Requested = structures

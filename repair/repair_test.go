@@ -31,7 +31,7 @@ func spaceMaps(t *testing.T, fs *FS, agno uint32) (free, meta []bool) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, bt := range []xfsformat.BtreeType{xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt, xfsformat.Refcountbt} {
+	for _, bt := range []xfsformat.BtreeType{xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt, xfsformat.Refcountbt, xfsformat.Inobt, xfsformat.Finobt} {
 		if !fs.HasBtree(bt) {
 			continue
 		}
@@ -58,8 +58,8 @@ func openRW(t *testing.T, img string) *FS {
 	return fs
 }
 
-// TestForceRebuildHealthy rebuilds the free space (and the refcountbt)
-// of every AG of healthy images and wants: the same free-extent set apart from the blocks the
+// TestForceRebuildHealthy rebuilds the free space, the inode btrees and
+// the refcountbt of every AG of healthy images and wants: the same free-extent set apart from the blocks the
 // new trees took, our check and xfs_repair -n clean, the kernel mounting
 // it with every file's hash unchanged and surviving a write workload.
 func TestForceRebuildHealthy(t *testing.T) {
@@ -69,7 +69,7 @@ func TestForceRebuildHealthy(t *testing.T) {
 			fs := openRW(t, img)
 			for agno := uint32(0); agno < fs.Geo.AGCount; agno++ {
 				freeBefore, metaBefore := spaceMaps(t, fs, agno)
-				what := []string{"bnobt"}
+				what := []string{"bnobt", "inobt"}
 				if fs.Geo.Reflink {
 					what = append(what, "refcountbt")
 				}

@@ -70,6 +70,13 @@ const sinkBatch = 512
 // the bmbt magic and the level its parent expects. The scan stops only
 // when ctx is done or sink or onChunk returns an error, which it returns.
 func ScanInodes(ctx context.Context, fs *FS, sink RmapSink, onChunk func(ChunkUse) error, findings *Findings) error {
+	return ScanInodesWith(ctx, fs, nil, sink, onChunk, findings)
+}
+
+// ScanInodesWith is ScanInodes with the inode chunks of some AGs given
+// (sorted by startino) instead of read from their inobt: the inobt
+// rebuild scans the chunks it found without trusting the old tree.
+func ScanInodesWith(ctx context.Context, fs *FS, chunks map[uint32][]xfsformat.InobtRec, sink RmapSink, onChunk func(ChunkUse) error, findings *Findings) error {
 	if findings == nil {
 		findings = &Findings{}
 	}
@@ -87,6 +94,7 @@ func ScanInodes(ctx context.Context, fs *FS, sink RmapSink, onChunk func(ChunkUs
 	for range workers {
 		wg.Go(func() {
 			s := newInodeScanner(fs, out, findings)
+			s.given = chunks
 			for agno := range ags {
 				if err := s.scanAG(ctx, agno); err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
@@ -132,6 +140,7 @@ type inodeScanner struct {
 	findings *Findings
 	nrext64  bool
 
+	given     map[uint32][]xfsformat.InobtRec // chunks not to read from the inobt
 	ctx       context.Context
 	agno      uint32
 	chunk     []byte   // one chunk's inodes
@@ -181,8 +190,7 @@ func (s *inodeScanner) scanAG(ctx context.Context, agno uint32) error {
 		s.findings.Addf("scan.inobt", Warning, int64(agno), "inobt", blockOf(err),
 			"inode scan may be incomplete: %v", err)
 	}}
-	err := w.Records(ctx, func(_ uint32, _ int, raw []byte) error {
-		rec := xfsformat.DecodeInobtRec(raw, g.SparseInodes)
+	visit := func(rec xfsformat.InobtRec) error {
 		start := uint64(rec.StartIno)
 		switch {
 		case start < nextIno:
@@ -196,7 +204,19 @@ func (s *inodeScanner) scanAG(ctx context.Context, agno uint32) error {
 		}
 		nextIno = start + xfsformat.InodesPerChunk
 		return s.scanChunk(rec, maxAGIno)
-	})
+	}
+	var err error
+	if recs, ok := s.given[agno]; ok {
+		for _, rec := range recs {
+			if err = visit(rec); err != nil {
+				break
+			}
+		}
+	} else {
+		err = w.Records(ctx, func(_ uint32, _ int, raw []byte) error {
+			return visit(xfsformat.DecodeInobtRec(raw, g.SparseInodes))
+		})
+	}
 	if ferr := s.flush(); err == nil {
 		err = ferr
 	}

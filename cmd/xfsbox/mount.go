@@ -28,7 +28,7 @@ and .raw files; MNT/README explains the tree.
 
 Control files: write a command line, read the JSON result of the last one.
   ctl              check [ag=N] | repair ag=N STRUCT... [force] | cancel
-  ag/N/repair      STRUCT... [force]   (bnobt cntbt agf agfl rmapbt refcountbt agi sb)
+  ag/N/repair      STRUCT... [force]   (bnobt cntbt agf agfl rmapbt refcountbt inobt finobt agi sb all)
   status           what runs now, or how the last command ended
   log              one line per command and per change it made
 A write returns when its command has finished; a failure is its errno

@@ -34,6 +34,11 @@ Structures:
                and on rmapbt filesystems the rmapbt, from every owner found
   refcountbt   the same, plus the refcountbt from the overlaps of every
                inode's file data
+  inobt, finobt the inode btrees, from the inode chunks found without them
+               (the rmapbt's OWN_INODES records, else a search of the AG
+               for inode clusters) and every inode's mode; with the AGI and
+               the superblock's inode counters (and the free space: their
+               blocks come from it)
   agi          the AGI's identity, counters and hints from the inode btrees
                (which must be sound), and the superblock's inode counters
   sb           a secondary superblock (AG 1 and up), copied from the primary
@@ -71,7 +76,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if len(pos) < 2 {
-		return &usageError{"need IMAGE and at least one STRUCTURE (bnobt, cntbt, agf, agfl, rmapbt, refcountbt, agi, sb)"}
+		return &usageError{"need IMAGE and at least one STRUCTURE (bnobt, cntbt, agf, agfl, rmapbt, refcountbt, inobt, finobt, agi, sb, all)"}
 	}
 	wo, err := workspaceOptions(*scratch, *maxWS)
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 // case is outside what the rebuilds cover yet: the free-space rebuild
 // for the agf, agfl, bnobt, cntbt and rmapbt (it rewrites the rmapbt
 // from the full scan), plus the refcountbt for its blocks and the agf's
-// refcount fields, and the agi's own fields. (The inobt and finobt
-// rebuilds are still to come.)
+// refcount fields, the agi, and the inobt and finobt (rebuilt from the
+// inode chunks found without them).
 func RepairStructures(c Case) []string {
 	switch {
 	case c.Object == "agfl", strings.HasPrefix(c.Object, "bnobt-"), strings.HasPrefix(c.Object, "cntbt-"),
@@ -28,13 +28,15 @@ func RepairStructures(c Case) []string {
 		}
 		return []string{"bnobt"}
 	case c.Object == "agi":
-		// The AGI rebuild keeps the inode btrees' roots: a damaged root
-		// or level needs the inobt rebuild, still to come.
+		// The AGI's own fields; its roots and levels need the inode
+		// btrees rebuilt.
 		switch c.Field {
 		case "root", "level", "free_root", "free_level":
-			return nil
+			return []string{"inobt"}
 		}
 		return []string{"agi"}
+	case strings.HasPrefix(c.Object, "inobt-"), strings.HasPrefix(c.Object, "finobt-"):
+		return []string{"inobt"}
 	}
 	return nil
 }

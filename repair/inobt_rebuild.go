@@ -1,0 +1,261 @@
+package repair
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"slices"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// inodeRebuild is what the inobt/finobt rebuild found: the AG's inode
+// chunks (found without trusting the old inobt), their inodes' use, and
+// the AG's used space recomputed from them.
+type inodeRebuild struct {
+	used              *workspace.Array // sorted rmap records, old inode-derived ones replaced
+	inoRecs, finoRecs *workspace.Array
+	count, free       uint64
+}
+
+// findInodeChunks lists the AG's inode chunks without the inobt: from the
+// rmapbt's OWN_INODES records when the rmapbt is sound, else by reading
+// the AG for inode clusters (v5 inode magic, CRC and di_ino matching the
+// place). Chunks come back sorted, with their sparse holemasks.
+func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, rmapSound bool) ([]xfsformat.InobtRec, error) {
+	g, agno := fs.Geo, c.agno
+	var blocks []uint32
+	if tr := c.trees[xfsformat.Rmapbt]; rmapSound && tr != nil && tr.recs != nil {
+		err := tr.recs.Iterate(ctx, func(_ int64, rec []byte) error {
+			r := xfsformat.DecodeRmapRec(rec)
+			if int64(r.Owner) == xfsformat.OwnInodes {
+				for b := r.StartBlock; b < r.StartBlock+r.BlockCount; b++ {
+					blocks = append(blocks, b)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if blocks, err = searchInodeBlocks(ctx, fs, agno); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(blocks)
+	blocks = slices.Compact(blocks)
+	// Group blocks by chunk; a missing part of a chunk is a sparse hole.
+	var out []xfsformat.InobtRec
+	perBlock := g.InoPBlock
+	for _, b := range blocks {
+		agino := g.AGIno(b, 0)
+		start := agino &^ (xfsformat.InodesPerChunk - 1)
+		if n := len(out); n == 0 || out[n-1].StartIno != start {
+			out = append(out, xfsformat.InobtRec{StartIno: start, HoleMask: 0xffff})
+		}
+		r := &out[len(out)-1]
+		// Clear the hole bits (4 inodes each) this block's inodes cover.
+		for i := agino - start; i < min(agino-start+perBlock, xfsformat.InodesPerChunk); i += 4 {
+			r.HoleMask &^= 1 << (i / 4)
+		}
+	}
+	for i := range out {
+		if !g.SparseInodes && out[i].HoleMask != 0 {
+			return nil, fmt.Errorf("inode chunk %d is incomplete on a filesystem without sparse inodes", out[i].StartIno)
+		}
+		out[i].Count = uint8(xfsformat.InodesPerChunk - 4*bits.OnesCount16(out[i].HoleMask))
+	}
+	return out, nil
+}
+
+// searchInodeBlocks reads the whole AG and returns the blocks whose first
+// inode is a valid v5 inode of that very place.
+func searchInodeBlocks(ctx context.Context, fs *FS, agno uint32) ([]uint32, error) {
+	g := fs.Geo
+	const chunk = 1 << 20
+	per := uint32(max(chunk/int(g.BlockSize), 1))
+	buf := make([]byte, int(per)*int(g.BlockSize))
+	var out []uint32
+	agLen := g.AGLength(agno)
+	for b := g.HeaderBlocks(); b < agLen; b += per {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(per, agLen-b)
+		if err := fs.Img.ReadAt(buf[:int(n)*int(g.BlockSize)], g.ByteOffset(agno, b)); err != nil {
+			return nil, err
+		}
+		for i := uint32(0); i < n; i++ {
+			ib := buf[int(i)*int(g.BlockSize):][:g.InodeSize]
+			if ib[0] != 'I' || ib[1] != 'N' || ib[4] != 3 {
+				continue
+			}
+			in, err := xfsformat.DecodeInode(ib)
+			if err != nil || !in.CRCOK() || in.Ino != g.Ino(agno, g.AGIno(b+i, 0)) || in.UUID != g.MetaUUID {
+				continue
+			}
+			out = append(out, b+i)
+		}
+	}
+	return out, nil
+}
+
+// prepareInodeRebuild finds the AG's chunks, scans their inodes (and
+// every other AG's through its inobt) and recomputes the AG's used space
+// and its inobt and finobt records.
+func prepareInodeRebuild(ctx context.Context, fs *FS, c *agCheck, ws *workspace.Workspace, rmapSound bool) (*inodeRebuild, error) {
+	g, agno := fs.Geo, c.agno
+	chunks, err := findInodeChunks(ctx, fs, c, rmapSound)
+	if err != nil {
+		return nil, err
+	}
+	ir := &inodeRebuild{}
+	if ir.used, err = ws.NewArray(xfsformat.RmapRecLen); err != nil {
+		return nil, err
+	}
+	// Keep what does not come from the old inobt: drop inode-owned
+	// mappings, inode chunks and the inode btrees' blocks.
+	err = c.used.Iterate(ctx, func(_ int64, rec []byte) error {
+		r := xfsformat.DecodeRmapRec(rec)
+		if r.IsInodeOwner() || int64(r.Owner) == xfsformat.OwnInodes || int64(r.Owner) == xfsformat.OwnInobt {
+			return nil
+		}
+		return ir.used.Append(rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var rb [xfsformat.RmapRecLen]byte
+	addUsed := func(r xfsformat.RmapRec) error {
+		r.Encode(rb[:])
+		return ir.used.Append(rb[:])
+	}
+	findings := &Findings{}
+	uses := map[uint32]ChunkUse{}
+	err = ScanInodesWith(ctx, fs, map[uint32][]xfsformat.InobtRec{agno: chunks},
+		func(a uint32, r xfsformat.RmapRec) error {
+			if a != agno {
+				return nil
+			}
+			return addUsed(r)
+		},
+		func(cu ChunkUse) error {
+			if cu.AG == agno {
+				uses[cu.Rec.StartIno] = cu
+			}
+			return nil
+		}, findings)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseCorruptSources(findings.List(), "inode", "bmbt"); err != nil {
+		return nil, err
+	}
+	if ir.inoRecs, err = ws.NewArray(xfsformat.InobtRecLen); err != nil {
+		return nil, err
+	}
+	if ir.finoRecs, err = ws.NewArray(xfsformat.InobtRecLen); err != nil {
+		return nil, err
+	}
+	var ib [xfsformat.InobtRecLen]byte
+	for _, rec := range chunks {
+		cu := uses[rec.StartIno]
+		holes := holeMask64(rec.HoleMask)
+		rec.Free = ^cu.InUse | holes
+		rec.FreeCount = uint8(bits.OnesCount64(rec.Free &^ holes))
+		ir.count += uint64(rec.Count)
+		ir.free += uint64(rec.FreeCount)
+		// The chunk's clusters are OWN_INODES (a block holding several
+		// chunks belongs to the first).
+		shared := g.InoPBlock > xfsformat.InodesPerChunk && rec.StartIno%g.InoPBlock != 0
+		for k := uint32(0); !shared && k < xfsformat.InodesPerChunk; k += g.InoPBlock {
+			if g.InoPBlock < xfsformat.InodesPerChunk && holes&(1<<k) != 0 {
+				continue
+			}
+			b, _ := g.AGInoBlock(rec.StartIno + k)
+			if err := addUsed(xfsformat.RmapRec{StartBlock: b, BlockCount: 1, Owner: ownerBits(xfsformat.OwnInodes)}); err != nil {
+				return nil, err
+			}
+			if g.InoPBlock >= xfsformat.InodesPerChunk {
+				break
+			}
+		}
+		rec.Encode(ib[:], g.SparseInodes)
+		if err := ir.inoRecs.Append(ib[:]); err != nil {
+			return nil, err
+		}
+		if rec.FreeCount > 0 && g.Finobt {
+			if err := ir.finoRecs.Append(ib[:]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := ir.used.Sort(ctx, cmpRmapRecs); err != nil {
+		return nil, err
+	}
+	return ir, nil
+}
+
+// newAGI returns AG agno's AGI sector for the rebuilt inode btrees, and
+// sets the superblock (sbBuf, re-CRCed) icount and ifree over the AGs.
+func (fs *FS) newAGI(agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRoot, finoRoot uint32, ir *inodeRebuild, sbBuf []byte) ([]byte, error) {
+	g := fs.Geo
+	agi := *old
+	agi.MagicNum, agi.VersionNum, agi.SeqNo, agi.Length, agi.UUID = xfsformat.AGIMagic, 1, agno, g.AGLength(agno), g.MetaUUID
+	agi.Root, agi.Level = inoRoot, uint32(ino.Height())
+	agi.Count, agi.FreeCount = uint32(ir.count), uint32(ir.free)
+	agi.LSN = 0
+	if fino != nil {
+		agi.FreeRoot, agi.FreeLevel = finoRoot, uint32(fino.Height())
+	}
+	if g.InobtCount {
+		agi.IBlocks = uint32(ino.Blocks())
+		if fino != nil {
+			agi.FBlocks = uint32(fino.Blocks())
+		}
+	}
+	for i, v := range agi.Unlinked {
+		if v != xfsformat.NullAGIno && (!g.ValidAGIno(agno, v) || v%xfsformat.AGIUnlinkedBuckets != uint32(i)) {
+			agi.Unlinked[i] = xfsformat.NullAGIno
+		}
+	}
+	for _, p := range []*uint32{&agi.NewIno, &agi.DirIno} {
+		if *p != xfsformat.NullAGIno && !g.ValidAGIno(agno, *p) {
+			*p = xfsformat.NullAGIno
+		}
+	}
+	sector, err := fs.ReadSector(agno, SectorAGI)
+	if err != nil {
+		return nil, err
+	}
+	buf := append([]byte(nil), sector...)
+	if err := agi.Encode(buf); err != nil {
+		return nil, err
+	}
+	xfsformat.UpdateCRC(buf, xfsformat.AGICRCOffset())
+
+	sb, err := xfsformat.DecodeSuperblock(sbBuf)
+	if err != nil {
+		return nil, err
+	}
+	var icount, ifree uint64
+	for i := uint32(0); i < g.AGCount; i++ {
+		a := &agi
+		if i != agno {
+			if a, _, err = fs.ReadAGI(i); err != nil {
+				return nil, err
+			}
+		}
+		icount += uint64(a.Count)
+		ifree += uint64(a.FreeCount)
+	}
+	sb.ICount, sb.IFree = icount, ifree
+	if err := sb.Encode(sbBuf); err != nil {
+		return nil, err
+	}
+	xfsformat.UpdateCRC(sbBuf, xfsformat.SBCRCOffset())
+	return buf, nil
+}

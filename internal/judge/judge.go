@@ -92,7 +92,9 @@ func KernelVerify(t testing.TB, img string, hashes map[string]string) {
 }
 
 // Kernel is KernelVerify for callers without a testing.TB (the campaign's
-// repair hook). Every mount is undone before it returns.
+// repair hook). Every mount is undone before it returns. Copies of one
+// test image share a uuid and may be mounted at once by parallel
+// workers, hence nouuid.
 func Kernel(img string, hashes map[string]string) error {
 	mnt, err := os.MkdirTemp("", "xfsbox-judge")
 	if err != nil {
@@ -108,7 +110,7 @@ func Kernel(img string, hashes map[string]string) error {
 		}
 		return nil
 	}
-	if err := run(time.Minute, "mount", "-o", "loop", img, mnt); err != nil {
+	if err := run(time.Minute, "mount", "-o", "loop,nouuid", img, mnt); err != nil {
 		return fmt.Errorf("kernel mount: %w", err)
 	}
 	mounted := true

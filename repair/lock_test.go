@@ -92,7 +92,9 @@ func runTimed(t *testing.T, timeout time.Duration, name string, args ...string) 
 func loopMount(t *testing.T, img, opts string) (mnt string, umount func()) {
 	t.Helper()
 	mnt = t.TempDir()
-	if out, err := runTimed(t, time.Minute, "mount", "-o", opts, img, mnt); err != nil {
+	// nouuid: copies of one test image share a uuid, and other tests
+	// may have one mounted at the same time.
+	if out, err := runTimed(t, time.Minute, "mount", "-o", opts+",nouuid", img, mnt); err != nil {
 		t.Fatalf("mount -o %s %s: %v\n%s", opts, img, err, out)
 	}
 	done := false

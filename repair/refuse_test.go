@@ -65,7 +65,7 @@ func TestRepairRefusals(t *testing.T) {
 	t.Run("mounted by the kernel", func(t *testing.T) {
 		img := testimg.Copy(t, "defaults")
 		mnt := t.TempDir()
-		if out, err := exec.Command("mount", "-o", "loop,ro", img, mnt).CombinedOutput(); err != nil {
+		if out, err := exec.Command("mount", "-o", "loop,ro,nouuid", img, mnt).CombinedOutput(); err != nil {
 			t.Fatalf("mount: %v %s", err, out)
 		}
 		t.Cleanup(func() { exec.Command("umount", mnt).Run() })
@@ -78,7 +78,7 @@ func TestRepairRefusals(t *testing.T) {
 	t.Run("dirty log", func(t *testing.T) {
 		img := testimg.Copy(t, "allfeatures")
 		mnt := t.TempDir()
-		if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		if out, err := exec.Command("mount", "-o", "loop,nouuid", img, mnt).CombinedOutput(); err != nil {
 			t.Fatalf("mount: %v %s", err, out)
 		}
 		mounted := true

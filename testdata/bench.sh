@@ -43,6 +43,9 @@ mapfile -t o < <(median copyimg "$BIN" repair --ag 0 --force "$work/copy.img" bn
 mapfile -t r < <(median copyimg xfs_repair "$work/copy.img")
 row "rebuild bnobt+cntbt of AG 0 vs xfs_repair" "${o[0]}" "${r[0]}" "${o[1]}" "${r[1]}"
 
+mapfile -t o < <(median copyimg "$BIN" repair --force "$work/copy.img" all)
+row "repair all (every btree of every AG) vs xfs_repair" "${o[0]}" "${r[0]}" "${o[1]}" "${r[1]}"
+
 # Stream 2M bnobt records through the mount vs xfs_db printing them.
 "$BIN" mount --read-only "$IMG" "$mnt" & mpid=$!
 for _ in $(seq 100); do [ -e "$mnt/ag/0/agf" ] && break; sleep 0.1; done

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -23,6 +24,14 @@ func (t *Tree) geometryFields() []xfsformat.Field {
 		logJSON = map[string]any{"ag": logAG, "agbno": logAGBno}
 	}
 	feats := s.FeatureNames()
+	logState := xfsformat.Field{Name: "log_state", Text: "unknown", JSON: nil}
+	if ls, err := repair.ReadLogState(t.FS); err != nil {
+		logState.Text = "unknown (" + err.Error() + ")"
+	} else if ls.Clean {
+		logState.Text, logState.JSON = "clean", map[string]any{"clean": true, "head": ls.HeadBlock, "tail": ls.TailBlock, "cycle": ls.Cycle}
+	} else {
+		logState.Text, logState.JSON = "dirty ("+ls.Reason+")", map[string]any{"clean": false, "head": ls.HeadBlock, "tail": ls.TailBlock, "cycle": ls.Cycle, "reason": ls.Reason}
+	}
 	return []xfsformat.Field{
 		f("image", t.FS.Img.Path()),
 		f("image_bytes", t.FS.Img.Size()),
@@ -37,6 +46,7 @@ func (t *Tree) geometryFields() []xfsformat.Field {
 		f("last_ag_blocks", g.AGLength(g.AGCount-1)),
 		f("logblocks", g.LogBlocks),
 		{Name: "log", Text: logLoc, JSON: logJSON},
+		logState,
 		{Name: "features", Text: strings.Join(feats, " "), JSON: feats},
 		f("icount", s.ICount),
 		f("ifree", s.IFree),

@@ -59,21 +59,11 @@ func (p *freeSpacePlan) treeBlocks() int64 {
 // the AGI and the superblock's inode counters follow.
 func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino bool) (*RepairResult, error) {
 	g, agno := fs.Geo, opts.AG
-	wopts := withDefaults(opts.Workspace, fs, []uint32{agno})
-	ws, err := workspace.New(ctx, wopts)
+	ws, c, res, err := checkAG(ctx, fs, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer ws.Close()
-
-	opts.progress("check")
-	findings := &Findings{}
-	checks, err := collect(ctx, fs, []uint32{agno}, ws, findings, nil)
-	if err != nil {
-		return nil, err
-	}
-	c := checks[agno]
-	res := &RepairResult{AG: agno, Before: findings.List()}
 	sources := []string{"inobt", "inode", "bmbt"}
 	if ino {
 		// The old inobt and the scan that went through it are replaced

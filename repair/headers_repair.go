@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -17,19 +16,11 @@ import (
 // own rebuild is still to come) and refuses otherwise.
 func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult, error) {
 	g, agno := fs.Geo, opts.AG
-	ws, err := workspace.New(ctx, withDefaults(opts.Workspace, fs, []uint32{agno}))
+	ws, c, res, err := checkAG(ctx, fs, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer ws.Close()
-	opts.progress("check")
-	findings := &Findings{}
-	checks, err := collect(ctx, fs, []uint32{agno}, ws, findings, nil)
-	if err != nil {
-		return nil, err
-	}
-	c := checks[agno]
-	res := &RepairResult{AG: agno, Before: findings.List()}
 	if err := refuseCorruptSources(res.Before, "inobt", "finobt"); err != nil {
 		return res, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
@@ -39,36 +30,13 @@ func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult,
 	}
 	old := *c.agi
 	agi := old
-	agi.MagicNum, agi.VersionNum, agi.SeqNo, agi.Length, agi.UUID = xfsformat.AGIMagic, 1, agno, g.AGLength(agno), g.MetaUUID
 	agi.Count, agi.FreeCount = uint32(c.inodeCount), uint32(c.inodeFree)
-	agi.LSN = 0
 	if g.InobtCount {
 		agi.IBlocks = uint32(c.trees[xfsformat.Inobt].blocks)
 		if tr := c.trees[xfsformat.Finobt]; tr != nil {
 			agi.FBlocks = uint32(tr.blocks)
 		}
 	}
-	for i, v := range agi.Unlinked {
-		if v != xfsformat.NullAGIno && (!g.ValidAGIno(agno, v) || v%xfsformat.AGIUnlinkedBuckets != uint32(i)) {
-			agi.Unlinked[i] = xfsformat.NullAGIno
-		}
-	}
-	for _, p := range []*uint32{&agi.NewIno, &agi.DirIno} {
-		if *p != xfsformat.NullAGIno && !g.ValidAGIno(agno, *p) {
-			*p = xfsformat.NullAGIno
-		}
-	}
-	sector, err := fs.ReadSector(agno, SectorAGI)
-	if err != nil {
-		return res, err
-	}
-	agiBuf := append([]byte(nil), sector...)
-	if err := agi.Encode(agiBuf); err != nil {
-		return res, err
-	}
-	xfsformat.UpdateCRC(agiBuf, xfsformat.AGICRCOffset())
-
-	// Superblock inode counters over every AG, this one from the new AGI.
 	sbSector, err := fs.ReadSector(0, SectorSB)
 	if err != nil {
 		return res, err
@@ -78,25 +46,14 @@ func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult,
 	if err != nil {
 		return res, err
 	}
-	var icount, ifree uint64
-	for i := uint32(0); i < g.AGCount; i++ {
-		a := &agi
-		if i != agno {
-			if a, _, err = fs.ReadAGI(i); err != nil {
-				return res, err
-			}
-		}
-		icount += uint64(a.Count)
-		ifree += uint64(a.FreeCount)
+	agiBuf, err := fs.finishAGI(agno, &agi, sbBuf)
+	if err != nil {
+		return res, err
 	}
+	icount, ifree := be64(sbBuf[128:]), be64(sbBuf[136:])
 	res.Counters = []Counter{{"count", uint64(old.Count), uint64(agi.Count)}, {"freecount", uint64(old.FreeCount), uint64(agi.FreeCount)},
 		{"ino_blocks", uint64(old.IBlocks), uint64(agi.IBlocks)}, {"fino_blocks", uint64(old.FBlocks), uint64(agi.FBlocks)},
 		{"icount", sb.ICount, icount}, {"ifree", sb.IFree, ifree}}
-	sb.ICount, sb.IFree = icount, ifree
-	if err := sb.Encode(sbBuf); err != nil {
-		return res, err
-	}
-	xfsformat.UpdateCRC(sbBuf, xfsformat.SBCRCOffset())
 
 	opts.progress("commit")
 	if err := fs.commit(opts, []Write{{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf}, {Off: 0, Data: sbBuf}}); err != nil {

@@ -202,21 +202,30 @@ func prepareInodeRebuild(ctx context.Context, fs *FS, c *agCheck, ws *workspace.
 // newAGI returns AG agno's AGI sector for the rebuilt inode btrees, and
 // sets the superblock (sbBuf, re-CRCed) icount and ifree over the AGs.
 func (fs *FS) newAGI(agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRoot, finoRoot uint32, ir *inodeRebuild, sbBuf []byte) ([]byte, error) {
-	g := fs.Geo
 	agi := *old
-	agi.MagicNum, agi.VersionNum, agi.SeqNo, agi.Length, agi.UUID = xfsformat.AGIMagic, 1, agno, g.AGLength(agno), g.MetaUUID
 	agi.Root, agi.Level = inoRoot, uint32(ino.Height())
 	agi.Count, agi.FreeCount = uint32(ir.count), uint32(ir.free)
-	agi.LSN = 0
 	if fino != nil {
 		agi.FreeRoot, agi.FreeLevel = finoRoot, uint32(fino.Height())
 	}
-	if g.InobtCount {
+	if fs.Geo.InobtCount {
 		agi.IBlocks = uint32(ino.Blocks())
 		if fino != nil {
 			agi.FBlocks = uint32(fino.Blocks())
 		}
 	}
+	return fs.finishAGI(agno, &agi, sbBuf)
+}
+
+// finishAGI stamps a rebuilt AGI's identity (magic, version, seqno,
+// length, uuid, lsn 0), drops unlinked buckets and newino/dirino hints
+// that point nowhere, and returns its sector; the superblock in sbBuf
+// gets icount and ifree recounted over every AG (this one from agi) and
+// a new CRC.
+func (fs *FS) finishAGI(agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]byte, error) {
+	g := fs.Geo
+	agi.MagicNum, agi.VersionNum, agi.SeqNo, agi.Length, agi.UUID = xfsformat.AGIMagic, 1, agno, g.AGLength(agno), g.MetaUUID
+	agi.LSN = 0
 	for i, v := range agi.Unlinked {
 		if v != xfsformat.NullAGIno && (!g.ValidAGIno(agno, v) || v%xfsformat.AGIUnlinkedBuckets != uint32(i)) {
 			agi.Unlinked[i] = xfsformat.NullAGIno
@@ -243,7 +252,7 @@ func (fs *FS) newAGI(agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRo
 	}
 	var icount, ifree uint64
 	for i := uint32(0); i < g.AGCount; i++ {
-		a := &agi
+		a := agi
 		if i != agno {
 			if a, _, err = fs.ReadAGI(i); err != nil {
 				return nil, err

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/xfsbox/xfsbox/repair/workspace"
-	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
 // Errors a repair refuses with, before it writes anything.
@@ -272,8 +271,6 @@ func needsRebuild(findings []Finding, structures []string) bool {
 	return false
 }
 
-var _ = xfsformat.NullAGBlock
-
 // RepairAll repairs the named structures of every AG in turn (each AG's
 // rebuild recounts the superblock over all AGs, so they run one after
 // another). It stops at the first AG that fails.
@@ -291,4 +288,23 @@ func RepairAll(ctx context.Context, fs *FS, structures []string, opts RepairOpti
 		}
 	}
 	return out, nil
+}
+
+// checkAG opens a workspace and runs the full check of one AG, the
+// first step of every rebuild: its findings are the result's "before",
+// and its state (used space, walked trees) the rebuild's sources. The
+// caller closes the workspace.
+func checkAG(ctx context.Context, fs *FS, opts RepairOptions) (*workspace.Workspace, *agCheck, *RepairResult, error) {
+	ws, err := workspace.New(ctx, withDefaults(opts.Workspace, fs, []uint32{opts.AG}))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	opts.progress("check")
+	findings := &Findings{}
+	checks, err := collect(ctx, fs, []uint32{opts.AG}, ws, findings, nil)
+	if err != nil {
+		ws.Close()
+		return nil, nil, nil, err
+	}
+	return ws, checks[opts.AG], &RepairResult{AG: opts.AG, Before: findings.List()}, nil
 }

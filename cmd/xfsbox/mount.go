@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -75,6 +78,9 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fs, err := repair.Open(pos[0], repair.OpenOptions{Writable: !*readOnly})
 	if err != nil {
+		if !*readOnly && (errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+			return fmt.Errorf("%w (mounts are read-write so that repairs can run; add --read-only to only look)", err)
+		}
 		return err
 	}
 	defer fs.Close()

@@ -38,10 +38,6 @@ func fDec(name string, v uint64) Field {
 	return Field{name, strconv.FormatUint(v, 10), v}
 }
 
-func fSigned(name string, v int64) Field {
-	return Field{name, strconv.FormatInt(v, 10), v}
-}
-
 func fHex(name string, v uint64) Field {
 	return Field{name, hexText(v), v}
 }

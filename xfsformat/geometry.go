@@ -1,7 +1,5 @@
 package xfsformat
 
-import "math/bits"
-
 // Geometry is what the rest of xfsbox needs from a verified superblock:
 // sizes, logs and feature flags, plus the unit conversions between AG
 // block numbers, filesystem block numbers, disk addresses and inode
@@ -196,12 +194,4 @@ func (g *Geometry) InternalLogAG() (agno uint32, agbno uint32, ok bool) {
 	}
 	agno, agbno = g.SplitFSB(g.LogStart)
 	return agno, agbno, agno < g.AGCount
-}
-
-// log2Ceil is ceil(log2(v)) for v >= 1.
-func log2Ceil(v uint64) uint {
-	if v <= 1 {
-		return 0
-	}
-	return uint(bits.Len64(v - 1))
 }

@@ -5,6 +5,7 @@ package workspace
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,4 +39,22 @@ func TestPrintBenchTable(t *testing.T) {
 	fmt.Fprintf(&sb, "sort target (workspace >= 0.5x in-memory speed): %s\n",
 		map[bool]string{true: "met", false: "NOT met"}[sortOK])
 	fmt.Print(sb.String())
+}
+
+// medianRun times op on data three times and returns the median.
+func medianRun(t *testing.T, op benchOp, data []byte) time.Duration {
+	var ds []time.Duration
+	for range 3 {
+		run, cleanup := op(t, data)
+		start := time.Now()
+		err := run()
+		d := time.Since(start)
+		cleanup()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	slices.Sort(ds)
+	return ds[1]
 }

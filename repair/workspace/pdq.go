@@ -61,11 +61,6 @@ func (s *recSorter) sort(buf []byte) error {
 	return s.err
 }
 
-func (s *recSorter) at(i int) []byte {
-	o := i * s.r
-	return s.buf[o : o+s.r : o+s.r]
-}
-
 // less reports whether record i sorts before record j. It is kept small
 // enough to be inlined; the context is polled in poll once the comparison
 // budget runs out.
@@ -424,7 +419,7 @@ func (s *recSorter) order2(a, b int, swaps *int) (int, int) {
 
 func (s *recSorter) median(a, b, c int, swaps *int) int {
 	a, b = s.order2(a, b, swaps)
-	b, c = s.order2(b, c, swaps)
+	b, _ = s.order2(b, c, swaps)
 	_, b = s.order2(a, b, swaps)
 	return b
 }

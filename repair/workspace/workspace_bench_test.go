@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 )
 
 // Benchmarks compare the workspace with the obvious in-memory equivalent,
@@ -196,21 +195,3 @@ func benchmarkOp(b *testing.B, name string) {
 func BenchmarkAppend(b *testing.B)  { benchmarkOp(b, "append") }
 func BenchmarkIterate(b *testing.B) { benchmarkOp(b, "iterate") }
 func BenchmarkSort(b *testing.B)    { benchmarkOp(b, "sort") }
-
-// medianRun times op on data three times and returns the median.
-func medianRun(t *testing.T, op benchOp, data []byte) time.Duration {
-	var ds []time.Duration
-	for range 3 {
-		run, cleanup := op(t, data)
-		start := time.Now()
-		err := run()
-		d := time.Since(start)
-		cleanup()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ds = append(ds, d)
-	}
-	slices.Sort(ds)
-	return ds[1]
-}

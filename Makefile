@@ -5,7 +5,7 @@ PKGS    := ./...
 # Whole-suite bound: a hang fails the run instead of eating CI's time.
 TESTTIMEOUT ?= 40m
 
-.PHONY: all build deps test test-short demo images fixtures bench fuzz campaign vet clean help
+.PHONY: all build deps test test-short demo images fixtures bench fuzz campaign vet lint clean help
 
 all: build
 
@@ -17,13 +17,17 @@ help:
 	@echo "make images     generate (and cache) the test image matrix"
 	@echo "make bench      benchmark table (ratios against xfs_repair and in-memory sort)"
 	@echo "make fuzz       run each fuzz target for FUZZTIME (default 30s)"
-	@echo "make campaign   full corruption campaign (slow)"
+	@echo "make campaign   full corruption campaign with repairs judged by xfs_repair -n and the kernel (slow)"
+	@echo "make lint       go vet, gofmt and staticcheck"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/xfsbox
 
 deps:
 	@./.ci/deps
+
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest -tags bench,campaign ./...
 
 vet:
 	$(GO) vet $(PKGS)

@@ -12,7 +12,7 @@ all: build
 help:
 	@echo "make            build bin/xfsbox"
 	@echo "make demo       damaged image -> mount -> inspect (installs xfsprogs, fuse3 if missing)"
-	@echo "make test       all tests (root: loop devices, FUSE, xfsprogs; CI=true turns skips into failures)"
+	@echo "make test       all tests (root: lo | grep -v '^=== RUN' || true devices, FUSE, xfsprogs; CI=true turns skips into failures)"
 	@echo "make test-short tests that need no root (fixtures only)"
 	@echo "make images     generate (and cache) the test image matrix"
 	@echo "make bench      benchmark table (ratios against xfs_repair and in-memory sort)"
@@ -56,7 +56,7 @@ fuzz:
 bench: deps build
 	XFSBOX_TEST_BENCH=1 $(GO) test -tags bench -count=1 -timeout 60m -run TestBenchImage ./internal/testimg/ >/dev/null
 	./testdata/bench.sh $(BIN) $$(ls -t testdata/cache/bench-*.img | head -1)
-	@XFSBOX_BENCH_TABLE=1 $(GO) test -tags bench -count=1 -timeout 60m -run TestPrintBenchTable -v ./repair/workspace/ | grep -E '^\s*(\||op|---)' || true
+	@XFSBOX_BENCH_TABLE=1 $(GO) test -tags bench -count=1 -timeout 60m -run TestPrintBenchTable -v ./repair/workspace/ | grep -v '^=== RUN' || true
 
 campaign: deps build
 	$(GO) test -tags campaign -count=1 -timeout 600m -run TestCampaignFull -v ./internal/campaign/

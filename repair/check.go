@@ -47,6 +47,9 @@ type agCheck struct {
 	usedMu sync.Mutex
 	used   *workspace.Array // rmap records of everything seen in use
 
+	// light: see collect.
+	light bool
+
 	// logLSN is the log's current LSN (cycle, head block): metadata
 	// stamped later than it came from a future the log never saw. 0 when
 	// the log could not be read.
@@ -188,7 +191,7 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 
 	findings := &Findings{}
 	res := &CheckResult{Findings: findings, AGs: ags}
-	checks, err := collect(ctx, fs, ags, ws, findings, opts.Progress)
+	checks, err := collect(ctx, fs, ags, ws, findings, opts.Progress, false)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +203,12 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 // the inode scan, and the cross-reference. The per-AG states it returns
 // keep their records in ws (used space sorted in rmap order), for the
 // rebuilds to reuse.
-func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64)) (map[uint32]*agCheck, error) {
+//
+// light skips the costliest cross-references (rmapbt against every
+// owner, refcounts, finobt against inobt): a forced rebuild replaces
+// those structures whatever they say, and needs only the used space and
+// the structural findings its refusals rest on.
+func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64), light bool) (map[uint32]*agCheck, error) {
 	checks := make(map[uint32]*agCheck, len(ags))
 	var logLSN uint64
 	if ls, err := ReadLogState(fs); err == nil {
@@ -214,7 +222,7 @@ func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace,
 		if err != nil {
 			return nil, err
 		}
-		checks[agno] = &agCheck{fs: fs, agno: agno, ws: ws, findings: findings, used: used, logLSN: logLSN}
+		checks[agno] = &agCheck{fs: fs, agno: agno, ws: ws, findings: findings, used: used, logLSN: logLSN, light: light}
 	}
 	progress := func(phase string, done, total int64) {
 		if progressFn != nil {

@@ -80,6 +80,9 @@ func (c *agCheck) crossReference(ctx context.Context) error {
 		}
 	}
 	steps := []func(context.Context) error{c.xrefFreeSpace, c.xrefAllocTrees, c.xrefUsedSpace, c.xrefRmap, c.xrefInodeTrees}
+	if c.light {
+		steps = steps[:2]
+	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return err

@@ -290,10 +290,11 @@ func RepairAll(ctx context.Context, fs *FS, structures []string, opts RepairOpti
 	return out, nil
 }
 
-// checkAG opens a workspace and runs the full check of one AG, the
-// first step of every rebuild: its findings are the result's "before",
-// and its state (used space, walked trees) the rebuild's sources. The
-// caller closes the workspace.
+// checkAG opens a workspace and runs the check of one AG, the first step
+// of every rebuild: its findings are the result's "before", and its
+// state (used space, walked trees) the rebuild's sources. A forced
+// rebuild runs the light check (see collect). The caller closes the
+// workspace.
 func checkAG(ctx context.Context, fs *FS, opts RepairOptions) (*workspace.Workspace, *agCheck, *RepairResult, error) {
 	ws, err := workspace.New(ctx, withDefaults(opts.Workspace, fs, []uint32{opts.AG}))
 	if err != nil {
@@ -301,7 +302,7 @@ func checkAG(ctx context.Context, fs *FS, opts RepairOptions) (*workspace.Worksp
 	}
 	opts.progress("check")
 	findings := &Findings{}
-	checks, err := collect(ctx, fs, []uint32{opts.AG}, ws, findings, nil)
+	checks, err := collect(ctx, fs, []uint32{opts.AG}, ws, findings, nil, opts.Force)
 	if err != nil {
 		ws.Close()
 		return nil, nil, nil, err

@@ -26,7 +26,6 @@ func minFreelist(g *xfsformat.Geometry, bnoLevels, cntLevels, rmapLevels int) in
 type freeSpacePlan struct {
 	reserved           []extent // every block taken, sorted
 	bno, cnt, rmap     *LoadPlan
-	agflCount          int64
 	freeRecs, rmapRecs int64
 }
 
@@ -526,11 +525,8 @@ func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepU
 		trees := p.treeBlocks() + fixedBlocks
 		total := trees + agflMin
 		switch {
-		case total == need:
-			p.agflCount = agflMin
-			return p, nil
-		case total < need && need-trees <= slots:
-			p.agflCount = need - trees
+		case total == need, total < need && need-trees <= slots:
+			// The blocks past the trees' go to the AGFL.
 			return p, nil
 		}
 		need = total

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,27 +28,8 @@ func TestMountHugeSparse(t *testing.T) {
 	if out, err := exec.Command("mkfs.xfs", "-q", "-m", "rmapbt=1,reflink=1", img).CombinedOutput(); err != nil {
 		t.Fatalf("mkfs.xfs: %v\n%s", err, out)
 	}
-	mnt := t.TempDir()
 	start := time.Now()
-	cmd := exec.Command(buildBinary(t), "mount", "--read-only", img, mnt)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			exec.Command("umount", "-l", mnt).Run()
-		}
-	})
-	waitFor(t, 20*time.Second, "mount", func() bool {
-		_, err := os.Stat(filepath.Join(mnt, "geometry"))
-		return err == nil
-	})
+	mnt, cmd := startMountProc(t, img, "--read-only")
 	t.Logf("8 TiB image mounted and answering in %v", time.Since(start))
 	geo, err := os.ReadFile(filepath.Join(mnt, "geometry"))
 	if err != nil {

@@ -19,6 +19,13 @@ import (
 // it in t.Cleanup.
 func startMount(t *testing.T, img string, args ...string) string {
 	t.Helper()
+	mnt, _ := startMountProc(t, img, args...)
+	return mnt
+}
+
+// startMountProc is startMount that also returns the mount's process.
+func startMountProc(t *testing.T, img string, args ...string) (string, *exec.Cmd) {
+	t.Helper()
 	testimg.Require(t, "root", "fuse")
 	mnt := t.TempDir()
 	cmd := exec.Command(buildBinary(t), append(append([]string{"mount"}, args...), img, mnt)...)
@@ -36,11 +43,11 @@ func startMount(t *testing.T, img string, args ...string) string {
 			exec.Command("umount", "-l", mnt).Run()
 		}
 	})
-	waitFor(t, 10*time.Second, "mount", func() bool {
+	waitFor(t, 20*time.Second, "mount", func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "ctl"))
 		return err == nil
 	})
-	return mnt
+	return mnt, cmd
 }
 
 // echo writes a line to a control file the way a shell's echo does

@@ -61,6 +61,8 @@ func (a *Array) Sort(ctx context.Context, cmp func(a, b []byte) int) error {
 	// Phase 1: sort chunks in memory and write them back as runs.
 	s := newRecSorter(ctx, a.r, cmp)
 	var runs []run
+	ordered := true     // every run so far starts at or after the previous one's end
+	var prevLast []byte // last record of the previous run
 	for start := int64(0); start < n; start += chunk {
 		cnt := min(chunk, n-start)
 		b := buf[:cnt*r]
@@ -74,15 +76,27 @@ func (a *Array) Sort(ctx context.Context, cmp func(a, b []byte) int) error {
 				return fmt.Errorf("workspace: sort: reading run at record %d: %w", start, err)
 			}
 		}
-		if err := s.sort(b); err != nil {
-			return fmt.Errorf("workspace: sort cancelled while sorting run at record %d: %w", start, err)
+		// Input that is already in order (records a walk produced in
+		// key order, the usual case) is checked in one pass and neither
+		// sorted nor written back.
+		if !chunkSorted(b, a.r, cmp) {
+			if err := s.sort(b); err != nil {
+				return fmt.Errorf("workspace: sort cancelled while sorting run at record %d: %w", start, err)
+			}
+			if err := a.rg.writeAt(b, start*r); err != nil {
+				a.err = fmt.Errorf("workspace: sort: writing run at record %d failed, array unusable: %w", start, err)
+				a.rg.release()
+				return a.err
+			}
 		}
-		if err := a.rg.writeAt(b, start*r); err != nil {
-			a.err = fmt.Errorf("workspace: sort: writing run at record %d failed, array unusable: %w", start, err)
-			a.rg.release()
-			return a.err
+		if len(runs) > 0 && cmp(prevLast, b[:r]) > 0 {
+			ordered = false
 		}
+		prevLast = append(prevLast[:0], b[len(b)-int(r):]...)
 		runs = append(runs, run{start, start + cnt})
+	}
+	if ordered {
+		return nil // the runs follow one another: no merge needed
 	}
 
 	// Phase 2: merge runs, maxFanIn or fewer at a time, until one is left.
@@ -310,4 +324,15 @@ func (m *merger) mergeGroup(group []run, buf []byte) error {
 		}
 	}
 	return flushOut()
+}
+
+// chunkSorted reports whether the records of b (r bytes each) are in
+// non-decreasing order by cmp.
+func chunkSorted(b []byte, r int, cmp func(a, b []byte) int) bool {
+	for o := r; o < len(b); o += r {
+		if cmp(b[o-r:o:o], b[o:o+r:o+r]) > 0 {
+			return false
+		}
+	}
+	return true
 }

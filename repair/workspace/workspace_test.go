@@ -46,11 +46,18 @@ func genRecs(kind string, n, r int, seed uint64) []byte {
 		for i := range b {
 			b[i] = byte(rng.Uint32())
 		}
-	case "sorted", "reversed":
+	case "sorted", "reversed", "rotated", "lastswapped":
 		for i := range n {
 			v := uint64(i)
-			if kind == "reversed" {
+			switch kind {
+			case "reversed":
 				v = uint64(n - 1 - i)
+			case "rotated": // two ascending halves: sorted runs out of order
+				v = uint64((i + n/2) % n)
+			case "lastswapped": // in order but for the last two records
+				if i >= n-2 {
+					v = uint64(2*n - 3 - i)
+				}
 			}
 			rec := b[i*r : (i+1)*r]
 			for k := range rec {
@@ -304,7 +311,7 @@ func TestIterateStopsOnError(t *testing.T) {
 }
 
 func TestSortMatchesSlices(t *testing.T) {
-	kinds := []string{"random", "sorted", "reversed", "allequal", "fewdistinct"}
+	kinds := []string{"random", "sorted", "reversed", "rotated", "lastswapped", "allequal", "fewdistinct"}
 	type cfg struct {
 		name   string
 		r, n   int

@@ -45,6 +45,11 @@ type OpenOptions struct {
 	// JournalDir holds the repair journal when the image is a block
 	// device (whose own directory, /dev, does not survive a reboot).
 	JournalDir string
+	// Sandbox opens the image read-only but locked as for writing, and
+	// puts an overlay over it that takes every write (sandbox.go): the
+	// named file Overlay, or an anonymous one when Overlay is empty.
+	Sandbox bool
+	Overlay string
 }
 
 // OpenError explains why an image cannot be opened as XFS.
@@ -70,19 +75,20 @@ var ErrNotXFS = xfsformat.ErrNotXFS
 // by name, what xfsbox cannot read: empty or truncated images, other
 // filesystems, v4 filesystems and unknown incompatible features.
 func Open(path string, opts OpenOptions) (*FS, error) {
-	img, err := OpenImage(path, opts.Writable)
+	img, err := OpenImage(path, opts.Writable && !opts.Sandbox)
 	if err != nil {
 		return nil, &OpenError{Path: path, Msg: "cannot open image", Err: err}
 	}
 	var unlock func()
 	var recovered JournalOutcome
 	pending := false
+	writer := opts.Writable || opts.Sandbox
 	journal, err := JournalPathFor(path, opts.JournalDir)
-	if err != nil && opts.Writable {
+	if err != nil && writer {
 		img.Close()
 		return nil, &OpenError{Path: path, Msg: "no place for the repair journal", Err: err}
 	}
-	if opts.Writable {
+	if writer {
 		// One writer at a time, never under a kernel mount; then finish
 		// (or drop) an interrupted repair before anything reads the
 		// metadata.
@@ -98,7 +104,7 @@ func Open(path string, opts OpenOptions) (*FS, error) {
 			}
 			return nil, &OpenError{Path: path, Msg: "refusing to open for writing", Err: err}
 		}
-		if recovered, err = RecoverJournal(journal, rawWriter{img}, img, nil); err != nil {
+		if recovered, err = recoverImage(journal, img, opts.Sandbox); err != nil {
 			unlock()
 			img.Close()
 			return nil, &OpenError{Path: path, Msg: "cannot recover the repair journal", Err: err}
@@ -108,7 +114,16 @@ func Open(path string, opts OpenOptions) (*FS, error) {
 			pending = p
 		}
 	}
-	fs, err := newFS(img, opts)
+	err = nil
+	if opts.Sandbox {
+		if err = attachOverlay(img, opts.Overlay); err != nil {
+			err = &OpenError{Path: path, Msg: "cannot open the sandbox's overlay", Err: err}
+		}
+	}
+	var fs *FS
+	if err == nil {
+		fs, err = newFS(img, opts)
+	}
 	if err != nil {
 		if unlock != nil {
 			unlock()

@@ -16,7 +16,7 @@ import (
 // own rebuild is still to come) and refuses otherwise.
 func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult, error) {
 	g, agno := fs.Geo, opts.AG
-	ws, c, res, err := checkAG(ctx, fs, opts)
+	ws, c, res, err := checkAG(ctx, fs, opts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,12 @@ func rebuildSecondarySB(ctx context.Context, fs *FS, opts RepairOptions) (*Repai
 func (fs *FS) commit(opts RepairOptions, writes []Write) error {
 	fs.state.Lock()
 	defer fs.state.Unlock()
-	err := CommitJournal(fs.journal, opts.writer(fs), writes, opts.Fault)
+	var err error
+	if ov := fs.Img.overlay; ov != nil {
+		err = ov.Commit(writes) // sandbox: one atomic batch of the overlay, nothing beside the image
+	} else {
+		err = CommitJournal(fs.journal, opts.writer(fs), writes, opts.Fault)
+	}
 	fs.Invalidate()
 	return err
 }

@@ -16,6 +16,9 @@ type Image struct {
 	path     string
 	size     int64
 	writable bool
+	// overlay, in sandbox mode, takes every write and is read over the
+	// file (see overlay.go).
+	overlay *Overlay
 }
 
 // IOError says which read or write of the image failed and where.
@@ -75,8 +78,9 @@ func (m *Image) Path() string { return m.path }
 // Size is the image's size in bytes.
 func (m *Image) Size() int64 { return m.size }
 
-// Writable reports whether the image was opened read-write.
-func (m *Image) Writable() bool { return m.writable }
+// Writable reports whether the image was opened read-write (or takes
+// writes into an overlay).
+func (m *Image) Writable() bool { return m.writable || m.overlay != nil }
 
 // File exposes the open file (for locks and fsync).
 func (m *Image) File() *os.File { return m.f }
@@ -88,6 +92,9 @@ func (m *Image) ReadAt(p []byte, off int64) error {
 	}
 	n, err := m.f.ReadAt(p, off)
 	if n == len(p) {
+		if m.overlay != nil {
+			return m.overlay.merge(p, off)
+		}
 		return nil
 	}
 	if err == nil || err == io.EOF {
@@ -98,11 +105,14 @@ func (m *Image) ReadAt(p []byte, off int64) error {
 
 // WriteAt writes all of p at off. It refuses on a read-only image.
 func (m *Image) WriteAt(p []byte, off int64) error {
-	if !m.writable {
+	if !m.Writable() {
 		return &IOError{"write", m.path, off, len(p), os.ErrPermission}
 	}
 	if off < 0 || off+int64(len(p)) > m.size {
 		return &IOError{"write", m.path, off, len(p), ErrBeyondEnd}
+	}
+	if m.overlay != nil {
+		return m.overlay.WriteAt(p, off)
 	}
 	if _, err := m.f.WriteAt(p, off); err != nil {
 		return &IOError{"write", m.path, off, len(p), err}
@@ -110,8 +120,18 @@ func (m *Image) WriteAt(p []byte, off int64) error {
 	return nil
 }
 
-// Sync flushes writes to stable storage.
-func (m *Image) Sync() error { return m.f.Sync() }
+// Sync flushes writes to stable storage (the overlay's, in sandbox mode).
+func (m *Image) Sync() error {
+	if m.overlay != nil {
+		return m.overlay.Sync()
+	}
+	return m.f.Sync()
+}
 
-// Close closes the image.
-func (m *Image) Close() error { return m.f.Close() }
+// Close closes the image (and its overlay).
+func (m *Image) Close() error {
+	if m.overlay != nil {
+		m.overlay.Close()
+	}
+	return m.f.Close()
+}

@@ -1,0 +1,162 @@
+package repair
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/xfsbox/xfsbox/internal/judge"
+	"github.com/xfsbox/xfsbox/internal/testimg"
+)
+
+func fileSHA(t *testing.T, p string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// damagedCopy is a copy of allfeatures with AG 0's bnobt damaged.
+func damagedCopy(t *testing.T) string {
+	t.Helper()
+	testimg.Require(t, "xfsprogs")
+	img := testimg.Copy(t, "allfeatures")
+	if out, err := exec.Command("xfs_db", "-x", "-c", "agf 0", "-c", "addr bnoroot", "-c", "addr ptrs[1]", "-c", "fuzz -d recs[2].blockcount add", img).CombinedOutput(); err != nil {
+		t.Fatalf("fuzz: %v %s", err, out)
+	}
+	return img
+}
+
+// TestSandboxRepairCommit: repairs in sandbox mode leave the image file
+// and its directory untouched while the FS shows the repaired state;
+// commit applies it (xfs_repair -n clean) and leaves nothing beside.
+func TestSandboxRepairCommit(t *testing.T) {
+	img := damagedCopy(t)
+	before, names := fileSHA(t, img), dirNames(t, filepath.Dir(img))
+	fs, err := Open(img, OpenOptions{Sandbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	ctx := context.Background()
+	if _, err := Repair(ctx, fs, []string{"bnobt"}, RepairOptions{AG: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RepairAll(ctx, fs, []string{"all"}, RepairOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if fileSHA(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
+		t.Fatal("a sandboxed repair wrote the image or beside it")
+	}
+	res, err := Check(ctx, fs, CheckOptions{AG: -1})
+	if err != nil || res.Findings.Corrupt() {
+		t.Fatalf("the staged state is not clean: %v %v", err, res.Findings.List())
+	}
+	if _, err := Open(img, OpenOptions{Writable: true}); !errors.Is(err, ErrImageBusy) {
+		t.Fatalf("a second writer during the sandbox: %v, want ErrImageBusy", err)
+	}
+	n, err := fs.CommitOverlay(nil)
+	if err != nil || n == 0 {
+		t.Fatalf("commit: %d bytes, %v", n, err)
+	}
+	if ext, _ := fs.Overlay().Stats(); ext != 0 {
+		t.Fatalf("%d extents staged after commit", ext)
+	}
+	fs.Close()
+	if !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
+		t.Fatalf("left beside the image: %v", dirNames(t, filepath.Dir(img)))
+	}
+	judge.RequireClean(t, img, "after the sandbox's commit")
+}
+
+// TestSandboxLargeCommit: a commit larger than a journal goes through the
+// commit file; a crash in the middle of applying it is finished by the
+// next open.
+func TestSandboxLargeCommit(t *testing.T) {
+	img := damagedCopy(t)
+	names := dirNames(t, filepath.Dir(img))
+	defer func(l int64) { journalLimit = l }(journalLimit)
+	journalLimit = 8192
+	fs, err := Open(img, OpenOptions{Sandbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RepairAll(context.Background(), fs, []string{"all"}, RepairOptions{Force: true}); err != nil {
+		fs.Close()
+		t.Fatal(err)
+	}
+	crash := errors.New("crash")
+	_, err = fs.CommitOverlay(func(step string) error {
+		if step == "image-write #3" {
+			return crash
+		}
+		return nil
+	})
+	fs.Close()
+	if !errors.Is(err, crash) {
+		t.Fatalf("commit: %v, want the crash", err)
+	}
+	if _, err := os.Stat(img + CommitFileSuffix); err != nil {
+		t.Fatalf("no commit file after the crash: %v", err)
+	}
+	fs, err = Open(img, OpenOptions{Sandbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.Recovered.Action != JournalReplayed {
+		t.Fatalf("reopen: %s, want a replay", fs.Recovered)
+	}
+	fs.Close()
+	if !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
+		t.Fatalf("left beside the image: %v", dirNames(t, filepath.Dir(img)))
+	}
+	judge.RequireClean(t, img, "after the replayed commit file")
+}
+
+// TestPlanWritesNothing: a plan on a read-only open reports what a
+// repair rewrites, and the real repair then rewrites the same.
+func TestPlanWritesNothing(t *testing.T) {
+	img := damagedCopy(t)
+	before, names := fileSHA(t, img), dirNames(t, filepath.Dir(img))
+	fs, err := Open(img, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Plan(context.Background(), fs, []string{"bnobt"}, RepairOptions{AG: 0}, false)
+	fs.Close()
+	if err != nil || len(plan) != 1 || len(plan[0].Rewritten) == 0 || len(plan[0].After) != 0 {
+		t.Fatalf("plan: %v %+v", err, plan)
+	}
+	if fileSHA(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
+		t.Fatal("a plan wrote the image or beside it")
+	}
+	fs = openRW(t, img)
+	defer fs.Close()
+	res, err := Repair(context.Background(), fs, []string{"bnobt"}, RepairOptions{AG: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Rewritten, plan[0].Rewritten) || res.BlocksAllocated != plan[0].BlocksAllocated || res.BlocksFreed != plan[0].BlocksFreed {
+		t.Fatalf("the plan said %+v, the repair did %+v", plan[0], res)
+	}
+}

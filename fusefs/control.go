@@ -83,7 +83,7 @@ func (c *Controller) Log() []byte {
 
 // command is a parsed control line.
 type command struct {
-	verb       string // check, repair, cancel
+	verb       string // check, repair, plan, commit, discard, cancel
 	ag         int64  // -1: all or unspecified
 	structures []string
 	force      bool
@@ -103,7 +103,7 @@ func parse(line string, agFile int64) (*command, error) {
 		words = words[1:]
 	default:
 		if agFile < 0 {
-			return nil, fmt.Errorf("%w: unknown verb %q (want check, repair or cancel)", ErrBadCmd, words[0])
+			return nil, fmt.Errorf("%w: unknown verb %q (want check, repair, plan, commit, discard or cancel)", ErrBadCmd, words[0])
 		}
 		cmd.verb = "repair" // "echo bnobt > ag/N/repair"
 	}
@@ -125,18 +125,16 @@ func parse(line string, agFile int64) (*command, error) {
 		}
 	}
 	switch cmd.verb {
-	case "plan", "commit", "discard":
-		return nil, fmt.Errorf("%w: %q needs sandbox mode, which this version does not have yet", ErrBadCmd, cmd.verb)
-	case "repair":
+	case "repair", "plan":
 		if len(cmd.structures) == 0 {
-			return nil, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl, rmapbt, refcountbt, inobt, finobt, agi, sb, all)", ErrBadCmd)
+			return nil, fmt.Errorf("%w: name what to %s (bnobt, cntbt, agf, agfl, rmapbt, refcountbt, inobt, finobt, agi, sb, all)", ErrBadCmd, cmd.verb)
 		}
 		if cmd.ag < 0 && !(len(cmd.structures) == 1 && cmd.structures[0] == "all") {
 			return nil, fmt.Errorf("%w: say which AG (ag=N), or write to ag/N/repair (only \"repair all\" covers every AG)", ErrBadCmd)
 		}
-	case "cancel":
-		if len(cmd.structures) > 0 {
-			return nil, fmt.Errorf("%w: cancel takes no arguments", ErrBadCmd)
+	case "cancel", "commit", "discard":
+		if len(cmd.structures) > 0 || cmd.force {
+			return nil, fmt.Errorf("%w: %s takes no arguments", ErrBadCmd, cmd.verb)
 		}
 	}
 	return cmd, nil
@@ -163,8 +161,7 @@ func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error 
 		c.logf("cancel requested")
 		return nil
 	}
-	if cmd.verb == "repair" && c.readOnly {
-		err := fmt.Errorf("%w: repairs need a read-write mount", ErrReadOnly)
+	if err := c.refuse(cmd); err != nil {
 		c.finish(line, nil, err)
 		return err
 	}
@@ -215,6 +212,8 @@ func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error 
 			}
 		}
 		c.tree.Invalidate()
+	case "plan", "commit", "discard":
+		result, err = c.sandboxVerb(opCtx, cmd, started)
 	}
 	c.finish(line, result, err)
 	return err
@@ -224,12 +223,12 @@ func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error 
 func (c *Controller) finish(line string, result any, err error) {
 	out := map[string]any{"schema": "xfsbox.ctl", "schema_version": 1, "command": strings.TrimSpace(line),
 		"ok": err == nil, "errno": nil, "message": nil, "result": result}
-	status := "idle: last command succeeded: " + strings.TrimSpace(line)
+	status := "idle: last command succeeded: " + strings.TrimSpace(line) + c.staged()
 	if err != nil {
 		errno := toErrno(err)
 		out["errno"] = errno.Error()
 		out["message"] = err.Error()
-		status = "idle: last command failed: " + strings.TrimSpace(line) + ": " + err.Error()
+		status = "idle: last command failed: " + strings.TrimSpace(line) + ": " + err.Error() + c.staged()
 		c.logf("failed: %s: %v", strings.TrimSpace(line), err)
 	} else {
 		c.logf("done: %s", strings.TrimSpace(line))

@@ -26,7 +26,8 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EISDIR
 	case errors.Is(err, context.Canceled):
 		return syscall.ECANCELED
-	case errors.Is(err, ErrBadCmd), errors.Is(err, repair.ErrUnknownStruct), errors.Is(err, repair.ErrBadAG):
+	case errors.Is(err, ErrBadCmd), errors.Is(err, repair.ErrUnknownStruct), errors.Is(err, repair.ErrBadAG),
+		errors.Is(err, repair.ErrNotSandbox):
 		return syscall.EINVAL
 	case errors.Is(err, ErrBusy):
 		return syscall.EBUSY

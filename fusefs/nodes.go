@@ -70,6 +70,13 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 			return d.NewInode(ctx, cn, fs.StableAttr{Mode: syscall.S_IFREG}), 0
 		}
 	}
+	if d.path == "" && name == imageName {
+		in := &imageNode{fs: d.tree.FS}
+		var ao fuse.AttrOut
+		in.Getattr(ctx, nil, &ao)
+		out.Attr = ao.Attr
+		return d.NewInode(ctx, in, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+	}
 	p := d.child(name)
 	isDir, err := d.tree.Stat(ctx, p)
 	if err != nil {
@@ -92,6 +99,9 @@ func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	out := make([]fuse.DirEntry, 0, len(ents)+3)
 	for _, cn := range d.controlFiles() {
 		out = append(out, fuse.DirEntry{Name: cn.kind, Mode: syscall.S_IFREG})
+	}
+	if d.path == "" {
+		out = append(out, fuse.DirEntry{Name: imageName, Mode: syscall.S_IFREG})
 	}
 	for _, e := range ents {
 		mode := uint32(syscall.S_IFREG)

@@ -20,7 +20,7 @@ func init() {
 	register(&command{
 		name:    "mount",
 		summary: "mount an image's metadata as a tree of files (FUSE, foreground)",
-		usage:   "[--read-only] [--debug-fuse] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE MNT",
+		usage:   "[--read-only | --sandbox [--overlay FILE]] [--debug-fuse] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE MNT",
 		help: `Mounts the metadata of the XFS image IMAGE at the directory MNT and stays
 in the foreground until unmounted: Ctrl-C (SIGINT), SIGTERM or
 "fusermount3 -u MNT" unmount cleanly.
@@ -29,18 +29,40 @@ Every AG's headers (sb, agf, agi, agfl) and btrees (bnobt, cntbt, inobt,
 finobt, rmapbt, refcountbt) appear as text (xfs_db's field names), .json
 and .raw files; MNT/README explains the tree.
 
+Modes:
+  (default)        read-write: a repair commits to the image crash-safely
+  --read-only      views, check and plan only; repair, commit, discard get EROFS
+  --sandbox        repairs are staged in a copy-on-write overlay; the image
+                   file is opened read-only and nothing is written to it or
+                   beside it until "commit"; views and MNT/image show the
+                   staged state, so "xfs_repair -n MNT/image" judges a repair
+                   before it is applied; "discard" drops it. The overlay is
+                   in memory unless --overlay FILE names a file, which
+                   survives unmount and mounts again over the same image.
+
 Control files: write a command line, read the JSON result of the last one.
-  ctl              check [ag=N] | repair ag=N STRUCT... [force] | cancel
-  ag/N/repair      STRUCT... [force]   (bnobt cntbt agf agfl rmapbt refcountbt inobt finobt agi sb all)
-  status           what runs now, or how the last command ended
+  ctl              check [ag=N] | repair ag=N STRUCT... [force] | plan ag=N STRUCT...
+                   | commit | discard | cancel   ("repair all", "plan all": every AG)
+  ag/N/repair      STRUCT... [force] | plan STRUCT...
+                   (bnobt cntbt agf agfl rmapbt refcountbt inobt finobt agi sb all)
+  status           what runs now, or how the last command ended (and what is staged)
   log              one line per command and per change it made
+  image            the image as it reads now, staged changes included (read-only)
+plan runs the repair against a throwaway overlay and reports what it would
+rewrite, blocks allocated and freed, counters before and after; it writes
+nothing. commit applies the sandbox's overlay through the redo journal
+beside the image (replayed on the next open after a crash), then empties it.
 A write returns when its command has finished; a failure is its errno
-(EINVAL bad command, EBUSY another command runs, EROFS read-only mount,
+(EINVAL bad command or commit/discard outside --sandbox, EBUSY another
+command runs, EROFS read-only mount,
 ENOSPC/ENOMEM workspace refused, EIO repair failed, ECANCELED cancelled)
 with the reason in ctl, status and log.
 
 Flags:
-  --read-only          open the image read-only (views and check only; repairs get EROFS)
+  --read-only          open the image read-only (views, check, plan; repairs get EROFS)
+  --sandbox            stage repairs in an overlay; the image changes only on commit
+  --overlay FILE       with --sandbox: keep the overlay in FILE (created if missing;
+                       refused if made over another image or an image changed since)
   --debug-fuse         log every FUSE request (very verbose)
   --scratch-dir DIR    stage repair records in an unnamed file in DIR (default: memfd)
   --max-workspace SIZE refuse repairs that need more workspace than SIZE
@@ -51,6 +73,8 @@ Examples:
   echo bnobt > /mnt/x/ag/0/repair && cat /mnt/x/ctl
   awk '!/^#/ {s += $2} END {print s}' /mnt/x/ag/0/bnobt/records
   fusermount3 -u /mnt/x
+  xfsbox mount --sandbox --overlay disk.ovl disk.img /mnt/x &
+  echo 'repair all' > /mnt/x/ctl && xfs_repair -n /mnt/x/image && echo commit > /mnt/x/ctl
 `,
 		run: runMount,
 	})
@@ -60,6 +84,8 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("mount")
 	readOnly := fl.Bool("read-only", false, "")
 	debug := fl.Bool("debug-fuse", false, "")
+	sandbox := fl.Bool("sandbox", false, "")
+	overlay := fl.String("overlay", "", "")
 	scratch, maxWS := workspaceFlags(fl)
 	pos, err := parseFlags(fl, args)
 	if err != nil {
@@ -67,6 +93,12 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if len(pos) != 2 {
 		return &usageError{fmt.Sprintf("need IMAGE and MNT, got %d argument(s)", len(pos))}
+	}
+	if *sandbox && *readOnly {
+		return &usageError{"--sandbox and --read-only exclude each other (a sandbox stages repairs; --read-only refuses them)"}
+	}
+	if *overlay != "" && !*sandbox {
+		return &usageError{"--overlay FILE needs --sandbox"}
 	}
 	if _, err := fusefs.CheckMountpoint(pos[1]); err != nil {
 		return &usageError{err.Error()}
@@ -76,15 +108,16 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 			return &usageError{err.Error()}
 		}
 	}
-	fs, err := repair.Open(pos[0], repair.OpenOptions{Writable: !*readOnly})
+	fs, err := repair.Open(pos[0], repair.OpenOptions{Writable: !*readOnly, Sandbox: *sandbox, Overlay: *overlay})
 	if err != nil {
-		if !*readOnly && (errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+		if !*readOnly && !*sandbox && (errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS)) {
 			return fmt.Errorf("%w (mounts are read-write so that repairs can run; add --read-only to only look)", err)
 		}
 		return err
 	}
 	defer fs.Close()
 	reportJournal(fs)
+	reportOverlay(fs)
 	wo, err := workspaceOptions(*scratch, *maxWS)
 	if err != nil {
 		return err
@@ -134,5 +167,21 @@ func reportJournal(fs *repair.FS) {
 	}
 	if fs.Recovered.Action != repair.JournalNone {
 		logrus.Warnf("%s: %s", fs.Img.Path(), fs.Recovered)
+	}
+}
+
+// reportOverlay tells what a sandbox's named overlay held when opened.
+func reportOverlay(fs *repair.FS) {
+	ov := fs.Overlay()
+	if ov == nil || ov.Path() == "" {
+		return
+	}
+	ext, n := ov.Stats()
+	logrus.Infof("sandbox overlay %s: %d bytes in %d extents staged", ov.Path(), n, ext)
+	if ov.Dropped > 0 {
+		logrus.Warnf("sandbox overlay %s: %d bytes of an incomplete batch dropped (a crash during a repair's commit)", ov.Path(), ov.Dropped)
+	}
+	if ov.Applying {
+		logrus.Warnf("sandbox overlay %s: a commit to the image was interrupted; the staged state is shown: commit again to finish it", ov.Path())
 	}
 }

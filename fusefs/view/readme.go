@@ -15,6 +15,10 @@ machine-readable (schema + schema_version), .raw files are the bytes.
   geometry, geometry.json     xfs_info-style summary
   sb, sb.json, sb.raw         primary superblock
   health, health.json         findings of a full check (run when first read)
+  image                       the image's bytes as they read now (in sandbox
+                              mode with the staged changes): xfs_repair -n image
+  ctl, status, log            control files: write "check", "repair ag=N STRUCT",
+                              "plan ...", "commit", "discard" (sandbox), "cancel"
   ag/N/                       allocation group N (0..%d)
     sb agf agi agfl           AG headers (+ .json, .raw); the crc line says
                               (correct) or (bad), the identity line checks

@@ -1,0 +1,84 @@
+package fusefs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xfsbox/xfsbox/repair"
+)
+
+// refuse turns down, before anything runs, what this mount cannot do:
+// repairs, commits and discards on a read-only mount, commits and
+// discards outside sandbox mode. A plan writes nothing and runs anywhere.
+func (c *Controller) refuse(cmd *command) error {
+	switch cmd.verb {
+	case "repair":
+		if c.readOnly {
+			return fmt.Errorf("%w: repairs need a read-write mount (plan shows what a repair would do)", ErrReadOnly)
+		}
+	case "commit", "discard":
+		if c.readOnly {
+			return fmt.Errorf("%w: %s needs a sandbox mount (mount --sandbox)", ErrReadOnly, cmd.verb)
+		}
+		if !c.tree.FS.Sandboxed() {
+			return fmt.Errorf("%w: %s needs sandbox mode (mount --sandbox): this mount writes repairs to the image directly, nothing is staged", ErrBadCmd, cmd.verb)
+		}
+	}
+	return nil
+}
+
+// planResult is the ctl result of a plan: what the repair would do.
+type planResult struct {
+	Plan    bool                   `json:"plan"`
+	Results []*repair.RepairResult `json:"results"`
+}
+
+// sandboxVerb runs plan, commit and discard.
+func (c *Controller) sandboxVerb(ctx context.Context, cmd *command, started time.Time) (any, error) {
+	fs := c.tree.FS
+	switch cmd.verb {
+	case "plan":
+		opts := repair.RepairOptions{AG: uint32(max(cmd.ag, 0)), Force: cmd.force, Workspace: c.tree.Workspace,
+			Progress: func(phase string) {
+				c.setStatus(fmt.Sprintf("running: plan ag=%d %s: %s (%.1fs)", cmd.ag, strings.Join(cmd.structures, " "), phase, time.Since(started).Seconds()))
+			},
+			Log: func(msg string) { c.logf("plan: would do: %s", msg) },
+		}
+		res, err := repair.Plan(ctx, fs, cmd.structures, opts, cmd.ag < 0)
+		return planResult{Plan: true, Results: res}, err
+	case "commit":
+		c.setStatus("running: commit: applying the overlay to the image")
+		n, err := fs.CommitOverlay(nil)
+		c.tree.Invalidate()
+		if err != nil {
+			return nil, err
+		}
+		c.logf("commit: %d bytes written to %s", n, fs.Img.Path())
+		return map[string]any{"committed_bytes": n}, nil
+	default:
+		ext, n := fs.Overlay().Stats()
+		err := fs.DiscardOverlay()
+		c.tree.Invalidate()
+		if err != nil {
+			return nil, err
+		}
+		c.logf("discard: %d staged bytes (%d extents) dropped", n, ext)
+		return map[string]any{"discarded_bytes": n, "discarded_extents": ext}, nil
+	}
+}
+
+// staged says, in sandbox mode, how much is staged (for status).
+func (c *Controller) staged() string {
+	ov := c.tree.FS.Overlay()
+	if ov == nil {
+		return ""
+	}
+	ext, n := ov.Stats()
+	where := "memory"
+	if ov.Path() != "" {
+		where = ov.Path()
+	}
+	return fmt.Sprintf(" (sandbox: %d bytes in %d extents staged in %s; commit or discard)", n, ext, where)
+}

@@ -47,8 +47,11 @@ type agCheck struct {
 	usedMu sync.Mutex
 	used   *workspace.Array // rmap records of everything seen in use
 
-	// light: see collect.
-	light bool
+	// mode: see collect. rmapSound: in collectRmap mode, the rmapbt
+	// agreed with everything it was compared with, and used is its
+	// records (see xrefRmapSource).
+	mode      collectMode
+	rmapSound bool
 
 	// logLSN is the log's current LSN (cycle, head block): metadata
 	// stamped later than it came from a future the log never saw. 0 when
@@ -191,7 +194,7 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 
 	findings := &Findings{}
 	res := &CheckResult{Findings: findings, AGs: ags}
-	checks, err := collect(ctx, fs, ags, ws, findings, opts.Progress, false)
+	checks, err := collect(ctx, fs, ags, ws, findings, opts.Progress, collectFull)
 	if err != nil {
 		return nil, err
 	}
@@ -199,16 +202,30 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 	return res, nil
 }
 
+// collectMode says how much of the check collect runs.
+type collectMode int
+
+const (
+	// collectFull: every check and cross-reference (xfsbox check).
+	collectFull collectMode = iota
+	// collectLight skips the costliest cross-references (rmapbt against
+	// every owner, refcounts, finobt against inobt): a forced rebuild
+	// replaces those structures whatever they say, and needs only the
+	// used space and the structural findings its refusals rest on.
+	collectLight
+	// collectRmap reads no inode: the rmapbt stands in for the inode
+	// scan. Its records for the AG's own metadata are compared with what
+	// the walk of the AG's structures found, and its used space with the
+	// bnobt's free space; the rebuild trusts it only when both agree
+	// (rmapSound), as the kernel's online repair trusts a sound rmapbt.
+	collectRmap
+)
+
 // collect runs the check's three phases over ags: headers and btrees,
-// the inode scan, and the cross-reference. The per-AG states it returns
-// keep their records in ws (used space sorted in rmap order), for the
-// rebuilds to reuse.
-//
-// light skips the costliest cross-references (rmapbt against every
-// owner, refcounts, finobt against inobt): a forced rebuild replaces
-// those structures whatever they say, and needs only the used space and
-// the structural findings its refusals rest on.
-func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64), light bool) (map[uint32]*agCheck, error) {
+// the inode scan (not in collectRmap mode), and the cross-reference.
+// The per-AG states it returns keep their records in ws (used space
+// sorted in rmap order), for the rebuilds to reuse.
+func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64), mode collectMode) (map[uint32]*agCheck, error) {
 	checks := make(map[uint32]*agCheck, len(ags))
 	var logLSN uint64
 	if ls, err := ReadLogState(fs); err == nil {
@@ -222,7 +239,7 @@ func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace,
 		if err != nil {
 			return nil, err
 		}
-		checks[agno] = &agCheck{fs: fs, agno: agno, ws: ws, findings: findings, used: used, logLSN: logLSN, light: light}
+		checks[agno] = &agCheck{fs: fs, agno: agno, ws: ws, findings: findings, used: used, logLSN: logLSN, mode: mode}
 	}
 	progress := func(phase string, done, total int64) {
 		if progressFn != nil {
@@ -235,9 +252,11 @@ func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace,
 	}); err != nil {
 		return nil, err
 	}
-	progress("inodes", 0, 1)
-	if err := scanForCheck(ctx, fs, checks, findings); err != nil {
-		return nil, err
+	if mode != collectRmap {
+		progress("inodes", 0, 1)
+		if err := scanForCheck(ctx, fs, checks, findings); err != nil {
+			return nil, err
+		}
 	}
 	progress("cross-reference", 0, int64(len(ags)))
 	if err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
@@ -251,13 +270,19 @@ func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace,
 // forEachAG runs fn for every AG, at most GOMAXPROCS at a time; the
 // first error cancels the rest and is returned.
 func forEachAG(ctx context.Context, ags []uint32, fn func(ctx context.Context, agno uint32) error) error {
+	return forEach(ctx, ags, fn)
+}
+
+// forEach runs fn for every item, at most GOMAXPROCS at a time; the
+// first error cancels the rest and is returned.
+func forEach[T any](ctx context.Context, items []T, fn func(ctx context.Context, item T) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
-	for _, agno := range ags {
+	for _, item := range items {
 		sem <- struct{}{}
 		if ctx.Err() != nil {
 			<-sem
@@ -266,7 +291,7 @@ func forEachAG(ctx context.Context, ags []uint32, fn func(ctx context.Context, a
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, agno); err != nil {
+			if err := fn(ctx, item); err != nil {
 				once.Do(func() { first = err; cancel(err) })
 			}
 		}()

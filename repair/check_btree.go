@@ -31,6 +31,25 @@ type levelCursor struct {
 // block and record as the kernel's scrub does: header identity, sibling
 // links, key order, node keys against their children, records inside the
 // AG and in order. Records go to a workspace array and blocks to the
+// checkTrees walks and checks the AG's trees of the given types, several
+// at a time (each walk is independent; what they share is safe for
+// concurrent use), and keeps their results in c.trees.
+func (c *agCheck) checkTrees(ctx context.Context, types ...xfsformat.BtreeType) error {
+	var results [xfsformat.NumBtreeTypes]*treeResult
+	err := forEach(ctx, types, func(ctx context.Context, t xfsformat.BtreeType) error {
+		res, err := c.checkTree(ctx, t)
+		results[t] = res
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range types {
+		c.trees[t] = results[t]
+	}
+	return nil
+}
+
 // AG's used-space array, for the cross-reference phase.
 func (c *agCheck) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult, error) {
 	res := &treeResult{present: c.fs.HasBtree(t)}

@@ -72,12 +72,8 @@ func (c *agCheck) checkStructures(ctx context.Context) error {
 		return err
 	}
 
-	for _, t := range xfsformat.BtreeTypes {
-		res, err := c.checkTree(ctx, t)
-		if err != nil {
-			return err
-		}
-		c.trees[t] = res
+	if err := c.checkTrees(ctx, xfsformat.BtreeTypes...); err != nil {
+		return err
 	}
 	if err := c.addInodeChunks(ctx); err != nil {
 		return err

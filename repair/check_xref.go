@@ -80,8 +80,11 @@ func (c *agCheck) crossReference(ctx context.Context) error {
 		}
 	}
 	steps := []func(context.Context) error{c.xrefFreeSpace, c.xrefAllocTrees, c.xrefUsedSpace, c.xrefRmap, c.xrefInodeTrees}
-	if c.light {
+	switch c.mode {
+	case collectLight:
 		steps = steps[:2]
+	case collectRmap:
+		steps = []func(context.Context) error{c.xrefRmapSource, c.xrefAllocTrees}
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -188,12 +191,19 @@ func freeExtents(recs iter.Seq[[]byte]) iter.Seq[extent] {
 // every owner seen): they must not overlap, and together they must cover
 // the whole AG.
 func (c *agCheck) xrefFreeSpace(ctx context.Context) error {
+	_, err := c.xrefFreeSpaceWith(ctx, c.used)
+	return err
+}
+
+// xrefFreeSpaceWith is xrefFreeSpace against the used space of the
+// sorted rmap records in used; it returns how many problems it found.
+func (c *agCheck) xrefFreeSpaceWith(ctx context.Context, used *workspace.Array) (int, error) {
 	bno := c.trees[xfsformat.Bnobt]
 	if bno == nil || bno.recs == nil {
-		return nil
+		return 0, nil
 	}
 	var err error
-	nextU, stopU := iter.Pull(usedUnion(records(ctx, c.used, &err)))
+	nextU, stopU := iter.Pull(usedUnion(records(ctx, used, &err)))
 	defer stopU()
 	nextF, stopF := iter.Pull(freeExtents(records(ctx, bno.recs, &err)))
 	defer stopF()
@@ -226,13 +236,16 @@ func (c *agCheck) xrefFreeSpace(ctx context.Context) error {
 		}
 		covered = max(covered, e.end)
 	}
+	problems := overlaps + gaps
 	if covered < agLen {
+		problems++
 		c.addNoBlock("space.unaccounted", XrefMismatch, "blocks [%d,%d] at the end of the AG are neither free nor used", covered, agLen-covered)
 	}
 	if covered > agLen {
+		problems++
 		c.addNoBlock("space.beyond", Corrupt, "space is recorded up to block %d, past the AG's end %d", covered, agLen)
 	}
-	return err
+	return problems, err
 }
 
 // isFileData reports whether an rmap record maps file data (the blocks
@@ -550,14 +563,23 @@ func (c *agCheck) xrefRmap(ctx context.Context) error {
 	if err := tr.recs.Sort(ctx, cmpRmapRecs); err != nil {
 		return err
 	}
-	want, err := c.normalizeRmaps(ctx, c.used)
+	_, err := c.compareRmaps(ctx, c.used, tr.recs)
+	return err
+}
+
+// compareRmaps reports the differences between the rmap records the
+// check saw in use (want) and those of the rmapbt (have), both sorted,
+// after merging neighbours the kernel would merge; it returns how many
+// it found.
+func (c *agCheck) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspace.Array) (int, error) {
+	want, err := c.normalizeRmaps(ctx, wantRecs)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer want.Release()
-	have, err := c.normalizeRmaps(ctx, tr.recs)
+	have, err := c.normalizeRmaps(ctx, haveRecs)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer have.Release()
 	nextW, stopW := iter.Pull(records(ctx, want, &err))
@@ -595,7 +617,7 @@ func (c *agCheck) xrefRmap(ctx context.Context) error {
 			h, okH = nextH()
 		}
 	}
-	return err
+	return missing + extra, err
 }
 
 // xrefInodeTrees: the finobt holds exactly the inobt's chunks that have a

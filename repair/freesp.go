@@ -42,23 +42,31 @@ func (p *freeSpacePlan) treeBlocks() int64 {
 // OWN_AG records (closure: the free-space trees' and the AGFL's blocks
 // are OWN_AG) and sets the AGF and superblock counters.
 //
-// Used space comes from the check's full picture (headers, log, every
-// other btree's blocks, inode chunks, CoW staging and every inode's
-// forks), so the rebuild trusts neither the old free-space trees nor the
-// old rmapbt. New blocks come from space that is free both before and
-// after: never a block the old trees or the old AGFL still hold.
+// Used space comes from the rmapbt when it is sound (checkAG: it agrees
+// with every structure of the AG and with the bnobt, so no inode is
+// read), else from the check's full picture (headers, log, every other
+// btree's blocks, inode chunks, CoW staging and every inode's forks),
+// which trusts neither the old free-space trees nor the old rmapbt.
+// New blocks come from space that is free both before and after: never
+// a block the old trees or the old AGFL still hold.
 //
-// With refc, the refcountbt is rebuilt too, from the overlaps of every
-// inode's file data: its old blocks (OWN_REFC) and CoW staging extents
+// With refc, the refcountbt is rebuilt too, from the overlaps of the
+// file data mappings: its old blocks (OWN_REFC) and CoW staging extents
 // are dropped from the picture, and its new blocks are carved with the
 // others.
+//
+// With rmapRequested, the rmapbt is rebuilt from every owner the inode
+// scan finds rather than from its own records.
 //
 // With ino, the inobt and finobt are rebuilt too, from the inode chunks
 // found without the old inobt (findInodeChunks) and their inodes' modes;
 // the AGI and the superblock's inode counters follow.
-func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino bool) (*RepairResult, error) {
+func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino, rmapRequested bool) (*RepairResult, error) {
 	g, agno := fs.Geo, opts.AG
-	ws, c, res, err := checkAG(ctx, fs, opts)
+	// The rmapbt may stand in for the inode scan unless it is itself to
+	// be rebuilt from every owner (rmapbt requested) or the inode trees
+	// are (their rebuild reads the inodes anyway).
+	ws, c, res, err := checkAG(ctx, fs, opts, !ino && !rmapRequested)
 	if err != nil {
 		return nil, err
 	}
@@ -459,15 +467,14 @@ func verifyRebuilt(ctx context.Context, fs *FS, agno uint32, wopts workspace.Opt
 	if err := c.checkAGFL(); err != nil {
 		return nil, err
 	}
+	var present []xfsformat.BtreeType
 	for _, t := range types {
-		if !fs.HasBtree(t) {
-			continue
+		if fs.HasBtree(t) {
+			present = append(present, t)
 		}
-		res, err := c.checkTree(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		c.trees[t] = res
+	}
+	if err := c.checkTrees(ctx, present...); err != nil {
+		return nil, err
 	}
 	if err := c.xrefAllocTrees(ctx); err != nil {
 		return nil, err

@@ -24,7 +24,10 @@ var (
 type RepairOptions struct {
 	AG uint32
 	// Force rebuilds even when the check finds nothing wrong.
-	Force     bool
+	Force bool
+	// FullScan takes the used space from a scan of every inode even
+	// when the rmapbt is sound (see checkAG).
+	FullScan  bool
 	Workspace workspace.Options
 	// Writer receives every write to the image (nil: the image itself);
 	// Fault is called before every durable step of the commit. Tests
@@ -76,6 +79,9 @@ type RepairResult struct {
 	WorkspaceRes    int64     `json:"workspace_bytes_reserved"`
 	Records         int64     `json:"records"`
 	Seconds         float64   `json:"seconds"`
+	// Source says where the used space came from: SourceRmapbt or
+	// SourceInodeScan (empty for repairs that need none).
+	Source string `json:"source,omitempty"`
 }
 
 // preflight refuses, by name, what a repair must not touch.
@@ -230,6 +236,9 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 				if len(res.Before) == 0 {
 					res.Before = r.Before
 				}
+				if res.Source == "" {
+					res.Source = r.Source
+				}
 			}
 		}
 		if err == nil {
@@ -243,7 +252,7 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 		merge(rebuildAGI(ctx, fs, opts))
 	}
 	if freesp && err == nil {
-		merge(rebuildFreeSpace(ctx, fs, opts, refc, ino))
+		merge(rebuildFreeSpace(ctx, fs, opts, refc, ino, slices.Contains(structures, "rmapbt")))
 	}
 	if res != nil {
 		res.Requested = structures
@@ -288,24 +297,4 @@ func RepairAll(ctx context.Context, fs *FS, structures []string, opts RepairOpti
 		}
 	}
 	return out, nil
-}
-
-// checkAG opens a workspace and runs the check of one AG, the first step
-// of every rebuild: its findings are the result's "before", and its
-// state (used space, walked trees) the rebuild's sources. A forced
-// rebuild runs the light check (see collect). The caller closes the
-// workspace.
-func checkAG(ctx context.Context, fs *FS, opts RepairOptions) (*workspace.Workspace, *agCheck, *RepairResult, error) {
-	ws, err := workspace.New(ctx, withDefaults(opts.Workspace, fs, []uint32{opts.AG}))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	opts.progress("check")
-	findings := &Findings{}
-	checks, err := collect(ctx, fs, []uint32{opts.AG}, ws, findings, nil, opts.Force)
-	if err != nil {
-		ws.Close()
-		return nil, nil, nil, err
-	}
-	return ws, checks[opts.AG], &RepairResult{AG: opts.AG, Before: findings.List()}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -17,7 +18,7 @@ func init() {
 	register(&command{
 		name:    "repair",
 		summary: "rebuild AG btrees and headers from the filesystem's other metadata",
-		usage:   "[--ag N] [--force] [--json] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE STRUCTURE...|all",
+		usage:   "[--ag N] [--force] [--full-scan] [--json] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE STRUCTURE...|all",
 		help: `Rebuilds the named structures of one AG in place, as xfs_repair's phase 5
 and the kernel's online repair do, and commits crash-safely: new btree
 blocks go to space that is free before and after, then the AG headers and
@@ -28,10 +29,13 @@ it.
 Structures:
   bnobt, cntbt, agf, agfl, rmapbt
                rebuild the free space: the bnobt and cntbt from the
-               complement of every block in use (found by a full check:
-               headers, log, every btree, inode chunks, every inode's
-               forks), a refilled AGFL, the AGF and superblock counters,
-               and on rmapbt filesystems the rmapbt, from every owner found
+               complement of every block in use, a refilled AGFL, the AGF
+               and superblock counters, and on rmapbt filesystems the
+               rmapbt (its free-space records change). Used space comes
+               from the rmapbt when it is sound (it agrees with every AG
+               structure and with the bnobt; no inode is read), else
+               from a full check: headers, log, every btree, inode
+               chunks, every inode's forks (always when rmapbt is named)
   refcountbt   the same, plus the refcountbt from the overlaps of every
                inode's file data
   inobt, finobt the inode btrees, from the inode chunks found without them
@@ -52,6 +56,8 @@ refcountbt, inodes).
 Flags:
   --ag N               the AG to repair (default: every AG, one after another)
   --force              rebuild even when the check finds nothing wrong
+  --full-scan          take used space from every inode even when the rmapbt
+                       is sound (slower; the result says which source it used)
   --json               print the result as JSON (schema xfsbox.repair)
   --scratch-dir DIR    stage records in an unnamed file in DIR (default: memory, memfd)
   --max-workspace SIZE refuse to stage more than SIZE
@@ -69,6 +75,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("repair")
 	ag := fl.Int64("ag", -1, "")
 	force := fl.Bool("force", false, "")
+	fullScan := fl.Bool("full-scan", false, "")
 	asJSON := fl.Bool("json", false, "")
 	scratch, maxWS := workspaceFlags(fl)
 	pos, err := parseFlags(fl, args)
@@ -91,9 +98,13 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	if *ag < -1 || *ag >= int64(fs.Geo.AGCount) {
 		return &usageError{fmt.Sprintf("--ag %d: the filesystem has AGs 0 to %d", *ag, fs.Geo.AGCount-1)}
 	}
-	opts := repair.RepairOptions{Force: *force, Workspace: wo, Log: func(msg string) { logrus.Info(msg) }}
-	if isTerminal(os.Stderr) {
-		opts.Progress = func(phase string) { fmt.Fprintf(os.Stderr, "\rrepair: %-10s", phase) }
+	opts := repair.RepairOptions{Force: *force, FullScan: *fullScan, Workspace: wo, Log: func(msg string) { logrus.Info(msg) }}
+	phaseStart := time.Now()
+	opts.Progress = func(phase string) {
+		logrus.Debugf("repair: phase %s at %.3fs", phase, time.Since(phaseStart).Seconds())
+		if isTerminal(os.Stderr) {
+			fmt.Fprintf(os.Stderr, "\rrepair: %-10s", phase)
+		}
 	}
 	var results []*repair.RepairResult
 	if *ag >= 0 {
@@ -149,6 +160,9 @@ func printRepair(w io.Writer, res *repair.RepairResult) {
 		if c.Before != c.After {
 			fmt.Fprintf(w, "ag %d: %-10s %d -> %d\n", res.AG, c.Name, c.Before, c.After)
 		}
+	}
+	if res.Source != "" {
+		fmt.Fprintf(w, "ag %d: used space from the %s\n", res.AG, res.Source)
 	}
 	fmt.Fprintf(w, "ag %d: %d blocks allocated, %d freed, %d findings before, %d after, %.2fs\n",
 		res.AG, res.BlocksAllocated, res.BlocksFreed, len(res.Before), len(res.After), res.Seconds)

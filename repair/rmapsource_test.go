@@ -1,0 +1,115 @@
+package repair_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/xfsbox/xfsbox/internal/campaign"
+	"github.com/xfsbox/xfsbox/internal/judge"
+	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair"
+)
+
+func fileSum(t *testing.T, p string) [32]byte {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+func repairAG(t *testing.T, img string, agno uint32, what []string, opts repair.RepairOptions) *repair.RepairResult {
+	t.Helper()
+	fs, err := repair.Open(img, repair.OpenOptions{Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	opts.AG = agno
+	res, err := repair.Repair(context.Background(), fs, what, opts)
+	if err != nil {
+		t.Fatalf("repair ag %d %v: %v", agno, what, err)
+	}
+	if len(res.After) > 0 {
+		t.Fatalf("ag %d: findings after the repair: %v", agno, res.After)
+	}
+	return res
+}
+
+// TestRmapSourceMatchesScan: a forced free-space (and refcountbt)
+// rebuild that takes the used space from a sound rmapbt writes exactly
+// the image the rebuild from a scan of every inode writes, AG by AG.
+func TestRmapSourceMatchesScan(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	fromRmap, fromScan := testimg.Copy(t, "allfeatures"), testimg.Copy(t, "allfeatures")
+	for agno := uint32(0); agno < 4; agno++ {
+		for _, what := range [][]string{{"bnobt"}, {"refcountbt"}} {
+			r := repairAG(t, fromRmap, agno, what, repair.RepairOptions{Force: true})
+			s := repairAG(t, fromScan, agno, what, repair.RepairOptions{Force: true, FullScan: true})
+			if r.Source != repair.SourceRmapbt || s.Source != repair.SourceInodeScan {
+				t.Fatalf("ag %d %v: sources %q and %q, want %q and %q", agno, what, r.Source, s.Source, repair.SourceRmapbt, repair.SourceInodeScan)
+			}
+			if fileSum(t, fromRmap) != fileSum(t, fromScan) {
+				t.Fatalf("ag %d %v: the rebuild from the rmapbt and the one from the inode scan wrote different images", agno, what)
+			}
+		}
+	}
+	judge.RequireClean(t, fromRmap, "after rebuilds from the rmapbt")
+}
+
+// TestRmapSourceGate: the rmapbt is used only when it agrees with the
+// bnobt. A cntbt record made wrong leaves them agreeing (source: the
+// rmapbt); a bnobt record made wrong does not (source: the inode scan).
+// Both repairs leave the image clean. Without an rmapbt the inode scan
+// is the only source.
+func TestRmapSourceGate(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	for _, tc := range []struct {
+		tree, root, want string
+	}{
+		{"cntbt", "cntroot", repair.SourceRmapbt},
+		{"bnobt", "bnoroot", repair.SourceInodeScan},
+	} {
+		t.Run(tc.tree, func(t *testing.T) {
+			img := testimg.Copy(t, "allfeatures")
+			c := campaign.Case{Profile: "allfeatures", AG: 0, Object: tc.tree + "-leaf", Field: "recs[2].blockcount", Verb: "sub",
+				Nav: []string{"agf 0", "addr " + tc.root, "addr ptrs[1]"}}
+			if _, changed, err := campaign.Apply(context.Background(), img, c); err != nil || !changed {
+				t.Fatalf("corrupting %s: changed %v, %v", c, changed, err)
+			}
+			res := repairAG(t, img, 0, []string{tc.tree}, repair.RepairOptions{})
+			if res.NothingToDo || len(res.Before) == 0 {
+				t.Fatalf("the repair saw nothing wrong after %s", c)
+			}
+			if res.Source != tc.want {
+				t.Fatalf("source %q, want %q", res.Source, tc.want)
+			}
+			judge.RequireClean(t, img, "after repairing "+c.String())
+		})
+	}
+	t.Run("no-rmapbt", func(t *testing.T) {
+		img := testimg.Copy(t, "defaults")
+		if res := repairAG(t, img, 1, []string{"bnobt"}, repair.RepairOptions{Force: true}); res.Source != repair.SourceInodeScan {
+			t.Fatalf("source %q without an rmapbt", res.Source)
+		}
+	})
+}
+
+// TestRmapRepairReadsInodes: a repair of the rmapbt itself never takes
+// the rmapbt as its source.
+func TestRmapRepairReadsInodes(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	img := testimg.Copy(t, "allfeatures")
+	if res := repairAG(t, img, 2, []string{"rmapbt"}, repair.RepairOptions{Force: true}); res.Source != repair.SourceInodeScan {
+		t.Fatalf("rmapbt repair took its used space from the %s", res.Source)
+	}
+}

@@ -18,7 +18,7 @@ func init() {
 	register(&command{
 		name:    "repair",
 		summary: "rebuild AG btrees and headers from the filesystem's other metadata",
-		usage:   "[--ag N] [--force] [--full-scan] [--json] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE STRUCTURE...|all",
+		usage:   "[--ag N] [--force] [--full-scan] [--json] [--dry-run | --output NEW] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE STRUCTURE...|all",
 		help: `Rebuilds the named structures of one AG in place, as xfs_repair's phase 5
 and the kernel's online repair do, and commits crash-safely: new btree
 blocks go to space that is free before and after, then the AG headers and
@@ -48,6 +48,19 @@ Structures:
   sb           a secondary superblock (AG 1 and up), copied from the primary
   all          all of the above that the filesystem has
 
+Modes:
+  (default)    IMAGE is repaired in place, crash-safely (above)
+  --dry-run    a plan: the repair runs against a throwaway copy-on-write
+               overlay in memory and reports what it would rewrite (the
+               structures and why, blocks allocated and freed, counters
+               before and after, the findings it would leave); nothing is
+               written to IMAGE or beside it, and IMAGE is opened read-only
+  --output NEW the repaired result goes to a new file NEW: IMAGE is copied
+               (reflinked where the filesystem can, else sparsely) and the
+               copy repaired; IMAGE is only read. NEW must not exist.
+  To stage repairs and judge them before they are applied, see
+  "xfsbox mount --sandbox".
+
 Refused, by name, before anything is written: a read-only image, an
 image mounted by the kernel or locked by another xfsbox, a dirty log,
 unknown features, or corrupt metadata the rebuild must rely on (inobt,
@@ -58,7 +71,9 @@ Flags:
   --force              rebuild even when the check finds nothing wrong
   --full-scan          take used space from every inode even when the rmapbt
                        is sound (slower; the result says which source it used)
-  --json               print the result as JSON (schema xfsbox.repair)
+  --json               print the result as JSON (schema xfsbox.repair; a plan has "plan": true)
+  --dry-run            report what the repair would do, writing nothing
+  --output NEW         write a repaired copy to NEW and leave IMAGE as it is
   --scratch-dir DIR    stage records in an unnamed file in DIR (default: memory, memfd)
   --max-workspace SIZE refuse to stage more than SIZE
 
@@ -66,6 +81,8 @@ Examples:
   xfsbox repair --ag 3 disk.img bnobt
   xfsbox repair disk.img all
   xfsbox repair --ag 0 --force --json disk.img bnobt | jq .counters
+  xfsbox repair --dry-run disk.img all
+  xfsbox repair --output fixed.img evidence.img all && xfs_repair -n fixed.img
 `,
 		run: runRepair,
 	})
@@ -77,6 +94,8 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	force := fl.Bool("force", false, "")
 	fullScan := fl.Bool("full-scan", false, "")
 	asJSON := fl.Bool("json", false, "")
+	dryRun := fl.Bool("dry-run", false, "")
+	output := fl.String("output", "", "")
 	scratch, maxWS := workspaceFlags(fl)
 	pos, err := parseFlags(fl, args)
 	if err != nil {
@@ -89,7 +108,11 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fs, err := repair.Open(pos[0], repair.OpenOptions{Writable: true})
+	target, err := repairTarget(pos[0], *dryRun, *output)
+	if err != nil {
+		return err
+	}
+	fs, err := repair.Open(target, repair.OpenOptions{Writable: !*dryRun})
 	if err != nil {
 		return err
 	}
@@ -107,7 +130,9 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	var results []*repair.RepairResult
-	if *ag >= 0 {
+	if *dryRun {
+		results, err = planRepair(ctx, fs, pos[1:], *ag, opts)
+	} else if *ag >= 0 {
 		opts.AG = uint32(*ag)
 		var res *repair.RepairResult
 		res, err = repair.Repair(ctx, fs, pos[1:], opts)
@@ -127,15 +152,16 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 		b, err := json.MarshalIndent(struct {
 			Schema  string                 `json:"schema"`
 			Version int                    `json:"schema_version"`
+			Plan    bool                   `json:"plan,omitempty"`
 			AGs     []*repair.RepairResult `json:"ags"`
-		}{"xfsbox.repair", 2, results}, "", "  ")
+		}{"xfsbox.repair", 2, *dryRun, results}, "", "  ")
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, string(b))
 	} else {
 		for _, res := range results {
-			printRepair(stdout, res)
+			printRepair(stdout, res, *dryRun)
 		}
 	}
 	for _, res := range results {
@@ -148,13 +174,17 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func printRepair(w io.Writer, res *repair.RepairResult) {
+func printRepair(w io.Writer, res *repair.RepairResult, plan bool) {
 	if res.NothingToDo {
 		fmt.Fprintf(w, "ag %d: nothing to do: %s consistent (use --force to rebuild anyway)\n", res.AG, strings.Join(res.Requested, ", "))
 		return
 	}
+	verb := "rewrote"
+	if plan {
+		verb = "plan: would rewrite"
+	}
 	for _, r := range res.Rewritten {
-		fmt.Fprintf(w, "ag %d: rewrote %-8s %s\n", res.AG, r.Structure, r.Why)
+		fmt.Fprintf(w, "ag %d: %s %-8s %s\n", res.AG, verb, r.Structure, r.Why)
 	}
 	for _, c := range res.Counters {
 		if c.Before != c.After {

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/xfsbox/xfsbox/repair"
+)
+
+// errOutputExists refuses an --output that is already there.
+var errOutputExists = errors.New("already exists (xfsbox writes the repaired copy to a new file only)")
+
+// copyImage copies the image src to the new file dst without ever opening
+// src for writing: a reflink (FICLONE) where the filesystem can, else a
+// copy that leaves holes where src has holes (or zero blocks). dst is
+// synced. A dst that exists, or is src itself, is refused.
+func copyImage(src, dst string) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if dst == "" {
+		return &usageError{"--output needs a file name"}
+	}
+	if dst == src || filepath.Clean(dst) == filepath.Clean(src) {
+		return &usageError{fmt.Sprintf("--output %s is the image itself", dst)}
+	}
+	if dst, err := os.Stat(dst); err == nil && os.SameFile(st, dst) {
+		return &usageError{fmt.Sprintf("--output %s is the image itself", dst.Name())}
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return &usageError{fmt.Sprintf("--output %s: %v", dst, errOutputExists)}
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(dst)
+		}
+	}()
+	size := st.Size()
+	if !st.Mode().IsRegular() {
+		sz, err := unix.IoctlGetUint64(int(in.Fd()), unix.BLKGETSIZE64)
+		if err != nil {
+			return fmt.Errorf("%s: size: %w", src, err)
+		}
+		size = int64(sz)
+	} else if unix.IoctlFileClone(int(out.Fd()), int(in.Fd())) == nil {
+		return out.Sync()
+	}
+	if err := copySparse(in, out, size); err != nil {
+		return fmt.Errorf("copying %s to %s: %w", src, dst, err)
+	}
+	if err := out.Truncate(size); err != nil {
+		return err
+	}
+	return out.Sync()
+}
+
+// copySparse copies the data segments of in (SEEK_DATA/SEEK_HOLE where
+// supported, else all of it), skipping all-zero blocks.
+func copySparse(in, out *os.File, size int64) error {
+	buf := make([]byte, 1<<20)
+	zero := make([]byte, len(buf))
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(int(in.Fd()), off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			return nil // only a hole is left
+		}
+		end := size
+		if err != nil {
+			data = off // no SEEK_DATA: copy everything
+		} else if h, err := unix.Seek(int(in.Fd()), data, unix.SEEK_HOLE); err == nil {
+			end = min(h, size)
+		}
+		for off = data; off < end; {
+			n := int(min(int64(len(buf)), end-off))
+			if _, err := in.ReadAt(buf[:n], off); err != nil && err != io.EOF {
+				return err
+			}
+			if !bytes.Equal(buf[:n], zero[:n]) {
+				if _, err := out.WriteAt(buf[:n], off); err != nil {
+					return err
+				}
+			}
+			off += int64(n)
+		}
+	}
+	return nil
+}
+
+// repairTarget is the image repair opens: IMAGE, or with --output the
+// copy made of it.
+func repairTarget(image string, dryRun bool, output string) (string, error) {
+	if output == "" {
+		return image, nil
+	}
+	if dryRun {
+		return "", &usageError{"--dry-run and --output exclude each other"}
+	}
+	if err := copyImage(image, output); err != nil {
+		return "", err
+	}
+	logrus.Infof("copied %s to %s; repairing the copy", image, output)
+	return output, nil
+}
+
+// planRepair runs repair --dry-run: the repair against a throwaway
+// overlay, its log lines marked as a plan's.
+func planRepair(ctx context.Context, fs *repair.FS, structures []string, ag int64, opts repair.RepairOptions) ([]*repair.RepairResult, error) {
+	opts.AG = uint32(max(ag, 0))
+	opts.Log = func(msg string) { logrus.Info("plan: would do: " + msg) }
+	return repair.Plan(ctx, fs, structures, opts, ag < 0)
+}

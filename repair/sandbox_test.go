@@ -160,3 +160,46 @@ func TestPlanWritesNothing(t *testing.T) {
 		t.Fatalf("the plan said %+v, the repair did %+v", plan[0], res)
 	}
 }
+
+// TestSandboxCommitCrashNamed: a crash after the journal of a named
+// overlay's commit became durable: the next open replays the journal,
+// the overlay (ending in APLY) still opens with the staged state, and
+// committing it again finishes and empties it.
+func TestSandboxCommitCrashNamed(t *testing.T) {
+	img := damagedCopy(t)
+	ovl := filepath.Join(t.TempDir(), "x.ovl")
+	fs, err := Open(img, OpenOptions{Sandbox: true, Overlay: ovl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Repair(context.Background(), fs, []string{"bnobt"}, RepairOptions{AG: 0}); err != nil {
+		fs.Close()
+		t.Fatal(err)
+	}
+	crash := errors.New("crash")
+	_, err = fs.CommitOverlay(func(step string) error {
+		if step == "image-write #1" {
+			return crash
+		}
+		return nil
+	})
+	fs.Close()
+	if !errors.Is(err, crash) {
+		t.Fatalf("commit: %v, want the crash", err)
+	}
+	fs, err = Open(img, OpenOptions{Sandbox: true, Overlay: ovl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	if fs.Recovered.Action != JournalReplayed || !fs.Overlay().Applying {
+		t.Fatalf("reopen: %s, applying %v", fs.Recovered, fs.Overlay().Applying)
+	}
+	if _, err := fs.CommitOverlay(nil); err != nil {
+		t.Fatal(err)
+	}
+	if ext, _ := fs.Overlay().Stats(); ext != 0 {
+		t.Fatalf("%d extents left after the second commit", ext)
+	}
+	judge.RequireClean(t, img, "after the finished commit")
+}

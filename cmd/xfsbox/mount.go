@@ -31,7 +31,8 @@ and .raw files; MNT/README explains the tree.
 
 Modes:
   (default)        read-write: a repair commits to the image crash-safely
-  --read-only      views, check and plan only; repair, commit, discard get EROFS
+  --read-only      views only; every control file refuses writes (EROFS)
+                   (xfsbox repair --dry-run plans without a mount)
   --sandbox        repairs are staged in a copy-on-write overlay; the image
                    file is opened read-only and nothing is written to it or
                    beside it until "commit"; views and MNT/image show the
@@ -59,7 +60,7 @@ ENOSPC/ENOMEM workspace refused, EIO repair failed, ECANCELED cancelled)
 with the reason in ctl, status and log.
 
 Flags:
-  --read-only          open the image read-only (views, check, plan; repairs get EROFS)
+  --read-only          open the image read-only (views and check only; repairs get EROFS)
   --sandbox            stage repairs in an overlay; the image changes only on commit
   --overlay FILE       with --sandbox: keep the overlay in FILE (created if missing;
                        refused if made over another image or an image changed since)

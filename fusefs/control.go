@@ -28,19 +28,47 @@ type Controller struct {
 	tree     *view.Tree
 	readOnly bool
 
-	run    sync.Mutex // held while a command runs
-	mu     sync.Mutex // protects the fields below
-	cancel context.CancelFunc
-	status string
-	last   []byte
-	log    []string
+	run     sync.Mutex // held while a command runs
+	mu      sync.Mutex // protects the fields below
+	cancel  context.CancelFunc
+	closing bool // Shutdown was called
+	status  string
+	last    []byte
+	log     []string
 }
 
 const maxLogLines = 10000
 
 // NewController makes the controller of a mounted tree.
 func NewController(tree *view.Tree, readOnly bool) *Controller {
-	return &Controller{tree: tree, readOnly: readOnly, status: "idle\n", last: []byte("{}\n")}
+	c := &Controller{tree: tree, readOnly: readOnly, status: "idle\n", last: []byte("{}\n")}
+	controllers.Store(tree, c)
+	return c
+}
+
+// controllers finds the controller of a tree's mount, for Shutdown.
+var controllers sync.Map // *view.Tree -> *Controller
+
+// Shutdown stops the commands of tree's mount for good, before the
+// process exits: later commands get EBUSY, a running one is cancelled
+// (one past its commit point runs to its end), and Shutdown returns
+// once none runs, so that exiting never leaves a command half-way.
+func Shutdown(tree *view.Tree) {
+	v, ok := controllers.LoadAndDelete(tree)
+	if !ok {
+		return
+	}
+	c := v.(*Controller)
+	c.mu.Lock()
+	c.closing = true
+	cancel := c.cancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		c.logf("cancel requested: unmounting")
+	}
+	c.run.Lock() // for good
+	c.setStatus("unmounting: no more commands")
 }
 
 func (c *Controller) logf(format string, args ...any) {
@@ -166,7 +194,10 @@ func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error 
 		return err
 	}
 	if !c.run.TryLock() {
-		return ErrBusy
+		// What runs is the reason, in status; the log says who was refused.
+		err := fmt.Errorf("%w (%s)", ErrBusy, strings.TrimSpace(string(c.Status())))
+		c.logf("refused: %s: %v", strings.TrimSpace(line), err)
+		return err
 	}
 	defer c.run.Unlock()
 	// The command outlives the write's own context if the writer goes
@@ -175,6 +206,9 @@ func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error 
 	defer cancel()
 	c.mu.Lock()
 	c.cancel = cancel
+	if c.closing {
+		cancel()
+	}
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -184,6 +218,11 @@ func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error 
 
 	started := time.Now()
 	c.logf("start: %s", strings.TrimSpace(line))
+	what := strings.TrimSpace(line)
+	if agFile >= 0 {
+		what = fmt.Sprintf("ag/%d/repair: %s", agFile, what)
+	}
+	c.setStatus(fmt.Sprintf("running: %s (started %s)", what, started.Format(time.TimeOnly)))
 	var result any
 	switch cmd.verb {
 	case "check":

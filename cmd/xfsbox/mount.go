@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/xfsbox/xfsbox/fusefs"
 	"github.com/xfsbox/xfsbox/fusefs/view"
@@ -140,6 +143,11 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	case <-ctx.Done():
 	}
+	// SIGINT or SIGTERM: cancel a running command (one past its commit
+	// point runs to its end) and wait for it before unmounting, so that
+	// exiting never leaves it half-way; then unmount, lazily if files
+	// stay open, rather than leave a dead mount behind.
+	fusefs.Shutdown(tree)
 	for attempt := 0; ; attempt++ {
 		err := srv.Unmount()
 		if err == nil {
@@ -149,8 +157,14 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 		if attempt == 0 {
 			logrus.WithError(err).Warn("unmount failed (busy?); retrying")
 		}
-		if attempt >= 50 {
-			return fmt.Errorf("%w: unmount %s: %v", errMount, srv.Dir, err)
+		if attempt >= 10 { // a command's writer, if any, has had time to close
+			if lerr := unix.Unmount(srv.Dir, unix.MNT_DETACH); lerr != nil {
+				if out, ferr := exec.Command("fusermount3", "-u", "-z", srv.Dir).CombinedOutput(); ferr != nil {
+					return fmt.Errorf("%w: unmount %s: %v (lazy: %v; %s)", errMount, srv.Dir, err, lerr, bytes.TrimSpace(out))
+				}
+			}
+			logrus.Warnf("%s: files still open under it; detached lazily", srv.Dir)
+			return nil
 		}
 		select {
 		case <-done:

@@ -28,16 +28,9 @@ func commitFilePath(journal string) string {
 	return strings.TrimSuffix(journal, JournalSuffix) + CommitFileSuffix
 }
 
-// journalBytes is the size of the journal that would hold writes.
-func journalBytes(writes []Write) int64 {
-	n := int64(journalHdrLen + journalTrailer)
-	for _, w := range writes {
-		n += journalEntHdr + int64(len(w.Data))
-	}
-	return n
-}
-
-func commitLarge(path string, w Writer, id ImageID, writes []Write, fault FaultHook) error {
+// commitLarge copies src's staged bytes into a new commit file, makes it
+// durable, and applies it; memory stays bounded by one span.
+func commitLarge(path string, w Writer, src *Overlay, fault FaultHook) error {
 	step := func(name string) error {
 		if fault == nil {
 			return nil
@@ -53,12 +46,15 @@ func commitLarge(path string, w Writer, id ImageID, writes []Write, fault FaultH
 	if err := step("journal-write"); err != nil {
 		return err
 	}
-	cf, err := OpenOverlay(path, nil, id)
+	cf, err := OpenOverlay(path, nil, src.id)
 	if err != nil {
 		return err
 	}
-	err = cf.Commit(writes)
-	cf.Close()
+	defer cf.Close()
+	err = src.each(func(off int64, b []byte) error { return cf.WriteAt(b, off) })
+	if err == nil {
+		err = cf.Commit(nil)
+	}
 	if err != nil {
 		return err
 	}
@@ -68,7 +64,29 @@ func commitLarge(path string, w Writer, id ImageID, writes []Write, fault FaultH
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("commit file %s: %w", path, err)
 	}
-	return applyJournal(path, w, writes, step)
+	return applyCommitFile(path, cf, w, step)
+}
+
+// applyCommitFile is the redo half shared by commit and replay.
+func applyCommitFile(path string, cf *Overlay, w Writer, step func(string) error) error {
+	i := 0
+	err := cf.each(func(off int64, b []byte) error {
+		if err := step(fmt.Sprintf("image-write #%d", i)); err != nil {
+			return err
+		}
+		i++
+		return w.WriteAt(b, off)
+	})
+	if err == nil {
+		err = step("image-sync")
+	}
+	if err == nil {
+		err = w.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("%w (the commit file %s stays, to be replayed on the next open)", err, path)
+	}
+	return removeJournal(path, step)
 }
 
 // recoverLargeCommit replays or drops a commit file left by a crash.
@@ -82,22 +100,16 @@ func recoverLargeCommit(path string, w Writer, id ImageID) (JournalOutcome, erro
 	if errors.Is(err, ErrOverlayForeign) {
 		return out, fmt.Errorf("commit file %s: %w; left in place (move it beside its image, or remove it)", path, err)
 	}
-	if err != nil || cf.batches == 0 {
-		reason := "no complete batch"
-		if err != nil {
-			reason = err.Error()
-		} else {
-			cf.Close()
-		}
-		return JournalOutcome{Action: JournalDropped, Reason: reason}, removeJournal(path, noStep)
-	}
-	writes, err := cf.writes()
-	cf.Close()
 	if err != nil {
+		return JournalOutcome{Action: JournalDropped, Reason: err.Error()}, removeJournal(path, noStep)
+	}
+	defer cf.Close()
+	if cf.batches == 0 {
+		return JournalOutcome{Action: JournalDropped, Reason: "no complete batch"}, removeJournal(path, noStep)
+	}
+	n, _ := cf.Stats()
+	if err := applyCommitFile(path, cf, w, noStep); err != nil {
 		return out, err
 	}
-	if err := applyJournal(path, w, writes, noStep); err != nil {
-		return out, err
-	}
-	return JournalOutcome{Action: JournalReplayed, Writes: len(writes)}, nil
+	return JournalOutcome{Action: JournalReplayed, Writes: n}, nil
 }

@@ -295,11 +295,11 @@ func (o *Overlay) merge(p []byte, off int64) error {
 	return err
 }
 
-// writes returns the staged bytes as writes in image order.
-func (o *Overlay) writes() ([]Write, error) {
+// each calls fn with the staged bytes in image order, a span (at most
+// indexChunk bytes) at a time, until fn fails.
+func (o *Overlay) each(fn func(off int64, data []byte) error) error {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
-	var out []Write
 	var err error
 	o.idx.visit(0, o.id.Size, func(s span) bool {
 		b := make([]byte, s.end-s.start)
@@ -307,8 +307,18 @@ func (o *Overlay) writes() ([]Write, error) {
 			err = fmt.Errorf("overlay %s: %w", o.f.Name(), e)
 			return false
 		}
-		out = append(out, Write{Off: s.start, Data: b})
-		return true
+		err = fn(s.start, b)
+		return err == nil
+	})
+	return err
+}
+
+// writes returns the staged bytes as writes in image order.
+func (o *Overlay) writes() ([]Write, error) {
+	var out []Write
+	err := o.each(func(off int64, b []byte) error {
+		out = append(out, Write{Off: off, Data: b})
+		return nil
 	})
 	return out, err
 }

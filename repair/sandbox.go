@@ -126,23 +126,23 @@ func (fs *FS) CommitOverlay(fault FaultHook) (int64, error) {
 	if err := ov.Commit(nil); err != nil { // a failed repair's leftovers join the batch
 		return 0, err
 	}
-	writes, err := ov.writes()
-	if err != nil || len(writes) == 0 {
-		return 0, err
-	}
-	var total int64
-	for _, w := range writes {
-		total += int64(len(w.Data))
+	n, total := ov.Stats()
+	if n == 0 {
+		return 0, nil
 	}
 	if err := ov.markApplying(); err != nil {
 		return 0, err
 	}
 	w := &imageFile{path: fs.Img.Path(), id: ov.id}
 	defer w.Close()
-	if journalBytes(writes) <= journalLimit {
-		err = CommitJournal(fs.journal, w, writes, fault)
+	var err error
+	if journalHdrLen+journalTrailer+int64(n)*journalEntHdr+total <= journalLimit {
+		var writes []Write
+		if writes, err = ov.writes(); err == nil {
+			err = CommitJournal(fs.journal, w, writes, fault)
+		}
 	} else {
-		err = commitLarge(commitFilePath(fs.journal), w, ov.id, writes, fault)
+		err = commitLarge(commitFilePath(fs.journal), w, ov, fault)
 	}
 	if err != nil {
 		return 0, err

@@ -31,15 +31,7 @@ func commitFilePath(journal string) string {
 // commitLarge copies src's staged bytes into a new commit file, makes it
 // durable, and applies it; memory stays bounded by one span.
 func commitLarge(path string, w Writer, src *Overlay, fault FaultHook) error {
-	step := func(name string) error {
-		if fault == nil {
-			return nil
-		}
-		if err := fault(name); err != nil {
-			return fmt.Errorf("commit file %s: %s: %w", path, name, err)
-		}
-		return nil
-	}
+	step := faultSteps("commit file "+path, fault)
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("commit file %s: %w (open the image read-write to replay or drop it)", path, ErrJournalPending)
 	}
@@ -95,7 +87,7 @@ func recoverLargeCommit(path string, w Writer, id ImageID) (JournalOutcome, erro
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return out, nil
 	}
-	noStep := func(string) error { return nil }
+	noStep := faultSteps("", nil)
 	cf, err := OpenOverlay(path, nil, id)
 	if errors.Is(err, ErrOverlayForeign) {
 		return out, fmt.Errorf("commit file %s: %w; left in place (move it beside its image, or remove it)", path, err)

@@ -176,15 +176,7 @@ func CommitJournal(journalPath string, w Writer, writes []Write, fault FaultHook
 	if err != nil {
 		return fmt.Errorf("journal %s: %w", journalPath, err)
 	}
-	step := func(name string) error {
-		if fault == nil {
-			return nil
-		}
-		if err := fault(name); err != nil {
-			return fmt.Errorf("journal %s: %s: %w", journalPath, name, err)
-		}
-		return nil
-	}
+	step := faultSteps("journal "+journalPath, fault)
 
 	if err := step("journal-write"); err != nil {
 		return err
@@ -220,6 +212,20 @@ func CommitJournal(journalPath string, w Writer, writes []Write, fault FaultHook
 		return fmt.Errorf("journal %s: %w", journalPath, err)
 	}
 	return applyJournal(journalPath, w, writes, step)
+}
+
+// faultSteps calls fault (if any) before each durable step of what,
+// saying where an injected failure stopped it.
+func faultSteps(what string, fault FaultHook) func(string) error {
+	return func(name string) error {
+		if fault == nil {
+			return nil
+		}
+		if err := fault(name); err != nil {
+			return fmt.Errorf("%s: %s: %w", what, name, err)
+		}
+		return nil
+	}
 }
 
 // applyJournal is the redo half shared by commit and replay.
@@ -413,15 +419,7 @@ func (o JournalOutcome) String() string {
 // refused with ErrJournalForeign and left in place. fault may be nil.
 func RecoverJournal(journalPath string, w Writer, img ImageReader, fault FaultHook) (JournalOutcome, error) {
 	var out JournalOutcome
-	step := func(name string) error {
-		if fault == nil {
-			return nil
-		}
-		if err := fault(name); err != nil {
-			return fmt.Errorf("journal %s: %s: %w", journalPath, name, err)
-		}
-		return nil
-	}
+	step := faultSteps("journal "+journalPath, fault)
 	buf, err := readJournal(journalPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return out, nil

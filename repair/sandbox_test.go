@@ -2,7 +2,6 @@ package repair
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"os"
 	"os/exec"
@@ -14,13 +13,14 @@ import (
 	"github.com/xfsbox/xfsbox/internal/testimg"
 )
 
-func fileSHA(t *testing.T, p string) [32]byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
+// crashAt is a fault hook that fails at step, as a crash there would.
+func crashAt(step string, crash error) FaultHook {
+	return func(s string) error {
+		if s == step {
+			return crash
+		}
+		return nil
 	}
-	return sha256.Sum256(b)
 }
 
 func dirNames(t *testing.T, dir string) []string {
@@ -52,7 +52,7 @@ func damagedCopy(t *testing.T) string {
 // commit applies it (xfs_repair -n clean) and leaves nothing beside.
 func TestSandboxRepairCommit(t *testing.T) {
 	img := damagedCopy(t)
-	before, names := fileSHA(t, img), dirNames(t, filepath.Dir(img))
+	before, names := imageSum(t, img), dirNames(t, filepath.Dir(img))
 	fs, err := Open(img, OpenOptions{Sandbox: true})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestSandboxRepairCommit(t *testing.T) {
 	if _, err := RepairAll(ctx, fs, []string{"all"}, RepairOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if fileSHA(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
+	if imageSum(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
 		t.Fatal("a sandboxed repair wrote the image or beside it")
 	}
 	res, err := Check(ctx, fs, CheckOptions{AG: -1})
@@ -106,12 +106,7 @@ func TestSandboxLargeCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	crash := errors.New("crash")
-	_, err = fs.CommitOverlay(func(step string) error {
-		if step == "image-write #3" {
-			return crash
-		}
-		return nil
-	})
+	_, err = fs.CommitOverlay(crashAt("image-write #3", crash))
 	fs.Close()
 	if !errors.Is(err, crash) {
 		t.Fatalf("commit: %v, want the crash", err)
@@ -137,7 +132,7 @@ func TestSandboxLargeCommit(t *testing.T) {
 // repair rewrites, and the real repair then rewrites the same.
 func TestPlanWritesNothing(t *testing.T) {
 	img := damagedCopy(t)
-	before, names := fileSHA(t, img), dirNames(t, filepath.Dir(img))
+	before, names := imageSum(t, img), dirNames(t, filepath.Dir(img))
 	fs, err := Open(img, OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +142,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	if err != nil || len(plan) != 1 || len(plan[0].Rewritten) == 0 || len(plan[0].After) != 0 {
 		t.Fatalf("plan: %v %+v", err, plan)
 	}
-	if fileSHA(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
+	if imageSum(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
 		t.Fatal("a plan wrote the image or beside it")
 	}
 	fs = openRW(t, img)
@@ -177,12 +172,7 @@ func TestSandboxCommitCrashNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	crash := errors.New("crash")
-	_, err = fs.CommitOverlay(func(step string) error {
-		if step == "image-write #1" {
-			return crash
-		}
-		return nil
-	})
+	_, err = fs.CommitOverlay(crashAt("image-write #1", crash))
 	fs.Close()
 	if !errors.Is(err, crash) {
 		t.Fatalf("commit: %v, want the crash", err)

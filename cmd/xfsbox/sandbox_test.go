@@ -25,20 +25,7 @@ func sbxDamaged(t *testing.T) (img string, names []string) {
 	if out, err := exec.Command("xfs_db", "-x", "-c", "agf 0", "-c", "addr bnoroot", "-c", "addr ptrs[1]", "-c", "fuzz -d recs[2].blockcount add", img).CombinedOutput(); err != nil {
 		t.Fatalf("fuzz: %v %s", err, out)
 	}
-	return img, sbxNames(t, filepath.Dir(img))
-}
-
-func sbxNames(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
+	return img, dirNames(t, filepath.Dir(img))
 }
 
 // sbxUntouched fails unless img still has sum and its directory names.
@@ -47,7 +34,7 @@ func sbxUntouched(t *testing.T, img string, sum [32]byte, names []string, when s
 	if sha(t, img) != sum {
 		t.Fatalf("%s: the image changed", when)
 	}
-	if got := sbxNames(t, filepath.Dir(img)); !slices.Equal(got, names) {
+	if got := dirNames(t, filepath.Dir(img)); !slices.Equal(got, names) {
 		t.Fatalf("%s: files beside the image: %v, want %v", when, got, names)
 	}
 }
@@ -120,7 +107,7 @@ func TestSandboxMountCommit(t *testing.T) {
 		t.Fatalf("ctl after commit: %v %+v", err, res)
 	}
 	sbxUnmount(t, mnt, cmd)
-	if got := sbxNames(t, filepath.Dir(img)); !slices.Equal(got, names) {
+	if got := dirNames(t, filepath.Dir(img)); !slices.Equal(got, names) {
 		t.Fatalf("left beside the image after commit: %v", got)
 	}
 	judge.RequireClean(t, img, "after commit")

@@ -71,6 +71,9 @@ func RepairHook(hashes map[string]string, kernel func(Case) bool) Hook {
 		}
 		res, err := repair.Repair(ctx, fs, what, repair.RepairOptions{AG: uint32(r.AG)})
 		fs.Close()
+		if res != nil && res.Source != "" {
+			r.Extra["source"] = res.Source
+		}
 		if err != nil {
 			return true, fmt.Errorf("repair: %w", err)
 		}

@@ -88,8 +88,9 @@ func (rep *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, ", %v per case on one worker", (total / time.Duration(len(rep.Results))).Round(time.Millisecond))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "outcomes: %d both, %d neither, %d extra, %d MISS, %d unchanged, %d rejected, %d failed\n\n",
+	fmt.Fprintf(w, "outcomes: %d both, %d neither, %d extra, %d MISS, %d unchanged, %d rejected, %d failed\n",
 		n[Both], n[Neither], n[Extra], n[Miss], n[Unchanged], n[Rejected], n[Failed])
+	rep.writeRepairs(w)
 
 	rep.writeTable(w)
 	rep.writeMisses(w)
@@ -334,4 +335,36 @@ func (rep *Report) writeNotes(w io.Writer) {
 	if len(rej) > 0 {
 		fmt.Fprintf(w, "fuzz commands xfs_db rejected: %s\n", strings.Join(rej, ", "))
 	}
+}
+
+// writeRepairs summarises what the repair hook did: cases repaired clean
+// (our check and xfs_repair -n), how many of those the kernel judged too,
+// and where the repairs took their used space from.
+func (rep *Report) writeRepairs(w io.Writer) {
+	outcome, source := map[string]int{}, map[string]int{}
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Extra == nil {
+			continue
+		}
+		outcome[r.Extra["repair"]]++
+		if s := r.Extra["source"]; s != "" {
+			source[s]++
+		}
+	}
+	repaired := outcome[RepairClean] + outcome[RepairVerified]
+	if repaired == 0 {
+		fmt.Fprintln(w)
+		return
+	}
+	fmt.Fprintf(w, "repairs: %d repaired clean (our check and xfs_repair -n), %d of them also judged by the kernel (mount, every sha256, write workload, xfs_repair -n again)", repaired, outcome[RepairVerified])
+	var srcs []string
+	for s, k := range source {
+		srcs = append(srcs, fmt.Sprintf("%d from the %s", k, s))
+	}
+	sort.Strings(srcs)
+	if len(srcs) > 0 {
+		fmt.Fprintf(w, "; used space: %s", strings.Join(srcs, ", "))
+	}
+	fmt.Fprint(w, "\n\n")
 }

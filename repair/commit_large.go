@@ -82,10 +82,14 @@ func applyCommitFile(path string, cf *Overlay, w Writer, step func(string) error
 }
 
 // recoverLargeCommit replays or drops a commit file left by a crash.
-func recoverLargeCommit(path string, w Writer, id ImageID) (JournalOutcome, error) {
+func recoverLargeCommit(path string, w Writer, img ImageReader) (JournalOutcome, error) {
 	var out JournalOutcome
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return out, nil
+	}
+	id, err := IdentifyImage(img)
+	if err != nil {
+		return out, fmt.Errorf("commit file %s: %w", path, err)
 	}
 	noStep := faultSteps("", nil)
 	cf, err := OpenOverlay(path, nil, id)

@@ -88,13 +88,9 @@ func (w *imageFile) Close() {
 // reads the metadata: the redo journal, then a large commit's file. A
 // sandbox finishes them too: they are commits already decided.
 func recoverImage(journal string, img *Image, sandbox bool) (JournalOutcome, error) {
-	id, err := IdentifyImage(img)
-	if err != nil {
-		return JournalOutcome{}, err
-	}
 	var w Writer = rawWriter{img}
 	if sandbox {
-		f := &imageFile{path: img.Path(), id: id}
+		f := &imageFile{path: img.Path(), id: ImageID{Size: img.Size()}} // a replay needs no uuid
 		defer f.Close()
 		w = f
 	}
@@ -102,7 +98,7 @@ func recoverImage(journal string, img *Image, sandbox bool) (JournalOutcome, err
 	if err != nil {
 		return out, err
 	}
-	big, err := recoverLargeCommit(commitFilePath(journal), w, id)
+	big, err := recoverLargeCommit(commitFilePath(journal), w, img)
 	if big.Action != JournalNone {
 		out = big
 	}

@@ -21,6 +21,7 @@ help:
 	@echo "make bench      benchmark table (ratios against xfs_repair and in-memory sort)"
 	@echo "make fuzz       run each fuzz target for FUZZTIME (default 30s)"
 	@echo "make campaign   full corruption campaign with repairs judged by xfs_repair -n and the kernel (slow)"
+	@echo "make safety     240 SIGKILLs during repairs and a wider hostile-image sample (make campaign runs it)"
 	@echo "make lint       go vet, gofmt and staticcheck"
 
 build:
@@ -63,6 +64,15 @@ bench: deps build
 
 campaign: deps build
 	$(GO) test -tags campaign -count=1 -timeout 600m -run TestCampaignFull -v ./internal/campaign/
+	$(MAKE) safety
+
+# Safety campaign (make campaign runs it): 240 SIGKILLs during repairs,
+# and more hostile images than make test's sample. XFSBOX_KILL_SEED
+# replays a kill run.
+.PHONY: safety
+safety:
+	XFSBOX_KILL_ROUNDS=$${XFSBOX_KILL_ROUNDS:-240} XFSBOX_HOSTILE_CASES=40 XFSBOX_HOSTILE_SEEDS=40 XFSBOX_HOSTILE_REPAIRS=30 \
+	  $(GO) test -count=1 -timeout 180m -run 'TestKillDuringRepair|TestHostile' -v ./cmd/xfsbox/
 
 clean:
 	rm -rf bin

@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -195,19 +193,7 @@ func gatedCopy(t *testing.T, profile string) (img, backing string, gate *readGat
 	}
 	t.Cleanup(func() {
 		gate.Release()
-		done := make(chan struct{})
-		go func() {
-			for i := 0; i < 50 && srv.Unmount() != nil; i++ {
-				time.Sleep(100 * time.Millisecond)
-			}
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			exec.Command("umount", "-l", mnt).Run()
-			t.Errorf("unmount of the gated loopback %s timed out", mnt)
-		}
+		unmountServer(t, srv.Unmount, mnt)
 	})
 	return filepath.Join(mnt, "image.img"), backing, gate
 }

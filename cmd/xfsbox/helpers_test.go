@@ -39,22 +39,29 @@ func mountTree(t *testing.T, img string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		done := make(chan struct{})
-		go func() {
-			for i := 0; i < 50 && srv.Unmount() != nil; i++ {
-				time.Sleep(100 * time.Millisecond)
-			}
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			exec.Command("umount", "-l", mnt).Run()
-			t.Errorf("unmount of %s timed out", mnt)
-		}
+		unmountServer(t, srv.Unmount, mnt)
 		fs.Close()
 	})
 	return mnt
+}
+
+// unmountServer unmounts an in-process FUSE server, retrying while it
+// is busy, within 10 s; then it detaches it lazily and fails the test.
+func unmountServer(t *testing.T, unmount func() error, mnt string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i < 50 && unmount() != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		exec.Command("umount", "-l", mnt).Run()
+		t.Errorf("unmount of %s timed out", mnt)
+	}
 }
 
 // bounded runs fn and fails the test if it takes longer than d.

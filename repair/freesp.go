@@ -62,7 +62,6 @@ func (p *freeSpacePlan) treeBlocks() int64 {
 // found without the old inobt (findInodeChunks) and their inodes' modes;
 // the AGI and the superblock's inode counters follow.
 func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino, rmapRequested bool) (*RepairResult, error) {
-	g, agno := fs.Geo, opts.AG
 	// The rmapbt may stand in for the inode scan unless it is itself to
 	// be rebuilt from every owner (rmapbt requested) or the inode trees
 	// are (their rebuild reads the inodes anyway).
@@ -71,6 +70,16 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino
 		return nil, err
 	}
 	defer ws.Close()
+	return rebuildFreeSpaceFrom(ctx, fs, opts, ws, c, res, refc, ino, nil)
+}
+
+// rebuildFreeSpaceFrom is rebuildFreeSpace after its check (c, whose
+// findings are res.Before, with its records in ws). ir, when not nil,
+// is the inode rebuild prepared by the caller (RepairAll, from one scan
+// for every AG); with ino and no ir, it is prepared here.
+func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *workspace.Workspace, c *agCheck, res *RepairResult, refc, ino bool, ir *inodeRebuild) (*RepairResult, error) {
+	g, agno := fs.Geo, opts.AG
+	var err error
 	sources := []string{"inobt", "inode", "bmbt"}
 	if ino {
 		// The old inobt and the scan that went through it are replaced
@@ -102,11 +111,14 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino
 	// used is the AG's used space after the rebuild's sources; before
 	// holds everything the old state uses too (new blocks avoid both).
 	used, before := c.used, c.used
-	var ir *inodeRebuild
 	if ino {
-		rmapSound := g.Rmapbt && refuseCorruptSources(res.Before, "rmapbt") == nil
-		if ir, err = prepareInodeRebuild(ctx, fs, c, ws, rmapSound); err != nil {
-			return res, fmt.Errorf("%w: %w", ErrRefused, err)
+		if ir == nil {
+			rmapSound := g.Rmapbt && refuseCorruptSources(res.Before, "rmapbt") == nil
+			irs, err := prepareInodeRebuilds(ctx, fs, map[uint32]*agCheck{agno: c}, ws, func(uint32) bool { return rmapSound })
+			if err != nil {
+				return res, fmt.Errorf("%w: %w", ErrRefused, err)
+			}
+			ir = irs[agno]
 		}
 		used = ir.used
 		if before, err = ws.NewArray(xfsformat.RmapRecLen); err != nil {
@@ -361,28 +373,39 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino
 	}
 	xfsformat.UpdateCRC(agflBuf, xfsformat.AGFLCRCOffset())
 
-	sbBuf, fdOld, fdNew, err := fs.sbWithFdblocks(agno, &agf)
+	// Commits are one at a time (RepairAll rebuilds AGs in parallel): the
+	// superblock's counters are recounted over the AGs as they stand at
+	// this AG's commit, so the last commit leaves them right.
+	var fdOld, fdNew uint64
+	err = func() error {
+		fs.commitMu.Lock()
+		defer fs.commitMu.Unlock()
+		var sbBuf []byte
+		if sbBuf, fdOld, fdNew, err = fs.sbWithFdblocks(agno, &agf); err != nil {
+			return err
+		}
+		writes := []Write{
+			{Off: g.SectorOffset(agno, SectorAGF), Data: agfBuf},
+			{Off: g.SectorOffset(agno, SectorAGFL), Data: agflBuf},
+		}
+		if ir != nil {
+			agiBuf, err := fs.newAGI(agno, c.agi, inoPlan, finoPlan, inoRoot, finoRoot, ir, sbBuf)
+			if err != nil {
+				return err
+			}
+			writes = append(writes, Write{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf})
+		}
+		writes = append(writes, Write{Off: 0, Data: sbBuf})
+		opts.progress("commit")
+		return fs.commit(opts, writes)
+	}()
 	if err != nil {
 		return res, err
 	}
-	writes := []Write{
-		{Off: g.SectorOffset(agno, SectorAGF), Data: agfBuf},
-		{Off: g.SectorOffset(agno, SectorAGFL), Data: agflBuf},
-	}
 	if ir != nil {
-		agiBuf, err := fs.newAGI(agno, c.agi, inoPlan, finoPlan, inoRoot, finoRoot, ir, sbBuf)
-		if err != nil {
-			return res, err
-		}
-		writes = append(writes, Write{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf})
 		res.Rewritten = append(res.Rewritten, Rewrite{"inobt", "requested: rebuilt from the inode chunks found and their inodes"},
 			Rewrite{"finobt", "the inobt's chunks with free inodes"}, Rewrite{"agi", "roots, levels and counters of the new inode btrees"})
 		res.Counters = append(res.Counters, Counter{"count", uint64(c.agi.Count), ir.count}, Counter{"freecount", uint64(c.agi.FreeCount), ir.free})
-	}
-	writes = append(writes, Write{Off: 0, Data: sbBuf})
-	opts.progress("commit")
-	if err := fs.commit(opts, writes); err != nil {
-		return res, err
 	}
 
 	why := "requested"

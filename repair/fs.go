@@ -30,6 +30,9 @@ type FS struct {
 	// a view rendered under ReadLock sees the image before or after a
 	// commit, never half of it.
 	state sync.RWMutex
+	// commitMu makes the commits of AGs rebuilt in parallel one at a
+	// time (each recounts the superblock over every AG).
+	commitMu sync.Mutex
 }
 
 // ReadLock holds off commits until release is called.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"sync"
 
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -17,6 +18,7 @@ type inodeRebuild struct {
 	used              *workspace.Array // sorted rmap records, old inode-derived ones replaced
 	inoRecs, finoRecs *workspace.Array
 	count, free       uint64
+	uses              map[uint32]ChunkUse // by chunk start: what the scan saw
 }
 
 // findInodeChunks lists the AG's inode chunks without the inobt: from the
@@ -103,48 +105,67 @@ func searchInodeBlocks(ctx context.Context, fs *FS, agno uint32) ([]uint32, erro
 	return out, nil
 }
 
-// prepareInodeRebuild finds the AG's chunks, scans their inodes (and
-// every other AG's through its inobt) and recomputes the AG's used space
-// and its inobt and finobt records.
-func prepareInodeRebuild(ctx context.Context, fs *FS, c *agCheck, ws *workspace.Workspace, rmapSound bool) (*inodeRebuild, error) {
-	g, agno := fs.Geo, c.agno
-	chunks, err := findInodeChunks(ctx, fs, c, rmapSound)
-	if err != nil {
-		return nil, err
+// prepareInodeRebuilds finds the chunks of the AGs of checks, scans
+// their inodes in one pass (and every other AG's through its inobt: any
+// inode may map blocks in these AGs) and recomputes each AG's used space
+// and its inobt and finobt records. rmapSound says for which AGs the
+// rmapbt's OWN_INODES records may be trusted to find the chunks.
+func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agCheck, ws *workspace.Workspace, rmapSound func(agno uint32) bool) (map[uint32]*inodeRebuild, error) {
+	var mu sync.Mutex
+	chunks := map[uint32][]xfsformat.InobtRec{}
+	irs := map[uint32]*inodeRebuild{}
+	var ags []uint32
+	for agno := range checks {
+		ags = append(ags, agno)
 	}
-	ir := &inodeRebuild{}
-	if ir.used, err = ws.NewArray(xfsformat.RmapRecLen); err != nil {
-		return nil, err
-	}
-	// Keep what does not come from the old inobt: drop inode-owned
-	// mappings, inode chunks and the inode btrees' blocks.
-	err = c.used.Iterate(ctx, func(_ int64, rec []byte) error {
-		r := xfsformat.DecodeRmapRec(rec)
-		if r.IsInodeOwner() || int64(r.Owner) == xfsformat.OwnInodes || int64(r.Owner) == xfsformat.OwnInobt {
-			return nil
+	err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+		c := checks[agno]
+		found, err := findInodeChunks(ctx, fs, c, rmapSound(agno))
+		if err != nil {
+			return fmt.Errorf("ag %d: %w", agno, err)
 		}
-		return ir.used.Append(rec)
+		ir := &inodeRebuild{uses: map[uint32]ChunkUse{}}
+		if ir.used, err = ws.NewArray(xfsformat.RmapRecLen); err != nil {
+			return err
+		}
+		// Keep what does not come from the old inobt: drop inode-owned
+		// mappings, inode chunks and the inode btrees' blocks.
+		err = c.used.Iterate(ctx, func(_ int64, rec []byte) error {
+			r := xfsformat.DecodeRmapRec(rec)
+			if r.IsInodeOwner() || int64(r.Owner) == xfsformat.OwnInodes || int64(r.Owner) == xfsformat.OwnInobt {
+				return nil
+			}
+			return ir.used.Append(rec)
+		})
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		chunks[agno], irs[agno] = found, ir
+		mu.Unlock()
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	var rb [xfsformat.RmapRecLen]byte
-	addUsed := func(r xfsformat.RmapRec) error {
-		r.Encode(rb[:])
-		return ir.used.Append(rb[:])
-	}
 	findings := &Findings{}
-	uses := map[uint32]ChunkUse{}
-	err = ScanInodesWith(ctx, fs, map[uint32][]xfsformat.InobtRec{agno: chunks},
+	var rb [xfsformat.RmapRecLen]byte
+	err = ScanInodesWith(ctx, fs, chunks,
 		func(a uint32, r xfsformat.RmapRec) error {
-			if a != agno {
+			ir := irs[a]
+			if ir == nil {
 				return nil
 			}
-			return addUsed(r)
+			mu.Lock()
+			defer mu.Unlock()
+			r.Encode(rb[:])
+			return ir.used.Append(rb[:])
 		},
 		func(cu ChunkUse) error {
-			if cu.AG == agno {
-				uses[cu.Rec.StartIno] = cu
+			if ir := irs[cu.AG]; ir != nil {
+				mu.Lock()
+				ir.uses[cu.Rec.StartIno] = cu
+				mu.Unlock()
 			}
 			return nil
 		}, findings)
@@ -154,11 +175,35 @@ func prepareInodeRebuild(ctx context.Context, fs *FS, c *agCheck, ws *workspace.
 	if err := refuseCorruptSources(findings.List(), "inode", "bmbt"); err != nil {
 		return nil, err
 	}
-	if ir.inoRecs, err = ws.NewArray(xfsformat.InobtRecLen); err != nil {
+	err = forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+		if err := irs[agno].finish(ctx, fs, chunks[agno], ws); err != nil {
+			return fmt.Errorf("ag %d: %w", agno, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
+	return irs, nil
+}
+
+// finish computes the AG's inobt and finobt records from its chunks
+// and what the scan saw of their inodes, and adds the chunks to the
+// used space (OWN_INODES).
+func (ir *inodeRebuild) finish(ctx context.Context, fs *FS, chunks []xfsformat.InobtRec, ws *workspace.Workspace) error {
+	g := fs.Geo
+	var rb [xfsformat.RmapRecLen]byte
+	addUsed := func(r xfsformat.RmapRec) error {
+		r.Encode(rb[:])
+		return ir.used.Append(rb[:])
+	}
+	uses := ir.uses
+	var err error
+	if ir.inoRecs, err = ws.NewArray(xfsformat.InobtRecLen); err != nil {
+		return err
+	}
 	if ir.finoRecs, err = ws.NewArray(xfsformat.InobtRecLen); err != nil {
-		return nil, err
+		return err
 	}
 	var ib [xfsformat.InobtRecLen]byte
 	for _, rec := range chunks {
@@ -177,7 +222,7 @@ func prepareInodeRebuild(ctx context.Context, fs *FS, c *agCheck, ws *workspace.
 			}
 			b, _ := g.AGInoBlock(rec.StartIno + k)
 			if err := addUsed(xfsformat.RmapRec{StartBlock: b, BlockCount: 1, Owner: ownerBits(xfsformat.OwnInodes)}); err != nil {
-				return nil, err
+				return err
 			}
 			if g.InoPBlock >= xfsformat.InodesPerChunk {
 				break
@@ -185,18 +230,18 @@ func prepareInodeRebuild(ctx context.Context, fs *FS, c *agCheck, ws *workspace.
 		}
 		rec.Encode(ib[:], g.SparseInodes)
 		if err := ir.inoRecs.Append(ib[:]); err != nil {
-			return nil, err
+			return err
 		}
 		if rec.FreeCount > 0 && g.Finobt {
 			if err := ir.finoRecs.Append(ib[:]); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	if err := ir.used.Sort(ctx, cmpRmapRecs); err != nil {
-		return nil, err
+		return err
 	}
-	return ir, nil
+	return nil
 }
 
 // newAGI returns AG agno's AGI sector for the rebuilt inode btrees, and

@@ -173,72 +173,23 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 	if err := fs.checkAG(opts.AG); err != nil {
 		return nil, err
 	}
-	if len(structures) == 0 {
-		return nil, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl)", ErrUnknownStruct)
+	set, err := parseRepairSet(fs, structures, opts.AG)
+	if err != nil {
+		return nil, err
 	}
-	freesp, refc, ino, agi, sb := false, false, false, false, false
-	if slices.Contains(structures, "all") {
-		// Everything this version rebuilds: the secondary superblock,
-		// the free space with the rmapbt, the inode btrees with the AGI,
-		// and the refcountbt, in one pass.
-		structures = []string{"bnobt", "inobt"}
-		if opts.AG > 0 {
-			structures = append(structures, "sb")
-		}
-		if fs.Geo.Reflink {
-			structures = append(structures, "refcountbt")
-		}
-	}
-	for _, s := range structures {
-		switch s {
-		case "bnobt", "cntbt", "agf", "agfl", "freesp", "rmapbt", "refcountbt":
-			if s == "rmapbt" && !fs.Geo.Rmapbt {
-				return nil, fmt.Errorf("%w %q: this filesystem has no rmapbt", ErrUnknownStruct, s)
-			}
-			if s == "refcountbt" && !fs.Geo.Reflink {
-				return nil, fmt.Errorf("%w %q: this filesystem has no reflink", ErrUnknownStruct, s)
-			}
-			freesp = true
-			refc = refc || s == "refcountbt"
-		case "inobt", "finobt":
-			if s == "finobt" && !fs.Geo.Finobt {
-				return nil, fmt.Errorf("%w %q: this filesystem has no finobt", ErrUnknownStruct, s)
-			}
-			freesp, ino = true, true
-		case "agi":
-			agi = true
-		case "sb":
-			sb = true
-		default:
-			return nil, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt, refcountbt, inobt, finobt, agi, sb, all)", ErrUnknownStruct, s)
-		}
-	}
+	structures = set.structures
+	freesp, refc, ino, agi, sb := set.freesp, set.refc, set.ino, set.agi, set.sb
 	if err := preflight(fs); err != nil {
 		return nil, err
 	}
 	// Headers first (they need no space), then the trees.
 	var res *RepairResult
-	var err error
 	merge := func(r *RepairResult, e error) {
 		if r != nil {
 			if res == nil {
 				res = r
 			} else {
-				res.Rewritten = append(res.Rewritten, r.Rewritten...)
-				res.Counters = append(res.Counters, r.Counters...)
-				res.After = r.After
-				res.NothingToDo = res.NothingToDo && r.NothingToDo
-				res.BlocksAllocated += r.BlocksAllocated
-				res.BlocksFreed += r.BlocksFreed
-				res.Records += r.Records
-				res.WorkspaceUsed = max(res.WorkspaceUsed, r.WorkspaceUsed)
-				res.WorkspaceRes = max(res.WorkspaceRes, r.WorkspaceRes)
-				if len(res.Before) == 0 {
-					res.Before = r.Before
-				}
-				if res.Source == "" {
-					res.Source = r.Source
-				}
+				mergeResult(res, r)
 			}
 		}
 		if err == nil {
@@ -261,6 +212,82 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 	return res, err
 }
 
+// mergeResult adds r, a later step of the same AG's repair, to res.
+func mergeResult(res, r *RepairResult) {
+	if r == nil {
+		return
+	}
+	res.Rewritten = append(res.Rewritten, r.Rewritten...)
+	res.Counters = append(res.Counters, r.Counters...)
+	res.After = r.After // the later step's verification supersedes
+	res.NothingToDo = res.NothingToDo && r.NothingToDo
+	res.BlocksAllocated += r.BlocksAllocated
+	res.BlocksFreed += r.BlocksFreed
+	res.Records += r.Records
+	res.WorkspaceUsed = max(res.WorkspaceUsed, r.WorkspaceUsed)
+	res.WorkspaceRes = max(res.WorkspaceRes, r.WorkspaceRes)
+	if len(res.Before) == 0 {
+		res.Before = r.Before
+	}
+	if res.Source == "" {
+		res.Source = r.Source
+	}
+}
+
+// repairSet is what a list of structures asks for: "all" expanded, and
+// which rebuilds run.
+type repairSet struct {
+	structures                 []string
+	freesp, refc, ino, agi, sb bool
+}
+
+// parseRepairSet checks the structures named for AG agno against the
+// filesystem's features.
+func parseRepairSet(fs *FS, structures []string, agno uint32) (repairSet, error) {
+	var set repairSet
+	if len(structures) == 0 {
+		return set, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl)", ErrUnknownStruct)
+	}
+	if slices.Contains(structures, "all") {
+		// Everything this version rebuilds: the secondary superblock,
+		// the free space with the rmapbt, the inode btrees with the AGI,
+		// and the refcountbt, in one pass.
+		structures = []string{"bnobt", "inobt"}
+		if agno > 0 {
+			structures = append(structures, "sb")
+		}
+		if fs.Geo.Reflink {
+			structures = append(structures, "refcountbt")
+		}
+	}
+	set.structures = structures
+	for _, s := range structures {
+		switch s {
+		case "bnobt", "cntbt", "agf", "agfl", "freesp", "rmapbt", "refcountbt":
+			if s == "rmapbt" && !fs.Geo.Rmapbt {
+				return set, fmt.Errorf("%w %q: this filesystem has no rmapbt", ErrUnknownStruct, s)
+			}
+			if s == "refcountbt" && !fs.Geo.Reflink {
+				return set, fmt.Errorf("%w %q: this filesystem has no reflink", ErrUnknownStruct, s)
+			}
+			set.freesp = true
+			set.refc = set.refc || s == "refcountbt"
+		case "inobt", "finobt":
+			if s == "finobt" && !fs.Geo.Finobt {
+				return set, fmt.Errorf("%w %q: this filesystem has no finobt", ErrUnknownStruct, s)
+			}
+			set.freesp, set.ino = true, true
+		case "agi":
+			set.agi = true
+		case "sb":
+			set.sb = true
+		default:
+			return set, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt, refcountbt, inobt, finobt, agi, sb, all)", ErrUnknownStruct, s)
+		}
+	}
+	return set, nil
+}
+
 // freeSpaceCodes are the finding structures the free-space rebuild
 // repairs; without --force it runs only when one of them is reported.
 var freeSpaceCodes = []string{"bnobt", "cntbt", "agf", "agfl", "space", "rmapbt", "sb"}
@@ -278,23 +305,4 @@ func needsRebuild(findings []Finding, structures []string) bool {
 		}
 	}
 	return false
-}
-
-// RepairAll repairs the named structures of every AG in turn (each AG's
-// rebuild recounts the superblock over all AGs, so they run one after
-// another). It stops at the first AG that fails.
-func RepairAll(ctx context.Context, fs *FS, structures []string, opts RepairOptions) ([]*RepairResult, error) {
-	var out []*RepairResult
-	for agno := uint32(0); agno < fs.Geo.AGCount; agno++ {
-		o := opts
-		o.AG = agno
-		res, err := Repair(ctx, fs, structures, o)
-		if res != nil {
-			out = append(out, res)
-		}
-		if err != nil {
-			return out, fmt.Errorf("ag %d: %w", agno, err)
-		}
-	}
-	return out, nil
 }

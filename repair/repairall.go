@@ -1,0 +1,162 @@
+package repair
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+)
+
+// RepairAll repairs the named structures of every AG, the AGs in
+// parallel (at most GOMAXPROCS at a time). Each AG's structures are
+// rebuilt once, in one pass, as Repair does; the AGs' commits are one at
+// a time, since each recounts the superblock over every AG.
+//
+// When the inode btrees are among them ("all" included), every AG is
+// checked together, with one scan of every inode instead of one per AG,
+// and their inode chunks are rescanned together too. Otherwise each AG
+// is checked on its own (its free space may then come from its rmapbt,
+// reading no inode at all). Secondary superblocks, copies of the
+// primary, come last, when the primary's counters are final.
+//
+// The results are in AG order; on failure, those of the AGs that
+// completed and the first error (a failing AG cancels the others that
+// are still before their commit point).
+func RepairAll(ctx context.Context, fs *FS, structures []string, opts RepairOptions) ([]*RepairResult, error) {
+	start := time.Now()
+	set, err := parseRepairSet(fs, structures, 1)
+	if err != nil {
+		return nil, err
+	}
+	if err := preflight(fs); err != nil {
+		return nil, err
+	}
+	ags := make([]uint32, fs.Geo.AGCount)
+	for i := range ags {
+		ags[i] = uint32(i)
+	}
+	results := make([]*RepairResult, len(ags))
+	perAG := withoutSB(set.structures)
+	switch {
+	case set.ino:
+		err = repairAllShared(ctx, fs, set, ags, results, opts)
+	case set.freesp:
+		err = forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+			o := opts
+			o.AG = agno
+			res, err := Repair(ctx, fs, perAG, o)
+			results[agno] = res
+			return agError(agno, err)
+		})
+	default:
+		// Header repairs recount the superblock from their check, and
+		// need no parallelism: one AG after another.
+		for _, agno := range ags {
+			if len(perAG) == 0 {
+				break
+			}
+			o := opts
+			o.AG = agno
+			res, e := Repair(ctx, fs, perAG, o)
+			results[agno] = res
+			if err = agError(agno, e); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil && set.sb {
+		for _, agno := range ags[1:] {
+			o := opts
+			o.AG = agno
+			r, e := rebuildSecondarySB(ctx, fs, o)
+			if results[agno] == nil {
+				results[agno] = &RepairResult{AG: agno, NothingToDo: true}
+			}
+			after := results[agno].After // the trees' verification stands
+			mergeResult(results[agno], r)
+			results[agno].After = after
+			if err = agError(agno, e); err != nil {
+				break
+			}
+		}
+	}
+	var out []*RepairResult
+	for _, r := range results {
+		if r != nil {
+			r.Requested = set.structures
+			if r.Seconds == 0 {
+				r.Seconds = time.Since(start).Seconds()
+			}
+			out = append(out, r)
+		}
+	}
+	return out, err
+}
+
+func agError(agno uint32, err error) error {
+	if err != nil {
+		return fmt.Errorf("ag %d: %w", agno, err)
+	}
+	return nil
+}
+
+func withoutSB(structures []string) []string {
+	return slices.DeleteFunc(slices.Clone(structures), func(s string) bool { return s == "sb" })
+}
+
+// repairAllShared is RepairAll's path for the inode btrees (with the
+// free space and, if asked, the refcountbt): one check of every AG, one
+// rescan of every AG's chunks, then the AGs' rebuilds in parallel.
+func repairAllShared(ctx context.Context, fs *FS, set repairSet, ags []uint32, results []*RepairResult, opts RepairOptions) error {
+	ws, err := workspace.New(ctx, withDefaults(opts.Workspace, fs, ags))
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	opts.progress("check")
+	findings := &Findings{}
+	mode := collectFull
+	if opts.Force {
+		mode = collectLight
+	}
+	checks, err := collect(ctx, fs, ags, ws, findings, nil, mode)
+	if err != nil {
+		return err
+	}
+	before := map[uint32][]Finding{}
+	for _, f := range findings.List() {
+		if f.AG >= 0 {
+			before[uint32(f.AG)] = append(before[uint32(f.AG)], f)
+		}
+	}
+	// An AG refused for its own sources is refused before any inode is
+	// read again: the same refusals Repair makes (rebuildFreeSpaceFrom
+	// repeats them per AG).
+	for _, agno := range ags {
+		if !set.refc {
+			if err := refuseCorruptSources(before[agno], "refcountbt"); err != nil {
+				return agError(agno, fmt.Errorf("%w: %w", ErrRefused, err))
+			}
+		}
+	}
+	irs, err := prepareInodeRebuilds(ctx, fs, checks, ws, func(agno uint32) bool {
+		return fs.Geo.Rmapbt && refuseCorruptSources(before[agno], "rmapbt") == nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+		o := opts
+		o.AG = agno
+		start := time.Now()
+		res := &RepairResult{AG: agno, Before: before[agno], Source: SourceInodeScan}
+		r, err := rebuildFreeSpaceFrom(ctx, fs, o, ws, checks[agno], res, set.refc, true, irs[agno])
+		if r != nil {
+			r.Seconds = time.Since(start).Seconds()
+		}
+		results[agno] = r
+		return agError(agno, err)
+	})
+}

@@ -67,7 +67,7 @@ unknown features, or corrupt metadata the rebuild must rely on (inobt,
 refcountbt, inodes).
 
 Flags:
-  --ag N               the AG to repair (default: every AG, one after another)
+  --ag N               the AG to repair (default: every AG, in parallel)
   --force              rebuild even when the check finds nothing wrong
   --full-scan          take used space from every inode even when the rmapbt
                        is sound (slower; the result says which source it used)

@@ -2,10 +2,8 @@ package repair
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,22 +14,6 @@ import (
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
 )
-
-func imageSum(t *testing.T, img string) [32]byte {
-	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	var s [32]byte
-	copy(s[:], h.Sum(nil))
-	return s
-}
 
 // TestRepairRefusals: every refusal names its reason and leaves the
 // image exactly as it was.
@@ -99,14 +81,14 @@ func TestRepairRefusals(t *testing.T) {
 			t.Fatalf("umount: %v %s", err, out)
 		}
 		mounted = false
-		before := imageSum(t, img)
+		before := testimg.FileSum(t, img)
 		fs := openRW(t, img)
 		_, err := Repair(ctx, fs, []string{"bnobt"}, RepairOptions{AG: 0, Force: true})
 		fs.Close()
 		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "log is dirty") || !strings.Contains(err.Error(), "xfs_repair -L") {
 			t.Fatalf("repair with a dirty log: %v", err)
 		}
-		if imageSum(t, img) != before {
+		if testimg.FileSum(t, img) != before {
 			t.Fatal("a refused repair changed the image")
 		}
 	})
@@ -117,14 +99,14 @@ func TestRepairRefusals(t *testing.T) {
 			"-c", "fuzz -d recs[1].startino random", img).CombinedOutput(); err != nil {
 			t.Fatalf("fuzz: %v %s", err, out)
 		}
-		before := imageSum(t, img)
+		before := testimg.FileSum(t, img)
 		fs := openRW(t, img)
 		_, err := Repair(ctx, fs, []string{"bnobt"}, RepairOptions{AG: 0, Force: true})
 		fs.Close()
 		if !errors.Is(err, ErrSourceCorrupt) || !strings.Contains(err.Error(), "inobt.") {
 			t.Fatalf("repair over a corrupt inobt: %v", err)
 		}
-		if imageSum(t, img) != before {
+		if testimg.FileSum(t, img) != before {
 			t.Fatal("a refused repair changed the image")
 		}
 	})

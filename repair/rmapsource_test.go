@@ -2,9 +2,6 @@ package repair_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"io"
-	"os"
 	"testing"
 
 	"github.com/xfsbox/xfsbox/internal/campaign"
@@ -12,20 +9,6 @@ import (
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/repair"
 )
-
-func fileSum(t *testing.T, p string) [32]byte {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return [32]byte(h.Sum(nil))
-}
 
 func repairAG(t *testing.T, img string, agno uint32, what []string, opts repair.RepairOptions) *repair.RepairResult {
 	t.Helper()
@@ -58,7 +41,7 @@ func TestRmapSourceMatchesScan(t *testing.T) {
 			if r.Source != repair.SourceRmapbt || s.Source != repair.SourceInodeScan {
 				t.Fatalf("ag %d %v: sources %q and %q, want %q and %q", agno, what, r.Source, s.Source, repair.SourceRmapbt, repair.SourceInodeScan)
 			}
-			if fileSum(t, fromRmap) != fileSum(t, fromScan) {
+			if testimg.FileSum(t, fromRmap) != testimg.FileSum(t, fromScan) {
 				t.Fatalf("ag %d %v: the rebuild from the rmapbt and the one from the inode scan wrote different images", agno, what)
 			}
 		}

@@ -52,7 +52,7 @@ func damagedCopy(t *testing.T) string {
 // commit applies it (xfs_repair -n clean) and leaves nothing beside.
 func TestSandboxRepairCommit(t *testing.T) {
 	img := damagedCopy(t)
-	before, names := imageSum(t, img), dirNames(t, filepath.Dir(img))
+	before, names := testimg.FileSum(t, img), dirNames(t, filepath.Dir(img))
 	fs, err := Open(img, OpenOptions{Sandbox: true})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestSandboxRepairCommit(t *testing.T) {
 	if _, err := RepairAll(ctx, fs, []string{"all"}, RepairOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if imageSum(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
+	if testimg.FileSum(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
 		t.Fatal("a sandboxed repair wrote the image or beside it")
 	}
 	res, err := Check(ctx, fs, CheckOptions{AG: -1})
@@ -132,7 +132,7 @@ func TestSandboxLargeCommit(t *testing.T) {
 // repair rewrites, and the real repair then rewrites the same.
 func TestPlanWritesNothing(t *testing.T) {
 	img := damagedCopy(t)
-	before, names := imageSum(t, img), dirNames(t, filepath.Dir(img))
+	before, names := testimg.FileSum(t, img), dirNames(t, filepath.Dir(img))
 	fs, err := Open(img, OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	if err != nil || len(plan) != 1 || len(plan[0].Rewritten) == 0 || len(plan[0].After) != 0 {
 		t.Fatalf("plan: %v %+v", err, plan)
 	}
-	if imageSum(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
+	if testimg.FileSum(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
 		t.Fatal("a plan wrote the image or beside it")
 	}
 	fs = openRW(t, img)

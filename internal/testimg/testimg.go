@@ -422,3 +422,19 @@ func extract(tarball, dir string) error {
 		}
 	}
 }
+
+// FileSum is the sha256 of the file at p (an image, before and after
+// something that must not change it).
+func FileSum(t testing.TB, p string) [32]byte {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return [32]byte(h.Sum(nil))
+}

@@ -133,6 +133,35 @@ func TestHostileTrashedImages(t *testing.T) {
 	}
 }
 
+// TestHostileHugeLevel: a tree height of 2^32-1 in the AGF or the AGI
+// (what blocktrash -1 made of AGI 3 with seed 29 on the defaults image)
+// must not hang or exhaust memory when the tree's shape is shown.
+// KNOWN BUG (not fixed here): fusefs/view/btree.go renderShape loops
+// over every level the header claims, 4 billion of them, until the
+// process is killed for memory. Skipped unless XFSBOX_HOSTILE_KNOWN=1
+// (make safety sets it) so that make test stays green until it is
+// fixed. Reproduce:
+//
+//	xfs_db -x -c 'agf 1' -c 'write -d bnolevel 4294967295' IMG
+//	xfsbox dump IMG ag/1/bnobt/shape
+func TestHostileHugeLevel(t *testing.T) {
+	if os.Getenv("XFSBOX_HOSTILE_KNOWN") != "1" {
+		t.Skip("known bug: fusefs/view/btree.go renderShape trusts the header's tree height (set XFSBOX_HOSTILE_KNOWN=1 to run)")
+	}
+	testimg.Require(t, "root", "xfsprogs", "fuse")
+	bin := buildBinary(t)
+	for _, c := range [][]string{{"agf 1", "write -d bnolevel 4294967295"}, {"agi 2", "write -d level 4294967295"}} {
+		t.Run(strings.ReplaceAll(c[0]+" "+c[1], " ", "_"), func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "defaults.img")
+			copyTestImage(t, testimg.Image(t, "defaults"), img)
+			if out, err := exec.Command("xfs_db", "-x", "-c", c[0], "-c", c[1], img).CombinedOutput(); err != nil {
+				t.Fatalf("xfs_db: %v %s", err, out)
+			}
+			hostileLook(t, bin, hostileImage{img, "defaults", fmt.Sprintf("xfs_db -x -c '%s' -c '%s' IMAGE", c[0], c[1])})
+		})
+	}
+}
+
 // TestHostileRepair: repair --force IMAGE all over trashed copies
 // either refuses or repairs, bounded in time and without a panic; when
 // it says it succeeded, our check finds nothing corrupt afterwards.
@@ -150,8 +179,8 @@ func TestHostileRepair(t *testing.T) {
 			outcomes[r.code]++
 			judgeRun(t, h, "repair --force IMAGE all", r)
 			if r.code != exitOK {
-				if r.code == exitRefused && !strings.Contains(r.stderr, "refused") && !strings.Contains(r.stderr, "refusing") {
-					t.Errorf("%s: repair exited %d without naming why: %s", h.how, r.code, r.stderr)
+				if !strings.Contains(r.stderr, "xfsbox repair: ") && r.code != exitCorrupt {
+					t.Errorf("%s: repair exited %d without saying why: %q", h.how, r.code, r.stderr)
 				}
 				return
 			}

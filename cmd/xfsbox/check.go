@@ -18,9 +18,10 @@ import (
 
 func init() {
 	register(&command{
-		name:    "check",
-		summary: "verify every AG header and btree and cross-reference them (read-only)",
-		usage:   "[--ag N] [--json] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE",
+		name:     "check",
+		readOnly: true,
+		summary:  "verify every AG header and btree and cross-reference them (read-only)",
+		usage:    "[--ag N] [--json] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE",
 		help: `Checks the image's AG metadata the way xfs_repair -n and the kernel's scrub
 do: every header and btree block on its own (magic, CRC, identity, level,
 sibling pointers, key order, node keys), every tree (height, record order,

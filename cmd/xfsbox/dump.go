@@ -12,9 +12,10 @@ import (
 
 func init() {
 	register(&command{
-		name:    "dump",
-		summary: "print one view of an image (the files a mount shows), without FUSE",
-		usage:   "IMAGE VIEWPATH",
+		name:     "dump",
+		readOnly: true,
+		summary:  "print one view of an image (the files a mount shows), without FUSE",
+		usage:    "IMAGE VIEWPATH",
 		help: `Renders one file of the mounted tree straight to stdout, with the same
 renderers a mount uses. The image is opened read-only. A directory path
 lists its entries (directories end in /).

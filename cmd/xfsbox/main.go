@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -25,7 +26,15 @@ type command struct {
 	usage   string // after "xfsbox NAME "
 	help    string // long help with examples
 	run     func(ctx context.Context, args []string, stdout io.Writer) error
+	// readOnly commands write nothing: on SIGINT/SIGTERM they exit
+	// within exitGrace even when what they run does not see its
+	// context cancelled (a renderer deep in a hostile image).
+	readOnly bool
 }
+
+// exitGrace is how long a read-only command may take to stop after a
+// signal.
+const exitGrace = 2 * time.Second
 
 var commands = map[string]*command{}
 
@@ -143,6 +152,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.readOnly {
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		done := make(chan struct{})
+		defer signal.Stop(sigs)
+		defer close(done)
+		go func() {
+			select {
+			case <-sigs:
+			case <-done:
+				return
+			}
+			select {
+			case <-done:
+			case <-time.After(exitGrace):
+				fmt.Fprintf(stderr, "xfsbox %s: interrupted (it wrote nothing)\n", c.name)
+				os.Exit(exitCanceled)
+			}
+		}()
+	}
 	err := c.run(ctx, args[1:], stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, commandHelp(c))

@@ -99,8 +99,14 @@ func (t *Tree) renderShape(ctx context.Context, w io.Writer, agno uint32, bt xfs
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "btree = %s\nag = %d\nroot = %d\nheight = %d\nmaxheight = %d\n", bt, agno, root, levels, bt.Ops().MaxLevels(t.FS.Geo))
+	// The header's height is shown as it is, but only levels a tree can
+	// have are listed: a hostile header may claim billions.
+	shown := min(int64(levels), int64(repair.MaxBtreeHeight))
+	if int64(levels) > shown {
+		fmt.Fprintf(&sb, "note = the header's height %d exceeds any tree's (%d); levels above %d are not listed\n", levels, repair.MaxBtreeHeight, shown-1)
+	}
 	var total int64
-	for l := int(levels) - 1; l >= 0; l-- {
+	for l := int(shown) - 1; l >= 0; l-- {
 		s := shape[l]
 		if s == nil {
 			s = &levelShape{}

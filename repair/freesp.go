@@ -113,8 +113,8 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	used, before := c.used, c.used
 	if ino {
 		if ir == nil {
-			rmapSound := g.Rmapbt && refuseCorruptSources(res.Before, "rmapbt") == nil
-			irs, err := prepareInodeRebuilds(ctx, fs, map[uint32]*agCheck{agno: c}, ws, func(uint32) bool { return rmapSound })
+			sound := soundChunkSources(fs, agno, res.Before)
+			irs, err := prepareInodeRebuilds(ctx, fs, map[uint32]*agCheck{agno: c}, ws, func(uint32) chunkSources { return sound })
 			if err != nil {
 				return res, fmt.Errorf("%w: %w", ErrRefused, err)
 			}
@@ -403,7 +403,9 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 		return res, err
 	}
 	if ir != nil {
-		res.Rewritten = append(res.Rewritten, Rewrite{"inobt", "requested: rebuilt from the inode chunks found and their inodes"},
+		res.ChunkSource = ir.chunkSource
+		opts.logf("ag %d: inode chunks from the %s", agno, ir.chunkSource)
+		res.Rewritten = append(res.Rewritten, Rewrite{"inobt", "requested: rebuilt from the inode chunks found (" + ir.chunkSource + ") and their inodes"},
 			Rewrite{"finobt", "the inobt's chunks with free inodes"}, Rewrite{"agi", "roots, levels and counters of the new inode btrees"})
 		res.Counters = append(res.Counters, Counter{"count", uint64(c.agi.Count), ir.count}, Counter{"freecount", uint64(c.agi.FreeCount), ir.free})
 	}

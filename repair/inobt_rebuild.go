@@ -1,6 +1,7 @@
 package repair
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/bits"
@@ -19,17 +20,54 @@ type inodeRebuild struct {
 	inoRecs, finoRecs *workspace.Array
 	count, free       uint64
 	uses              map[uint32]ChunkUse // by chunk start: what the scan saw
+	chunkSource       string              // where the chunks came from (ChunksFrom...)
 }
 
-// findInodeChunks lists the AG's inode chunks without the inobt: from the
-// rmapbt's OWN_INODES records when the rmapbt is sound, else by reading
-// the AG for inode clusters (v5 inode magic, CRC and di_ino matching the
-// place). Chunks come back sorted, with their sparse holemasks.
-func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, rmapSound bool) ([]xfsformat.InobtRec, error) {
+// Where a rebuild of the inode btrees found the inode chunks
+// (RepairResult.ChunkSource).
+const (
+	ChunksFromRmapbt = "rmapbt OWN_INODES"
+	ChunksFromInobt  = "old inobt"
+	ChunksFromSearch = "search of the AG"
+)
+
+// chunkSources says which sources of inode chunks an AG's check found
+// sound (see findInodeChunks).
+type chunkSources struct{ rmap, inobt bool }
+
+// soundChunkSources judges AG agno's rmapbt and inobt from its check's
+// findings: the rmapbt is sound without corruption findings; the inobt
+// without them and without corrupt inodes in the AG (a record pointing
+// where there are no inodes looks well-formed; the inodes read there
+// give it away).
+func soundChunkSources(fs *FS, agno uint32, findings []Finding) chunkSources {
+	var ours []Finding
+	for _, f := range findings {
+		if f.AG == int64(agno) {
+			ours = append(ours, f)
+		}
+	}
+	return chunkSources{
+		rmap:  fs.Geo.Rmapbt && refuseCorruptSources(ours, "rmapbt") == nil,
+		inobt: refuseCorruptSources(ours, "inobt", "inode") == nil,
+	}
+}
+
+// findInodeChunks lists the AG's inode chunks: from the rmapbt's
+// OWN_INODES records when the rmapbt is sound; else from the old inobt's
+// records when it is sound (their geometry only: which inodes are free
+// is recomputed from the inodes); else by reading the AG for inode
+// clusters (v5 inode magic, CRC and di_ino matching the place). Chunks
+// come back sorted, with their sparse holemasks, and the source used.
+func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, sound chunkSources) ([]xfsformat.InobtRec, string, error) {
 	g, agno := fs.Geo, c.agno
 	var blocks []uint32
-	if tr := c.trees[xfsformat.Rmapbt]; rmapSound && tr != nil && tr.recs != nil {
-		err := tr.recs.Iterate(ctx, func(_ int64, rec []byte) error {
+	source := ChunksFromSearch
+	rmap, inobt := c.trees[xfsformat.Rmapbt], c.trees[xfsformat.Inobt]
+	switch {
+	case sound.rmap && rmap != nil && rmap.recs != nil:
+		source = ChunksFromRmapbt
+		err := rmap.recs.Iterate(ctx, func(_ int64, rec []byte) error {
 			r := xfsformat.DecodeRmapRec(rec)
 			if int64(r.Owner) == xfsformat.OwnInodes {
 				for b := r.StartBlock; b < r.StartBlock+r.BlockCount; b++ {
@@ -39,12 +77,25 @@ func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, rmapSound bool) ([
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-	} else {
+	case sound.inobt && inobt != nil && inobt.recs != nil:
+		var out []xfsformat.InobtRec
+		err := inobt.recs.Iterate(ctx, func(_ int64, rec []byte) error {
+			r := xfsformat.DecodeInobtRec(rec, g.SparseInodes)
+			out = append(out, xfsformat.InobtRec{StartIno: r.StartIno, HoleMask: r.HoleMask,
+				Count: uint8(xfsformat.InodesPerChunk - 4*bits.OnesCount16(r.HoleMask))})
+			return nil
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		slices.SortFunc(out, func(a, b xfsformat.InobtRec) int { return cmp.Compare(a.StartIno, b.StartIno) })
+		return out, ChunksFromInobt, nil
+	default:
 		var err error
 		if blocks, err = searchInodeBlocks(ctx, fs, agno); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	slices.Sort(blocks)
@@ -66,11 +117,11 @@ func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, rmapSound bool) ([
 	}
 	for i := range out {
 		if !g.SparseInodes && out[i].HoleMask != 0 {
-			return nil, fmt.Errorf("inode chunk %d is incomplete on a filesystem without sparse inodes", out[i].StartIno)
+			return nil, "", fmt.Errorf("inode chunk %d is incomplete on a filesystem without sparse inodes (chunks from the %s)", out[i].StartIno, source)
 		}
 		out[i].Count = uint8(xfsformat.InodesPerChunk - 4*bits.OnesCount16(out[i].HoleMask))
 	}
-	return out, nil
+	return out, source, nil
 }
 
 // searchInodeBlocks reads the whole AG and returns the blocks whose first
@@ -110,7 +161,7 @@ func searchInodeBlocks(ctx context.Context, fs *FS, agno uint32) ([]uint32, erro
 // inode may map blocks in these AGs) and recomputes each AG's used space
 // and its inobt and finobt records. rmapSound says for which AGs the
 // rmapbt's OWN_INODES records may be trusted to find the chunks.
-func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agCheck, ws *workspace.Workspace, rmapSound func(agno uint32) bool) (map[uint32]*inodeRebuild, error) {
+func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agCheck, ws *workspace.Workspace, sound func(agno uint32) chunkSources) (map[uint32]*inodeRebuild, error) {
 	var mu sync.Mutex
 	chunks := map[uint32][]xfsformat.InobtRec{}
 	irs := map[uint32]*inodeRebuild{}
@@ -120,11 +171,11 @@ func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agChec
 	}
 	err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
 		c := checks[agno]
-		found, err := findInodeChunks(ctx, fs, c, rmapSound(agno))
+		found, source, err := findInodeChunks(ctx, fs, c, sound(agno))
 		if err != nil {
 			return fmt.Errorf("ag %d: %w", agno, err)
 		}
-		ir := &inodeRebuild{uses: map[uint32]ChunkUse{}}
+		ir := &inodeRebuild{uses: map[uint32]ChunkUse{}, chunkSource: source}
 		if ir.used, err = ws.NewArray(xfsformat.RmapRecLen); err != nil {
 			return err
 		}

@@ -82,6 +82,9 @@ type RepairResult struct {
 	// Source says where the used space came from: SourceRmapbt or
 	// SourceInodeScan (empty for repairs that need none).
 	Source string `json:"source,omitempty"`
+	// ChunkSource says where a rebuild of the inode btrees found the
+	// inode chunks: ChunksFromRmapbt, ChunksFromInobt or ChunksFromSearch.
+	ChunkSource string `json:"chunk_source,omitempty"`
 }
 
 // preflight refuses, by name, what a repair must not touch.
@@ -231,6 +234,9 @@ func mergeResult(res, r *RepairResult) {
 	}
 	if res.Source == "" {
 		res.Source = r.Source
+	}
+	if res.ChunkSource == "" {
+		res.ChunkSource = r.ChunkSource
 	}
 }
 

@@ -141,8 +141,8 @@ func repairAllShared(ctx context.Context, fs *FS, set repairSet, ags []uint32, r
 			}
 		}
 	}
-	irs, err := prepareInodeRebuilds(ctx, fs, checks, ws, func(agno uint32) bool {
-		return fs.Geo.Rmapbt && refuseCorruptSources(before[agno], "rmapbt") == nil
+	irs, err := prepareInodeRebuilds(ctx, fs, checks, ws, func(agno uint32) chunkSources {
+		return soundChunkSources(fs, agno, before[agno])
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)

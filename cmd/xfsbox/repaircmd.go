@@ -38,11 +38,12 @@ Structures:
                chunks, every inode's forks (always when rmapbt is named)
   refcountbt   the same, plus the refcountbt from the overlaps of every
                inode's file data
-  inobt, finobt the inode btrees, from the inode chunks found without them
-               (the rmapbt's OWN_INODES records, else a search of the AG
-               for inode clusters) and every inode's mode; with the AGI and
-               the superblock's inode counters (and the free space: their
-               blocks come from it)
+  inobt, finobt the inode btrees, from the inode chunks (the rmapbt's
+               OWN_INODES records when it is sound, else the old inobt's
+               records when it and the inodes it points to are sound,
+               else a search of the AG for inode clusters) and every
+               inode's mode; with the AGI and the superblock's inode
+               counters (and the free space: their blocks come from it)
   agi          the AGI's identity, counters and hints from the inode btrees
                (which must be sound), and the superblock's inode counters
   sb           a secondary superblock (AG 1 and up), copied from the primary

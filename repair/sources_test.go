@@ -141,3 +141,33 @@ func TestRepairAllParallel(t *testing.T) {
 	fs.Close()
 	judge.RequireClean(t, img, "after repair all")
 }
+
+// TestChunkSources: an inode-tree rebuild finds the chunks in the
+// rmapbt when it is sound, else in the old inobt when that is sound,
+// else by searching the AG; each way rebuilds a clean image.
+func TestChunkSources(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	for _, tc := range []struct {
+		profile string
+		corrupt *campaign.Case
+		want    string
+	}{
+		{"allfeatures", nil, repair.ChunksFromRmapbt},
+		{"defaults", nil, repair.ChunksFromInobt},
+		{"defaults", &campaign.Case{Profile: "defaults", AG: 1, Object: "inobt-root", Field: "recs[1].startino", Verb: "add", Nav: []string{"agi 1", "addr root"}}, repair.ChunksFromSearch},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			img := testimg.Copy(t, tc.profile)
+			if tc.corrupt != nil {
+				if _, changed, err := campaign.Apply(context.Background(), img, *tc.corrupt); err != nil || !changed {
+					t.Fatalf("corrupting %s: changed %v, %v", tc.corrupt, changed, err)
+				}
+			}
+			res := repairAG(t, img, 1, []string{"inobt"}, repair.RepairOptions{Force: true})
+			if res.ChunkSource != tc.want {
+				t.Fatalf("chunks from the %q, want the %q", res.ChunkSource, tc.want)
+			}
+			judge.RequireClean(t, img, "after the inode btrees' rebuild from the "+tc.want)
+		})
+	}
+}

@@ -135,19 +135,10 @@ func TestHostileTrashedImages(t *testing.T) {
 
 // TestHostileHugeLevel: a tree height of 2^32-1 in the AGF or the AGI
 // (what blocktrash -1 made of AGI 3 with seed 29 on the defaults image)
-// must not hang or exhaust memory when the tree's shape is shown.
-// KNOWN BUG (not fixed here): fusefs/view/btree.go renderShape loops
-// over every level the header claims, 4 billion of them, until the
-// process is killed for memory. Skipped unless XFSBOX_HOSTILE_KNOWN=1
-// (make safety sets it) so that make test stays green until it is
-// fixed. Reproduce:
-//
-//	xfs_db -x -c 'agf 1' -c 'write -d bnolevel 4294967295' IMG
-//	xfsbox dump IMG ag/1/bnobt/shape
+// must not hang or exhaust memory when the tree's shape is shown (it
+// did: renderShape looped over every level the header claimed, until
+// the process ran out of memory; fixed in 7fadde6).
 func TestHostileHugeLevel(t *testing.T) {
-	if os.Getenv("XFSBOX_HOSTILE_KNOWN") != "1" {
-		t.Skip("known bug: fusefs/view/btree.go renderShape trusts the header's tree height (set XFSBOX_HOSTILE_KNOWN=1 to run)")
-	}
 	testimg.Require(t, "root", "xfsprogs", "fuse")
 	bin := buildBinary(t)
 	for _, c := range [][]string{{"agf 1", "write -d bnolevel 4294967295"}, {"agi 2", "write -d level 4294967295"}} {

@@ -116,8 +116,9 @@ func Kernel(img string, hashes map[string]string) error {
 	mounted := true
 	defer func() {
 		if mounted {
-			if run(time.Minute, "umount", mnt) != nil {
+			if unmount(run, mnt) != nil {
 				exec.Command("umount", "-l", mnt).Run()
+				waitLoopReleased(img)
 			}
 		}
 	}()
@@ -133,7 +134,7 @@ func Kernel(img string, hashes map[string]string) error {
 	if err := writeWorkload(filepath.Join(mnt, "xfsbox-workload")); err != nil {
 		return fmt.Errorf("write workload: %w", err)
 	}
-	if err := run(2*time.Minute, "umount", mnt); err != nil {
+	if err := unmount(run, mnt); err != nil {
 		return fmt.Errorf("umount after the workload: %w", err)
 	}
 	mounted = false
@@ -141,6 +142,33 @@ func Kernel(img string, hashes map[string]string) error {
 		return fmt.Errorf("after the kernel's write workload: xfs_repair -n is not clean:\n%s", trim(out))
 	}
 	return nil
+}
+
+// unmount unmounts mnt, retrying while the kernel says it is busy (a
+// transient state: something still holding the new mount for a moment,
+// such as a udev probe of the loop device), for up to 20 seconds.
+func unmount(run func(time.Duration, string, ...string) error, mnt string) error {
+	var err error
+	for try := 0; try < 20; try++ {
+		if err = run(2*time.Minute, "umount", mnt); err == nil || !strings.Contains(err.Error(), "busy") {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+	return err
+}
+
+// waitLoopReleased waits (up to a minute) until no loop device is
+// attached to img any more, so that a lazily unmounted filesystem has
+// finished its last writes before anyone reuses the image.
+func waitLoopReleased(img string) {
+	for try := 0; try < 60; try++ {
+		out, err := exec.Command("losetup", "-j", img).Output()
+		if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+			return
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 func hashFile(p string) (string, error) {

@@ -58,9 +58,11 @@ nothing. commit applies the sandbox's overlay through the redo journal
 beside the image (replayed on the next open after a crash), then empties it.
 A write returns when its command has finished; a failure is its errno
 (EINVAL bad command or commit/discard outside --sandbox, EBUSY another
-command runs, EROFS read-only mount,
+command runs (a second write to the same control file waits for the first
+instead), EROFS read-only mount,
 ENOSPC/ENOMEM workspace refused, EIO repair failed, ECANCELED cancelled)
-with the reason in ctl, status and log.
+with the reason in ctl, status and log. SIGINT/SIGTERM cancel a running
+command before its commit point (past it, it finishes), then unmount.
 
 Flags:
   --read-only          open the image read-only (views and check only; repairs get EROFS)

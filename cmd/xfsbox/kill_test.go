@@ -34,7 +34,7 @@ type killStart struct {
 // killOp is one way to run a repair: the binary's repair command, or a
 // mount and a write to an AG's repair file.
 type killOp struct {
-	kind   string // "cli" or "mount"
+	kind   string // "cli", "mount", or "sandbox" (a --sandbox mount: the repair, then commit)
 	ag     int    // -1: repair all
 	what   string // structure(s), "all"
 	force  bool
@@ -68,7 +68,8 @@ func (o killOp) cliArgs(img string) []string {
 
 // TestKillDuringRepair is the SIGKILL loop: it runs a repair with the
 // real binary (repair --ag N --force STRUCT, repair all, or a mount
-// and `echo bnobt > MNT/ag/N/repair`) on a copy of a small image, clean
+// and `echo bnobt > MNT/ag/N/repair`, or the same in a --sandbox mount
+// followed by `echo commit > MNT/ctl`) on a copy of a small image, clean
 // or with a damaged bnobt leaf or AGF, and kills it with SIGKILL after
 // a random delay, uniform in [0, 1.2 x) the time an uninterrupted run
 // takes. Then, after lazily unmounting a dead FUSE mount, it reopens
@@ -171,7 +172,7 @@ func TestKillDuringRepair(t *testing.T) {
 // repair that covers the damage (so that killing it interrupts a real
 // repair); on a clean one, a forced rebuild or repair all.
 func pickOp(rng *rand.Rand, s *killStart) killOp {
-	kind := []string{"cli", "cli", "mount"}[rng.IntN(3)]
+	kind := []string{"cli", "cli", "mount", "sandbox"}[rng.IntN(4)]
 	if s.damage != nil {
 		switch rng.IntN(3) {
 		case 0:
@@ -188,7 +189,7 @@ func pickOp(rng *rand.Rand, s *killStart) killOp {
 		structs = append(structs, "rmapbt", "refcountbt", "all")
 	}
 	what := structs[rng.IntN(len(structs))]
-	if kind == "mount" {
+	if kind != "cli" {
 		what = "bnobt"
 	}
 	return killOp{kind: kind, ag: rng.IntN(4), what: what, force: true}
@@ -241,6 +242,9 @@ func startOp(bin, img string, op killOp) (*opRun, error) {
 			return nil, err
 		}
 		args = []string{"mount", img, mnt}
+		if op.kind == "sandbox" {
+			args = []string{"mount", "--sandbox", img, mnt}
+		}
 	}
 	cmd := exec.Command(bin, args...)
 	var stderr strings.Builder
@@ -305,8 +309,12 @@ func startOp(bin, img string, op killOp) (*opRun, error) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		err := writeCtl(filepath.Join(mnt, fmt.Sprintf("ag/%d/repair", op.ag)), line, 2*time.Minute)
-		r.ok = err == nil
 		r.detail = fmt.Sprintf("echo %s > ag/%d/repair: %v", line, op.ag, err)
+		if err == nil && op.kind == "sandbox" {
+			err = writeCtl(filepath.Join(mnt, "ctl"), "commit", 2*time.Minute)
+			r.detail += fmt.Sprintf("; echo commit > ctl: %v", err)
+		}
+		r.ok = err == nil
 	}()
 	r.finish = func() error {
 		select {

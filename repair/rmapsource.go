@@ -25,7 +25,9 @@ const (
 //   - the space it maps is exactly the complement of the bnobt's free
 //     extents: two independent structures agree on every block.
 //
-// Then c.used becomes the rmapbt's records, file mappings included. A
+// Then c.used becomes the rmapbt's records, file mappings included, and
+// they are cross-referenced as the full check's used space is (cross-
+// links, refcounts). A
 // single corruption cannot make both agree on a wrong picture; the
 // rebuild falls back to the full inode scan otherwise (checkAG).
 func (c *agCheck) xrefRmapSource(ctx context.Context) error {
@@ -61,7 +63,11 @@ func (c *agCheck) xrefRmapSource(ctx context.Context) error {
 	c.used.Release()
 	c.used = tr.recs
 	c.rmapSound = true
-	return nil
+	// What the full check would compare against the used space and can
+	// still: no cross-linked space, and the refcountbt against the
+	// overlaps of the rmapbt's file mappings (as the kernel's scrub
+	// cross-references it).
+	return c.xrefUsedSpace(ctx)
 }
 
 // checkAG opens a workspace and runs the check of one AG, the first step
@@ -83,6 +89,8 @@ func checkAG(ctx context.Context, fs *FS, opts RepairOptions, fromRmap bool) (*w
 			why = "it disagrees with the AG's other metadata or with the bnobt"
 		case refuseCorruptSources(res.Before, "rmapbt") != nil:
 			why = "it has corrupt blocks"
+		case refuseCorruptSources(res.Before, "space") != nil:
+			why = "it maps cross-linked space"
 		}
 		if why == "" {
 			res.Source = SourceRmapbt

@@ -171,3 +171,29 @@ func TestChunkSources(t *testing.T) {
 		})
 	}
 }
+
+// TestRmapSourceRefcounts: a refcountbt record with a wrong count is
+// seen without the inode scan (the rmapbt's overlaps are compared with
+// the refcountbt) and repaired from the rmapbt.
+func TestRmapSourceRefcounts(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	img := testimg.Copy(t, "allfeatures")
+	c := campaign.Case{Profile: "allfeatures", AG: 0, Object: "refcntbt-leaf", Field: "recs[1].refcount", Verb: "add",
+		Nav: []string{"agf 0", "addr refcntroot", "addr ptrs[1]"}}
+	if _, changed, err := campaign.Apply(context.Background(), img, c); err != nil || !changed {
+		t.Fatalf("corrupting %s: changed %v, %v", c, changed, err)
+	}
+	res := repairAG(t, img, 0, []string{"refcountbt"}, repair.RepairOptions{})
+	if res.NothingToDo || res.Source != repair.SourceRmapbt {
+		t.Fatalf("nothing to do %v, source %q: want a repair from the rmapbt", res.NothingToDo, res.Source)
+	}
+	fs, err := repair.Open(img, repair.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	if r, err := repair.Check(context.Background(), fs, repair.CheckOptions{AG: -1}); err != nil || r.Findings.Corrupt() {
+		t.Fatalf("check after the repair: %v %v", err, r.Findings.List())
+	}
+	judge.RequireClean(t, img, "after repairing "+c.String())
+}

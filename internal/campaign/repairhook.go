@@ -17,9 +17,11 @@ import (
 // inode chunks found without them).
 func RepairStructures(c Case) []string {
 	switch {
-	case c.Object == "agfl", strings.HasPrefix(c.Object, "bnobt-"), strings.HasPrefix(c.Object, "cntbt-"),
-		strings.HasPrefix(c.Object, "rmapbt-"):
+	case c.Object == "agfl", strings.HasPrefix(c.Object, "bnobt-"), strings.HasPrefix(c.Object, "cntbt-"):
 		return []string{"bnobt"}
+	case strings.HasPrefix(c.Object, "rmapbt-"):
+		// Named, so that it is rebuilt from every owner, not from itself.
+		return []string{"rmapbt"}
 	case strings.HasPrefix(c.Object, "refcntbt-"):
 		return []string{"refcountbt"}
 	case c.Object == "agf":

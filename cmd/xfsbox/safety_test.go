@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xfsbox/xfsbox/internal/campaign"
+	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/repair"
 )
 
@@ -366,16 +367,11 @@ func fileHashes(img string, want map[string]string) error {
 
 // hashMatches compares the sha256 of the file at p with want.
 func hashMatches(p, rel, want string) error {
-	f, err := os.Open(p)
+	got, err := judge.HashFile(p)
 	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
 		return fmt.Errorf("read %s: %w", rel, err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+	if got != want {
 		return fmt.Errorf("%s: sha256 %s, want %s", rel, got, want)
 	}
 	return nil

@@ -123,7 +123,7 @@ func Kernel(img string, hashes map[string]string) error {
 		}
 	}()
 	for rel, want := range hashes {
-		got, err := hashFile(filepath.Join(mnt, rel))
+		got, err := HashFile(filepath.Join(mnt, rel))
 		if err != nil {
 			return fmt.Errorf("read %s after repair: %w", rel, err)
 		}
@@ -171,7 +171,8 @@ func waitLoopReleased(img string) {
 	}
 }
 
-func hashFile(p string) (string, error) {
+// HashFile is the hex sha256 of the file at p.
+func HashFile(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err

@@ -15,7 +15,7 @@ all: build
 help:
 	@echo "make            build bin/xfsbox"
 	@echo "make demo       damaged image -> mount -> inspect (installs xfsprogs, fuse3 if missing)"
-	@echo "make test       all tests (root: lo | grep -v '^=== RUN' || true devices, FUSE, xfsprogs; CI=true turns skips into failures)"
+	@echo "make test       all tests (root: loop devices, FUSE, xfsprogs; CI=true turns skips into failures)"
 	@echo "make test-short tests that need no root (fixtures only)"
 	@echo "make images     generate (and cache) the test image matrix"
 	@echo "make bench      benchmark table (ratios against xfs_repair and in-memory sort)"

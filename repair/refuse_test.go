@@ -169,23 +169,40 @@ func TestHeaderRepairs(t *testing.T) {
 
 // TestZeroedHeaders is fstests xfs/030: AG 1's AGF, AGI or AGFL sector
 // zeroed, then `repair all` of AG 1 leaves xfs_repair -n and our check
-// clean and the kernel happy: with the rmapbt (allfeatures) the inode
-// chunks come from its OWN_INODES records, without it (defaults) from a
-// search of the AG for inode clusters.
+// clean and the kernel happy, on each image the issue names: with the
+// rmapbt (allfeatures, 1k) the inode chunks come from its OWN_INODES
+// records, without it (defaults) from a search of the AG for inode
+// clusters.
 func TestZeroedHeaders(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
-	for _, c := range []struct {
-		prof, name string
-		sector     int
-	}{{"allfeatures", "agf", SectorAGF}, {"allfeatures", "agfl", SectorAGFL}, {"allfeatures", "agi", SectorAGI},
-		{"defaults", "agi", SectorAGI}, {"defaults", "agf", SectorAGF}} {
+	type sector struct {
+		name string
+		n    int
+	}
+	sectors := []sector{{"agf", SectorAGF}, {"agi", SectorAGI}, {"agfl", SectorAGFL}}
+	type zcase struct {
+		prof string
+		sector
+	}
+	var cases []zcase
+	for _, prof := range []string{"allfeatures", "defaults", "1k"} {
+		for _, s := range sectors {
+			cases = append(cases, zcase{prof, s})
+		}
+	}
+	for _, c := range cases {
 		t.Run(c.prof+"/"+c.name, func(t *testing.T) {
 			img := testimg.Copy(t, c.prof)
 			fs := openRW(t, img)
-			off := fs.Geo.SectorOffset(1, c.sector)
+			off := fs.Geo.SectorOffset(1, c.n)
 			if err := fs.Img.WriteAt(make([]byte, fs.Geo.SectSize), off); err != nil {
 				t.Fatal(err)
 			}
+			fs.Close()
+			if found := codes(t, img); len(found) == 0 {
+				t.Fatalf("a zeroed %s sector: our check finds nothing", c.name)
+			}
+			fs = openRW(t, img)
 			_, err := Repair(context.Background(), fs, []string{"all"}, RepairOptions{AG: 1})
 			fs.Close()
 			if err != nil {

@@ -123,6 +123,22 @@ func repairTarget(image string, dryRun bool, output string) (string, error) {
 	return output, nil
 }
 
+// removeUnfinishedCopy removes the --output copy when its repair failed
+// (a bad argument, an error, a signal), so that no half-repaired file
+// passes for the result and the same command can be run again. A repair
+// that ran to the end but left findings (errCorrupt) keeps its copy: it
+// is the best the repair could do, and the findings were printed.
+func removeUnfinishedCopy(output string, err error) {
+	if err == nil || errors.Is(err, errCorrupt) {
+		return
+	}
+	if rerr := os.Remove(output); rerr != nil {
+		logrus.Warnf("the repair of the copy failed; removing %s: %v", output, rerr)
+		return
+	}
+	logrus.Warnf("the repair of the copy failed; removed %s (the image is unchanged)", output)
+}
+
 // planRepair runs repair --dry-run: the repair against a throwaway
 // overlay, its log lines marked as a plan's.
 func planRepair(ctx context.Context, fs *repair.FS, structures []string, ag int64, opts repair.RepairOptions) ([]*repair.RepairResult, error) {

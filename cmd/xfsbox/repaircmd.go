@@ -89,7 +89,7 @@ Examples:
 	})
 }
 
-func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
+func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	fl := newFlags("repair")
 	ag := fl.Int64("ag", -1, "")
 	force := fl.Bool("force", false, "")
@@ -113,6 +113,11 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *output != "" {
+		// Runs after fs.Close: a copy whose repair did not run to the
+		// end is not the repaired copy asked for (IMAGE is untouched).
+		defer func() { removeUnfinishedCopy(*output, err) }()
+	}
 	fs, err := repair.Open(target, repair.OpenOptions{Writable: !*dryRun})
 	if err != nil {
 		return err
@@ -124,9 +129,10 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	opts := repair.RepairOptions{Force: *force, FullScan: *fullScan, Workspace: wo, Log: func(msg string) { logrus.Info(msg) }}
 	phaseStart := time.Now()
+	tty := isTerminal(os.Stderr)
 	opts.Progress = func(phase string) {
 		logrus.Debugf("repair: phase %s at %.3fs", phase, time.Since(phaseStart).Seconds())
-		if isTerminal(os.Stderr) {
+		if tty {
 			fmt.Fprintf(os.Stderr, "\rrepair: %-10s", phase)
 		}
 	}
@@ -143,7 +149,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) error {
 	} else {
 		results, err = repair.RepairAll(ctx, fs, pos[1:], opts)
 	}
-	if opts.Progress != nil {
+	if tty {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
 	if err != nil {

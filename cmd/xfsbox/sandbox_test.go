@@ -227,7 +227,8 @@ func TestPlanVerb(t *testing.T) {
 
 // TestRepairDryRunAndOutput: repair --dry-run writes nothing and says it
 // is a plan; --output leaves IMAGE byte-identical and writes a repaired
-// NEW (xfs_repair -n clean); an existing NEW, or IMAGE itself, is refused.
+// NEW (xfs_repair -n clean), and a failed one leaves no NEW; an existing
+// NEW, or IMAGE itself, is refused.
 func TestRepairDryRunAndOutput(t *testing.T) {
 	img, names := sbxDamaged(t)
 	sum := sha(t, img)
@@ -242,6 +243,16 @@ func TestRepairDryRunAndOutput(t *testing.T) {
 	sbxUntouched(t, img, sum, names, "after --dry-run")
 
 	newImg := filepath.Join(t.TempDir(), "fixed.img")
+	// A repair that fails after the copy is made (here a bad --ag and a
+	// structure that does not exist) leaves no copy behind.
+	for _, args := range [][]string{{"--ag", "999", img, "all"}, {img, "nosuchtree"}} {
+		if _, stderr, code := runCLI(append([]string{"repair", "--output", newImg}, args...)...); code != exitUsage {
+			t.Fatalf("repair --output %v: exit %d, want %d (%s)", args, code, exitUsage, stderr)
+		}
+		if _, err := os.Stat(newImg); !os.IsNotExist(err) {
+			t.Fatalf("repair --output %v failed and left %s (stat: %v)", args, newImg, err)
+		}
+	}
 	if out, stderr, code := runCLI("repair", "--output", newImg, img, "all"); code != 0 {
 		t.Fatalf("repair --output: exit %d\n%s\n%s", code, out, stderr)
 	}

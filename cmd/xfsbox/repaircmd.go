@@ -59,6 +59,8 @@ Modes:
   --output NEW the repaired result goes to a new file NEW: IMAGE is copied
                (reflinked where the filesystem can, else sparsely) and the
                copy repaired; IMAGE is only read. NEW must not exist.
+               A repair that fails removes NEW again; one that runs but
+               leaves findings keeps it (and exits 1).
   To stage repairs and judge them before they are applied, see
   "xfsbox mount --sandbox".
 

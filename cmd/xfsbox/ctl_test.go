@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -195,4 +196,95 @@ func TestReadsDuringRepair(t *testing.T) {
 		}
 	}
 	t.Logf("%d reads during the repair", n)
+}
+
+// TestEchoRepairAll: the two `repair all` control paths of a
+// write-through mount. AG 3's inobt, AG 1's AGI and AG 0's refcountbt are
+// damaged; `echo all > MNT/ag/3/repair` leaves AG 3 clean and the others
+// as they were, `echo 'repair all' > MNT/ctl` then repairs every AG, and
+// after the unmount xfs_repair -n, our check and the kernel agree.
+func TestEchoRepairAll(t *testing.T) {
+	img := testimg.Copy(t, "allfeatures")
+	fuzz := [][]string{
+		{"agi 3", "addr root", "fuzz -d recs[3].freecount sub"},
+		{"agi 1", "fuzz -d freecount add"},
+		{"agf 0", "addr refcntroot", "addr ptrs[1]", "fuzz -d recs[1].refcount add"},
+	}
+	for _, cmds := range fuzz {
+		args := []string{"-x"}
+		for _, c := range cmds {
+			args = append(args, "-c", c)
+		}
+		if out, err := exec.Command("xfs_db", append(args, img)...).CombinedOutput(); err != nil {
+			t.Fatalf("fuzz %v: %v %s", cmds, err, out)
+		}
+	}
+	if clean, _ := judge.XfsRepairN(t, img); clean {
+		t.Fatal("xfs_repair -n did not see the damage")
+	}
+	mnt := startMount(t, img)
+	health := func(ag int) string {
+		b, err := os.ReadFile(filepath.Join(mnt, "ag", strconv.Itoa(ag), "health"))
+		if err != nil {
+			t.Fatalf("ag/%d/health: %v", ag, err)
+		}
+		return string(b)
+	}
+	for _, ag := range []int{0, 1, 3} {
+		if h := health(ag); !strings.Contains(h, "corrupt") {
+			t.Fatalf("ag/%d/health before the repair: %s", ag, h)
+		}
+	}
+	type agResult struct {
+		AG        int              `json:"ag"`
+		Rewritten []struct{}       `json:"rewritten"`
+		After     []map[string]any `json:"findings_after"`
+	}
+	var one struct {
+		OK     bool     `json:"ok"`
+		Result agResult `json:"result"`
+	}
+	if err := echo(filepath.Join(mnt, "ag/3/repair"), "all"); err != nil {
+		t.Fatalf("echo all > ag/3/repair: %v", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(mnt, "ctl"))
+	if err := json.Unmarshal(b, &one); err != nil || !one.OK || one.Result.AG != 3 || len(one.Result.Rewritten) == 0 || len(one.Result.After) != 0 {
+		t.Fatalf("ctl after echo all > ag/3/repair: %v\n%s", err, b)
+	}
+	if h := health(3); !strings.Contains(h, "clean") {
+		t.Fatalf("ag/3/health after echo all > ag/3/repair: %s", h)
+	}
+	for _, ag := range []int{0, 1} {
+		if h := health(ag); !strings.Contains(h, "corrupt") {
+			t.Fatalf("ag/%d/health after repairing AG 3 alone: %s", ag, h)
+		}
+	}
+	var all struct {
+		OK     bool       `json:"ok"`
+		Result []agResult `json:"result"`
+	}
+	if err := echo(filepath.Join(mnt, "ctl"), "repair all"); err != nil {
+		t.Fatalf("echo 'repair all' > ctl: %v", err)
+	}
+	b, _ = os.ReadFile(filepath.Join(mnt, "ctl"))
+	if err := json.Unmarshal(b, &all); err != nil || !all.OK || len(all.Result) == 0 {
+		t.Fatalf("ctl after repair all: %v\n%s", err, b)
+	}
+	for _, r := range all.Result {
+		if len(r.After) != 0 {
+			t.Fatalf("repair all: ag %d findings after: %v", r.AG, r.After)
+		}
+	}
+	for ag := range 4 {
+		if h := health(ag); !strings.Contains(h, "clean") {
+			t.Fatalf("ag/%d/health after repair all: %s", ag, h)
+		}
+	}
+	exec.Command("fusermount3", "-u", mnt).Run()
+	waitFor(t, 10*time.Second, "unmount", func() bool { return !mounted(t, mnt) })
+	if out, _, code := runCLI("check", img); code != exitOK {
+		t.Fatalf("check after repair all: exit %d\n%s", code, out)
+	}
+	judge.RequireClean(t, img, "after echo 'repair all' > ctl")
+	judge.KernelVerify(t, img, testimg.Hashes(t, "allfeatures"))
 }

@@ -19,6 +19,10 @@
 #   manyag       agcount=16, allfeatures' options
 #   bench        64 GiB sparse, 2 AGs, AG 0's free space fragmented into about
 #                2 million one-block extents (only for benchmarks; takes minutes)
+#   benchinodes  16 GiB sparse, 4 AGs, about a million inodes in 100
+#                directories: a tenth with a data block, one in a hundred
+#                with eight extents, one in seven removed (free inodes)
+#                (only for benchmarks; takes a few minutes)
 #   v4           crc=0 (mkfs only, no population): for testing refusal
 #
 # The structure is deterministic: fixed UUID per profile, file contents are
@@ -29,7 +33,7 @@ set -euo pipefail
 
 usage() {
 	echo "usage: $0 PROFILE OUTFILE" >&2
-	echo "profiles: allfeatures defaults 1k 4ksector oneag manyag bench v4" >&2
+	echo "profiles: allfeatures defaults 1k 4ksector oneag manyag bench benchinodes v4" >&2
 	exit 2
 }
 [ $# -eq 2 ] || usage
@@ -68,6 +72,11 @@ bench)
 	size=64g
 	populate=bench
 	mkfsopts=(-d agcount=2 -m "$allmeta,uuid=6b1c8a3e-0007-4d2e-9a51-7f0e3c2b1a07" -i sparse=1)
+	;;
+benchinodes)
+	size=16g
+	populate=benchinodes
+	mkfsopts=(-d agcount=4 -m "$allmeta,uuid=6b1c8a3e-0009-4d2e-9a51-7f0e3c2b1a09" -i sparse=1)
 	;;
 v4)
 	size=512m
@@ -245,10 +254,38 @@ populate_bench() {
 	xfs_io -f -c "pwrite -q -S 0x77 0 64k" "$mnt/other/data"
 }
 
+populate_benchinodes() {
+	# Inodes in numbers: the inode scan, the inode btrees and the file
+	# mappings of the rmapbt and the refcountbt at the scale of a real
+	# filesystem. New directories rotate over the AGs; files go near them.
+	local dirs=100 per=$((${BENCH_INODES:-1000000} / 100)) d
+	for ((d = 0; d < dirs; d++)); do
+		mkdir "$mnt/d$d"
+		(cd "$mnt/d$d" && seq -f 'f%06g' 1 "$per" | xargs touch)
+		# One xfs_io reads the commands for every file it writes: a block
+		# for every tenth file, eight one-block extents for every hundredth.
+		awk -v dir="$mnt/d$d" -v n="$per" -v d="$d" 'BEGIN {
+			for (i = 10; i <= n; i += 10) {
+				printf "open %s/f%06d\npwrite -q -S %d 0 4096\n", dir, i, (i + d) % 250 + 1
+				if (i % 100 == 0)
+					for (e = 1; e < 8; e++) printf "pwrite -q -S %d %d 4096\n", e, e * 8192
+				print "close"
+			}
+		}' | xfs_io >/dev/null
+		(cd "$mnt/d$d" && seq -f 'f%06g' 7 7 "$per" | xargs rm -f)
+	done
+	# Shared extents: reflinked copies of one directory's multi-extent files.
+	mkdir "$mnt/shared"
+	for f in "$mnt"/d0/f*00; do
+		[ -s "$f" ] && cp --reflink=always "$f" "$mnt/shared/${f##*/}" 2>/dev/null || true
+	done
+}
+
 log "populating ($blksz-byte blocks)"
 case $populate in
 full) populate_full ;;
 bench) populate_bench ;;
+benchinodes) populate_benchinodes ;;
 esac
 
 sync

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/internal/xfsdb"
 )
 
 // TestBenchImage checks the benchmark image: about 2 million free extents
@@ -40,4 +41,33 @@ func TestBenchImage(t *testing.T) {
 		t.Errorf("only %d free extents in AG 0", extents)
 	}
 	repairClean(t, img, 2)
+}
+
+// TestBenchInodesImage checks the inode-heavy benchmark image: about a
+// million inodes (at least 800,000 in use) over 4 AGs, each AG's inobt
+// more than one level high, xfs_repair -n clean. Building it takes
+// minutes, so it runs only when asked for.
+func TestBenchInodesImage(t *testing.T) {
+	if os.Getenv("XFSBOX_TEST_BENCH") != "1" {
+		t.Skip("set XFSBOX_TEST_BENCH=1 to build and check the bench images (takes minutes)")
+	}
+	testimg.Require(t, "root", "xfsprogs", "loop")
+	img := testimg.Image(t, "benchinodes")
+	sb, err := xfsdb.Print(img, "sb 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	icount, _ := sb.Uint("icount")
+	ifree, _ := sb.Uint("ifree")
+	agcount, _ := sb.Uint("agcount")
+	t.Logf("benchinodes: %d inodes, %d free, %d AGs", icount, ifree, agcount)
+	if icount-ifree < 800000 || ifree == 0 {
+		t.Errorf("%d inodes with %d free: want at least 800000 in use and some free", icount, ifree)
+	}
+	for ag := 0; ag < int(agcount); ag++ {
+		if lv := levels(t, img, ag); lv.ino < 2 || lv.rmap < 2 {
+			t.Errorf("AG %d: inobt %d, rmapbt %d level(s) high, want >= 2", ag, lv.ino, lv.rmap)
+		}
+	}
+	repairClean(t, img, agcount)
 }

@@ -220,3 +220,68 @@ func TestOverlayTornTail(t *testing.T) {
 	}
 	t.Logf("%d cuts", len(cuts))
 }
+
+// FuzzOpenOverlay: a named overlay file is user input (--overlay FILE).
+// A damaged one may be refused or cut back to its last complete batch,
+// never panic, and never index bytes outside the image it names; what it
+// keeps must read back.
+func FuzzOpenOverlay(f *testing.F) {
+	const size = 64 << 10
+	dir := f.TempDir()
+	raw := filepath.Join(dir, "img")
+	if err := os.WriteFile(raw, make([]byte, size), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	rawf, err := os.Open(raw)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer rawf.Close()
+	id := ImageID{Size: size}
+	copy(id.UUID[:], "0123456789abcdef")
+	seed := filepath.Join(dir, "seed")
+	o, err := OpenOverlay(seed, rawf, id)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, w := range []Write{{Off: 0, Data: []byte("first")}, {Off: 4096, Data: make([]byte, 600)}, {Off: size - 3, Data: []byte("end")}} {
+		if err := o.WriteAt(w.Data, w.Off); err != nil {
+			f.Fatal(err)
+		}
+		if i != 1 {
+			if err := o.Commit(nil); err != nil {
+				f.Fatal(err)
+			}
+		}
+	}
+	o.Close()
+	b, err := os.ReadFile(seed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add(b[:len(b)-7])
+	f.Add(b[:overlayHdrLen])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), "ov")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []*os.File{nil, rawf} {
+			o, err := OpenOverlay(p, r, id)
+			if err != nil {
+				continue
+			}
+			err = o.each(func(off int64, data []byte) error {
+				if off < 0 || off+int64(len(data)) > size || len(data) == 0 {
+					t.Fatalf("overlay kept %d bytes at %d of a %d-byte image", len(data), off, size)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("reading back what the overlay kept: %v", err)
+			}
+			o.Close()
+		}
+	})
+}

@@ -418,7 +418,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	if plan.rmap != nil {
 		res.Rewritten = append(res.Rewritten, Rewrite{"rmapbt", "closure: the new trees' and AGFL's blocks are OWN_AG records"})
 	}
-	res.Rewritten = append(res.Rewritten, Rewrite{"sb", "fdblocks recounted over the AGs"})
+	res.Rewritten = append(res.Rewritten, Rewrite{"sb", "the primary superblock's fdblocks recounted over the AGs"})
 	if refcPlan != nil {
 		res.Rewritten = append(res.Rewritten, Rewrite{"refcountbt", "requested: rebuilt from the overlaps of every inode's file data"})
 	}

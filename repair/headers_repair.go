@@ -101,7 +101,7 @@ func rebuildSecondarySB(ctx context.Context, fs *FS, opts RepairOptions) (*Repai
 	if err := fs.commit(opts, []Write{{Off: fs.Geo.SectorOffset(agno, SectorSB), Data: append([]byte(nil), primary...)}}); err != nil {
 		return res, err
 	}
-	res.Rewritten = []Rewrite{{"sb", "secondary superblock copied from the primary"}}
+	res.Rewritten = []Rewrite{{"sb", "this AG's secondary superblock copied from the primary"}}
 	opts.logf("ag %d: secondary superblock rewritten from the primary", agno)
 	return res, nil
 }

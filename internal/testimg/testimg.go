@@ -219,9 +219,18 @@ func Image(t testing.TB, profile string) string {
 	}
 	name := cacheName(content, profile)
 	img := filepath.Join(dir, name+".img")
-	if ready(img) {
-		return img
+	if !ready(img) {
+		build(t, script, profile, dir, name)
 	}
+	hold(t, dir, name)
+	return img
+}
+
+// build runs the generator for profile into dir/name.img under the
+// image's exclusive lock, unless another process built it meanwhile.
+func build(t testing.TB, script, profile, dir, name string) {
+	t.Helper()
+	img := filepath.Join(dir, name+".img")
 	Require(t, "root", "xfsprogs", "loop")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("testimg: %v", err)
@@ -231,12 +240,12 @@ func Image(t testing.TB, profile string) string {
 		t.Fatalf("testimg: %v", err)
 	}
 	defer lock.Close()
-	if err := flock(lock); err != nil {
+	if err := flock(lock, syscall.LOCK_EX); err != nil {
 		t.Fatalf("testimg: locking %s: %v", lock.Name(), err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	if ready(img) { // built by someone else while we waited
-		return img
+		return
 	}
 	start := time.Now()
 	cmd := exec.Command("bash", script, profile, img)
@@ -250,7 +259,31 @@ func Image(t testing.TB, profile string) string {
 	os.Chmod(img, 0o444) // read-only by convention (root ignores it)
 	t.Logf("testimg: built %s image in %v: %s", profile, time.Since(start).Round(time.Millisecond), img)
 	removeStale(dir, profile, name)
-	return img
+}
+
+// held keeps, for the life of the process, a shared lock on the lock file
+// of every image Image returned, so that a test binary built from another
+// version of the generator (removeStale) cannot delete an image this one
+// still copies from (a campaign restores its image for every case).
+var held sync.Map // lock file path -> *os.File
+
+func hold(t testing.TB, dir, name string) {
+	t.Helper()
+	path := filepath.Join(dir, name+".lock")
+	if _, ok := held.Load(path); ok {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("testimg: %v", err)
+	}
+	if err := flock(f, syscall.LOCK_SH); err != nil {
+		f.Close()
+		t.Fatalf("testimg: locking %s: %v", path, err)
+	}
+	if _, loaded := held.LoadOrStore(path, f); loaded {
+		f.Close()
+	}
 }
 
 func ready(img string) bool {
@@ -261,9 +294,9 @@ func ready(img string) bool {
 	return err == nil && st.Mode().IsRegular() && st.Size() > 0
 }
 
-func flock(f *os.File) error {
+func flock(f *os.File, how int) error {
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		err := syscall.Flock(int(f.Fd()), how)
 		if err != syscall.EINTR {
 			return err
 		}
@@ -271,7 +304,8 @@ func flock(f *os.File) error {
 }
 
 // removeStale deletes images of this profile built by other versions of
-// the generator (a different hash), when no one holds their lock.
+// the generator (a different hash), when no one holds their lock (a
+// process that uses one holds it shared: hold).
 func removeStale(dir, profile, keep string) {
 	locks, _ := filepath.Glob(filepath.Join(dir, profile+"-*.lock"))
 	for _, l := range locks {

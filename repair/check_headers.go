@@ -188,7 +188,13 @@ func (c *agCheck) addInodeChunks(ctx context.Context) error {
 }
 
 // addCowStaging records CoW staging extents (refcountbt CoW domain) as
-// OWN_COW.
+// OWN_COW, and reports each as left over: staging extents belong to the
+// CoW forks of files open for writing, which an unmounted filesystem has
+// none of. xfs_repair reports them ("leftover CoW extent") and frees
+// them, the kernel frees them at mount (xfs_reflink_recover_cow); a
+// refcountbt repair frees them too. They are what a crash in the middle
+// of a copy-on-write leaves, or an image copied from a frozen
+// filesystem.
 func (c *agCheck) addCowStaging(ctx context.Context) error {
 	tr := c.trees[xfsformat.Refcountbt]
 	if tr == nil || tr.recs == nil {
@@ -200,6 +206,7 @@ func (c *agCheck) addCowStaging(ctx context.Context) error {
 		if !r.Cow || r.BlockCount == 0 || uint64(r.StartBlock)+uint64(r.BlockCount) > uint64(agLen) {
 			return nil
 		}
+		c.addNoBlock("refcountbt.cow", XrefMismatch, "leftover CoW staging extent [%d,%d]: no file of an unmounted filesystem is being copied on write (the kernel frees it at mount; repair refcountbt frees it)", r.StartBlock, r.BlockCount)
 		return c.addUsed(r.StartBlock, r.BlockCount, xfsformat.OwnCow, 0)
 	})
 }

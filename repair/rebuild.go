@@ -206,7 +206,15 @@ func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions
 		merge(rebuildAGI(ctx, fs, opts))
 	}
 	if freesp && err == nil {
-		merge(rebuildFreeSpace(ctx, fs, opts, refc, ino, slices.Contains(structures, "rmapbt")))
+		r, e := rebuildFreeSpace(ctx, fs, opts, refc, ino, slices.Contains(structures, "rmapbt"))
+		if r != nil && !slices.Contains(structures, "bnobt") && !slices.Contains(structures, "cntbt") {
+			for i := range r.Rewritten {
+				if r.Rewritten[i].Structure == "bnobt" {
+					r.Rewritten[i].Why = "closure: the new trees' blocks come out of free space, and their old blocks go back to it"
+				}
+			}
+		}
+		merge(r, e)
 	}
 	if res != nil {
 		res.Requested = structures

@@ -27,9 +27,9 @@ do: every header and btree block on its own (magic, CRC, identity, level,
 sibling pointers, key order, node keys), every tree (height, record order,
 overlaps), and everything against everything else (bnobt vs cntbt, free
 space vs every used block, rmapbt vs every owner found by reading every
-inode, refcounts vs shared file data, inobt vs finobt and inode use, the
-AGF/AGI/superblock counters, secondary superblocks). The image is opened
-read-only and never written.
+inode, refcounts vs shared file data, leftover CoW staging extents, inobt
+vs finobt and inode use, the AGF/AGI/superblock counters, secondary
+superblocks). The image is opened read-only and never written.
 
 Each finding has a stable code (such as bnobt.order or agf.freeblks), a
 severity (corrupt, xref, preen, warning), the AG, structure and block.

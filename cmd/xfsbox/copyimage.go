@@ -41,6 +41,13 @@ func copyImage(src, dst string) (err error) {
 	if dst, err := os.Stat(dst); err == nil && os.SameFile(st, dst) {
 		return &usageError{fmt.Sprintf("--output %s is the image itself", dst.Name())}
 	}
+	// A journal or commit file left beside NEW by an earlier repair of a
+	// file of that name would be replayed over the new copy on open.
+	for _, p := range copyCompanions(dst) {
+		if _, err := os.Lstat(p); err == nil {
+			return &usageError{fmt.Sprintf("--output %s: %s exists, left by an earlier repair of a file of that name; remove it first", dst, p)}
+		}
+	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o644)
 	if errors.Is(err, os.ErrExist) {
 		return &usageError{fmt.Sprintf("--output %s: %v", dst, errOutputExists)}
@@ -132,11 +139,19 @@ func removeUnfinishedCopy(output string, err error) {
 	if err == nil || errors.Is(err, errCorrupt) {
 		return
 	}
-	if rerr := os.Remove(output); rerr != nil {
-		logrus.Warnf("the repair of the copy failed; removing %s: %v", output, rerr)
-		return
+	for _, p := range append(copyCompanions(output), output) {
+		if rerr := os.Remove(p); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			logrus.Warnf("the repair of the copy failed; removing %s: %v", p, rerr)
+			return
+		}
 	}
 	logrus.Warnf("the repair of the copy failed; removed %s (the image is unchanged)", output)
+}
+
+// copyCompanions are the files a repair of the copy may leave beside it:
+// its redo journal and its commit file.
+func copyCompanions(output string) []string {
+	return []string{repair.JournalPath(output), output + repair.CommitFileSuffix}
 }
 
 // planRepair runs repair --dry-run: the repair against a throwaway

@@ -253,6 +253,18 @@ func TestRepairDryRunAndOutput(t *testing.T) {
 			t.Fatalf("repair --output %v failed and left %s (stat: %v)", args, newImg, err)
 		}
 	}
+	// A journal left beside NEW would be replayed over the new copy: refused.
+	stale := newImg + ".xfsbox-journal"
+	if err := os.WriteFile(stale, []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runCLI("repair", "--output", newImg, img, "all"); code != exitUsage || !strings.Contains(stderr, stale) {
+		t.Fatalf("repair --output beside a stale journal: exit %d, want %d naming %s (%s)", code, exitUsage, stale, stderr)
+	}
+	if _, err := os.Stat(newImg); !os.IsNotExist(err) {
+		t.Fatalf("repair --output beside a stale journal made %s (stat: %v)", newImg, err)
+	}
+	os.Remove(stale)
 	if out, stderr, code := runCLI("repair", "--output", newImg, img, "all"); code != 0 {
 		t.Fatalf("repair --output: exit %d\n%s\n%s", code, out, stderr)
 	}

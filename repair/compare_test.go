@@ -42,9 +42,11 @@ func treeRecords(t *testing.T, img string, agno uint32, bt xfsformat.BtreeType) 
 // TestRepairAllMatchesXfsRepair forces `repair all` on healthy images and
 // compares, record for record, the inobt, finobt, refcountbt and the
 // rmapbt's file mappings with what xfs_repair's own rebuild of a copy
-// produces (block layouts differ; records must not).
+// produces (block layouts differ; records must not), on the recipe images
+// and on one a random workload aged (reflinks, punches, truncates and
+// removals in every order).
 func TestRepairAllMatchesXfsRepair(t *testing.T) {
-	for _, prof := range []string{"allfeatures", "defaults", "1k"} {
+	for _, prof := range []string{"allfeatures", "defaults", "1k", "aged"} {
 		t.Run(prof, func(t *testing.T) {
 			ours, theirs := testimg.Copy(t, prof), testimg.Copy(t, prof)
 			fs := openRW(t, ours)

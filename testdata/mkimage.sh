@@ -23,6 +23,10 @@
 #                directories: a tenth with a data block, one in a hundred
 #                with eight extents, one in seven removed (free inodes)
 #                (only for benchmarks; takes a few minutes)
+#   aged         1 GiB, 4 AGs, allfeatures' options, aged by a fixed random
+#                workload (writes, preallocation, punches, reflinks,
+#                truncates, removals): free space, refcounts and rmaps as
+#                years of use leave them, not as a recipe does
 #   v4           crc=0 (mkfs only, no population): for testing refusal
 #
 # The structure is deterministic: fixed UUID per profile, file contents are
@@ -33,7 +37,7 @@ set -euo pipefail
 
 usage() {
 	echo "usage: $0 PROFILE OUTFILE" >&2
-	echo "profiles: allfeatures defaults 1k 4ksector oneag manyag bench benchinodes v4" >&2
+	echo "profiles: allfeatures defaults 1k 4ksector oneag manyag bench benchinodes aged v4" >&2
 	exit 2
 }
 [ $# -eq 2 ] || usage
@@ -72,6 +76,10 @@ bench)
 	size=64g
 	populate=bench
 	mkfsopts=(-d agcount=2 -m "$allmeta,uuid=6b1c8a3e-0007-4d2e-9a51-7f0e3c2b1a07" -i sparse=1)
+	;;
+aged)
+	populate=aged
+	mkfsopts=(-d agcount=4 -m "$allmeta,uuid=6b1c8a3e-000a-4d2e-9a51-7f0e3c2b1a0a" -i sparse=1)
 	;;
 benchinodes)
 	size=16g
@@ -281,11 +289,36 @@ populate_benchinodes() {
 	done
 }
 
+populate_aged() {
+	# A fixed random workload ($RANDOM is seeded): each step picks a file
+	# in one of three directories (which the kernel spreads over the AGs)
+	# and an operation on it.
+	# No $RANDOM in a subshell: bash reseeds it there.
+	local i d f b=$blksz ops=${AGED_OPS:-2500} dirs=(a b c)
+	RANDOM=4242
+	mkdir "$mnt/a" "$mnt/b" "$mnt/c"
+	for ((i = 0; i < ops; i++)); do
+		d=$mnt/${dirs[RANDOM % 3]}
+		f=$d/f$((RANDOM % 300))
+		case $((RANDOM % 10)) in
+		0 | 1 | 2) xfs_io -f -c "pwrite -q -S $((RANDOM % 255)) $((RANDOM % 512 * b)) $(((RANDOM % 16 + 1) * b))" "$f" ;;
+		3) xfs_io -f -c "falloc $((RANDOM % 512 * b)) $(((RANDOM % 64 + 1) * b))" "$f" ;;
+		4) [ ! -f "$f" ] || xfs_io -c "fpunch $((RANDOM % 512 * b)) $(((RANDOM % 8 + 1) * b))" "$f" ;;
+		5) [ ! -f "$f" ] || cp --reflink=always "$f" "$d/r$((RANDOM % 100))" ;;
+		6) rm -f "$f" ;;
+		7) [ ! -f "$f" ] || xfs_io -c "truncate $((RANDOM % 256 * b))" "$f" ;;
+		8) touch "$d/e$((RANDOM % 2000))" ;;
+		9) rm -f "$d/e$((RANDOM % 2000))" ;;
+		esac
+	done
+}
+
 log "populating ($blksz-byte blocks)"
 case $populate in
 full) populate_full ;;
 bench) populate_bench ;;
 benchinodes) populate_benchinodes ;;
+aged) populate_aged ;;
 esac
 
 sync
@@ -307,7 +340,7 @@ fi
 
 # Give back the zeroes mkfs wrote (the log, mostly): smaller cache, faster
 # copies. Reads only the allocated parts of the file.
-if [ "$populate" = full ] && command -v fallocate >/dev/null; then
+if [ "$populate" = full ] || [ "$populate" = aged ] && command -v fallocate >/dev/null; then
 	fallocate --dig-holes "$tmp" || true
 fi
 

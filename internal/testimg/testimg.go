@@ -31,9 +31,11 @@ import (
 )
 
 // Profiles are the images of the test matrix, in the order tests should run
-// them. The bench, benchinodes and v4 profiles are not in it:
+// them. The bench, benchinodes, aged and v4 profiles are not in it:
 // Image("bench") and Image("benchinodes") are for benchmarks (they take
-// minutes to build) and Image("v4") for refusal tests.
+// minutes to build), Image("aged") for comparisons with xfs_repair on a
+// filesystem a random workload aged (its trees are not filled past one
+// level by recipe) and Image("v4") for refusal tests.
 func Profiles() []string {
 	return []string{"allfeatures", "defaults", "1k", "4ksector", "oneag", "manyag"}
 }
@@ -49,7 +51,7 @@ func knownProfile(p string) bool {
 			return true
 		}
 	}
-	return p == "bench" || p == "benchinodes" || p == "v4"
+	return p == "bench" || p == "benchinodes" || p == "aged" || p == "v4"
 }
 
 // Require skips the test unless everything named is available: "root"
@@ -196,7 +198,7 @@ func cacheName(script []byte, profile string) string {
 }
 
 // Image returns the path of the cached image of profile (one of Profiles,
-// "bench", "benchinodes" or "v4"), building it first if needed. The path is shared: read
+// "bench", "benchinodes", "aged" or "v4"), building it first if needed. The path is shared: read
 // it, never write it (use Copy). Its file hashes are in path+".sha256".
 //
 // Building needs root, xfsprogs and loop devices (Require); a cached image
@@ -207,7 +209,7 @@ func Image(t testing.TB, profile string) string {
 	t.Helper()
 	Require(t, "xfsprogs")
 	if !knownProfile(profile) {
-		t.Fatalf("testimg: unknown profile %q (have %v, bench, benchinodes, v4)", profile, Profiles())
+		t.Fatalf("testimg: unknown profile %q (have %v, bench, benchinodes, aged, v4)", profile, Profiles())
 	}
 	script, content, err := generator()
 	if err != nil {

@@ -86,6 +86,7 @@ func (c *agCheck) crossReference(ctx context.Context) error {
 	case collectRmap:
 		steps = []func(context.Context) error{c.xrefRmapSource, c.xrefAllocTrees}
 	}
+	steps = append(steps, c.xrefSBInodes) // cheap: one pass over the inobt's records
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return err
@@ -662,6 +663,65 @@ func (c *agCheck) xrefInodeTrees(ctx context.Context) error {
 			c.addNoBlock("finobt.xref", XrefMismatch, "finobt record for chunk %d differs from the inobt's", r.StartIno)
 		}
 		break // one difference shifts the rest; one finding is enough
+	}
+	return err
+}
+
+// xrefSBInodes: the inodes the superblock names (the root directory,
+// the realtime bitmap and summary, the quota inodes) that live in this AG
+// must be allocated inodes of a chunk the inobt lists. An inobt that lost
+// a chunk (an emptied leaf is well-formed) takes them with it, and
+// nothing else in the AG's metadata shows it: xfs_repair says "root
+// inode chunk not found".
+func (c *agCheck) xrefSBInodes(ctx context.Context) error {
+	tr := c.trees[xfsformat.Inobt]
+	if tr == nil || tr.recs == nil || c.fs.SB == nil {
+		return nil
+	}
+	sb := c.fs.SB
+	type sbInode struct {
+		name  string
+		agino uint32
+		found bool
+	}
+	var want []*sbInode
+	for _, n := range []struct {
+		name string
+		ino  uint64
+	}{{"root directory", sb.RootIno}, {"realtime bitmap", sb.RBMIno}, {"realtime summary", sb.RSumIno},
+		{"user quota", sb.UQuotIno}, {"group quota", sb.GQuotIno}, {"project quota", sb.PQuotIno}} {
+		if n.ino == 0 || n.ino == xfsformat.NullFSIno || !c.validIno(n.ino) {
+			continue
+		}
+		if agno, agino := c.fs.Geo.SplitIno(n.ino); agno == c.agno {
+			want = append(want, &sbInode{name: n.name + " inode " + strconv.FormatUint(n.ino, 10), agino: agino})
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	sparse := c.fs.Geo.SparseInodes
+	err := tr.recs.Iterate(ctx, func(_ int64, rec []byte) error {
+		r := xfsformat.DecodeInobtRec(rec, sparse)
+		for _, w := range want {
+			if w.found || w.agino < r.StartIno || w.agino-r.StartIno >= xfsformat.InodesPerChunk {
+				continue
+			}
+			w.found = true
+			i := w.agino - r.StartIno
+			switch {
+			case r.HoleMask&(1<<(i/4)) != 0:
+				c.addNoBlock("inobt.sb_inode", XrefMismatch, "the superblock's %s is in a sparse hole of chunk %d", w.name, r.StartIno)
+			case r.Free&(1<<i) != 0:
+				c.addNoBlock("inobt.sb_inode", XrefMismatch, "the superblock's %s is free in chunk %d", w.name, r.StartIno)
+			}
+		}
+		return nil
+	})
+	for _, w := range want {
+		if err == nil && !w.found {
+			c.addNoBlock("inobt.sb_inode", XrefMismatch, "the superblock's %s is in no chunk the inobt lists", w.name)
+		}
 	}
 	return err
 }

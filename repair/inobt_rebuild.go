@@ -36,10 +36,18 @@ const (
 type chunkSources struct{ rmap, inobt bool }
 
 // soundChunkSources judges AG agno's rmapbt and inobt from its check's
-// findings: the rmapbt is sound without corruption findings; the inobt
-// without them and without corrupt inodes in the AG (a record pointing
-// where there are no inodes looks well-formed; the inodes read there
-// give it away).
+// findings. Being well-formed is not enough: a source must also be
+// complete, since a chunk it lacks is rebuilt as free space and its
+// inodes are lost. The rmapbt is sound without corruption findings and
+// without disagreeing with the AG's owners (rmapbt.missing, .extra: an
+// emptied leaf loses OWN_INODES records and looks well-formed). The
+// inobt is sound without corruption findings, without corrupt inodes in
+// the AG (a record pointing where there are no inodes looks well-formed;
+// the inodes read there give it away), and without signs of chunks it
+// lacks: an AGI count it does not add up to, finobt chunks it does not
+// have, used space no structure claims, superblock inodes it lacks.
+// When both look sound they must also agree (findInodeChunks). Otherwise
+// the AG is searched for inode clusters.
 func soundChunkSources(fs *FS, agno uint32, findings []Finding) chunkSources {
 	var ours []Finding
 	for _, f := range findings {
@@ -48,9 +56,16 @@ func soundChunkSources(fs *FS, agno uint32, findings []Finding) chunkSources {
 		}
 	}
 	return chunkSources{
-		rmap:  fs.Geo.Rmapbt && refuseCorruptSources(ours, "rmapbt") == nil,
-		inobt: refuseCorruptSources(ours, "inobt", "inode") == nil,
+		rmap: fs.Geo.Rmapbt && refuseCorruptSources(ours, "rmapbt") == nil &&
+			!hasCode(ours, "rmapbt.missing", "rmapbt.extra"),
+		inobt: refuseCorruptSources(ours, "inobt", "inode") == nil &&
+			!hasCode(ours, "agi.count", "finobt.extra", "space.unaccounted", "inobt.sb_inode"),
 	}
+}
+
+// hasCode reports whether any finding has one of codes.
+func hasCode(findings []Finding, codes ...string) bool {
+	return slices.ContainsFunc(findings, func(f Finding) bool { return slices.Contains(codes, f.Code) })
 }
 
 // findInodeChunks lists the AG's inode chunks: from the rmapbt's
@@ -64,6 +79,19 @@ func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, sound chunkSources
 	var blocks []uint32
 	source := ChunksFromSearch
 	rmap, inobt := c.trees[xfsformat.Rmapbt], c.trees[xfsformat.Inobt]
+	if sound.rmap && sound.inobt && rmap != nil && rmap.recs != nil {
+		// Both look whole; a leaf one of them lost looks whole too, and
+		// a forced repair's light check does not compare the rmapbt with
+		// the owners. They must agree block for block, else neither is
+		// trusted alone.
+		agree, err := chunkBlocksAgree(ctx, c, rmap)
+		if err != nil {
+			return nil, "", err
+		}
+		if !agree {
+			sound = chunkSources{}
+		}
+	}
 	switch {
 	case sound.rmap && rmap != nil && rmap.recs != nil:
 		source = ChunksFromRmapbt
@@ -122,6 +150,36 @@ func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, sound chunkSources
 		out[i].Count = uint8(xfsformat.InodesPerChunk - 4*bits.OnesCount16(out[i].HoleMask))
 	}
 	return out, source, nil
+}
+
+// chunkBlocksAgree reports whether the rmapbt's OWN_INODES blocks are
+// exactly the inode-chunk blocks the check took from the inobt.
+func chunkBlocksAgree(ctx context.Context, c *agCheck, rmap *treeResult) (bool, error) {
+	var fromRmap, fromInobt []uint32
+	err := rmap.recs.Iterate(ctx, func(_ int64, rec []byte) error {
+		if r := xfsformat.DecodeRmapRec(rec); int64(r.Owner) == xfsformat.OwnInodes {
+			for b := r.StartBlock; b < r.StartBlock+r.BlockCount; b++ {
+				fromRmap = append(fromRmap, b)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = c.used.Iterate(ctx, func(_ int64, rec []byte) error {
+			if r := xfsformat.DecodeRmapRec(rec); int64(r.Owner) == xfsformat.OwnInodes {
+				for b := r.StartBlock; b < r.StartBlock+r.BlockCount; b++ {
+					fromInobt = append(fromInobt, b)
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return false, err
+	}
+	slices.Sort(fromRmap)
+	slices.Sort(fromInobt)
+	return slices.Equal(slices.Compact(fromRmap), slices.Compact(fromInobt)), nil
 }
 
 // searchInodeBlocks reads the whole AG and returns the blocks whose first

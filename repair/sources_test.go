@@ -144,30 +144,46 @@ func TestRepairAllParallel(t *testing.T) {
 
 // TestChunkSources: an inode-tree rebuild finds the chunks in the
 // rmapbt when it is sound, else in the old inobt when that is sound,
-// else by searching the AG; each way rebuilds a clean image.
+// else by searching the AG; each way rebuilds a clean image with every
+// file intact. A source that lost records is not sound even though it is
+// well-formed: an emptied inobt leaf (the campaign's defaults inobt-leaf
+// numrecs zeroes, which lost the root directory's chunk when the old
+// inobt was trusted) and an emptied rmapbt leaf (its OWN_INODES records;
+// a forced repair's light check does not compare the rmapbt with the
+// owners, so the rmapbt and the inobt disagreeing block for block is what
+// sends it to the search: that repair lost the root chunk too).
 func TestChunkSources(t *testing.T) {
 	testimg.Require(t, "xfsprogs")
+	emptied := func(profile, object string, nav ...string) *campaign.Case {
+		return &campaign.Case{Profile: profile, AG: 0, Object: object, Field: "numrecs", Verb: "zeroes", Nav: nav}
+	}
 	for _, tc := range []struct {
-		profile string
-		corrupt *campaign.Case
-		want    string
+		name, profile string
+		ag            uint32
+		structures    []string
+		corrupt       *campaign.Case
+		want          string
 	}{
-		{"allfeatures", nil, repair.ChunksFromRmapbt},
-		{"defaults", nil, repair.ChunksFromInobt},
-		{"defaults", &campaign.Case{Profile: "defaults", AG: 1, Object: "inobt-root", Field: "recs[1].startino", Verb: "add", Nav: []string{"agi 1", "addr root"}}, repair.ChunksFromSearch},
+		{"healthy", "allfeatures", 1, []string{"inobt"}, nil, repair.ChunksFromRmapbt},
+		{"healthy", "defaults", 1, []string{"inobt"}, nil, repair.ChunksFromInobt},
+		{"bad-record", "defaults", 1, []string{"inobt"}, &campaign.Case{Profile: "defaults", AG: 1, Object: "inobt-root", Field: "recs[1].startino", Verb: "add", Nav: []string{"agi 1", "addr root"}}, repair.ChunksFromSearch},
+		{"emptied-inobt-leaf", "defaults", 0, []string{"inobt"}, emptied("defaults", "inobt-leaf", "agi 0", "addr root", "addr ptrs[1]"), repair.ChunksFromSearch},
+		{"emptied-inobt-leaf", "allfeatures", 0, []string{"inobt"}, emptied("allfeatures", "inobt-leaf", "agi 0", "addr root", "addr ptrs[1]"), repair.ChunksFromRmapbt},
+		{"emptied-rmapbt-leaf", "allfeatures", 0, []string{"all"}, emptied("allfeatures", "rmapbt-leaf", "agf 0", "addr rmaproot", "addr ptrs[1]"), repair.ChunksFromSearch},
 	} {
-		t.Run(tc.want, func(t *testing.T) {
+		t.Run(tc.profile+"/"+tc.name, func(t *testing.T) {
 			img := testimg.Copy(t, tc.profile)
 			if tc.corrupt != nil {
 				if _, changed, err := campaign.Apply(context.Background(), img, *tc.corrupt); err != nil || !changed {
 					t.Fatalf("corrupting %s: changed %v, %v", tc.corrupt, changed, err)
 				}
 			}
-			res := repairAG(t, img, 1, []string{"inobt"}, repair.RepairOptions{Force: true})
+			res := repairAG(t, img, tc.ag, tc.structures, repair.RepairOptions{Force: true})
 			if res.ChunkSource != tc.want {
 				t.Fatalf("chunks from the %q, want the %q", res.ChunkSource, tc.want)
 			}
 			judge.RequireClean(t, img, "after the inode btrees' rebuild from the "+tc.want)
+			judge.KernelVerify(t, img, testimg.Hashes(t, tc.profile))
 		})
 	}
 }

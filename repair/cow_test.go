@@ -100,24 +100,28 @@ func leftoverCow(t *testing.T, img string, agno uint32, debris uint64, rmap bool
 	return cow
 }
 
-// dbFreeExtents lists AG agno's bnobt records (a one-leaf bnobt), as xfs_db
-// prints them.
+// dbFreeExtents lists AG agno's bnobt records (a one-leaf bnobt), as
+// xfs_db prints them.
 func dbFreeExtents(t *testing.T, img string, agno uint32) [][2]uint64 {
 	t.Helper()
-	out, err := exec.Command("xfs_db", "-r", "-c", fmt.Sprintf("agf %d", agno), "-c", "addr bnoroot", "-c", "print recs", img).CombinedOutput()
+	o, err := xfsdb.Print(img, fmt.Sprintf("agf %d", agno), "addr bnoroot", "print recs")
 	if err != nil {
-		t.Fatalf("xfs_db: %v\n%s", err, out)
+		t.Fatal(err)
+	}
+	recs := o.Array("recs")
+	if recs == nil || recs.Len() == 0 {
+		t.Fatalf("ag %d: no bnobt records", agno)
 	}
 	var exts [][2]uint64
-	for _, l := range strings.Split(string(out), "\n") {
-		var i int
+	for _, i := range recs.Index {
 		var e [2]uint64
-		if n, _ := fmt.Sscanf(strings.TrimSpace(l), "%d:[%d,%d]", &i, &e[0], &e[1]); n == 3 {
-			exts = append(exts, e)
+		for k, col := range []string{"startblock", "blockcount"} {
+			v, _ := recs.Get(i, col)
+			if e[k], err = xfsdb.ParseUint(v); err != nil {
+				t.Fatalf("ag %d bnobt recs[%d].%s = %q: %v", agno, i, col, v, err)
+			}
 		}
-	}
-	if len(exts) == 0 {
-		t.Fatalf("no bnobt records in:\n%s", out)
+		exts = append(exts, e)
 	}
 	return exts
 }

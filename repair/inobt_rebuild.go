@@ -79,34 +79,30 @@ func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, sound chunkSources
 	var blocks []uint32
 	source := ChunksFromSearch
 	rmap, inobt := c.trees[xfsformat.Rmapbt], c.trees[xfsformat.Inobt]
-	if sound.rmap && sound.inobt && rmap != nil && rmap.recs != nil {
+	var fromRmap []uint32
+	if sound.rmap && rmap != nil && rmap.recs != nil {
+		var err error
+		if fromRmap, err = ownInodesBlocks(ctx, rmap.recs); err != nil {
+			return nil, "", err
+		}
+	}
+	if sound.rmap && sound.inobt && fromRmap != nil {
 		// Both look whole; a leaf one of them lost looks whole too, and
 		// a forced repair's light check does not compare the rmapbt with
-		// the owners. They must agree block for block, else neither is
-		// trusted alone.
-		agree, err := chunkBlocksAgree(ctx, c, rmap)
+		// the owners. They must agree block for block (the check put the
+		// inobt's chunk blocks in c.used), else neither is trusted alone.
+		fromInobt, err := ownInodesBlocks(ctx, c.used)
 		if err != nil {
 			return nil, "", err
 		}
-		if !agree {
+		if !slices.Equal(fromRmap, fromInobt) {
 			sound = chunkSources{}
 		}
 	}
 	switch {
-	case sound.rmap && rmap != nil && rmap.recs != nil:
+	case sound.rmap && fromRmap != nil:
 		source = ChunksFromRmapbt
-		err := rmap.recs.Iterate(ctx, func(_ int64, rec []byte) error {
-			r := xfsformat.DecodeRmapRec(rec)
-			if int64(r.Owner) == xfsformat.OwnInodes {
-				for b := r.StartBlock; b < r.StartBlock+r.BlockCount; b++ {
-					blocks = append(blocks, b)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, "", err
-		}
+		blocks = fromRmap
 	case sound.inobt && inobt != nil && inobt.recs != nil:
 		var out []xfsformat.InobtRec
 		err := inobt.recs.Iterate(ctx, func(_ int64, rec []byte) error {
@@ -152,34 +148,20 @@ func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, sound chunkSources
 	return out, source, nil
 }
 
-// chunkBlocksAgree reports whether the rmapbt's OWN_INODES blocks are
-// exactly the inode-chunk blocks the check took from the inobt.
-func chunkBlocksAgree(ctx context.Context, c *agCheck, rmap *treeResult) (bool, error) {
-	var fromRmap, fromInobt []uint32
-	err := rmap.recs.Iterate(ctx, func(_ int64, rec []byte) error {
+// ownInodesBlocks lists, sorted and once each, the blocks of the
+// OWN_INODES records in recs (rmap records).
+func ownInodesBlocks(ctx context.Context, recs *workspace.Array) ([]uint32, error) {
+	blocks := []uint32{}
+	err := recs.Iterate(ctx, func(_ int64, rec []byte) error {
 		if r := xfsformat.DecodeRmapRec(rec); int64(r.Owner) == xfsformat.OwnInodes {
 			for b := r.StartBlock; b < r.StartBlock+r.BlockCount; b++ {
-				fromRmap = append(fromRmap, b)
+				blocks = append(blocks, b)
 			}
 		}
 		return nil
 	})
-	if err == nil {
-		err = c.used.Iterate(ctx, func(_ int64, rec []byte) error {
-			if r := xfsformat.DecodeRmapRec(rec); int64(r.Owner) == xfsformat.OwnInodes {
-				for b := r.StartBlock; b < r.StartBlock+r.BlockCount; b++ {
-					fromInobt = append(fromInobt, b)
-				}
-			}
-			return nil
-		})
-	}
-	if err != nil {
-		return false, err
-	}
-	slices.Sort(fromRmap)
-	slices.Sort(fromInobt)
-	return slices.Equal(slices.Compact(fromRmap), slices.Compact(fromInobt)), nil
+	slices.Sort(blocks)
+	return slices.Compact(blocks), err
 }
 
 // searchInodeBlocks reads the whole AG and returns the blocks whose first

@@ -37,11 +37,12 @@ Structures:
                from a full check: headers, log, every btree, inode
                chunks, every inode's forks (always when rmapbt is named)
   refcountbt   the same, plus the refcountbt from the overlaps of every
-               inode's file data
+               inode's file data; leftover CoW staging extents are freed
   inobt, finobt the inode btrees, from the inode chunks (the rmapbt's
                OWN_INODES records when it is sound, else the old inobt's
-               records when it and the inodes it points to are sound,
-               else a search of the AG for inode clusters) and every
+               records when it and the inodes it points to are sound;
+               sound means well-formed and complete, and the two must
+               agree; else a search of the AG for inode clusters) and every
                inode's mode; with the AGI and the superblock's inode
                counters (and the free space: their blocks come from it)
   agi          the AGI's identity, counters and hints from the inode btrees

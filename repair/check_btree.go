@@ -305,8 +305,8 @@ func (c *agCheck) checkRecord(t xfsformat.BtreeType, agbno uint32, i int, rec, p
 func (c *agCheck) checkInobtRec(name string, agbno uint32, r xfsformat.InobtRec, agLen uint32) {
 	g := c.fs.Geo
 	maxIno := uint64(agLen) << g.InoPBLog
-	if r.StartIno%xfsformat.InodesPerChunk != 0 && !(g.SparseInodes && g.SpinoAlign != 0) {
-		c.add(name+".startino", Corrupt, agbno, "chunk %d is not aligned to %d inodes", r.StartIno, xfsformat.InodesPerChunk)
+	if why := g.ChunkStartProblem(r.StartIno); why != "" {
+		c.add(name+".startino", Corrupt, agbno, "%s", why)
 	}
 	if uint64(r.StartIno)+xfsformat.InodesPerChunk > maxIno {
 		c.add(name+".startino", Corrupt, agbno, "chunk %d extends past the AG's last inode", r.StartIno)

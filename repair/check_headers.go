@@ -2,6 +2,7 @@ package repair
 
 import (
 	"context"
+	"math/bits"
 
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -152,10 +153,16 @@ func (c *agCheck) addInodeChunks(ctx context.Context) error {
 	g := c.fs.Geo
 	agLen := g.AGLength(c.agno)
 	inopb := g.InoPBlock
+	shared := blockChunks{g: g, report: func(b uint32, have, want uint32) {
+		c.add("inobt.partial_block", Corrupt, b, "block %d holds %d inode chunks, the kernel allocates them together, but the inobt lists %d of them (agino %d-%d)",
+			b, want, have, g.AGIno(b, 0), g.AGIno(b, inopb-1))
+	}}
+	defer shared.flush()
 	return tr.recs.Iterate(ctx, func(_ int64, rec []byte) error {
 		r := xfsformat.DecodeInobtRec(rec, g.SparseInodes)
 		holes := holeMask64(r.HoleMask)
 		if inopb > xfsformat.InodesPerChunk {
+			shared.add(r.StartIno)
 			// Several chunks share a block: the first one owns it.
 			if r.StartIno%inopb != 0 && r.StartIno%xfsformat.InodesPerChunk == 0 {
 				return nil
@@ -209,4 +216,36 @@ func (c *agCheck) addCowStaging(ctx context.Context) error {
 		c.addNoBlock("refcountbt.cow", XrefMismatch, "leftover CoW staging extent [%d,%d]: no file of an unmounted filesystem is being copied on write (the kernel frees it at mount; repair refcountbt frees it)", r.StartBlock, r.BlockCount)
 		return c.addUsed(r.StartBlock, r.BlockCount, xfsformat.OwnCow, 0)
 	})
+}
+
+// blockChunks follows inobt records in order on a filesystem whose
+// blocks hold several chunks and reports each block whose chunks are
+// not all listed: the kernel allocates such a block whole, one record per
+// chunk, so a block with a chunk missing has lost inodes.
+type blockChunks struct {
+	g      *xfsformat.Geometry
+	report func(agbno, have, want uint32)
+	cur    uint32
+	have   uint32 // bit k: chunk k of block cur is listed
+	seen   bool
+}
+
+func (bc *blockChunks) add(agino uint32) {
+	b, idx := bc.g.AGInoBlock(agino)
+	if bc.seen && b != bc.cur {
+		bc.flush()
+	}
+	bc.cur, bc.seen = b, true
+	bc.have |= 1 << (idx / xfsformat.InodesPerChunk)
+}
+
+func (bc *blockChunks) flush() {
+	if !bc.seen {
+		return
+	}
+	want := bc.g.ChunksPerBlock()
+	if have := uint32(bits.OnesCount32(bc.have)); have != want {
+		bc.report(bc.cur, have, want)
+	}
+	bc.have, bc.seen = 0, false
 }

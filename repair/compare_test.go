@@ -44,9 +44,10 @@ func treeRecords(t *testing.T, img string, agno uint32, bt xfsformat.BtreeType) 
 // rmapbt's file mappings with what xfs_repair's own rebuild of a copy
 // produces (block layouts differ; records must not), on the recipe images
 // and on one a random workload aged (reflinks, punches, truncates and
-// removals in every order).
+// removals in every order), and on the wild sample (chunks on cluster
+// boundaries, two chunks a block).
 func TestRepairAllMatchesXfsRepair(t *testing.T) {
-	for _, prof := range []string{"allfeatures", "defaults", "1k", "aged"} {
+	for _, prof := range append([]string{"allfeatures", "defaults", "1k", "aged"}, testimg.WildSample()...) {
 		t.Run(prof, func(t *testing.T) {
 			ours, theirs := testimg.Copy(t, prof), testimg.Copy(t, prof)
 			fs := openRW(t, ours)

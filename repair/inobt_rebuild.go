@@ -123,29 +123,80 @@ func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, sound chunkSources
 		}
 	}
 	slices.Sort(blocks)
-	blocks = slices.Compact(blocks)
-	// Group blocks by chunk; a missing part of a chunk is a sparse hole.
-	var out []xfsformat.InobtRec
-	perBlock := g.InoPBlock
-	for _, b := range blocks {
-		agino := g.AGIno(b, 0)
-		start := agino &^ (xfsformat.InodesPerChunk - 1)
-		if n := len(out); n == 0 || out[n-1].StartIno != start {
-			out = append(out, xfsformat.InobtRec{StartIno: start, HoleMask: 0xffff})
-		}
-		r := &out[len(out)-1]
-		// Clear the hole bits (4 inodes each) this block's inodes cover.
-		for i := agino - start; i < min(agino-start+perBlock, xfsformat.InodesPerChunk); i += 4 {
-			r.HoleMask &^= 1 << (i / 4)
-		}
-	}
-	for i := range out {
-		if !g.SparseInodes && out[i].HoleMask != 0 {
-			return nil, "", fmt.Errorf("inode chunk %d is incomplete on a filesystem without sparse inodes (chunks from the %s)", out[i].StartIno, source)
-		}
-		out[i].Count = uint8(xfsformat.InodesPerChunk - 4*bits.OnesCount16(out[i].HoleMask))
+	out, err := chunksFromBlocks(g, slices.Compact(blocks))
+	if err != nil {
+		return nil, "", fmt.Errorf("%w (chunks from the %s)", err, source)
 	}
 	return out, source, nil
+}
+
+// chunksFromBlocks turns the sorted blocks that hold inodes into inode
+// chunk records (geometry only: Free is left for the scan), by the
+// format's rules for where chunks lie:
+//   - a block holding 64 inodes or more holds whole chunks, one record
+//     each (the kernel allocates such a block whole);
+//   - with sparse inodes, chunks start on whole-chunk boundaries (the
+//     superblock verifier holds inoalignmt to a chunk) and a block
+//     missing from a chunk is a sparse hole;
+//   - without them, a chunk is whole and starts on any inoalignmt
+//     boundary (a cluster: 32 inodes with 512-byte inodes and 4 KiB
+//     blocks), so a run of contiguous inode blocks is whole chunks laid
+//     end to end from its first block.
+func chunksFromBlocks(g *xfsformat.Geometry, blocks []uint32) ([]xfsformat.InobtRec, error) {
+	var out []xfsformat.InobtRec
+	whole := func(b uint32) error {
+		start := g.AGIno(b, 0)
+		if why := g.ChunkStartProblem(start); why != "" {
+			return fmt.Errorf("inode blocks cannot be split into chunks: %s", why)
+		}
+		out = append(out, xfsformat.InobtRec{StartIno: start, Count: xfsformat.InodesPerChunk})
+		return nil
+	}
+	cb := g.ChunkBlocks()
+	switch {
+	case g.InoPBlock >= xfsformat.InodesPerChunk:
+		for _, b := range blocks {
+			for k := range g.ChunksPerBlock() {
+				out = append(out, xfsformat.InobtRec{StartIno: g.AGIno(b, k*xfsformat.InodesPerChunk), Count: xfsformat.InodesPerChunk})
+			}
+		}
+	case g.SparseInodes:
+		for _, b := range blocks {
+			start := g.AGIno(b-b%cb, 0)
+			if n := len(out); n == 0 || out[n-1].StartIno != start {
+				if why := g.ChunkStartProblem(start); why != "" {
+					return nil, fmt.Errorf("inode blocks cannot be split into chunks: %s", why)
+				}
+				out = append(out, xfsformat.InobtRec{StartIno: start, HoleMask: 0xffff})
+			}
+			r := &out[len(out)-1]
+			// Clear the hole bits (4 inodes each) this block's inodes cover.
+			for i := g.AGIno(b, 0) - start; i < min(g.AGIno(b, 0)-start+g.InoPBlock, xfsformat.InodesPerChunk); i += 4 {
+				r.HoleMask &^= 1 << (i / 4)
+			}
+		}
+		for i := range out {
+			out[i].Count = uint8(xfsformat.InodesPerChunk - 4*bits.OnesCount16(out[i].HoleMask))
+		}
+	default:
+		for i := 0; i < len(blocks); {
+			j := i + 1
+			for j < len(blocks) && blocks[j] == blocks[j-1]+1 {
+				j++
+			}
+			if n := uint32(j - i); n%cb != 0 {
+				return nil, fmt.Errorf("inode blocks %d-%d are not whole chunks of %d blocks, as a filesystem without sparse inodes needs (inode chunk %d is incomplete)",
+					blocks[i], blocks[j-1], cb, g.AGIno(blocks[j-1]-(n%cb)+1, 0))
+			}
+			for b := blocks[i]; b <= blocks[j-1]; b += cb {
+				if err := whole(b); err != nil {
+					return nil, err
+				}
+			}
+			i = j
+		}
+	}
+	return out, nil
 }
 
 // ownInodesBlocks lists, sorted and once each, the blocks of the
@@ -289,6 +340,9 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *FS, chunks []xfsformat.I
 		return ir.used.Append(rb[:])
 	}
 	uses := ir.uses
+	if err := verifyChunkRecords(g, chunks, uses); err != nil {
+		return err
+	}
 	var err error
 	if ir.inoRecs, err = ws.NewArray(xfsformat.InobtRecLen); err != nil {
 		return err
@@ -403,4 +457,42 @@ func (fs *FS) finishAGI(agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]byte, 
 	}
 	xfsformat.UpdateCRC(sbBuf, xfsformat.SBCRCOffset())
 	return buf, nil
+}
+
+// verifyChunkRecords checks the new inode btree's records against the
+// format and against the inodes they name, before anything is staged:
+// every chunk starts where a chunk can start, none overlaps the next,
+// every block holding several chunks has all of them, and every inode
+// slot a record names was read by the scan and holds that very inode
+// (magic, version, inode number and uuid). A wrong chunk layout is
+// refused here rather than written (it would point the inobt at the
+// wrong inodes, or lose the inodes of the chunks it leaves out).
+func verifyChunkRecords(g *xfsformat.Geometry, chunks []xfsformat.InobtRec, uses map[uint32]ChunkUse) error {
+	var problem error
+	shared := blockChunks{g: g, report: func(b, have, want uint32) {
+		if problem == nil {
+			problem = fmt.Errorf("rebuilt inobt names %d of the %d inode chunks of block %d", have, want, b)
+		}
+	}}
+	for i, rec := range chunks {
+		if why := g.ChunkStartProblem(rec.StartIno); why != "" {
+			return fmt.Errorf("rebuilt inobt record: %s", why)
+		}
+		if i > 0 && uint64(chunks[i-1].StartIno)+xfsformat.InodesPerChunk > uint64(rec.StartIno) {
+			return fmt.Errorf("rebuilt inobt records overlap: chunk %d and chunk %d", chunks[i-1].StartIno, rec.StartIno)
+		}
+		if g.InoPBlock > xfsformat.InodesPerChunk {
+			shared.add(rec.StartIno)
+		}
+		cu, ok := uses[rec.StartIno]
+		if !ok {
+			return fmt.Errorf("rebuilt inobt record for chunk %d: its inodes were not read", rec.StartIno)
+		}
+		if bad := cu.Foreign &^ holeMask64(rec.HoleMask); bad != 0 {
+			k := bits.TrailingZeros64(bad)
+			return fmt.Errorf("rebuilt inobt record for chunk %d names agino %d, which does not hold that inode (magic, inode number or uuid is not its slot's)", rec.StartIno, rec.StartIno+uint32(k))
+		}
+	}
+	shared.flush()
+	return problem
 }

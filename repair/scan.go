@@ -31,6 +31,10 @@ type ChunkUse struct {
 	// Bad bit i: the inode could not be read, or its magic, version, CRC,
 	// inode number or uuid is wrong, so its contents are not to be trusted.
 	Bad uint64
+	// Foreign bit i: what lies in the slot is not this slot's inode (it
+	// could not be read or decoded, or its magic, version, inode number
+	// or uuid is wrong): the chunk record naming the slot may be wrong.
+	Foreign uint64
 }
 
 // RmapSink receives one mapping for AG agno (the AG that holds the blocks,
@@ -267,14 +271,18 @@ func (s *inodeScanner) scanChunk(rec xfsformat.InobtRec, maxAGIno uint64) error 
 			off := g.ByteOffset(s.agno, 0) + int64(first)*int64(isize)
 			if err := s.fs.Img.ReadAt(buf, off); err != nil {
 				use.Bad |= bitRange(i, i+n)
+				use.Foreign |= bitRange(i, i+n)
 				agbno, _ := g.AGInoBlock(uint32(first))
 				s.findings.Addf("inode.read", Corrupt, int64(s.agno), "inode", int64(agbno),
 					"inodes %d-%d unreadable: %v", g.Ino(s.agno, uint32(first)), g.Ino(s.agno, uint32(first)+uint32(n)-1), err)
 			} else {
 				for k := range n {
-					inUse, bad, err := s.scanInode(uint32(first)+uint32(k), buf[k*isize:(k+1)*isize])
+					inUse, bad, foreign, err := s.scanInode(uint32(first)+uint32(k), buf[k*isize:(k+1)*isize])
 					if err != nil {
 						return err
+					}
+					if foreign {
+						use.Foreign |= 1 << (i + k)
 					}
 					if inUse {
 						use.InUse |= 1 << (i + k)
@@ -309,22 +317,22 @@ func bitRange(lo, hi int) uint64 {
 
 // scanInode verifies one inode and, when it is in use and trustworthy,
 // reports its forks' blocks.
-func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad bool, err error) {
+func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad, foreign bool, err error) {
 	if err := s.stopped(); err != nil {
-		return false, false, err
+		return false, false, false, err
 	}
 	g := s.g
 	ino := g.Ino(s.agno, agino)
 	in, derr := xfsformat.DecodeInode(buf)
 	if derr != nil {
-		return false, true, nil
+		return false, true, true, nil
 	}
 	trusted := true
 	for _, p := range xfsformat.VerifyInode(in, g, ino, s.nrext64) {
 		code := inodeCode(p)
 		switch code {
 		case "inode.magic", "inode.version", "inode.ino", "inode.uuid", "inode.short":
-			trusted, bad = false, true
+			trusted, bad, foreign = false, true, true
 		case "inode.crc":
 			bad = true
 		}
@@ -332,7 +340,7 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad bool, err
 	}
 	inUse = in.Magic == xfsformat.DinodeMagic && in.InUse()
 	if !trusted || !inUse {
-		return inUse, bad, nil
+		return inUse, bad, foreign, nil
 	}
 	var blocks uint64
 	clean := true
@@ -342,7 +350,7 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad bool, err
 		}
 		st, err := s.scanFork(in, ino, attr)
 		if err != nil {
-			return inUse, bad, err
+			return inUse, bad, foreign, err
 		}
 		blocks += st.blocks
 		clean = clean && st.problems == 0
@@ -352,7 +360,7 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad bool, err
 		s.findings.Addf("inode.nblocks", Corrupt, int64(s.agno), "inode", int64(agbno),
 			"inode %d: core.nblocks = %d, but its forks map %d blocks", ino, in.NBlocks, blocks)
 	}
-	return inUse, bad, nil
+	return inUse, bad, foreign, nil
 }
 
 // inodeCode turns a VerifyInode problem into a stable finding code.

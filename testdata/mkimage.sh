@@ -29,6 +29,28 @@
 #                years of use leave them, not as a recipe does
 #   v4           crc=0 (mkfs only, no population): for testing refusal
 #
+# Filesystems as they exist in the wild (the "wild" matrix: the options
+# users' filesystems were made with, each populated by the same recipe,
+# scaled down where the geometry would make it huge):
+#   rhel7        the v5 defaults of xfsprogs 3.2-4.5 (RHEL 7): no finobt,
+#                no sparse inodes, no reflink, rmapbt, bigtime, inobtcount
+#   rhel8        the v5 defaults of xfsprogs 5.0 (RHEL 8): finobt, sparse
+#                inodes, reflink; no rmapbt, bigtime, inobtcount
+#   nosparse     allfeatures without sparse inodes (chunks on cluster
+#                boundaries: 32 inodes apart with 512-byte inodes)
+#   4knosparse   4096-byte sectors without sparse inodes
+#   isize1k      1024-byte inodes
+#   isize2k      2048-byte inodes, no sparse inodes (2 a block; a chunk
+#                is 32 blocks, on 8-block cluster boundaries)
+#   2k           2 KiB blocks, no sparse inodes
+#   64k          64 KiB blocks (128 inodes a block: two chunks share one)
+#   64kisize2k   64 KiB blocks with 2048-byte inodes (32 inodes a block)
+#   dir64k       64 KiB directory blocks
+#   stripe       stripe alignment (su=64k, sw=4)
+#   nrext64      large extent counters
+#   logsmall     the smallest internal log mkfs allows
+#   loglarge     a 1000 MiB internal log (2 AGs of 1 GiB)
+#
 # The structure is deterministic: fixed UUID per profile, file contents are
 # fixed byte patterns (xfs_io pwrite -S) or text, every step is sequential.
 # Inode numbers and block placement depend on the kernel's allocator, so they
@@ -38,6 +60,7 @@ set -euo pipefail
 usage() {
 	echo "usage: $0 PROFILE OUTFILE" >&2
 	echo "profiles: allfeatures defaults 1k 4ksector oneag manyag bench benchinodes aged v4" >&2
+	echo "  wild: rhel7 rhel8 nosparse 4knosparse isize1k isize2k 2k 64k 64kisize2k dir64k stripe nrext64 logsmall loglarge" >&2
 	exit 2
 }
 [ $# -eq 2 ] || usage
@@ -91,6 +114,29 @@ v4)
 	populate=none
 	# V4 cannot carry any of the v5-only features mkfs 6.1 turns on by default.
 	mkfsopts=(-m "crc=0,finobt=0,reflink=0,rmapbt=0,inobtcount=0,bigtime=0,uuid=6b1c8a3e-0008-4d2e-9a51-7f0e3c2b1a08" -i sparse=0)
+	;;
+rhel7) mkfsopts=(-m "crc=1,finobt=0,reflink=0,rmapbt=0,bigtime=0,inobtcount=0,uuid=6b1c8a3e-0010-4d2e-9a51-7f0e3c2b1a10" -i sparse=0) ;;
+rhel8) mkfsopts=(-m "crc=1,finobt=1,reflink=1,rmapbt=0,bigtime=0,inobtcount=0,uuid=6b1c8a3e-0011-4d2e-9a51-7f0e3c2b1a11" -i sparse=1) ;;
+nosparse) mkfsopts=(-m "$allmeta,uuid=6b1c8a3e-0012-4d2e-9a51-7f0e3c2b1a12" -i sparse=0) ;;
+4knosparse) mkfsopts=(-s size=4096 -m "$allmeta,uuid=6b1c8a3e-0013-4d2e-9a51-7f0e3c2b1a13" -i sparse=0) ;;
+isize1k) mkfsopts=(-m "$allmeta,uuid=6b1c8a3e-0014-4d2e-9a51-7f0e3c2b1a14" -i size=1024,sparse=1) ;;
+isize2k) mkfsopts=(-m "$allmeta,uuid=6b1c8a3e-0015-4d2e-9a51-7f0e3c2b1a15" -i size=2048,sparse=0) ;;
+2k) mkfsopts=(-b size=2048 -m "$allmeta,uuid=6b1c8a3e-0016-4d2e-9a51-7f0e3c2b1a16" -i sparse=0) ;;
+64k)
+	size=2g
+	mkfsopts=(-b size=65536 -m "$allmeta,uuid=6b1c8a3e-0017-4d2e-9a51-7f0e3c2b1a17")
+	;;
+64kisize2k)
+	size=2g
+	mkfsopts=(-b size=65536 -m "$allmeta,uuid=6b1c8a3e-0018-4d2e-9a51-7f0e3c2b1a18" -i size=2048)
+	;;
+dir64k) mkfsopts=(-n size=65536 -m "$allmeta,uuid=6b1c8a3e-0019-4d2e-9a51-7f0e3c2b1a19" -i sparse=1) ;;
+stripe) mkfsopts=(-d su=64k,sw=4 -m "$allmeta,uuid=6b1c8a3e-001a-4d2e-9a51-7f0e3c2b1a1a" -i sparse=1) ;;
+nrext64) mkfsopts=(-m "$allmeta,uuid=6b1c8a3e-001b-4d2e-9a51-7f0e3c2b1a1b" -i sparse=1,nrext64=1) ;;
+logsmall) mkfsopts=(-l size=3328b -m "$allmeta,uuid=6b1c8a3e-001c-4d2e-9a51-7f0e3c2b1a1c" -i sparse=1) ;;
+loglarge)
+	size=2g
+	mkfsopts=(-d agcount=2 -l size=1000m -m "$allmeta,uuid=6b1c8a3e-001d-4d2e-9a51-7f0e3c2b1a1d" -i sparse=1)
 	;;
 *) usage ;;
 esac
@@ -171,10 +217,13 @@ populate_full() {
 	# Records needed: about 2 x records-per-leaf of each tree. holes = blksz/2
 	# one-block holes gives 2048 records at 4 KiB blocks (bnobt/cntbt leaf
 	# 505, rmapbt 168, refcountbt 336) and 512 at 1 KiB (121, 40, 80).
-	local holes=$((blksz / 2))
+	# Capped at the 4 KiB figures: at 64 KiB blocks the recipe would want
+	# a 4 GiB file and half a million inodes (those trees stay one level).
+	local holes=$((blksz / 2 > 2048 ? 2048 : blksz / 2))
 	# Inodes: 2 x inobt-records-per-leaf x 64 (inobt leaf about blksz/16):
 	# 32768 at 4 KiB (512 chunks, leaf 252), 8192 at 1 KiB (128, leaf 60).
 	local ninodes=$((2 * (blksz / 16) * 64))
+	[ "$ninodes" -le 32768 ] || ninodes=32768
 	local d
 
 	# The order matters. Single-block allocations (directory blocks, attr

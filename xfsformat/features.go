@@ -8,6 +8,10 @@ import (
 
 // Superblock feature bits (xfs_format.h).
 const (
+	// VersionAlignBit (XFS_SB_VERSION_ALIGNBIT, in sb_versionnum): inode
+	// chunks are aligned to sb_inoalignmt blocks.
+	VersionAlignBit = 0x0080
+
 	IncompatFtype       = 0x1
 	IncompatSpinodes    = 0x2
 	IncompatMetaUUID    = 0x4

@@ -1,5 +1,7 @@
 package xfsformat
 
+import "fmt"
+
 // Geometry is what the rest of xfsbox needs from a verified superblock:
 // sizes, logs and feature flags, plus the unit conversions between AG
 // block numbers, filesystem block numbers, disk addresses and inode
@@ -21,6 +23,10 @@ type Geometry struct {
 	LogBlocks  uint32
 	InoAlignMt uint32
 	SpinoAlign uint32
+	// InoAligned: inode chunks start on InoAlignMt-block boundaries (the
+	// superblock's ALIGNBIT; mkfs sets it, with InoAlignMt the inode
+	// cluster size, or a whole chunk with sparse inodes).
+	InoAligned bool
 
 	Finobt       bool
 	Rmapbt       bool
@@ -64,6 +70,17 @@ func NewGeometry(s *Superblock) (*Geometry, error) {
 	if err := s.checkFeatures(); err != nil {
 		return nil, err
 	}
+	// Devices besides the data device: not supported yet, and refused by
+	// name rather than checked half-blind (a realtime device's bitmap and
+	// extents, or an external log's state, would go unseen).
+	if s.RBlocks != 0 || s.RExtents != 0 || s.RBMBlocks != 0 {
+		return nil, ferr(ErrUnsupported, "sb", 0, -1, "rblocks", fDec("", s.RBlocks).Text,
+			"filesystem has a realtime device (%d blocks, %d extents): xfsbox does not support realtime devices yet", s.RBlocks, s.RExtents)
+	}
+	if s.LogStart == 0 {
+		return nil, ferr(ErrUnsupported, "sb", 0, -1, "logstart", "0",
+			"filesystem has an external log device: xfsbox supports only internal logs for now")
+	}
 	if !isPow2(uint64(s.BlockSize)) || s.BlockSize < MinBlockSize || s.BlockSize > MaxBlockSize || 1<<s.BlockLog != s.BlockSize {
 		return nil, bad("blocksize", fDec("", uint64(s.BlockSize)).Text, "block size must be a power of two in [%d, %d] matching blocklog %d", MinBlockSize, MaxBlockSize, s.BlockLog)
 	}
@@ -99,6 +116,7 @@ func NewGeometry(s *Superblock) (*Geometry, error) {
 		Reflink:      s.FeaturesROCompat&ROCompatReflink != 0,
 		InobtCount:   s.FeaturesROCompat&ROCompatInobtCount != 0,
 		SparseInodes: s.FeaturesIncompat&IncompatSpinodes != 0,
+		InoAligned:   s.VersionNum&VersionAlignBit != 0,
 		MetaUUID:     s.UUID,
 	}
 	if s.FeaturesIncompat&IncompatMetaUUID != 0 {
@@ -177,6 +195,55 @@ func (g *Geometry) AGIno(agbno, index uint32) uint32 { return agbno<<g.InoPBLog 
 func (g *Geometry) ValidAGIno(agno, agino uint32) bool {
 	agbno, _ := g.AGInoBlock(agino)
 	return agbno >= g.HeaderBlocks() && agbno < g.AGLength(agno)
+}
+
+// ChunkBlocks is the number of blocks an inode chunk (64 inodes) spans:
+// 1 when a block holds a whole chunk or more.
+func (g *Geometry) ChunkBlocks() uint32 {
+	if g.InoPBlock >= InodesPerChunk {
+		return 1
+	}
+	return InodesPerChunk / g.InoPBlock
+}
+
+// ChunksPerBlock is the number of inode chunks a block holds: more than
+// 1 only when a block holds more than 64 inodes (64 KiB blocks with
+// 512-byte inodes hold two). The kernel allocates such a block whole
+// (ialloc_inos = max(64, inopblock)), one inobt record per chunk.
+func (g *Geometry) ChunksPerBlock() uint32 {
+	if g.InoPBlock <= InodesPerChunk {
+		return 1
+	}
+	return g.InoPBlock / InodesPerChunk
+}
+
+// ChunkAlign is the block alignment of inode chunk starts: InoAlignMt
+// when the filesystem aligns inodes and it is set (0 on a filesystem
+// whose blocks hold whole chunks), else 1. Without sparse inodes it is
+// the inode cluster (4 blocks for 512-byte inodes and 4 KiB blocks, so
+// chunks start every 32 inodes); with them, a whole chunk.
+func (g *Geometry) ChunkAlign() uint32 {
+	if g.InoAligned && g.InoAlignMt > 0 {
+		return g.InoAlignMt
+	}
+	return 1
+}
+
+// ChunkStartProblem says why agino cannot start an inode chunk, or ""
+// if it can (xfs_repair's rule for inobt records): a chunk starts on a
+// block boundary, or on a 64-inode boundary inside a block holding
+// several chunks, and at a block that is a multiple of ChunkAlign.
+func (g *Geometry) ChunkStartProblem(agino uint32) string {
+	agbno, index := g.AGInoBlock(agino)
+	switch {
+	case g.InoPBlock <= InodesPerChunk && index != 0:
+		return fmt.Sprintf("chunk %d does not start at the first inode of block %d", agino, agbno)
+	case g.InoPBlock > InodesPerChunk && index%InodesPerChunk != 0:
+		return fmt.Sprintf("chunk %d does not start on a 64-inode boundary of block %d", agino, agbno)
+	case agbno%g.ChunkAlign() != 0:
+		return fmt.Sprintf("chunk %d starts at block %d, not a multiple of the inode alignment (%d blocks)", agino, agbno, g.ChunkAlign())
+	}
+	return ""
 }
 
 // SectorsPerBlock is blocksize / sectsize.

@@ -17,9 +17,9 @@ import (
 
 // TestOracle compares, field by field, every header of every AG and every
 // block of every btree as xfsbox renders it with what xfs_db prints, on
-// every profile of the image matrix.
+// every profile of the image matrix and of the wild sample.
 func TestOracle(t *testing.T) {
-	for _, prof := range testimg.Profiles() {
+	for _, prof := range append(testimg.Profiles(), testimg.WildSample()...) {
 		t.Run(prof, func(t *testing.T) {
 			t.Parallel()
 			img := testimg.Image(t, prof)

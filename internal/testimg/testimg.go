@@ -40,13 +40,41 @@ func Profiles() []string {
 	return []string{"allfeatures", "defaults", "1k", "4ksector", "oneag", "manyag"}
 }
 
+// WildProfiles are the images of the "wild" matrix: filesystems made
+// with the options found on users' disks rather than the recipe's
+// (older mkfs defaults, sparse inodes off, inode sizes 512 to 2048,
+// blocks of 2 and 64 KiB, 64 KiB directory blocks, 4096-byte sectors,
+// stripe alignment, large extent counters, small and large logs). Each
+// is populated by the same recipe, scaled down where the geometry would
+// make it huge, so not every tree is two levels high. make test runs
+// WildSample of them, make campaign all.
+func WildProfiles() []string {
+	return []string{"rhel7", "rhel8", "nosparse", "4knosparse", "isize1k", "isize2k", "2k",
+		"64k", "64kisize2k", "dir64k", "stripe", "nrext64", "logsmall", "loglarge"}
+}
+
+// WildSample are the wild profiles make test covers: no sparse inodes
+// (chunks on cluster boundaries), 64 KiB blocks (two chunks a block) and
+// the RHEL 7 defaults. $XFSBOX_WILD_PROFILES ("all", or a
+// comma-separated list) replaces them.
+func WildSample() []string {
+	switch s := os.Getenv("XFSBOX_WILD_PROFILES"); s {
+	case "":
+		return []string{"nosparse", "64k", "rhel7"}
+	case "all":
+		return WildProfiles()
+	default:
+		return strings.Split(s, ",")
+	}
+}
+
 // FixtureProfiles are the profiles with a committed fixture tarball.
 func FixtureProfiles() []string {
 	return []string{"allfeatures", "defaults", "1k", "4ksector"}
 }
 
 func knownProfile(p string) bool {
-	for _, q := range Profiles() {
+	for _, q := range append(Profiles(), WildProfiles()...) {
 		if p == q {
 			return true
 		}
@@ -198,7 +226,7 @@ func cacheName(script []byte, profile string) string {
 }
 
 // Image returns the path of the cached image of profile (one of Profiles,
-// "bench", "benchinodes", "aged" or "v4"), building it first if needed. The path is shared: read
+// WildProfiles, "bench", "benchinodes", "aged" or "v4"), building it first if needed. The path is shared: read
 // it, never write it (use Copy). Its file hashes are in path+".sha256".
 //
 // Building needs root, xfsprogs and loop devices (Require); a cached image
@@ -209,7 +237,7 @@ func Image(t testing.TB, profile string) string {
 	t.Helper()
 	Require(t, "xfsprogs")
 	if !knownProfile(profile) {
-		t.Fatalf("testimg: unknown profile %q (have %v, bench, benchinodes, aged, v4)", profile, Profiles())
+		t.Fatalf("testimg: unknown profile %q (have %v, %v, bench, benchinodes, aged, v4)", profile, Profiles(), WildProfiles())
 	}
 	script, content, err := generator()
 	if err != nil {

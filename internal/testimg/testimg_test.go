@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -110,6 +111,21 @@ func TestProfiles(t *testing.T) {
 	}
 	if knownProfile("nonsense") {
 		t.Error("nonsense known")
+	}
+	// Every profile of both matrices is one the generator builds.
+	_, script, err := generator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(Profiles(), WildProfiles()...) {
+		if !strings.Contains(string(script), "\n"+p+")") {
+			t.Errorf("testdata/mkimage.sh has no case for profile %s", p)
+		}
+	}
+	for _, p := range WildSample() {
+		if !slices.Contains(WildProfiles(), p) {
+			t.Errorf("wild sample profile %s is not in WildProfiles", p)
+		}
 	}
 }
 

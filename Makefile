@@ -21,6 +21,7 @@ help:
 	@echo "make bench      benchmark table (ratios against xfs_repair and in-memory sort)"
 	@echo "make fuzz       run each fuzz target for FUZZTIME (default 30s)"
 	@echo "make campaign   full corruption campaign with repairs judged by xfs_repair -n and the kernel (slow)"
+	@echo "make wild       the wild image matrix in full: oracle, xfs_repair comparison, campaign sample (make campaign runs it)"
 	@echo "make safety     240 SIGKILLs during repairs and a wider hostile-image sample (make campaign runs it)"
 	@echo "make lint       go vet, gofmt and staticcheck"
 
@@ -64,7 +65,17 @@ bench: deps build
 
 campaign: deps build
 	$(GO) test -tags campaign -count=1 -timeout 600m -run TestCampaignFull -v ./internal/campaign/
+	$(MAKE) wild
 	$(MAKE) safety
+
+# The wild matrix in full (make campaign runs it): every wild profile
+# through the xfs_db oracle and the record-for-record comparison with
+# xfs_repair's rebuild (make test: the wild sample), then a campaign
+# sample on each, the kernel judging every repair.
+.PHONY: wild
+wild: deps build
+	XFSBOX_WILD_PROFILES=all $(GO) test -count=1 -timeout 120m -run 'TestOracle|TestRepairAllMatchesXfsRepair|TestWildMatrix|TestChunkSourcesAgree' ./fusefs/view/ ./repair/
+	$(GO) test -tags campaign -count=1 -timeout 600m -run TestCampaignWild -v ./internal/campaign/
 
 # Safety campaign (make campaign runs it): 240 SIGKILLs during repairs,
 # and more hostile images than make test's sample. XFSBOX_KILL_SEED

@@ -1,7 +1,6 @@
 package repair
 
 import (
-	"context"
 	"testing"
 
 	"github.com/xfsbox/xfsbox/internal/judge"
@@ -14,16 +13,7 @@ func TestCheckCleanMatrix(t *testing.T) {
 	for _, prof := range testimg.Profiles() {
 		t.Run(prof, func(t *testing.T) {
 			img := testimg.Image(t, prof)
-			fs, err := Open(img, OpenOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fs.Close()
-			res, err := Check(context.Background(), fs, CheckOptions{AG: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if list := res.Findings.List(); len(list) > 0 || res.Findings.Suppressed > 0 {
+			if list := checkImage(t, img); len(list) > 0 {
 				t.Fatalf("%d findings on a fresh %s image: %v", len(list), prof, list)
 			}
 			judge.RequireClean(t, img, "fresh "+prof+" image")

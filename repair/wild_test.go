@@ -15,33 +15,23 @@ import (
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
-// TestWildMatrix runs the wild profiles (testimg.WildSample: make test's
-// sample, or all of them with XFSBOX_WILD_PROFILES=all) through what a
-// user does first: the clean image must check clean (zero findings: a
+// TestWildMatrix runs every wild profile (each image builds in seconds)
+// through what a user does first: the clean image must check clean (zero findings: a
 // false alarm is a failure) and xfs_repair -n must agree; a forced
 // repair of everything must leave our check and xfs_repair -n clean,
 // and the kernel must mount the result with every file's hash unchanged
 // and survive a write workload.
 func TestWildMatrix(t *testing.T) {
-	for _, prof := range testimg.WildSample() {
+	for _, prof := range testimg.WildProfiles() {
 		t.Run(prof, func(t *testing.T) {
 			img := testimg.Image(t, prof)
 			judge.RequireClean(t, img, "fresh "+prof+" image")
-			fs, err := Open(img, OpenOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := Check(context.Background(), fs, CheckOptions{AG: -1})
-			fs.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if list := res.Findings.List(); len(list) > 0 || res.Findings.Suppressed > 0 {
+			if list := checkImage(t, img); len(list) > 0 {
 				t.Fatalf("%d findings on a fresh %s image (a false alarm): %v", len(list), prof, list)
 			}
 
 			cp := testimg.Copy(t, prof)
-			fs = openRW(t, cp)
+			fs := openRW(t, cp)
 			results, err := RepairAll(context.Background(), fs, []string{"all"}, RepairOptions{Force: true})
 			if err != nil {
 				fs.Close()
@@ -52,7 +42,7 @@ func TestWildMatrix(t *testing.T) {
 					t.Errorf("ag %d: findings after the rebuild: %v", i, r.After)
 				}
 			}
-			res, err = Check(context.Background(), fs, CheckOptions{AG: -1})
+			res, err := Check(context.Background(), fs, CheckOptions{AG: -1})
 			fs.Close()
 			if err != nil || res.Findings.Corrupt() {
 				t.Fatalf("check after repair all --force: %v %v", err, res.Findings.List())
@@ -70,7 +60,7 @@ func TestWildMatrix(t *testing.T) {
 // chunks a block at 64 KiB, sparse chunks, 1 KiB blocks), and wants each
 // to give exactly the inobt's chunks: start, holes and count.
 func TestChunkSourcesAgree(t *testing.T) {
-	profiles := slices.Concat([]string{"allfeatures", "defaults", "1k"}, testimg.WildSample())
+	profiles := slices.Concat([]string{"allfeatures", "defaults", "1k"}, testimg.WildProfiles())
 	for _, prof := range profiles {
 		t.Run(prof, func(t *testing.T) {
 			img := testimg.Image(t, prof)
@@ -245,4 +235,62 @@ func TestVerifyChunkRecords(t *testing.T) {
 			t.Errorf("%s: verify says %v, want ok=%v", tc.name, err, tc.ok)
 		}
 	}
+}
+
+// TestInodeNumberStamp gives an inode the number of its neighbour, on
+// images whose chunks do not sit on 64-inode block boundaries (the
+// second chunk of a 64 KiB block; a chunk 32 inodes off without sparse
+// inodes): our check must name the inode whose di_ino is not its slot's,
+// as xfs_repair -n does.
+func TestInodeNumberStamp(t *testing.T) {
+	for prof, off := range map[string][2]uint32{"64k": {128, 64}, "nosparse": {64, 32}} {
+		t.Run(prof, func(t *testing.T) {
+			img := testimg.Copy(t, prof)
+			chunks := inobtChunksOf(t, img, 0)
+			var pick uint32
+			found := false
+			for _, c := range chunks {
+				if c.StartIno%off[0] == off[1] && c.HoleMask == 0 {
+					pick, found = c.StartIno+3, true
+					break
+				}
+			}
+			if !found {
+				t.Fatalf("no chunk of AG 0 starts %d inodes past a %d-inode boundary: %v", off[1], off[0], head(chunkText(chunks)))
+			}
+			ino := uint64(pick) // AG 0: the AG inode number is the inode number
+			if out, err := exec.Command("xfs_db", "-x", "-c", fmt.Sprintf("inode %d", ino), "-c", fmt.Sprintf("write -d v3.inumber %d", ino+1), img).CombinedOutput(); err != nil {
+				t.Fatalf("xfs_db: %v\n%s", err, out)
+			}
+			list := checkImage(t, img)
+			want := fmt.Sprintf("inode %d:", ino)
+			if !slices.ContainsFunc(list, func(f Finding) bool {
+				return f.Code == "inode.ino" && strings.Contains(f.Message, want)
+			}) {
+				t.Fatalf("check does not name inode %d's wrong di_ino: %v", ino, list)
+			}
+			if clean, _ := judge.XfsRepairN(t, img); clean {
+				t.Fatalf("xfs_repair -n calls the image clean: the damage did not take")
+			}
+		})
+	}
+}
+
+// checkImage runs our check of every AG of img, read-only, and returns
+// its findings (every severity; suppressed ones fail the test).
+func checkImage(t *testing.T, img string) []Finding {
+	t.Helper()
+	fs, err := Open(img, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	res, err := Check(context.Background(), fs, CheckOptions{AG: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Findings.Suppressed > 0 {
+		t.Fatalf("%d findings suppressed: %v", res.Findings.Suppressed, res.Findings.List())
+	}
+	return res.Findings.List()
 }

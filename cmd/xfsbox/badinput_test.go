@@ -14,7 +14,8 @@ import (
 	"github.com/xfsbox/xfsbox/internal/testimg"
 )
 
-// TestBadInput feeds images that are not usable XFS to dump and mount:
+// TestBadInput feeds images that are not usable XFS (or use devices
+// xfsbox does not support yet) to dump, check, repair and mount:
 // each must fail with a clear error naming the problem and a non-zero
 // exit code, without panicking or changing a byte of the input.
 func TestBadInput(t *testing.T) {
@@ -51,6 +52,25 @@ func TestBadInput(t *testing.T) {
 		t.Skipf("mkfs.ext4 unavailable: %v %s", err, out) // e2fsprogs is on every Debian machine
 	}
 	v4 := testimg.Image(t, "v4")
+	// Devices besides the data device: refused by name until supported.
+	mkfs := func(name string, opts ...string) string {
+		p := write(name, nil)
+		if err := os.Truncate(p, 320<<20); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mkfs.xfs", append([]string{"-q", "-f", "-K"}, append(opts, p)...)...).CombinedOutput(); err != nil {
+			t.Fatalf("mkfs.xfs %v: %v\n%s", opts, err, out)
+		}
+		return p
+	}
+	rtdev, logdev := write("rt.dev", nil), write("log.dev", nil)
+	for _, p := range []string{rtdev, logdev} {
+		if err := os.Truncate(p, 80<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	realtime := mkfs("realtime.img", "-m", "rmapbt=0,reflink=0", "-r", "rtdev="+rtdev)
+	extlog := mkfs("extlog.img", "-l", "logdev="+logdev+",size=64m")
 
 	cases := []struct {
 		name, path, want string
@@ -62,6 +82,8 @@ func TestBadInput(t *testing.T) {
 		{"ext4", ext4, "ext2/3/4", exitRefused},
 		{"v4", v4, "v5 (CRC)", exitRefused},
 		{"missing", filepath.Join(dir, "nope.img"), "no such file", exitRefused},
+		{"realtime", realtime, "does not support realtime devices", exitRefused},
+		{"external log", extlog, "external log device", exitRefused},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -69,7 +91,7 @@ func TestBadInput(t *testing.T) {
 			if _, err := os.Stat(c.path); err == nil {
 				before = sha(t, c.path)
 			}
-			for _, args := range [][]string{{"dump", c.path, "sb"}, {"dump", c.path, "ag/0/bnobt/records"}} {
+			for _, args := range [][]string{{"dump", c.path, "sb"}, {"dump", c.path, "ag/0/bnobt/records"}, {"check", c.path}, {"repair", c.path, "all"}} {
 				out, stderr, code := runCLI(args...)
 				if code != c.code || !strings.Contains(stderr, c.want) {
 					t.Errorf("%v: exit %d, stderr %q; want exit %d naming %q", args, code, stderr, c.code, c.want)

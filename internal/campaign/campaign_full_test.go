@@ -29,21 +29,33 @@ func TestCampaignFull(t *testing.T) {
 	if s := os.Getenv("XFSBOX_CAMPAIGN_PROFILES"); s != "" {
 		profiles = strings.Split(s, ",")
 	}
+	runAndReport(t, profiles, "campaign.txt", func(plan *campaign.Plan) []campaign.Case {
+		cases := selectObjects(plan.Cases, os.Getenv("XFSBOX_CAMPAIGN_OBJECTS"))
+		t.Logf("%s: %d objects, %d cases, %d selected", plan.Profile, len(plan.Objects), len(plan.Cases), len(cases))
+		return cases
+	})
+}
+
+// runAndReport runs the cases pick chooses from each profile's plan,
+// the kernel judging repairs as kernelEvery says, writes the table to
+// stdout and to $XFSBOX_CAMPAIGN_OUT (default testdata/cache/<name>),
+// and fails on any miss or failed repair.
+func runAndReport(t *testing.T, profiles []string, name string, pick func(*campaign.Plan) []campaign.Case) {
+	t.Helper()
 	out := os.Getenv("XFSBOX_CAMPAIGN_OUT")
 	if out == "" {
 		root, err := testimg.RepoRoot()
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = filepath.Join(root, "testdata", "cache", "campaign.txt")
+		out = filepath.Join(root, "testdata", "cache", name)
 	}
 	var plans []*campaign.Plan
 	var results []campaign.Result
 	start := time.Now()
 	for _, p := range profiles {
 		plan := campaign.PlanFor(t, p)
-		cases := selectObjects(plan.Cases, os.Getenv("XFSBOX_CAMPAIGN_OBJECTS"))
-		t.Logf("%s: %d objects, %d cases, %d selected", p, len(plan.Objects), len(plan.Cases), len(cases))
+		cases := pick(plan)
 		plans = append(plans, plan)
 		results = append(results, run(t, p, cases, 50, kernelEvery(t))...)
 	}
@@ -98,4 +110,34 @@ func kernelEvery(t *testing.T) func(campaign.Case) bool {
 	}
 	var n atomic.Int64
 	return func(campaign.Case) bool { return (n.Add(1)-1)%every == 0 }
+}
+
+// TestCampaignWild runs, on every profile of the wild matrix
+// (testimg.WildProfiles, or $XFSBOX_WILD_PROFILES), a sample of the
+// campaign: for every object and verb, $XFSBOX_WILD_PER_PAIR fields
+// (default 3) drawn with the sample's seed, every repaired case judged
+// by xfs_repair -n and the kernel. The table goes to stdout and to
+// $XFSBOX_CAMPAIGN_OUT (default testdata/cache/campaign-wild.txt). It
+// fails on any miss or failed repair. make campaign runs it after
+// TestCampaignFull.
+func TestCampaignWild(t *testing.T) {
+	testimg.Require(t, "root", "xfsprogs")
+	profiles := testimg.WildProfiles()
+	if os.Getenv("XFSBOX_WILD_PROFILES") != "" {
+		profiles = testimg.WildSample()
+	}
+	perPair := 3
+	if s := os.Getenv("XFSBOX_WILD_PER_PAIR"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("XFSBOX_WILD_PER_PAIR=%q: want a positive number", s)
+		}
+		perPair = n
+	}
+	runAndReport(t, profiles, "campaign-wild.txt", func(plan *campaign.Plan) []campaign.Case {
+		cases := campaign.Sample(plan.Cases, perPair, sampleSeed)
+		checkCoverage(t, plan, cases)
+		t.Logf("%s: %d objects, %d cases in all, sampling %d", plan.Profile, len(plan.Objects), len(plan.Cases), len(cases))
+		return cases
+	})
 }

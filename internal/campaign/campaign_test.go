@@ -18,13 +18,16 @@ const workers = 2
 // sampleSeed fixes TestCampaignSample's choice of cases.
 const sampleSeed = 20260514
 
-// sampleProfiles are the images the sample and, by default, the full
-// campaign run on.
-var sampleProfiles = []string{"allfeatures", "defaults"}
+// sampleProfiles are the images the sample runs on: allfeatures and
+// defaults, and the wild sample (no sparse inodes, 64 KiB blocks, the
+// RHEL 7 defaults).
+func sampleProfiles() []string {
+	return append([]string{"allfeatures", "defaults"}, testimg.WildSample()...)
+}
 
 // TestCampaignSample runs a deterministic slice of the campaign: for
-// every object and verb, one field drawn with a fixed seed, on the
-// allfeatures and defaults images. It fails on any miss.
+// every object and verb, one field drawn with a fixed seed, on
+// sampleProfiles. It fails on any miss.
 func TestCampaignSample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the campaign sample takes minutes (not in -short)")
@@ -33,7 +36,7 @@ func TestCampaignSample(t *testing.T) {
 	var plans []*campaign.Plan
 	var results []campaign.Result
 	start := time.Now()
-	for _, p := range sampleProfiles {
+	for _, p := range sampleProfiles() {
 		plan := campaign.PlanFor(t, p)
 		cases := campaign.Sample(plan.Cases, 1, sampleSeed)
 		checkCoverage(t, plan, cases)

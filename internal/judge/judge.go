@@ -206,6 +206,9 @@ func writeWorkload(dir string) error {
 		f, err := os.Create(name)
 		if err != nil {
 			if isNoSpace(err) {
+				// No room for an inode (a stripe-aligned or 64 KiB-block
+				// filesystem runs out of room for a new chunk first).
+				full = true
 				break
 			}
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,10 +36,7 @@ Each finding has a stable code (such as bnobt.order or agf.freeblks), a
 severity (corrupt, xref, preen, warning), the AG, structure and block.
 
 Flags:
-  --ag N               check only AG N (every inode is still read)
-  --json               print the result as JSON (schema xfsbox.check)
-  --scratch-dir DIR    stage records in an unnamed file in DIR instead of memory (memfd)
-  --max-workspace SIZE refuse to stage more than SIZE (e.g. 512M, 4G)
+{{flags}}
 
 Exit codes: 0 clean, 1 corruption found, 2 or more for operational errors.
 
@@ -46,17 +44,19 @@ Examples:
   xfsbox check disk.img
   xfsbox check --ag 3 --json disk.img | jq '.findings[].code'
 `,
-		run: runCheck,
+		flags: func(fl *flag.FlagSet) { checkFlags(fl) },
+		run:   runCheck,
 	})
 }
 
 // errCorrupt makes the exit code 1 after findings were printed.
 var errCorrupt = errors.New("corruption found")
 
-func workspaceFlags(fl interface {
-	String(string, string, string) *string
-}) (scratch, maxWS *string) {
-	return fl.String("scratch-dir", "", ""), fl.String("max-workspace", "", "")
+func checkFlags(fl *flag.FlagSet) (ag *int64, asJSON *bool, scratch, maxWS *string) {
+	ag = agFlag(fl, "; every inode is still read")
+	asJSON = jsonFlag(fl, "xfsbox.check")
+	scratch, maxWS = workspaceFlags(fl)
+	return ag, asJSON, scratch, maxWS
 }
 
 func workspaceOptions(scratch, maxWS string) (workspace.Options, error) {
@@ -97,9 +97,7 @@ func parseSize(s string) (int64, error) {
 
 func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("check")
-	ag := fl.Int64("ag", -1, "")
-	asJSON := fl.Bool("json", false, "")
-	scratch, maxWS := workspaceFlags(fl)
+	ag, asJSON, scratch, maxWS := checkFlags(fl)
 	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return err

@@ -24,8 +24,11 @@ type command struct {
 	name    string
 	summary string
 	usage   string // after "xfsbox NAME "
-	help    string // long help with examples
-	run     func(ctx context.Context, args []string, stdout io.Writer) error
+	help    string // long help with examples; flagsMarker stands for the flags
+	// flags defines the command's flags on a FlagSet (nil: none); run
+	// defines the same ones.
+	flags func(fl *flag.FlagSet)
+	run   func(ctx context.Context, args []string, stdout io.Writer) error
 	// readOnly commands write nothing: on SIGINT/SIGTERM they exit
 	// within exitGrace even when what they run does not see its
 	// context cancelled (a renderer deep in a hostile image).
@@ -190,7 +193,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func commandHelp(c *command) string {
-	return fmt.Sprintf("usage: xfsbox %s %s\n\n%s", c.name, c.usage, c.help)
+	help := strings.Replace(c.help, flagsMarker, flagsHelp(commandFlags(c)), 1)
+	return fmt.Sprintf("usage: xfsbox %s %s\n\n%s", c.name, c.usage, help)
 }
 
 func setLogLevel(s string) error {

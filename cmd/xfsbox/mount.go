@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -65,13 +66,7 @@ with the reason in ctl, status and log. SIGINT/SIGTERM cancel a running
 command before its commit point (past it, it finishes), then unmount.
 
 Flags:
-  --read-only          open the image read-only (views and check only; repairs get EROFS)
-  --sandbox            stage repairs in an overlay; the image changes only on commit
-  --overlay FILE       with --sandbox: keep the overlay in FILE (created if missing;
-                       refused if made over another image or an image changed since)
-  --debug-fuse         log every FUSE request (very verbose)
-  --scratch-dir DIR    stage repair records in an unnamed file in DIR (default: memfd)
-  --max-workspace SIZE refuse repairs that need more workspace than SIZE
+{{flags}}
 
 Examples:
   mkdir -p /mnt/x && xfsbox mount --read-only disk.img /mnt/x &
@@ -82,17 +77,23 @@ Examples:
   xfsbox mount --sandbox --overlay disk.ovl disk.img /mnt/x &
   echo 'repair all' > /mnt/x/ctl && xfs_repair -n /mnt/x/image && echo commit > /mnt/x/ctl
 `,
-		run: runMount,
+		flags: func(fl *flag.FlagSet) { mountFlags(fl) },
+		run:   runMount,
 	})
+}
+
+func mountFlags(fl *flag.FlagSet) (readOnly, debug, sandbox *bool, overlay, scratch, maxWS *string) {
+	readOnly = fl.Bool("read-only", false, "open the image read-only (views and check only; repairs get EROFS)")
+	debug = fl.Bool("debug-fuse", false, "log every FUSE request (very verbose)")
+	sandbox = fl.Bool("sandbox", false, "stage repairs in an overlay; the image changes only on commit")
+	overlay = fl.String("overlay", "", "with --sandbox: keep the overlay in `FILE` (created if missing;\nrefused if made over another image or an image changed since)")
+	scratch, maxWS = workspaceFlags(fl)
+	return
 }
 
 func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("mount")
-	readOnly := fl.Bool("read-only", false, "")
-	debug := fl.Bool("debug-fuse", false, "")
-	sandbox := fl.Bool("sandbox", false, "")
-	overlay := fl.String("overlay", "", "")
-	scratch, maxWS := workspaceFlags(fl)
+	readOnly, debug, sandbox, overlay, scratch, maxWS := mountFlags(fl)
 	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -71,15 +72,7 @@ unknown features, or corrupt metadata the rebuild must rely on (inobt,
 refcountbt, inodes).
 
 Flags:
-  --ag N               the AG to repair (default: every AG, in parallel)
-  --force              rebuild even when the check finds nothing wrong
-  --full-scan          take used space from every inode even when the rmapbt
-                       is sound (slower; the result says which source it used)
-  --json               print the result as JSON (schema xfsbox.repair; a plan has "plan": true)
-  --dry-run            report what the repair would do, writing nothing
-  --output NEW         write a repaired copy to NEW and leave IMAGE as it is
-  --scratch-dir DIR    stage records in an unnamed file in DIR (default: memory, memfd)
-  --max-workspace SIZE refuse to stage more than SIZE
+{{flags}}
 
 Examples:
   xfsbox repair --ag 3 disk.img bnobt
@@ -88,19 +81,25 @@ Examples:
   xfsbox repair --dry-run disk.img all
   xfsbox repair --output fixed.img evidence.img all && xfs_repair -n fixed.img
 `,
-		run: runRepair,
+		flags: func(fl *flag.FlagSet) { repairFlags(fl) },
+		run:   runRepair,
 	})
+}
+
+func repairFlags(fl *flag.FlagSet) (ag *int64, force, fullScan, asJSON, dryRun *bool, output, scratch, maxWS *string) {
+	ag = agFlag(fl, ", in parallel")
+	force = fl.Bool("force", false, "rebuild even when the check finds nothing wrong")
+	fullScan = fl.Bool("full-scan", false, "take used space from every inode even when the rmapbt\nis sound (slower; the result says which source it used)")
+	asJSON = jsonFlag(fl, `xfsbox.repair; a plan has "plan": true`)
+	dryRun = fl.Bool("dry-run", false, "report what the repair would do, writing nothing")
+	output = fl.String("output", "", "write a repaired copy to `NEW` and leave IMAGE as it is")
+	scratch, maxWS = workspaceFlags(fl)
+	return
 }
 
 func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	fl := newFlags("repair")
-	ag := fl.Int64("ag", -1, "")
-	force := fl.Bool("force", false, "")
-	fullScan := fl.Bool("full-scan", false, "")
-	asJSON := fl.Bool("json", false, "")
-	dryRun := fl.Bool("dry-run", false, "")
-	output := fl.String("output", "", "")
-	scratch, maxWS := workspaceFlags(fl)
+	ag, force, fullScan, asJSON, dryRun, output, scratch, maxWS := repairFlags(fl)
 	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return err

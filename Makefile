@@ -25,8 +25,10 @@ help:
 	@echo "make safety     240 SIGKILLs during repairs and a wider hostile-image sample (make campaign runs it)"
 	@echo "make lint       go vet, gofmt and staticcheck"
 
+# -buildvcs=auto records the commit (xfsbox --version) when built in a
+# git checkout, whatever GOFLAGS says, and builds without it elsewhere.
 build:
-	$(GO) build -o $(BIN) ./cmd/xfsbox
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/xfsbox
 
 deps:
 	@./.ci/deps

@@ -48,12 +48,14 @@ const mainHelp = `xfsbox: look inside XFS filesystem images and repair their AG 
 Usage:
   xfsbox [--log-level LEVEL] COMMAND [ARGS...]
   xfsbox COMMAND --help
+  xfsbox --version
 
 Commands:
 %s
 Global flags:
   --log-level LEVEL   panic, fatal, error, warn, info, debug or trace (default warn);
                       logs go to stderr
+  --version           print the version and VCS revision, then exit
 
 Examples:
   xfsbox check disk.img                        # 0 clean, 1 corrupt
@@ -111,6 +113,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case a == "-h" || a == "--help" || a == "-help":
 			fmt.Fprint(stdout, usageText())
+			return exitOK
+		case a == "--version" || a == "-version":
+			fmt.Fprint(stdout, versionText())
 			return exitOK
 		case a == "--log-level" || a == "-log-level":
 			if len(args) < 2 {

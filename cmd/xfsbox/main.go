@@ -105,7 +105,12 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			code = internalError(stderr, r)
+		}
+	}()
 	logrus.SetOutput(stderr)
 	logrus.SetLevel(logrus.WarnLevel)
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
@@ -180,6 +185,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
+	testPanicHook()
 	err := c.run(ctx, args[1:], stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, commandHelp(c))

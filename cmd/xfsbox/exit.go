@@ -13,7 +13,7 @@ import (
 // Exit codes, in the one place that maps errors to them. 0 and 1 follow
 // fsck: 1 means the filesystem has problems; 2 and up are operational.
 const (
-	exitOK       = 0
+	exitOK       = 0 // success
 	exitCorrupt  = 1 // check found corruption
 	exitUsage    = 2 // bad command line
 	exitRefused  = 3 // the image is not XFS, is unsupported or truncated

@@ -86,6 +86,11 @@ Examples:
 	})
 }
 
+// repairStructures are the structure names repair takes (the engine's
+// parseRepairSet accepts them; the man page and the bash completion list
+// them, tests keep the three in step).
+var repairStructures = []string{"bnobt", "cntbt", "agf", "agfl", "rmapbt", "refcountbt", "inobt", "finobt", "agi", "sb", "all"}
+
 func repairFlags(fl *flag.FlagSet) (ag *int64, force, fullScan, asJSON, dryRun *bool, output, scratch, maxWS *string) {
 	ag = agFlag(fl, ", in parallel")
 	force = fl.Bool("force", false, "rebuild even when the check finds nothing wrong")
@@ -105,7 +110,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 		return err
 	}
 	if len(pos) < 2 {
-		return &usageError{"need IMAGE and at least one STRUCTURE (bnobt, cntbt, agf, agfl, rmapbt, refcountbt, inobt, finobt, agi, sb, all)"}
+		return &usageError{"need IMAGE and at least one STRUCTURE (" + strings.Join(repairStructures, ", ") + ")"}
 	}
 	wo, err := workspaceOptions(*scratch, *maxWS)
 	if err != nil {

@@ -154,7 +154,7 @@ func (c *agCheck) addInodeChunks(ctx context.Context) error {
 	agLen := g.AGLength(c.agno)
 	inopb := g.InoPBlock
 	shared := blockChunks{g: g, report: func(b uint32, have, want uint32) {
-		c.add("inobt.partial_block", Corrupt, b, "block %d holds %d inode chunks, the kernel allocates them together, but the inobt lists %d of them (agino %d-%d)",
+		c.addNoBlock("inobt.partial_block", Corrupt, "block %d holds %d inode chunks, which the kernel allocates together, but the inobt lists %d of them (agino %d-%d)",
 			b, want, have, g.AGIno(b, 0), g.AGIno(b, inopb-1))
 	}}
 	defer shared.flush()

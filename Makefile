@@ -7,6 +7,9 @@ PKGS    := ./...
 # time cancellation, and a 2-core machine shared by all of them makes
 # both flaky.
 TESTTIMEOUT ?= 40m
+# A fixed staticcheck, so that make lint gives the same verdict over time
+# (2026.2.2; @latest would change it under us).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build deps test test-short demo images fixtures bench fuzz campaign vet lint clean help
 
@@ -23,7 +26,7 @@ help:
 	@echo "make campaign   full corruption campaign with repairs judged by xfs_repair -n and the kernel (slow)"
 	@echo "make wild       the wild image matrix in full: oracle, xfs_repair comparison, campaign sample (make campaign runs it)"
 	@echo "make safety     240 SIGKILLs during repairs and a wider hostile-image sample (make campaign runs it)"
-	@echo "make lint       go vet, gofmt and staticcheck"
+	@echo "make lint       go vet, gofmt and staticcheck ($(STATICCHECK))"
 
 # -buildvcs=auto records the commit (xfsbox --version) when built in a
 # git checkout, whatever GOFLAGS says, and builds without it elsewhere.
@@ -34,7 +37,7 @@ deps:
 	@./.ci/deps
 
 lint: vet
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest -tags bench,campaign ./...
+	$(GO) run $(STATICCHECK) -tags bench,campaign ./...
 
 vet:
 	$(GO) vet $(PKGS)

@@ -11,7 +11,7 @@ TESTTIMEOUT ?= 40m
 # (2026.2.2; @latest would change it under us).
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build deps test test-short demo images fixtures bench fuzz campaign vet lint clean help
+.PHONY: all build deps test test-short demo images fixtures bench fuzz fuzz-list campaign vet lint clean help
 
 all: build
 
@@ -22,7 +22,8 @@ help:
 	@echo "make test-short tests that need no root (fixtures only)"
 	@echo "make images     generate (and cache) the test image matrix"
 	@echo "make bench      benchmark table (ratios against xfs_repair and in-memory sort)"
-	@echo "make fuzz       run each fuzz target for FUZZTIME (default 30s)"
+	@echo "make fuzz       run every fuzz target of every package for FUZZTIME (default 30s)"
+	@echo "make fuzz-list  list the fuzz targets make fuzz runs (package and target)"
 	@echo "make campaign   full corruption campaign with repairs judged by xfs_repair -n and the kernel (slow)"
 	@echo "make wild       the wild image matrix in full: oracle, xfs_repair comparison, campaign sample (make campaign runs it)"
 	@echo "make safety     240 SIGKILLs during repairs and a wider hostile-image sample (make campaign runs it)"
@@ -56,11 +57,20 @@ images: deps
 	$(GO) test -count=1 -timeout 60m -run TestGenerateImages -v ./internal/testimg/
 
 FUZZTIME ?= 30s
+# Every package with tests is asked for its fuzz targets (go test -list),
+# so that a target added anywhere runs without a change here.
+fuzz-list:
+	@set -e; pkgs=$$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' $(PKGS)); \
+	for pkg in $$pkgs; do \
+	  targets=$$($(GO) test -list '^Fuzz' $$pkg); \
+	  for t in $$(echo "$$targets" | grep '^Fuzz' || true); do echo "$$pkg $$t"; done; \
+	done
+
 fuzz:
-	@for pkg in ./xfsformat ./repair; do \
-	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $$pkg || exit 1; \
-	  done; \
+	@set -e; list=$$($(MAKE) -s --no-print-directory fuzz-list); \
+	test -n "$$list" || { echo "make fuzz: no fuzz targets found"; exit 1; }; \
+	echo "$$list" | while read -r pkg t; do \
+	  echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $$pkg </dev/null; \
 	done
 
 bench: deps build

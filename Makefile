@@ -7,11 +7,18 @@ PKGS    := ./...
 # time cancellation, and a 2-core machine shared by all of them makes
 # both flaky.
 TESTTIMEOUT ?= 40m
+# make install: $(DESTDIR)$(PREFIX)/bin/xfsbox, its man page and its bash
+# completion.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # A fixed staticcheck, so that make lint gives the same verdict over time
 # (2026.2.2; @latest would change it under us).
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build deps test test-short demo images fixtures bench fuzz fuzz-list campaign vet lint clean help
+.PHONY: all build deps test test-short demo images fixtures bench fuzz fuzz-list campaign vet lint install uninstall clean help
 
 all: build
 
@@ -28,6 +35,8 @@ help:
 	@echo "make wild       the wild image matrix in full: oracle, xfs_repair comparison, campaign sample (make campaign runs it)"
 	@echo "make safety     240 SIGKILLs during repairs and a wider hostile-image sample (make campaign runs it)"
 	@echo "make lint       go vet, gofmt and staticcheck ($(STATICCHECK))"
+	@echo "make install    install xfsbox, xfsbox(8) and the bash completion under DESTDIR PREFIX (default /usr/local)"
+	@echo "make uninstall  remove what make install installed (same DESTDIR and PREFIX)"
 
 # -buildvcs=auto records the commit (xfsbox --version) when built in a
 # git checkout, whatever GOFLAGS says, and builds without it elsewhere.
@@ -99,6 +108,15 @@ wild: deps build
 safety:
 	XFSBOX_KILL_ROUNDS=$${XFSBOX_KILL_ROUNDS:-240} XFSBOX_HOSTILE_CASES=40 XFSBOX_HOSTILE_SEEDS=40 XFSBOX_HOSTILE_REPAIRS=30 \
 	  $(GO) test -count=1 -timeout 180m -run 'TestKillDuringRepair|TestHostile' -v ./cmd/xfsbox/
+
+install: build
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)"
+	install -m 0755 $(BIN) "$(DESTDIR)$(BINDIR)/xfsbox"
+	install -m 0644 cmd/xfsbox/xfsbox.8 "$(DESTDIR)$(MANDIR)/man8/xfsbox.8"
+	install -m 0644 cmd/xfsbox/xfsbox.bash-completion "$(DESTDIR)$(BASHCOMPDIR)/xfsbox"
+
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/xfsbox" "$(DESTDIR)$(MANDIR)/man8/xfsbox.8" "$(DESTDIR)$(BASHCOMPDIR)/xfsbox"
 
 clean:
 	rm -rf bin

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -268,7 +269,7 @@ func exitCodes(t *testing.T) map[int]string {
 // switch of fusefs/control.go's parse.
 func controlVerbs(t *testing.T) []string {
 	t.Helper()
-	lits := funcCaseStrings(t, "../../fusefs/control.go", "parse", true)
+	lits := funcCaseStrings(t, filepath.Join(repoRoot(t), "fusefs", "control.go"), "parse", true)
 	if len(lits) == 0 {
 		t.Fatal("fusefs/control.go: no verbs found in parse")
 	}
@@ -324,7 +325,7 @@ func funcCaseStrings(t *testing.T, path, fn string, first bool) []string {
 // freesp (the free-space rebuild's internal name, which --help does not
 // offer).
 func TestRepairStructuresAccepted(t *testing.T) {
-	accepted := funcCaseStrings(t, "../../repair/rebuild.go", "parseRepairSet", false)
+	accepted := funcCaseStrings(t, filepath.Join(repoRoot(t), "repair", "rebuild.go"), "parseRepairSet", false)
 	accepted = slices.DeleteFunc(accepted, func(s string) bool { return s == "freesp" })
 	slices.Sort(accepted)
 	if want := slices.Sorted(slices.Values(repairStructures)); !slices.Equal(slices.Compact(accepted), want) {

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/xfsbox/xfsbox/internal/testimg"
 )
 
 // TestVersion: --version and the version command print the version
@@ -58,14 +60,11 @@ func TestVersionFromMake(t *testing.T) {
 	}
 }
 
-// repoRoot is the module's root directory (tests run in cmd/xfsbox).
+// repoRoot is the module's root directory.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("../..")
+	root, err := testimg.RepoRoot()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "Makefile")); err != nil {
 		t.Fatal(err)
 	}
 	return root

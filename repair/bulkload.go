@@ -2,6 +2,7 @@ package repair
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/xfsbox/xfsbox/repair/workspace"
@@ -151,7 +152,7 @@ func BulkLoad(ctx context.Context, fs *FS, ws *workspace.Workspace, agno uint32,
 					copy(ent[ops.KeyLen:], hi)
 				}
 			}
-			be32put(ent[2*ops.KeyLen:], first[bi])
+			binary.BigEndian.PutUint32(ent[2*ops.KeyLen:], first[bi])
 			if err := keys.Append(ent); err != nil {
 				return err
 			}
@@ -177,7 +178,7 @@ func BulkLoad(ctx context.Context, fs *FS, ws *workspace.Workspace, agno uint32,
 				if ops.Overlapping {
 					copy(blk.HighKey(inBlock), entry[ops.KeyLen:2*ops.KeyLen])
 				}
-				blk.SetPtr(inBlock, be32(entry[2*ops.KeyLen:]))
+				blk.SetPtr(inBlock, binary.BigEndian.Uint32(entry[2*ops.KeyLen:]))
 			}
 			inBlock++
 			return nil
@@ -206,8 +207,4 @@ func BulkLoad(ctx context.Context, fs *FS, ws *workspace.Workspace, agno uint32,
 		below.Release()
 	}
 	return blocks[len(blocks)-1], nil
-}
-
-func be32put(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/xfsbox/xfsbox/repair/workspace"
@@ -64,22 +65,13 @@ type agCheck struct {
 }
 
 func (c *agCheck) add(code string, sev Severity, block uint32, format string, args ...any) {
-	structure, _, _ := cutDot(code)
+	structure, _, _ := strings.Cut(code, ".")
 	c.findings.Addf(code, sev, int64(c.agno), structure, int64(block), format, args...)
 }
 
 func (c *agCheck) addNoBlock(code string, sev Severity, format string, args ...any) {
-	structure, _, _ := cutDot(code)
+	structure, _, _ := strings.Cut(code, ".")
 	c.findings.Addf(code, sev, int64(c.agno), structure, -1, format, args...)
-}
-
-func cutDot(code string) (string, string, bool) {
-	for i := 0; i < len(code); i++ {
-		if code[i] == '.' {
-			return code[:i], code[i+1:], true
-		}
-	}
-	return code, "", false
 }
 
 // problem turns a verifier's or the walker's error into a finding.
@@ -101,20 +93,11 @@ func findingFromError(err error, ag int64) Finding {
 	case field == "":
 		field = "structure"
 	}
-	if i := indexByte(field, '['); i >= 0 {
+	if i := strings.IndexByte(field, '['); i >= 0 {
 		field = field[:i]
 	}
 	sev := Corrupt
 	return Finding{Code: fe.Struct + "." + field, Severity: sev, AG: fe.AG, Structure: fe.Struct, Block: fe.Block, Message: fe.Msg}
-}
-
-func indexByte(s string, b byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == b {
-			return i
-		}
-	}
-	return -1
 }
 
 func u32s(v uint32) string { return strconv.FormatUint(uint64(v), 10) }

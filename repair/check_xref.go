@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"iter"
 	"slices"
 	"strconv"
@@ -16,29 +17,24 @@ import (
 // cmpRmapRecs orders rmap records by (startblock, owner, offset with
 // flags, blockcount): the rmapbt's key order, total on whole records.
 func cmpRmapRecs(a, b []byte) int {
-	if c := cmp.Compare(be32(a[0:]), be32(b[0:])); c != 0 {
+	if c := cmp.Compare(binary.BigEndian.Uint32(a[0:]), binary.BigEndian.Uint32(b[0:])); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(be64(a[8:]), be64(b[8:])); c != 0 {
+	if c := cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:])); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(be64(a[16:]), be64(b[16:])); c != 0 {
+	if c := cmp.Compare(binary.BigEndian.Uint64(a[16:]), binary.BigEndian.Uint64(b[16:])); c != 0 {
 		return c
 	}
-	return cmp.Compare(be32(a[4:]), be32(b[4:]))
+	return cmp.Compare(binary.BigEndian.Uint32(a[4:]), binary.BigEndian.Uint32(b[4:]))
 }
 
 func cmpAllocByStart(a, b []byte) int {
-	if c := cmp.Compare(be32(a[0:]), be32(b[0:])); c != 0 {
+	if c := cmp.Compare(binary.BigEndian.Uint32(a[0:]), binary.BigEndian.Uint32(b[0:])); c != 0 {
 		return c
 	}
-	return cmp.Compare(be32(a[4:]), be32(b[4:]))
+	return cmp.Compare(binary.BigEndian.Uint32(a[4:]), binary.BigEndian.Uint32(b[4:]))
 }
-
-func be32(b []byte) uint32 {
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-func be64(b []byte) uint64 { return uint64(be32(b))<<32 | uint64(be32(b[4:])) }
 
 // records turns an array into an iterator, so that several arrays can
 // be walked in step with iter.Pull. A record is valid until the next one
@@ -652,10 +648,10 @@ func (c *agCheck) xrefInodeTrees(ctx context.Context) error {
 		}
 		var r xfsformat.InobtRec
 		switch {
-		case !okF || (okI && be32(i) < be32(f)):
+		case !okF || (okI && binary.BigEndian.Uint32(i) < binary.BigEndian.Uint32(f)):
 			r = xfsformat.DecodeInobtRec(i, sparse)
 			c.addNoBlock("finobt.missing", XrefMismatch, "chunk %d has %d free inodes but is not in the finobt", r.StartIno, r.FreeCount)
-		case !okI || be32(f) < be32(i):
+		case !okI || binary.BigEndian.Uint32(f) < binary.BigEndian.Uint32(i):
 			r = xfsformat.DecodeInobtRec(f, sparse)
 			c.addNoBlock("finobt.extra", XrefMismatch, "finobt chunk %d is not an inobt chunk with free inodes", r.StartIno)
 		default:

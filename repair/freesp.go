@@ -2,6 +2,7 @@ package repair
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"iter"
 
@@ -146,8 +147,8 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	candidates := complement(usedUnion(records(ctx, before, &iterErr)), nil, agLen)
 	var oldOwnAG int64
 	for rec := range records(ctx, c.used, &iterErr) {
-		if replaced(int64(be64(rec[8:]))) {
-			oldOwnAG += int64(be32(rec[4:]))
+		if replaced(int64(binary.BigEndian.Uint64(rec[8:]))) {
+			oldOwnAG += int64(binary.BigEndian.Uint32(rec[4:]))
 		}
 	}
 	var candidateBlocks int64

@@ -2,7 +2,9 @@ package repair
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -50,7 +52,7 @@ func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult,
 	if err != nil {
 		return res, err
 	}
-	icount, ifree := be64(sbBuf[128:]), be64(sbBuf[136:])
+	icount, ifree := binary.BigEndian.Uint64(sbBuf[128:]), binary.BigEndian.Uint64(sbBuf[136:])
 	res.Counters = []Counter{{"count", uint64(old.Count), uint64(agi.Count)}, {"freecount", uint64(old.FreeCount), uint64(agi.FreeCount)},
 		{"ino_blocks", uint64(old.IBlocks), uint64(agi.IBlocks)}, {"fino_blocks", uint64(old.FBlocks), uint64(agi.FBlocks)},
 		{"icount", sb.ICount, icount}, {"ifree", sb.IFree, ifree}}
@@ -71,7 +73,7 @@ func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult,
 		return res, err
 	}
 	for _, f := range after.Findings.List() {
-		if s, _, _ := cutDot(f.Code); s == "agi" {
+		if s, _, _ := strings.Cut(f.Code, "."); s == "agi" {
 			res.After = append(res.After, f)
 		}
 	}

@@ -119,7 +119,7 @@ func refuseCorruptSources(findings []Finding, sources ...string) error {
 		if f.Severity != Corrupt {
 			continue
 		}
-		s, _, _ := cutDot(f.Code)
+		s, _, _ := strings.Cut(f.Code, ".")
 		for _, src := range sources {
 			if s == src {
 				bad = append(bad, f.Code)
@@ -311,7 +311,7 @@ func needsRebuild(findings []Finding, structures []string) bool {
 		if f.Severity != Corrupt && f.Severity != XrefMismatch {
 			continue
 		}
-		s, _, _ := cutDot(f.Code)
+		s, _, _ := strings.Cut(f.Code, ".")
 		for _, want := range structures {
 			if s == want {
 				return true

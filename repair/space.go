@@ -3,6 +3,7 @@ package repair
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"iter"
 	"slices"
 
@@ -55,7 +56,7 @@ func complement(used iter.Seq[extent], extra []extent, agLen uint64) iter.Seq[ex
 func filterOwners(ctx context.Context, a *workspace.Array, errp *error, drop func(owner int64) bool) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
 		for rec := range records(ctx, a, errp) {
-			if drop(int64(be64(rec[8:]))) {
+			if drop(int64(binary.BigEndian.Uint64(rec[8:]))) {
 				continue
 			}
 			if !yield(rec) {
@@ -86,10 +87,10 @@ func carve(ctx context.Context, ws *workspace.Workspace, candidates iter.Seq[ext
 	}
 	// Longest first: cntbt order reversed on length, by start within.
 	if err := arr.Sort(ctx, func(x, y []byte) int {
-		if c := cmp.Compare(be32(y[4:]), be32(x[4:])); c != 0 {
+		if c := cmp.Compare(binary.BigEndian.Uint32(y[4:]), binary.BigEndian.Uint32(x[4:])); c != 0 {
 			return c
 		}
-		return cmp.Compare(be32(x[0:]), be32(y[0:]))
+		return cmp.Compare(binary.BigEndian.Uint32(x[0:]), binary.BigEndian.Uint32(y[0:]))
 	}); err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ images: deps
 
 FUZZTIME ?= 30s
 fuzz:
-	@for pkg in ./xfsformat ./repair; do \
+	@for pkg in ./xfsformat ./repair ./repair/store; do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $$pkg || exit 1; \
 	  done; \

@@ -489,6 +489,32 @@ func extract(tarball, dir string) error {
 	}
 }
 
+// SmallImage is testdata/fixtures/small.img.gz (made by
+// testdata/mksmall.sh) uncompressed into memory: a whole 32 MiB XFS
+// image with every v5 metadata feature, two AGs and a few files, for
+// tests that need no root, xfsprogs or image file.
+func SmallImage(t testing.TB) []byte {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatalf("testimg: %v", err)
+	}
+	f, err := os.Open(filepath.Join(root, "testdata", "fixtures", "small.img.gz"))
+	if err != nil {
+		t.Fatalf("testimg: %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("testimg: small image: %v", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	if err != nil {
+		t.Fatalf("testimg: small image: %v", err)
+	}
+	return b
+}
+
 // FileSum is the sha256 of the file at p (an image, before and after
 // something that must not change it).
 func FileSum(t testing.TB, p string) [32]byte {

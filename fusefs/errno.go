@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -18,7 +19,7 @@ func toErrno(err error) syscall.Errno {
 		return 0
 	}
 	var errno syscall.Errno
-	var ioe *repair.IOError
+	var ioe *store.IOError
 	switch {
 	case errors.Is(err, view.ErrNotFound), errors.Is(err, os.ErrNotExist):
 		return syscall.ENOENT

@@ -1,11 +1,9 @@
 package fusefs
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -13,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/xfsbox/xfsbox/fusefs/view"
+	"github.com/xfsbox/xfsbox/repair/store"
 )
 
 // Options tune a mount.
@@ -58,42 +57,19 @@ func CheckMountpoint(dir string) (string, error) {
 	return real, nil
 }
 
-// isMountpoint reads /proc/self/mountinfo (field 5 is the mount point,
-// with spaces and such octal-escaped).
+// isMountpoint reports whether dir is the mount point of any mount in
+// this mount namespace.
 func isMountpoint(dir string) (bool, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := store.Mounts()
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && unescapeMountinfo(fields[4]) == dir {
+	for _, m := range mounts {
+		if m.Point == dir {
 			return true, nil
 		}
 	}
-	return false, sc.Err()
-}
-
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var c byte
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%3o", &c); err == nil {
-				b.WriteByte(c)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return false, nil
 }
 
 // Mount serves tree at dir. The caller waits with Wait and unmounts with

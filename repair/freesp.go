@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -385,7 +386,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 		if sbBuf, fdOld, fdNew, err = fs.sbWithFdblocks(agno, &agf); err != nil {
 			return err
 		}
-		writes := []Write{
+		writes := []store.Write{
 			{Off: g.SectorOffset(agno, SectorAGF), Data: agfBuf},
 			{Off: g.SectorOffset(agno, SectorAGFL), Data: agflBuf},
 		}
@@ -394,9 +395,9 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 			if err != nil {
 				return err
 			}
-			writes = append(writes, Write{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf})
+			writes = append(writes, store.Write{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf})
 		}
-		writes = append(writes, Write{Off: 0, Data: sbBuf})
+		writes = append(writes, store.Write{Off: 0, Data: sbBuf})
 		opts.progress("commit")
 		return fs.commit(opts, writes)
 	}()

@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
 // FS is an opened XFS image: the image, its block cache, the primary
 // superblock and the geometry derived from it.
 type FS struct {
-	Img   *Image
-	Cache *Cache
+	Img   *store.Image
+	Cache *store.Cache
 	SB    *xfsformat.Superblock
 	Geo   *xfsformat.Geometry
 
@@ -21,10 +22,13 @@ type FS struct {
 	// an interrupted repair: the image shows the state before it.
 	JournalPending bool
 	// Recovered says what a read-write open did with a journal.
-	Recovered JournalOutcome
+	Recovered store.JournalOutcome
 
 	unlock  func()
 	journal string // where a repair's journal goes
+	// journalLimit bounds the commits that go through the journal (0:
+	// as large as a journal holds); tests lower it.
+	journalLimit int64
 
 	// state orders readers of whole views against a repair's commit:
 	// a view rendered under ReadLock sees the image before or after a
@@ -49,7 +53,7 @@ type OpenOptions struct {
 	// device (whose own directory, /dev, does not survive a reboot).
 	JournalDir string
 	// Sandbox opens the image read-only but locked as for writing, and
-	// puts an overlay over it that takes every write (sandbox.go): the
+	// puts an overlay over it that takes every write (store.Overlay): the
 	// named file Overlay, or an anonymous one when Overlay is empty.
 	Sandbox bool
 	Overlay string
@@ -78,15 +82,35 @@ var ErrNotXFS = xfsformat.ErrNotXFS
 // by name, what xfsbox cannot read: empty or truncated images, other
 // filesystems, v4 filesystems and unknown incompatible features.
 func Open(path string, opts OpenOptions) (*FS, error) {
-	img, err := OpenImage(path, opts.Writable && !opts.Sandbox)
+	img, err := store.OpenImage(path, opts.Writable && !opts.Sandbox)
 	if err != nil {
 		return nil, &OpenError{Path: path, Msg: "cannot open image", Err: err}
 	}
+	return OpenImage(img, opts)
+}
+
+// OpenImage is Open over an image already made: by store.OpenImage
+// (read-write when opts.Writable and not opts.Sandbox), or by
+// store.NewImage over any device, such as a store.MemDevice. It takes
+// over img: closing the FS closes it, and so does a failure. An image
+// that is not a file opens read-only only: writes need a lock, a journal
+// beside the image and a kernel that has not mounted it
+// (store.ErrNotFile).
+func OpenImage(img *store.Image, opts OpenOptions) (*FS, error) {
+	path := img.Path()
 	var unlock func()
-	var recovered JournalOutcome
+	var recovered store.JournalOutcome
 	pending := false
 	writer := opts.Writable || opts.Sandbox
-	journal, err := JournalPathFor(path, opts.JournalDir)
+	if writer && img.File() == nil {
+		img.Close()
+		return nil, &OpenError{Path: path, Msg: "cannot open the image for writing", Err: store.ErrNotFile}
+	}
+	var journal string
+	var err error
+	if img.File() != nil {
+		journal, err = store.JournalPathFor(path, opts.JournalDir)
+	}
 	if err != nil && writer {
 		img.Close()
 		return nil, &OpenError{Path: path, Msg: "no place for the repair journal", Err: err}
@@ -95,11 +119,11 @@ func Open(path string, opts OpenOptions) (*FS, error) {
 		// One writer at a time, never under a kernel mount; then finish
 		// (or drop) an interrupted repair before anything reads the
 		// metadata.
-		if unlock, err = LockImage(img.File(), path); err != nil {
+		if unlock, err = store.LockImage(img.File(), path); err != nil {
 			img.Close()
 			return nil, &OpenError{Path: path, Msg: "cannot lock the image for writing", Err: err}
 		}
-		if where, mounted, err := MountedByKernel(path); err != nil || mounted {
+		if where, mounted, err := store.MountedByKernel(path); err != nil || mounted {
 			unlock()
 			img.Close()
 			if err == nil {
@@ -107,19 +131,19 @@ func Open(path string, opts OpenOptions) (*FS, error) {
 			}
 			return nil, &OpenError{Path: path, Msg: "refusing to open for writing", Err: err}
 		}
-		if recovered, err = recoverImage(journal, img, opts.Sandbox); err != nil {
+		if recovered, err = img.Recover(journal); err != nil {
 			unlock()
 			img.Close()
 			return nil, &OpenError{Path: path, Msg: "cannot recover the repair journal", Err: err}
 		}
 	} else if journal != "" {
-		if p, err := PendingJournal(journal); err == nil {
+		if p, err := store.PendingJournal(journal); err == nil {
 			pending = p
 		}
 	}
 	err = nil
 	if opts.Sandbox {
-		if err = attachOverlay(img, opts.Overlay); err != nil {
+		if err = img.AttachOverlay(opts.Overlay); err != nil {
 			err = &OpenError{Path: path, Msg: "cannot open the sandbox's overlay", Err: err}
 		}
 	}
@@ -138,14 +162,7 @@ func Open(path string, opts OpenOptions) (*FS, error) {
 	return fs, nil
 }
 
-// rawWriter writes to an image before an FS exists (journal replay).
-type rawWriter struct{ img *Image }
-
-func (w rawWriter) WriteAt(p []byte, off int64) error { return w.img.WriteAt(p, off) }
-func (w rawWriter) Sync() error                       { return w.img.Sync() }
-func (w rawWriter) ImageID() (ImageID, error)         { return IdentifyImage(w.img) }
-
-func newFS(img *Image, opts OpenOptions) (*FS, error) {
+func newFS(img *store.Image, opts OpenOptions) (*FS, error) {
 	path := img.Path()
 	if img.Size() == 0 {
 		return nil, &OpenError{Path: path, Msg: "image is empty (0 bytes)", Err: ErrNotXFS}
@@ -171,15 +188,15 @@ func newFS(img *Image, opts OpenOptions) (*FS, error) {
 	need := int64(geo.DBlocks) * int64(geo.BlockSize)
 	if img.Size() < need {
 		return nil, &OpenError{Path: path, Msg: fmt.Sprintf("truncated image: %d bytes, but the filesystem is %d blocks of %d bytes (%d bytes)",
-			img.Size(), geo.DBlocks, geo.BlockSize, need), Err: ErrBeyondEnd}
+			img.Size(), geo.DBlocks, geo.BlockSize, need), Err: store.ErrBeyondEnd}
 	}
-	fs := &FS{Img: img, Cache: NewCache(img, opts.CacheBytes), SB: sb, Geo: geo}
+	fs := &FS{Img: img, Cache: store.NewCache(img, opts.CacheBytes), SB: sb, Geo: geo}
 	return fs, nil
 }
 
 // otherFS names a few filesystems whose magic is easy to see, to make
 // "not XFS" errors more helpful.
-func otherFS(img *Image) string {
+func otherFS(img *store.Image) string {
 	b := make([]byte, 2)
 	if img.ReadAt(b, 1024+56) == nil && b[0] == 0x53 && b[1] == 0xef {
 		return "; this looks like an ext2/3/4 filesystem"

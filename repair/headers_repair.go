@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -58,7 +59,7 @@ func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult,
 		{"icount", sb.ICount, icount}, {"ifree", sb.IFree, ifree}}
 
 	opts.progress("commit")
-	if err := fs.commit(opts, []Write{{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf}, {Off: 0, Data: sbBuf}}); err != nil {
+	if err := fs.commit(opts, []store.Write{{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf}, {Off: 0, Data: sbBuf}}); err != nil {
 		return res, err
 	}
 	res.Rewritten = []Rewrite{{"agi", "identity, counters and hints recomputed from the inode btrees"}, {"sb", "icount and ifree recounted over the AGs"}}
@@ -100,7 +101,7 @@ func rebuildSecondarySB(ctx context.Context, fs *FS, opts RepairOptions) (*Repai
 		res.NothingToDo = true
 		return res, nil
 	}
-	if err := fs.commit(opts, []Write{{Off: fs.Geo.SectorOffset(agno, SectorSB), Data: append([]byte(nil), primary...)}}); err != nil {
+	if err := fs.commit(opts, []store.Write{{Off: fs.Geo.SectorOffset(agno, SectorSB), Data: append([]byte(nil), primary...)}}); err != nil {
 		return res, err
 	}
 	res.Rewritten = []Rewrite{{"sb", "this AG's secondary superblock copied from the primary"}}
@@ -110,14 +111,14 @@ func rebuildSecondarySB(ctx context.Context, fs *FS, opts RepairOptions) (*Repai
 
 // commit writes header sectors through the redo journal, holding off
 // readers of whole views meanwhile.
-func (fs *FS) commit(opts RepairOptions, writes []Write) error {
+func (fs *FS) commit(opts RepairOptions, writes []store.Write) error {
 	fs.state.Lock()
 	defer fs.state.Unlock()
 	var err error
-	if ov := fs.Img.overlay; ov != nil {
+	if ov := fs.Img.Overlay(); ov != nil {
 		err = ov.Commit(writes) // sandbox: one atomic batch of the overlay, nothing beside the image
 	} else {
-		err = CommitJournal(fs.journal, opts.writer(fs), writes, opts.Fault)
+		err = store.CommitJournal(fs.journal, opts.writer(fs), writes, opts.Fault)
 	}
 	fs.Invalidate()
 	return err

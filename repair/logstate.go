@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -132,7 +133,7 @@ func ReadLogState(fs *FS) (*LogState, error) {
 
 // logReader reads basic blocks of the circular log.
 type logReader struct {
-	img   *Image
+	img   *store.Image
 	start int64  // byte offset of the log in the image
 	nbb   uint32 // log size in BBs
 }

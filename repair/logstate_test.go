@@ -28,7 +28,7 @@ var logprintRE = regexp.MustCompile(`log tail: (\d+) head: (\d+) state: <(\w+)>`
 
 func xfsLogprint(t *testing.T, img string) logprint {
 	t.Helper()
-	out, err := runTimed(t, time.Minute, "xfs_logprint", "-t", img)
+	out, err := testimg.RunTimed(t, time.Minute, "xfs_logprint", "-t", img)
 	m := logprintRE.FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("xfs_logprint -t %s: %v; no \"log tail: T head: H state: <S>\" in:\n%s", img, err, out)
@@ -155,13 +155,13 @@ func checkLogRecords(t *testing.T, img string) (extended int) {
 func TestLogStateDirty(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
 	img := testimg.Copy(t, "allfeatures")
-	mnt, umount := loopMount(t, img, "loop,logbsize=256k")
+	mnt, umount := testimg.LoopMount(t, img, "loop,logbsize=256k")
 	for i := 0; i < 200; i++ {
 		if err := os.WriteFile(filepath.Join(mnt, fmt.Sprintf("f%03d", i)), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if out, err := runTimed(t, time.Minute, "xfs_io", "-x", "-c", "shutdown -f", mnt); err != nil {
+	if out, err := testimg.RunTimed(t, time.Minute, "xfs_io", "-x", "-c", "shutdown -f", mnt); err != nil {
 		t.Fatalf("xfs_io shutdown: %v\n%s", err, out)
 	}
 	umount()
@@ -172,7 +172,7 @@ func TestLogStateDirty(t *testing.T) {
 		t.Fatalf("a log left by a shutdown is reported clean: %s", ls.Reason)
 	}
 	compareLogprint(t, img, ls)
-	out, _ := runTimed(t, 5*time.Minute, "xfs_repair", "-n", img)
+	out, _ := testimg.RunTimed(t, 5*time.Minute, "xfs_repair", "-n", img)
 	if !strings.Contains(out, "valuable metadata changes in a log") {
 		t.Fatalf("xfs_repair -n does not call the log dirty:\n%s", out)
 	}
@@ -181,7 +181,7 @@ func TestLogStateDirty(t *testing.T) {
 	}
 
 	// Mounting replays the log, unmounting leaves it clean again.
-	_, umount = loopMount(t, img, "loop")
+	_, umount = testimg.LoopMount(t, img, "loop")
 	umount()
 	ls = readLogState(t, img)
 	if !ls.Clean {
@@ -220,13 +220,13 @@ func TestLogStateWrapped(t *testing.T) {
 	}
 	dsync := func(mnt, name string, n int) {
 		t.Helper()
-		if out, err := runTimed(t, 2*time.Minute, "dd", "if=/dev/zero", "of="+filepath.Join(mnt, name), "bs=512",
+		if out, err := testimg.RunTimed(t, 2*time.Minute, "dd", "if=/dev/zero", "of="+filepath.Join(mnt, name), "bs=512",
 			fmt.Sprint("count=", n), "oflag=dsync", "status=none"); err != nil {
 			t.Fatalf("dd: %v\n%s", err, out)
 		}
 	}
 
-	mnt, umount := loopMount(t, img, "loop")
+	mnt, umount := testimg.LoopMount(t, img, "loop")
 	dsync(mnt, "a", 8000)
 	umount()
 	ls := readLogState(t, img)
@@ -239,9 +239,9 @@ func TestLogStateWrapped(t *testing.T) {
 	}
 	compareLogprint(t, img, ls)
 
-	mnt, umount = loopMount(t, img, "loop")
+	mnt, umount = testimg.LoopMount(t, img, "loop")
 	dsync(mnt, "b", 3000)
-	if out, err := runTimed(t, time.Minute, "xfs_io", "-x", "-c", "shutdown -f", mnt); err != nil {
+	if out, err := testimg.RunTimed(t, time.Minute, "xfs_io", "-x", "-c", "shutdown -f", mnt); err != nil {
 		t.Fatalf("xfs_io shutdown: %v\n%s", err, out)
 	}
 	umount()
@@ -270,7 +270,7 @@ func TestLogStateDamaged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "img")
-			if out, err := runTimed(t, time.Minute, "cp", "--sparse=always", src, img); err != nil {
+			if out, err := testimg.RunTimed(t, time.Minute, "cp", "--sparse=always", src, img); err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			os.Chmod(img, 0o644)
@@ -332,7 +332,7 @@ func TestLogStateAppendedRecord(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "img")
-			if out, err := runTimed(t, time.Minute, "cp", "--sparse=always", src, img); err != nil {
+			if out, err := testimg.RunTimed(t, time.Minute, "cp", "--sparse=always", src, img); err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			os.Chmod(img, 0o644)

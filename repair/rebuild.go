@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 )
 
@@ -32,8 +33,8 @@ type RepairOptions struct {
 	// Writer receives every write to the image (nil: the image itself);
 	// Fault is called before every durable step of the commit. Tests
 	// use both to stop the engine anywhere, as a crash would.
-	Writer Writer
-	Fault  FaultHook
+	Writer store.Writer
+	Fault  store.FaultHook
 	// Progress and Log, if set, hear about phases and changes.
 	Progress func(phase string)
 	Log      func(msg string)
@@ -92,10 +93,12 @@ func preflight(fs *FS) error {
 	if !fs.Img.Writable() {
 		return fmt.Errorf("%w: %w", ErrRefused, ErrReadOnly)
 	}
-	if where, mounted, err := MountedByKernel(fs.Img.Path()); err != nil {
-		return fmt.Errorf("%w: cannot tell whether the image is mounted: %v", ErrRefused, err)
-	} else if mounted {
-		return fmt.Errorf("%w: the image is mounted by the kernel (%s); unmount it first", ErrRefused, where)
+	if fs.Img.File() != nil { // an image in memory is no kernel's mount
+		if where, mounted, err := store.MountedByKernel(fs.Img.Path()); err != nil {
+			return fmt.Errorf("%w: cannot tell whether the image is mounted: %v", ErrRefused, err)
+		} else if mounted {
+			return fmt.Errorf("%w: the image is mounted by the kernel (%s); unmount it first", ErrRefused, where)
+		}
 	}
 	if bad := fs.SB.UnknownROCompat(); bad != 0 {
 		return fmt.Errorf("%w: unknown read-only-compatible features %#x; xfsbox must not write this filesystem", ErrRefused, bad)
@@ -144,18 +147,11 @@ func uniq(s []string) []string {
 	return out
 }
 
-// imageWriter writes straight to the image.
-type imageWriter struct{ fs *FS }
-
-func (w imageWriter) WriteAt(p []byte, off int64) error { return w.fs.Img.WriteAt(p, off) }
-func (w imageWriter) Sync() error                       { return w.fs.Img.Sync() }
-func (w imageWriter) ImageID() (ImageID, error)         { return IdentifyImage(w.fs.Img) }
-
-func (o *RepairOptions) writer(fs *FS) Writer {
+func (o *RepairOptions) writer(fs *FS) store.Writer {
 	if o.Writer != nil {
 		return o.Writer
 	}
-	return imageWriter{fs}
+	return fs.Img.JournalWriter()
 }
 
 // Invalidate drops everything cached about the image after a write

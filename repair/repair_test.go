@@ -10,6 +10,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -133,7 +134,7 @@ func (f *faultAfter) Sync() error {
 	return f.fs.Img.Sync()
 }
 
-func (f *faultAfter) ImageID() (ImageID, error) { return IdentifyImage(f.fs.Img) }
+func (f *faultAfter) ImageID() (store.ImageID, error) { return store.IdentifyImage(f.fs.Img) }
 
 func (f *faultAfter) hook(string) error { return f.step() }
 
@@ -212,7 +213,7 @@ func codes(t *testing.T, img string) []string {
 func cp(t *testing.T, from, to string) {
 	t.Helper()
 	os.Remove(to)
-	os.Remove(JournalPath(to))
+	os.Remove(store.JournalPath(to))
 	if out, err := exec.Command("cp", "--sparse=always", from, to).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)
 	}

@@ -11,10 +11,11 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/store"
 )
 
 // crashAt is a fault hook that fails at step, as a crash there would.
-func crashAt(step string, crash error) FaultHook {
+func crashAt(step string, crash error) store.FaultHook {
 	return func(s string) error {
 		if s == step {
 			return crash
@@ -72,7 +73,7 @@ func TestSandboxRepairCommit(t *testing.T) {
 	if err != nil || res.Findings.Corrupt() {
 		t.Fatalf("the staged state is not clean: %v %v", err, res.Findings.List())
 	}
-	if _, err := Open(img, OpenOptions{Writable: true}); !errors.Is(err, ErrImageBusy) {
+	if _, err := Open(img, OpenOptions{Writable: true}); !errors.Is(err, store.ErrImageBusy) {
 		t.Fatalf("a second writer during the sandbox: %v, want ErrImageBusy", err)
 	}
 	n, err := fs.CommitOverlay(nil)
@@ -95,12 +96,11 @@ func TestSandboxRepairCommit(t *testing.T) {
 func TestSandboxLargeCommit(t *testing.T) {
 	img := damagedCopy(t)
 	names := dirNames(t, filepath.Dir(img))
-	defer func(l int64) { journalLimit = l }(journalLimit)
-	journalLimit = 8192
 	fs, err := Open(img, OpenOptions{Sandbox: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	fs.journalLimit = 8192
 	if _, err := RepairAll(context.Background(), fs, []string{"all"}, RepairOptions{Force: true}); err != nil {
 		fs.Close()
 		t.Fatal(err)
@@ -111,14 +111,14 @@ func TestSandboxLargeCommit(t *testing.T) {
 	if !errors.Is(err, crash) {
 		t.Fatalf("commit: %v, want the crash", err)
 	}
-	if _, err := os.Stat(img + CommitFileSuffix); err != nil {
+	if _, err := os.Stat(img + store.CommitFileSuffix); err != nil {
 		t.Fatalf("no commit file after the crash: %v", err)
 	}
 	fs, err = Open(img, OpenOptions{Sandbox: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fs.Recovered.Action != JournalReplayed {
+	if fs.Recovered.Action != store.JournalReplayed {
 		t.Fatalf("reopen: %s, want a replay", fs.Recovered)
 	}
 	fs.Close()
@@ -182,7 +182,7 @@ func TestSandboxCommitCrashNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	if fs.Recovered.Action != JournalReplayed || !fs.Overlay().Applying {
+	if fs.Recovered.Action != store.JournalReplayed || !fs.Overlay().Applying {
 		t.Fatalf("reopen: %s, applying %v", fs.Recovered, fs.Overlay().Applying)
 	}
 	if _, err := fs.CommitOverlay(nil); err != nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/store"
 )
 
 // errOutputExists refuses an --output that is already there.
@@ -151,7 +152,7 @@ func removeUnfinishedCopy(output string, err error) {
 // copyCompanions are the files a repair of the copy may leave beside it:
 // its redo journal and its commit file.
 func copyCompanions(output string) []string {
-	return []string{repair.JournalPath(output), output + repair.CommitFileSuffix}
+	return []string{store.JournalPath(output), output + store.CommitFileSuffix}
 }
 
 // planRepair runs repair --dry-run: the repair against a throwaway

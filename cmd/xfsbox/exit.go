@@ -7,6 +7,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -32,7 +33,7 @@ func (e *usageError) Error() string { return e.msg }
 func exitCode(err error) int {
 	var ue *usageError
 	var oe *repair.OpenError
-	var ioe *repair.IOError
+	var ioe *store.IOError
 	switch {
 	case err == nil:
 		return exitOK
@@ -47,7 +48,7 @@ func exitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		return exitCanceled
 	case errors.As(err, &oe), errors.Is(err, xfsformat.ErrUnsupported), errors.Is(err, xfsformat.ErrNotXFS):
-		if errors.As(err, &ioe) && !errors.Is(err, repair.ErrBeyondEnd) {
+		if errors.As(err, &ioe) && !errors.Is(err, store.ErrBeyondEnd) {
 			return exitIO
 		}
 		return exitRefused

@@ -13,7 +13,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/store"
 )
 
 // readGate holds reads of an image: while it is held, every read of a
@@ -138,7 +138,7 @@ func (n *gateNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		return fh, fl, errno
 	}
 	lf, ok := fh.(*fs.LoopbackFile)
-	if !ok || strings.HasSuffix(n.Path(nil), repair.JournalSuffix) {
+	if !ok || strings.HasSuffix(n.Path(nil), store.JournalSuffix) {
 		return fh, fl, 0
 	}
 	return &gateFile{LoopbackFile: lf, gate: n.gate}, fl | fuse.FOPEN_DIRECT_IO, 0

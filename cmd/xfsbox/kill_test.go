@@ -16,7 +16,7 @@ import (
 	"github.com/xfsbox/xfsbox/internal/campaign"
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/store"
 )
 
 // killStart is an image a kill round starts from: a test image, maybe
@@ -416,7 +416,7 @@ func killRound(bin, work string, s *killStart, op killOp, delay time.Duration) (
 	if completed && corruptNow {
 		return res, fmt.Errorf("a completed repair left findings %v (the run: %s)", codes, r.detail)
 	}
-	committed := completed || (op.ag >= 0 && outcome.Action == repair.JournalReplayed)
+	committed := completed || (op.ag >= 0 && outcome.Action == store.JournalReplayed)
 	clean, out := xfsRepairN(img)
 	if !clean && (!s.corrupt || (committed && op.covers)) {
 		return res, fmt.Errorf("xfs_repair -n is not clean after the kill (start clean %v, committed %v; journal %s; the run: %s):\n%s",

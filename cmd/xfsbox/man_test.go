@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/store"
 )
 
 const manPage = "xfsbox.8"
@@ -219,7 +219,7 @@ func TestManPage(t *testing.T) {
 	}
 
 	files := strings.Join(slices.Collect(maps.Keys(manItems(manSection(t, src, ".SH", "FILES")))), "\n")
-	for _, suffix := range []string{repair.JournalSuffix, repair.CommitFileSuffix} {
+	for _, suffix := range []string{store.JournalSuffix, store.CommitFileSuffix} {
 		if !strings.Contains(files, "IMAGE"+suffix) {
 			t.Errorf("%s: FILES lacks IMAGE%s", manPage, suffix)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/xfsbox/xfsbox/fusefs"
 	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/store"
 )
 
 func init() {
@@ -183,7 +184,7 @@ func reportJournal(fs *repair.FS) {
 	if fs.JournalPending {
 		logrus.Warnf("%s: an interrupted repair's journal is pending; opened read-only, the image shows the state before it (open read-write to finish it)", fs.Img.Path())
 	}
-	if fs.Recovered.Action != repair.JournalNone {
+	if fs.Recovered.Action != store.JournalNone {
 		logrus.Warnf("%s: %s", fs.Img.Path(), fs.Recovered)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/xfsbox/xfsbox/internal/campaign"
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/store"
 )
 
 // binResult is one bounded run of the binary.
@@ -254,10 +255,10 @@ func newCodes(before, after []string) []string {
 
 // reopen opens img read-write and closes it, as the next xfsbox run
 // does: a complete journal is replayed, an incomplete one dropped.
-func reopen(img string) (repair.JournalOutcome, error) {
+func reopen(img string) (store.JournalOutcome, error) {
 	fs, err := repair.Open(img, repair.OpenOptions{Writable: true})
 	if err != nil {
-		return repair.JournalOutcome{}, err
+		return store.JournalOutcome{}, err
 	}
 	out := fs.Recovered
 	return out, fs.Close()

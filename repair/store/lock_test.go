@@ -1,15 +1,16 @@
-package repair
+package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
 )
@@ -74,50 +75,13 @@ func TestUnescapeMount(t *testing.T) {
 	}
 }
 
-// runTimed runs a command with a time bound and returns its combined output.
-func runTimed(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if p, err := testimg.LookTool(name); err == nil {
-		name = p
-	}
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return string(out), err
-}
-
-// loopMount loop-mounts img with the given options and returns the mount
-// point and a function that unmounts it (at most once; also registered
-// with t.Cleanup).
-func loopMount(t *testing.T, img, opts string) (mnt string, umount func()) {
-	t.Helper()
-	mnt = t.TempDir()
-	// nouuid: copies of one test image share a uuid, and other tests
-	// may have one mounted at the same time.
-	if out, err := runTimed(t, time.Minute, "mount", "-o", opts+",nouuid", img, mnt); err != nil {
-		t.Fatalf("mount -o %s %s: %v\n%s", opts, img, err, out)
-	}
-	done := false
-	umount = func() {
-		if done {
-			return
-		}
-		done = true
-		if out, err := runTimed(t, time.Minute, "umount", mnt); err != nil {
-			t.Errorf("umount %s: %v\n%s", mnt, err, out)
-		}
-	}
-	t.Cleanup(umount)
-	return mnt, umount
-}
-
 func TestMountedByKernel(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
 	img := testimg.Copy(t, "defaults")
 	if where, mounted, err := MountedByKernel(img); err != nil || mounted {
 		t.Fatalf("before mounting: %q %v %v", where, mounted, err)
 	}
-	mnt, umount := loopMount(t, img, "loop,ro")
+	mnt, umount := testimg.LoopMount(t, img, "loop,ro")
 	where, mounted, err := MountedByKernel(img)
 	if err != nil || !mounted {
 		t.Fatalf("loop-mounted at %s: %q %v %v", mnt, where, mounted, err)
@@ -154,5 +118,30 @@ func TestMountedByKernel(t *testing.T) {
 			t.Fatalf("still reported after umount: %s", where)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestParseMountinfo(t *testing.T) {
+	in := `22 1 8:2 / / rw,relatime shared:1 - ext4 /dev/sda2 rw
+36 22 7:3 /sub /mnt/a\040b rw,noatime master:1 shared:7 - xfs /dev/loop3 rw,attr2
+40 22 0:50 / /mnt/x rw,nosuid,nodev - fuse.xfsbox xfsbox:/tmp/my\040disk.img rw,user_id=0
+short line
+41 22 bad / /y rw - tmpfs tmpfs rw
+`
+	got, err := parseMountinfo(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Mount{
+		{Dev: unix.Mkdev(8, 2), Root: "/", Point: "/", FSType: "ext4", Source: "/dev/sda2"},
+		{Dev: unix.Mkdev(7, 3), Root: "/sub", Point: "/mnt/a b", FSType: "xfs", Source: "/dev/loop3"},
+		{Dev: unix.Mkdev(0, 50), Root: "/", Point: "/mnt/x", FSType: "fuse.xfsbox", Source: "xfsbox:/tmp/my disk.img"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	mounts, err := Mounts()
+	if err != nil || !slices.ContainsFunc(mounts, func(m Mount) bool { return m.Point == "/" }) {
+		t.Fatalf("this namespace's mounts: %v %+v", err, mounts)
 	}
 }

@@ -1,4 +1,4 @@
-package repair
+package store
 
 import (
 	"container/list"

@@ -1,4 +1,4 @@
-package repair
+package store
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ func newOverlayFixture(t *testing.T, size int, named string, seed uint64) *overl
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := attachOverlay(img, named); err != nil {
+	if err := img.AttachOverlay(named); err != nil {
 		img.Close()
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestOverlayReopen(t *testing.T) {
 	x.img.overlay.Close()
 	x.img.overlay = nil
 
-	if err := attachOverlay(x.img, ovPath); err != nil {
+	if err := x.img.AttachOverlay(ovPath); err != nil {
 		t.Fatal(err)
 	}
 	x.verify(t, committed)
@@ -134,14 +134,14 @@ func TestOverlayReopen(t *testing.T) {
 	other := newOverlayFixture(t, 1<<20, "", 2)
 	other.img.overlay.Close()
 	other.img.overlay = nil
-	if err := attachOverlay(other.img, ovPath); !errors.Is(err, ErrOverlayForeign) {
+	if err := other.img.AttachOverlay(ovPath); !errors.Is(err, ErrOverlayForeign) {
 		t.Fatalf("an overlay over another image: %v, want ErrOverlayForeign", err)
 	}
 	// The same image, changed where the overlay replaced bytes.
 	f, _ := os.OpenFile(x.img.Path(), os.O_WRONLY, 0)
 	f.WriteAt([]byte{^x.model[1001]}, 1001)
 	f.Close()
-	if err := attachOverlay(x.img, ovPath); !errors.Is(err, ErrOverlayForeign) {
+	if err := x.img.AttachOverlay(ovPath); !errors.Is(err, ErrOverlayForeign) {
 		t.Fatalf("an overlay over a changed image: %v, want ErrOverlayForeign", err)
 	}
 }
@@ -204,7 +204,7 @@ func TestOverlayTornTail(t *testing.T) {
 					want = i
 				}
 			}
-			if err := attachOverlay(x.img, ovPath); err != nil {
+			if err := x.img.AttachOverlay(ovPath); err != nil {
 				t.Fatalf("cut at %d: %v", cut, err)
 			}
 			x.verify(t, states[want])

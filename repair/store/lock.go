@@ -1,9 +1,10 @@
-package repair
+package store
 
 import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,7 +42,11 @@ func (e *LockError) Unwrap() error { return ErrImageBusy }
 // so that a second xfsbox refuses to write it. flock locks belong to the
 // open file: another open of the same image, even in this process,
 // conflicts. The lock does not stop the kernel (see MountedByKernel).
+// An image that is not a file (f nil) cannot be locked: ErrNotFile.
 func LockImage(f *os.File, path string) (unlock func(), err error) {
+	if f == nil {
+		return nil, fmt.Errorf("%s: locking: %w", path, ErrNotFile)
+	}
 	fd := int(f.Fd())
 	for {
 		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
@@ -118,9 +123,15 @@ func MountedByKernel(path string) (where string, mounted bool, err error) {
 	if err := unix.Stat(path, &st); err != nil {
 		return "", false, fmt.Errorf("%s: %w", path, err)
 	}
-	mounts, err := readMountinfo()
+	list, err := Mounts()
 	if err != nil {
 		return "", false, err
+	}
+	mounts := map[uint64]string{} // a mount point of each device
+	for _, m := range list {
+		if _, seen := mounts[m.Dev]; !seen {
+			mounts[m.Dev] = m.Point
+		}
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFBLK:
@@ -156,18 +167,35 @@ func MountedByKernel(path string) (where string, mounted bool, err error) {
 	return "", false, nil
 }
 
-// readMountinfo maps device numbers to a mount point of each.
-func readMountinfo() (map[uint64]string, error) {
+// Mount is one mount of /proc/self/mountinfo.
+type Mount struct {
+	Dev    uint64 // the mounted filesystem's device number (st_dev)
+	Root   string // the directory of that filesystem mounted here
+	Point  string // the mount point
+	FSType string // e.g. "xfs", "fuse.xfsbox"
+	Source string // e.g. "/dev/loop3"
+}
+
+// Mounts lists this mount namespace's mounts, from /proc/self/mountinfo.
+func Mounts() ([]Mount, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	m := map[uint64]string{}
-	sc := bufio.NewScanner(f)
+	return parseMountinfo(f)
+}
+
+// parseMountinfo parses mountinfo lines, like
+// "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw"
+// (optional fields up to the "-", then type, source and options), paths
+// octal-escaped. Lines the kernel never writes (too short, or with no
+// major:minor) are skipped.
+func parseMountinfo(r io.Reader) ([]Mount, error) {
+	var out []Mount
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
-		// "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw"
 		fl := strings.Fields(sc.Text())
 		if len(fl) < 5 {
 			continue
@@ -176,11 +204,21 @@ func readMountinfo() (map[uint64]string, error) {
 		if !ok {
 			continue
 		}
-		if _, seen := m[dev]; !seen {
-			m[dev] = unescapeMount(fl[4])
+		m := Mount{Dev: dev, Root: unescapeMount(fl[3]), Point: unescapeMount(fl[4])}
+		for i := 6; i < len(fl); i++ {
+			if fl[i] == "-" {
+				if i+1 < len(fl) {
+					m.FSType = fl[i+1]
+				}
+				if i+2 < len(fl) {
+					m.Source = unescapeMount(fl[i+2])
+				}
+				break
+			}
 		}
+		out = append(out, m)
 	}
-	return m, sc.Err()
+	return out, sc.Err()
 }
 
 // parseDev parses "major:minor" (decimal) into a dev_t.

@@ -1,4 +1,4 @@
-package repair
+package store
 
 import (
 	"errors"
@@ -19,10 +19,6 @@ import (
 // CommitFileSuffix is appended to the image's path to name the commit
 // file (in the journal's directory when the journal has one).
 const CommitFileSuffix = ".xfsbox-commit"
-
-// journalLimit is the largest commit that goes through the journal
-// (tests lower it to take the commit file's path).
-var journalLimit = int64(MaxJournalBytes)
 
 func commitFilePath(journal string) string {
 	return strings.TrimSuffix(journal, JournalSuffix) + CommitFileSuffix

@@ -1,0 +1,49 @@
+package repair
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/store"
+)
+
+// memFS opens b, a whole image, from memory (read-only).
+func memFS(t testing.TB, b []byte, opts OpenOptions) (*FS, error) {
+	t.Helper()
+	return OpenImage(store.NewImage(store.MemDevice(b), int64(len(b)), "small.img (in memory)", false), opts)
+}
+
+// TestOpenInMemory: a whole image held in memory opens, checks clean
+// (not one finding) and plans a repair; what needs a file (a writer's
+// lock, journal and overlay) is refused by name.
+func TestOpenInMemory(t *testing.T) {
+	b := testimg.SmallImage(t)
+	fs, err := memFS(t, b, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	if fs.Img.File() != nil || fs.Geo.AGCount != 2 {
+		t.Fatalf("file %v, %d AGs", fs.Img.File(), fs.Geo.AGCount)
+	}
+	ctx := context.Background()
+	res, err := Check(ctx, fs, CheckOptions{AG: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := res.Findings.List(); len(l) != 0 || res.Findings.Suppressed != 0 {
+		t.Fatalf("%d findings on the clean image: %v", len(l), l)
+	}
+	plan, err := Plan(ctx, fs, []string{"all"}, RepairOptions{AG: 0, Force: true}, false)
+	if err != nil || len(plan) != 1 || len(plan[0].Rewritten) == 0 {
+		t.Fatalf("plan in memory: %v %+v", err, plan)
+	}
+	for _, opts := range []OpenOptions{{Writable: true}, {Sandbox: true}, {Sandbox: true, Overlay: "x.ovl"}} {
+		img := store.NewImage(store.MemDevice(b), int64(len(b)), "mem", true)
+		if _, err := OpenImage(img, opts); !errors.Is(err, store.ErrNotFile) {
+			t.Errorf("%+v in memory: %v, want ErrNotFile", opts, err)
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"hash/crc32"
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// Castagnoli is the CRC32c table, built once for the module: XFS
+// metadata, and xfsbox's own journal and overlay records.
+var Castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ComputeCRC returns the CRC32c of buf as XFS computes it: over the whole
 // buffer with the 4-byte CRC field at crcOff taken as zero.
@@ -14,9 +16,9 @@ func ComputeCRC(buf []byte, crcOff int) uint32 {
 		return 0
 	}
 	var zero [4]byte
-	c := crc32.Update(0, castagnoli, buf[:crcOff])
-	c = crc32.Update(c, castagnoli, zero[:])
-	return crc32.Update(c, castagnoli, buf[crcOff+4:])
+	c := crc32.Update(0, Castagnoli, buf[:crcOff])
+	c = crc32.Update(c, Castagnoli, zero[:])
+	return crc32.Update(c, Castagnoli, buf[crcOff+4:])
 }
 
 // StoredCRC reads the little-endian CRC at crcOff.

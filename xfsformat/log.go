@@ -179,16 +179,16 @@ func logRecordCRC(hdr, data []byte, hsize int) uint32 {
 	if len(hdr) < BBSize {
 		return 0
 	}
-	crc := crc32.Update(0, castagnoli, hdr[:logRecCRCOff])
-	crc = crc32.Update(crc, castagnoli, []byte{0, 0, 0, 0})
-	crc = crc32.Update(crc, castagnoli, hdr[logRecCRCOff+4:hsize])
+	crc := crc32.Update(0, Castagnoli, hdr[:logRecCRCOff])
+	crc = crc32.Update(crc, Castagnoli, []byte{0, 0, 0, 0})
+	crc = crc32.Update(crc, Castagnoli, hdr[logRecCRCOff+4:hsize])
 	// xlog_cksum covers one extended header per 32 KiB of data beyond
 	// the first, whatever h_size says.
 	xheads := (len(data) + LogHeaderCycleSize - 1) / LogHeaderCycleSize
 	for i := 1; i < xheads && (i+1)*BBSize <= len(hdr); i++ {
-		crc = crc32.Update(crc, castagnoli, hdr[i*BBSize:i*BBSize+logRecExtCRCSize])
+		crc = crc32.Update(crc, Castagnoli, hdr[i*BBSize:i*BBSize+logRecExtCRCSize])
 	}
-	return crc32.Update(crc, castagnoli, data)
+	return crc32.Update(crc, Castagnoli, data)
 }
 
 // UnpackLogRecord restores in place the first word of every BB of data

@@ -294,8 +294,6 @@ func syncDir(dir string) error {
 	return err
 }
 
-var journalCRC = crc32.MakeTable(crc32.Castagnoli)
-
 func encodeJournal(id ImageID, writes []Write) ([]byte, error) {
 	total := journalHdrLen + journalTrailer
 	for i, wr := range writes {
@@ -321,13 +319,13 @@ func encodeJournal(id ImageID, writes []Write) ([]byte, error) {
 		start := len(buf)
 		buf = be.AppendUint64(buf, uint64(wr.Off))
 		buf = be.AppendUint32(buf, uint32(len(wr.Data)))
-		c := crc32.Update(0, journalCRC, buf[start:])
-		c = crc32.Update(c, journalCRC, wr.Data)
+		c := crc32.Update(0, xfsformat.Castagnoli, buf[start:])
+		c = crc32.Update(c, xfsformat.Castagnoli, wr.Data)
 		buf = be.AppendUint32(buf, c)
 		buf = append(buf, wr.Data...)
 	}
 	buf = be.AppendUint64(buf, uint64(total))
-	buf = be.AppendUint32(buf, crc32.Checksum(buf, journalCRC))
+	buf = be.AppendUint32(buf, crc32.Checksum(buf, xfsformat.Castagnoli))
 	return buf, nil
 }
 
@@ -340,7 +338,7 @@ func decodeJournal(buf []byte) (ImageID, []Write, error) {
 	if n < journalHdrLen+journalTrailer {
 		return id, nil, fmt.Errorf("%d bytes, shorter than an empty journal", n)
 	}
-	if crc32.Checksum(buf[:n-4], journalCRC) != be.Uint32(buf[n-4:]) {
+	if crc32.Checksum(buf[:n-4], xfsformat.Castagnoli) != be.Uint32(buf[n-4:]) {
 		return id, nil, errors.New("the trailing CRC does not match (incomplete write)")
 	}
 	if l := be.Uint64(buf[n-12:]); l != uint64(n) {
@@ -368,8 +366,8 @@ func decodeJournal(buf []byte) (ImageID, []Write, error) {
 		if l == 0 || l > MaxJournalEntry || int(l) > len(body)-journalEntHdr {
 			return id, nil, fmt.Errorf("entry %d has a bad length %d", i, l)
 		}
-		c := crc32.Update(0, journalCRC, body[:12])
-		c = crc32.Update(c, journalCRC, body[journalEntHdr:journalEntHdr+l])
+		c := crc32.Update(0, xfsformat.Castagnoli, body[:12])
+		c = crc32.Update(c, xfsformat.Castagnoli, body[journalEntHdr:journalEntHdr+l])
 		if c != be.Uint32(body[12:]) {
 			return id, nil, fmt.Errorf("entry %d: bad CRC", i)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/xfsbox/xfsbox/xfsformat"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,8 +131,6 @@ func (o *Overlay) Stats() (extents int, bytes int64) {
 	return o.idx.stats()
 }
 
-var overlayCRC = crc32.MakeTable(crc32.Castagnoli)
-
 func (o *Overlay) writeHeader() error {
 	be := binary.BigEndian
 	h := make([]byte, overlayHdrLen)
@@ -140,7 +139,7 @@ func (o *Overlay) writeHeader() error {
 	be.PutUint32(h[12:], overlayHdrLen)
 	be.PutUint64(h[16:], uint64(o.id.Size))
 	copy(h[24:40], o.id.UUID[:])
-	be.PutUint32(h[60:], crc32.Checksum(h[:60], overlayCRC))
+	be.PutUint32(h[60:], crc32.Checksum(h[:60], xfsformat.Castagnoli))
 	if err := o.f.Truncate(0); err != nil {
 		return fmt.Errorf("overlay: %w", err)
 	}
@@ -170,8 +169,8 @@ func encodeRecord(kind string, a uint64, b uint32, payload []byte) []byte {
 	be.PutUint32(rec[4:], uint32(len(payload)))
 	be.PutUint64(rec[8:], a)
 	be.PutUint32(rec[16:], b)
-	c := crc32.Update(0, overlayCRC, rec[:20])
-	be.PutUint32(rec[20:], crc32.Update(c, overlayCRC, payload))
+	c := crc32.Update(0, xfsformat.Castagnoli, rec[:20])
+	be.PutUint32(rec[20:], crc32.Update(c, xfsformat.Castagnoli, payload))
 	return append(rec, payload...)
 }
 
@@ -203,7 +202,7 @@ func (o *Overlay) stage(p []byte, off int64) error {
 			if _, err := o.raw.ReadAt(b, off); err != nil {
 				return fmt.Errorf("overlay: reading the image bytes it replaces: %w", err)
 			}
-			base = crc32.Checksum(b, overlayCRC)
+			base = crc32.Checksum(b, xfsformat.Castagnoli)
 		}
 		pos := o.end + overlayRecHdr
 		if err := o.append(encodeRecord("DATA", uint64(off), base, p[:n])); err != nil {
@@ -342,7 +341,7 @@ func (o *Overlay) load() error {
 		return fmt.Errorf("%w: no overlay magic", ErrOverlayBad)
 	}
 	be := binary.BigEndian
-	if crc32.Checksum(h[:60], overlayCRC) != be.Uint32(h[60:]) {
+	if crc32.Checksum(h[:60], xfsformat.Castagnoli) != be.Uint32(h[60:]) {
 		return fmt.Errorf("%w: bad header CRC", ErrOverlayBad)
 	}
 	if v := be.Uint32(h[8:]); v != overlayVersion || be.Uint32(h[12:]) != overlayHdrLen {
@@ -397,7 +396,7 @@ records:
 		if _, err := o.f.ReadAt(payload, pos+overlayRecHdr); err != nil {
 			return 0, err
 		}
-		c := crc32.Update(crc32.Update(0, overlayCRC, hdr[:20]), overlayCRC, payload)
+		c := crc32.Update(crc32.Update(0, xfsformat.Castagnoli, hdr[:20]), xfsformat.Castagnoli, payload)
 		if c != be.Uint32(hdr[20:]) {
 			break records
 		}
@@ -440,7 +439,7 @@ func (o *Overlay) index(recs []scanned) error {
 			if _, err := o.raw.ReadAt(b, r.off); err != nil {
 				return err
 			}
-			if crc32.Checksum(b, overlayCRC) != r.base {
+			if crc32.Checksum(b, xfsformat.Castagnoli) != r.base {
 				return fmt.Errorf("%w: record %d replaced bytes at image offset %d (+%d) that have changed since (the image was written after the overlay was made)",
 					ErrOverlayForeign, i, r.off, r.n)
 			}

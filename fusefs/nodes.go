@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"path"
 	"syscall"
 	"time"
@@ -61,13 +62,29 @@ var (
 
 func (d *dirNode) child(name string) string { return path.Join(d.path, name) }
 
+// stable is the identity of the node at path p (relative to the mount's
+// root): its inode number is a hash of the path, so every lookup of a
+// path finds the same inode (go-fuse keeps one Inode per number) and a
+// file keeps its number while the kernel forgets and finds it again
+// (find, tar and rsync rely on st_ino). 0 and 1 are go-fuse's and the
+// root's.
+func stable(p string, mode uint32) fs.StableAttr {
+	h := fnv.New64a()
+	h.Write([]byte(p))
+	ino := h.Sum64()
+	if ino < 2 {
+		ino += 2
+	}
+	return fs.StableAttr{Mode: mode, Ino: ino}
+}
+
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	ctx = context.WithoutCancel(ctx) // see viewNode.Open
 	for _, cn := range d.controlFiles() {
 		if cn.kind == name {
 			cn.Getattr(ctx, nil, &fuse.AttrOut{Attr: out.Attr})
 			fillFileAttr(&out.Attr)
-			return d.NewInode(ctx, cn, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+			return d.NewInode(ctx, cn, stable(d.child(name), syscall.S_IFREG)), 0
 		}
 	}
 	if d.path == "" && name == imageName {
@@ -75,7 +92,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		var ao fuse.AttrOut
 		in.Getattr(ctx, nil, &ao)
 		out.Attr = ao.Attr
-		return d.NewInode(ctx, in, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+		return d.NewInode(ctx, in, stable(name, syscall.S_IFREG)), 0
 	}
 	p := d.child(name)
 	isDir, err := d.tree.Stat(ctx, p)
@@ -84,10 +101,10 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	}
 	if isDir {
 		fillDirAttr(&out.Attr)
-		return d.NewInode(ctx, &dirNode{tree: d.tree, ctl: d.ctl, path: p}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
+		return d.NewInode(ctx, &dirNode{tree: d.tree, ctl: d.ctl, path: p}, stable(p, syscall.S_IFDIR)), 0
 	}
 	fillFileAttr(&out.Attr)
-	return d.NewInode(ctx, &viewNode{tree: d.tree, path: p}, fs.StableAttr{Mode: syscall.S_IFREG}), 0
+	return d.NewInode(ctx, &viewNode{tree: d.tree, path: p}, stable(p, syscall.S_IFREG)), 0
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
@@ -97,18 +114,21 @@ func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		return nil, toErrno(err)
 	}
 	out := make([]fuse.DirEntry, 0, len(ents)+3)
+	entry := func(name string, mode uint32) fuse.DirEntry {
+		return fuse.DirEntry{Name: name, Mode: mode, Ino: stable(d.child(name), mode).Ino}
+	}
 	for _, cn := range d.controlFiles() {
-		out = append(out, fuse.DirEntry{Name: cn.kind, Mode: syscall.S_IFREG})
+		out = append(out, entry(cn.kind, syscall.S_IFREG))
 	}
 	if d.path == "" {
-		out = append(out, fuse.DirEntry{Name: imageName, Mode: syscall.S_IFREG})
+		out = append(out, entry(imageName, syscall.S_IFREG))
 	}
 	for _, e := range ents {
 		mode := uint32(syscall.S_IFREG)
 		if e.Dir {
 			mode = syscall.S_IFDIR
 		}
-		out = append(out, fuse.DirEntry{Name: e.Name, Mode: mode})
+		out = append(out, entry(e.Name, mode))
 	}
 	return fs.NewListDirStream(out), 0
 }

@@ -249,3 +249,59 @@ func TestMain(m *testing.M) {
 }
 
 var _ = fmt.Sprint
+
+// TestStableInodeNumbers: a file of the mounted tree keeps its inode
+// number when the kernel forgets it and looks it up again (dentries and
+// inodes dropped), readdir's d_ino agrees with stat's, and two files
+// have two numbers.
+func TestStableInodeNumbers(t *testing.T) {
+	testimg.Require(t, "root", "fuse")
+	img := testimg.Image(t, "defaults")
+	mnt := mountTree(t, img)
+	paths := []string{"ag/0/agf", "ag/1/agi.json", "ag/0/bnobt/records", "ag/0", "ag/0/repair", "ctl", "image"}
+	ino := func(p string) uint64 {
+		var st syscall.Stat_t
+		bounded(t, 30*time.Second, "stat "+p, func() {
+			if err := syscall.Stat(filepath.Join(mnt, p), &st); err != nil {
+				t.Fatal(err)
+			}
+		})
+		return st.Ino
+	}
+	before := map[string]uint64{}
+	seen := map[uint64]string{}
+	for _, p := range paths {
+		before[p] = ino(p)
+		if q, dup := seen[before[p]]; dup {
+			t.Fatalf("%s and %s share inode %d", p, q, before[p])
+		}
+		seen[before[p]] = p
+	}
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+		t.Fatalf("dropping dentries and inodes: %v", err)
+	}
+	for _, p := range paths {
+		if got := ino(p); got != before[p] {
+			t.Errorf("%s: inode %d, was %d before the kernel forgot it", p, got, before[p])
+		}
+	}
+	var ents []os.DirEntry
+	bounded(t, 30*time.Second, "readdir ag/0", func() {
+		var err error
+		if ents, err = os.ReadDir(filepath.Join(mnt, "ag/0")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, e := range ents {
+		if e.Name() != "agf" {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := info.Sys().(*syscall.Stat_t); st.Ino != before["ag/0/agf"] {
+			t.Errorf("ag/0/agf: readdir+lstat inode %d, stat %d", st.Ino, before["ag/0/agf"])
+		}
+	}
+}

@@ -41,25 +41,20 @@ const maxLogLines = 10000
 
 // NewController makes the controller of a mounted tree.
 func NewController(tree *view.Tree, readOnly bool) *Controller {
-	c := &Controller{tree: tree, readOnly: readOnly, status: "idle\n", last: []byte("{}\n")}
-	controllers.Store(tree, c)
-	return c
+	return &Controller{tree: tree, readOnly: readOnly, status: "idle\n", last: []byte("{}\n")}
 }
 
-// controllers finds the controller of a tree's mount, for Shutdown.
-var controllers sync.Map // *view.Tree -> *Controller
-
-// Shutdown stops the commands of tree's mount for good, before the
-// process exits: later commands get EBUSY, a running one is cancelled
-// (one past its commit point runs to its end), and Shutdown returns
-// once none runs, so that exiting never leaves a command half-way.
-func Shutdown(tree *view.Tree) {
-	v, ok := controllers.LoadAndDelete(tree)
-	if !ok {
+// Shutdown stops the controller's commands for good, before the process
+// exits: later commands get EBUSY, a running one is cancelled (one past
+// its commit point runs to its end), and Shutdown returns once none
+// runs, so that exiting never leaves a command half-way. Calls after the
+// first return at once.
+func (c *Controller) Shutdown() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
 		return
 	}
-	c := v.(*Controller)
-	c.mu.Lock()
 	c.closing = true
 	cancel := c.cancel
 	c.mu.Unlock()

@@ -3,10 +3,10 @@ package fusefs
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"syscall"
 
-	"github.com/sirupsen/logrus"
 	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/repair/store"
@@ -43,9 +43,9 @@ func toErrno(err error) syscall.Errno {
 	case errors.As(err, &errno):
 		return errno
 	case errors.As(err, &ioe), errors.Is(err, xfsformat.ErrShort):
-		logrus.WithError(err).Warn("I/O error")
+		slog.Warn("I/O error", "error", err)
 		return syscall.EIO
 	}
-	logrus.WithError(err).Warn("operation failed")
+	slog.Warn("operation failed", "error", err)
 	return syscall.EIO
 }

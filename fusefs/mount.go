@@ -2,13 +2,13 @@ package fusefs
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"github.com/sirupsen/logrus"
 
 	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair/store"
@@ -24,7 +24,12 @@ type Options struct {
 type Server struct {
 	*fuse.Server
 	Dir string
+	ctl *Controller
 }
+
+// Shutdown stops the mount's control commands for good before the
+// process exits (Controller.Shutdown); unmount after it.
+func (s *Server) Shutdown() { s.ctl.Shutdown() }
 
 // CheckMountpoint refuses, by name, a mount point that is missing, not
 // a directory, or already a mount point.
@@ -80,7 +85,8 @@ func Mount(dir string, tree *view.Tree, opts Options) (*Server, error) {
 		return nil, err
 	}
 	timeout := time.Second
-	root := &dirNode{tree: tree, ctl: NewController(tree, opts.ReadOnly), path: ""}
+	ctl := NewController(tree, opts.ReadOnly)
+	root := &dirNode{tree: tree, ctl: ctl, path: ""}
 	mo := fuse.MountOptions{
 		FsName:        "xfsbox:" + tree.FS.Img.Path(),
 		Name:          "xfsbox",
@@ -101,6 +107,6 @@ func Mount(dir string, tree *view.Tree, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	logrus.WithFields(logrus.Fields{"image": tree.FS.Img.Path(), "mountpoint": real}).Info("mounted")
-	return &Server{Server: srv, Dir: real}, nil
+	slog.Info("mounted", "image", tree.FS.Img.Path(), "mountpoint", real)
+	return &Server{Server: srv, Dir: real, ctl: ctl}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -113,6 +114,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}()
 	logrus.SetOutput(stderr)
 	logrus.SetLevel(logrus.WarnLevel)
+	slog.SetDefault(slog.New(&logrusHandler{}))
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		a := args[0]
 		switch {

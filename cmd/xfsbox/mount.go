@@ -151,7 +151,7 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 	// point runs to its end) and wait for it before unmounting, so that
 	// exiting never leaves it half-way; then unmount, lazily if files
 	// stay open, rather than leave a dead mount behind.
-	fusefs.Shutdown(tree)
+	srv.Shutdown()
 	for attempt := 0; ; attempt++ {
 		err := srv.Unmount()
 		if err == nil {

@@ -73,27 +73,8 @@ func VerifyAGF(a *AGF, sector []byte, g *Geometry, agno uint32) []error {
 	if a.Longest > a.FreeBlks {
 		add(ErrRange, "longest", uint64(a.Longest), "longest free extent exceeds freeblks")
 	}
-	type tree struct {
-		t            BtreeType
-		root, level  uint32
-		rname, lname string
-		present      bool
-	}
-	for _, tr := range []tree{
-		{Bnobt, a.BnoRoot, a.BnoLevel, "bnoroot", "bnolevel", true},
-		{Cntbt, a.CntRoot, a.CntLevel, "cntroot", "cntlevel", true},
-		{Rmapbt, a.RmapRoot, a.RmapLevel, "rmaproot", "rmaplevel", g.Rmapbt},
-		{Refcountbt, a.RefcntRoot, a.RefcntLevel, "refcntroot", "refcntlevel", g.Reflink},
-	} {
-		if !tr.present {
-			continue
-		}
-		if tr.root < g.HeaderBlocks() || tr.root >= length {
-			add(ErrRange, tr.rname, uint64(tr.root), "root outside the AG")
-		}
-		if tr.level < 1 || int(tr.level) > tr.t.Ops().MaxLevels(g) {
-			add(ErrRange, tr.lname, uint64(tr.level), "level outside [1, "+strconv.Itoa(tr.t.Ops().MaxLevels(g))+"]")
-		}
+	for _, t := range []BtreeType{Bnobt, Cntbt, Rmapbt, Refcountbt} {
+		verifyRoot(t, g, a, nil, length, add)
 	}
 	return errs
 }
@@ -130,17 +111,8 @@ func VerifyAGI(a *AGI, sector []byte, g *Geometry, agno uint32) []error {
 	if a.FreeCount > a.Count {
 		add(ErrRange, "freecount", uint64(a.FreeCount), "more free inodes than inodes")
 	}
-	check := func(t BtreeType, root, level uint32, rname, lname string) {
-		if root < g.HeaderBlocks() || root >= length {
-			add(ErrRange, rname, uint64(root), "root outside the AG")
-		}
-		if level < 1 || int(level) > t.Ops().MaxLevels(g) {
-			add(ErrRange, lname, uint64(level), "level outside [1, "+strconv.Itoa(t.Ops().MaxLevels(g))+"]")
-		}
-	}
-	check(Inobt, a.Root, a.Level, "root", "level")
-	if g.Finobt {
-		check(Finobt, a.FreeRoot, a.FreeLevel, "free_root", "free_level")
+	for _, t := range []BtreeType{Inobt, Finobt} {
+		verifyRoot(t, g, nil, a, length, add)
 	}
 	for _, ino := range []struct {
 		name string
@@ -216,4 +188,21 @@ func VerifyBlock(b *Block, g *Geometry, agno, agbno uint32) []error {
 		add(ErrRange, "numrecs", u(uint64(b.Hdr.NumRecs)), "more records than the block holds ("+strconv.Itoa(b.MaxRecs())+")")
 	}
 	return errs
+}
+
+// verifyRoot checks one tree's root and level as its AG header holds
+// them (if the filesystem has the tree).
+func verifyRoot(t BtreeType, g *Geometry, agf *AGF, agi *AGI, length uint32, add func(kind error, field string, v uint64, msg string)) {
+	o := t.Ops()
+	if !o.Present(g) {
+		return
+	}
+	root, level := o.Root(agf, agi)
+	rname, lname := o.RootFields()
+	if root < g.HeaderBlocks() || root >= length {
+		add(ErrRange, rname, uint64(root), "root outside the AG")
+	}
+	if level < 1 || int(level) > o.MaxLevels(g) {
+		add(ErrRange, lname, uint64(level), "level outside [1, "+strconv.Itoa(o.MaxLevels(g))+"]")
+	}
 }

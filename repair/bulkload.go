@@ -146,9 +146,9 @@ func BulkLoad(ctx context.Context, fs *FS, ws *workspace.Workspace, agno uint32,
 			// The entry for the parent: low key, high key, pointer.
 			clear(ent)
 			if inBlock > 0 {
-				firstKey(blk, ent[:ops.KeyLen])
+				blk.FirstKey(ent[:ops.KeyLen])
 				if ops.Overlapping {
-					highKey(blk, hi)
+					blk.MaxHighKey(hi)
 					copy(ent[ops.KeyLen:], hi)
 				}
 			}

@@ -120,12 +120,12 @@ func (c *agCheck) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeRe
 		// The parent's key for this child must be the child's first key;
 		// for overlapping trees its high key must be the child's highest.
 		if parent := parentOf(path, lvl); parent != nil && v.Index < parent.NumRecs() && n > 0 {
-			firstKey(blk, keyBuf)
+			blk.FirstKey(keyBuf)
 			if ops.CmpKeys(parent.Key(v.Index), keyBuf) != 0 {
 				c.add(name+".keys", Corrupt, v.Parent, "key %d does not match the first key of child block %d", v.Index+1, v.AGBno)
 			}
 			if ops.Overlapping {
-				highKey(blk, hiBuf)
+				blk.MaxHighKey(hiBuf)
 				if ops.CmpKeys(parent.HighKey(v.Index), hiBuf) != 0 {
 					c.add(name+".keys", Corrupt, v.Parent, "high key %d does not match the highest key below child block %d", v.Index+1, v.AGBno)
 				}
@@ -180,30 +180,6 @@ func parentOf(path []*xfsformat.Block, lvl int) *xfsformat.Block {
 		return nil
 	}
 	return path[lvl+1]
-}
-
-// firstKey writes the first (low) key of a block into key.
-func firstKey(b *xfsformat.Block, key []byte) {
-	if b.IsLeaf() {
-		b.Ops.RecKey(key, b.Rec(0))
-		return
-	}
-	copy(key, b.Key(0))
-}
-
-// highKey writes the highest high key of a block of an overlapping tree.
-func highKey(b *xfsformat.Block, key []byte) {
-	tmp := make([]byte, len(key))
-	for i := 0; i < b.NumRecs(); i++ {
-		if b.IsLeaf() {
-			b.Ops.RecHighKey(tmp, b.Rec(i))
-		} else {
-			copy(tmp, b.HighKey(i))
-		}
-		if i == 0 || b.Ops.CmpKeys(tmp, key) > 0 {
-			copy(key, tmp)
-		}
-	}
 }
 
 // treeOwner is the rmap owner of a btree's blocks.
@@ -311,7 +287,7 @@ func (c *agCheck) checkInobtRec(name string, agbno uint32, r xfsformat.InobtRec,
 	if uint64(r.StartIno)+xfsformat.InodesPerChunk > maxIno {
 		c.add(name+".startino", Corrupt, agbno, "chunk %d extends past the AG's last inode", r.StartIno)
 	}
-	holes := holeMask64(r.HoleMask)
+	holes := r.Holes()
 	if want := uint8(xfsformat.InodesPerChunk - bits.OnesCount64(holes)); r.Count != want {
 		c.add(name+".count", Corrupt, agbno, "chunk %d count %d, but its holemask leaves %d inodes", r.StartIno, r.Count, want)
 	}
@@ -321,16 +297,4 @@ func (c *agCheck) checkInobtRec(name string, agbno uint32, r xfsformat.InobtRec,
 	if r.Free&holes != holes {
 		c.add(name+".free", Corrupt, agbno, "chunk %d has holes not marked free", r.StartIno)
 	}
-}
-
-// holeMask64 expands a sparse-inode holemask (one bit per 4 inodes) to
-// one bit per inode.
-func holeMask64(hm uint16) uint64 {
-	var m uint64
-	for i := 0; i < 16; i++ {
-		if hm&(1<<i) != 0 {
-			m |= 0xf << (4 * i)
-		}
-	}
-	return m
 }

@@ -160,7 +160,7 @@ func (c *agCheck) addInodeChunks(ctx context.Context) error {
 	defer shared.flush()
 	return tr.recs.Iterate(ctx, func(_ int64, rec []byte) error {
 		r := xfsformat.DecodeInobtRec(rec, g.SparseInodes)
-		holes := holeMask64(r.HoleMask)
+		holes := r.Holes()
 		if inopb > xfsformat.InodesPerChunk {
 			shared.add(r.StartIno)
 			// Several chunks share a block: the first one owns it.

@@ -49,7 +49,7 @@ func scanForCheck(ctx context.Context, fs *FS, checks map[uint32]*agCheck, findi
 		if c == nil {
 			return nil
 		}
-		holes := holeMask64(cu.Rec.HoleMask)
+		holes := cu.Rec.Holes()
 		valid := ^holes &^ cu.Bad
 		if bad := cu.InUse & cu.Rec.Free & valid; bad != 0 {
 			c.addNoBlock("inobt.free", XrefMismatch, "chunk %d marks %d in-use inode(s) free (first: inode %d)",

@@ -36,32 +36,6 @@ func cmpAllocByStart(a, b []byte) int {
 	return cmp.Compare(binary.BigEndian.Uint32(a[4:]), binary.BigEndian.Uint32(b[4:]))
 }
 
-// records turns an array into an iterator, so that several arrays can
-// be walked in step with iter.Pull. A record is valid until the next one
-// of the same iterator is asked for: copy it to keep it longer.
-func records(ctx context.Context, a *workspace.Array, errp *error) iter.Seq[[]byte] {
-	return func(yield func([]byte) bool) {
-		if a == nil {
-			return
-		}
-		err := a.Iterate(ctx, func(_ int64, rec []byte) error {
-			if !yield(rec) {
-				return errStopIter
-			}
-			return nil
-		})
-		if err != nil && err != errStopIter && *errp == nil {
-			*errp = err
-		}
-	}
-}
-
-type stopIter struct{}
-
-func (stopIter) Error() string { return "stop" }
-
-var errStopIter error = stopIter{}
-
 // crossReference compares the AG's structures with each other and with
 // what is in use: free space against used space, bnobt against cntbt,
 // rmapbt against every owner seen, refcountbt against the shared file
@@ -114,9 +88,9 @@ func (c *agCheck) xrefAllocTrees(ctx context.Context) error {
 	if err := cnt.recs.Sort(ctx, cmpAllocByStart); err != nil {
 		return err
 	}
-	nextB, stopB := iter.Pull(records(ctx, bno.recs, &err))
+	nextB, stopB := iter.Pull(bno.recs.All(ctx, &err))
 	defer stopB()
-	nextC, stopC := iter.Pull(records(ctx, cnt.recs, &err))
+	nextC, stopC := iter.Pull(cnt.recs.All(ctx, &err))
 	defer stopC()
 	reported := 0
 	for {
@@ -200,9 +174,9 @@ func (c *agCheck) xrefFreeSpaceWith(ctx context.Context, used *workspace.Array) 
 		return 0, nil
 	}
 	var err error
-	nextU, stopU := iter.Pull(usedUnion(records(ctx, used, &err)))
+	nextU, stopU := iter.Pull(usedUnion(used.All(ctx, &err)))
 	defer stopU()
-	nextF, stopF := iter.Pull(freeExtents(records(ctx, bno.recs, &err)))
+	nextF, stopF := iter.Pull(freeExtents(bno.recs.All(ctx, &err)))
 	defer stopF()
 	agLen := uint64(c.fs.Geo.AGLength(c.agno))
 	var covered uint64 // [0, covered) is accounted for
@@ -430,7 +404,7 @@ func (c *agCheck) compareRefcounts(ctx context.Context, computed *workspace.Arra
 	var err error
 	onDisk := func(yield func(xfsformat.RefcountRec) bool) {
 		var cur xfsformat.RefcountRec
-		for rec := range records(ctx, tr.recs, &err) {
+		for rec := range tr.recs.All(ctx, &err) {
 			r := xfsformat.DecodeRefcountRec(rec)
 			if r.Cow {
 				continue
@@ -450,7 +424,7 @@ func (c *agCheck) compareRefcounts(ctx context.Context, computed *workspace.Arra
 	}
 	nextD, stopD := iter.Pull(onDisk)
 	defer stopD()
-	nextC, stopC := iter.Pull(records(ctx, computed, &err))
+	nextC, stopC := iter.Pull(computed.All(ctx, &err))
 	defer stopC()
 	d, okD := nextD()
 	cb, okC := nextC()
@@ -579,9 +553,9 @@ func (c *agCheck) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspac
 		return 0, err
 	}
 	defer have.Release()
-	nextW, stopW := iter.Pull(records(ctx, want, &err))
+	nextW, stopW := iter.Pull(want.All(ctx, &err))
 	defer stopW()
-	nextH, stopH := iter.Pull(records(ctx, have, &err))
+	nextH, stopH := iter.Pull(have.All(ctx, &err))
 	defer stopH()
 	w, okW := nextW()
 	h, okH := nextH()
@@ -627,7 +601,7 @@ func (c *agCheck) xrefInodeTrees(ctx context.Context) error {
 	sparse := c.fs.Geo.SparseInodes
 	var err error
 	withFree := func(yield func([]byte) bool) {
-		for rec := range records(ctx, ino.recs, &err) {
+		for rec := range ino.recs.All(ctx, &err) {
 			if xfsformat.DecodeInobtRec(rec, sparse).FreeCount > 0 && !yield(rec) {
 				return
 			}
@@ -635,7 +609,7 @@ func (c *agCheck) xrefInodeTrees(ctx context.Context) error {
 	}
 	nextI, stopI := iter.Pull(withFree)
 	defer stopI()
-	nextF, stopF := iter.Pull(records(ctx, fino.recs, &err))
+	nextF, stopF := iter.Pull(fino.recs.All(ctx, &err))
 	defer stopF()
 	for {
 		i, okI := nextI()

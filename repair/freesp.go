@@ -145,9 +145,9 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	keepUnion := func() iter.Seq[extent] { return usedUnion(notOwnAG()) }
 	// Free both before and after: outside everything in use, old
 	// free-space trees and AGFL included.
-	candidates := complement(usedUnion(records(ctx, before, &iterErr)), nil, agLen)
+	candidates := complement(usedUnion(before.All(ctx, &iterErr)), nil, agLen)
 	var oldOwnAG int64
-	for rec := range records(ctx, c.used, &iterErr) {
+	for rec := range c.used.All(ctx, &iterErr) {
 		if replaced(int64(binary.BigEndian.Uint64(rec[8:]))) {
 			oldOwnAG += int64(binary.BigEndian.Uint32(rec[4:]))
 		}

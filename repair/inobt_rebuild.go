@@ -353,7 +353,7 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *FS, chunks []xfsformat.I
 	var ib [xfsformat.InobtRecLen]byte
 	for _, rec := range chunks {
 		cu := uses[rec.StartIno]
-		holes := holeMask64(rec.HoleMask)
+		holes := rec.Holes()
 		rec.Free = ^cu.InUse | holes
 		rec.FreeCount = uint8(bits.OnesCount64(rec.Free &^ holes))
 		ir.count += uint64(rec.Count)
@@ -488,7 +488,7 @@ func verifyChunkRecords(g *xfsformat.Geometry, chunks []xfsformat.InobtRec, uses
 		if !ok {
 			return fmt.Errorf("rebuilt inobt record for chunk %d: its inodes were not read", rec.StartIno)
 		}
-		if bad := cu.Foreign &^ holeMask64(rec.HoleMask); bad != 0 {
+		if bad := cu.Foreign &^ rec.Holes(); bad != 0 {
 			k := bits.TrailingZeros64(bad)
 			return fmt.Errorf("rebuilt inobt record for chunk %d names agino %d, which does not hold that inode (magic, inode number or uuid is not its slot's)", rec.StartIno, rec.StartIno+uint32(k))
 		}

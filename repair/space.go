@@ -55,7 +55,7 @@ func complement(used iter.Seq[extent], extra []extent, agLen uint64) iter.Seq[ex
 // whose owner drop says to.
 func filterOwners(ctx context.Context, a *workspace.Array, errp *error, drop func(owner int64) bool) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
-		for rec := range records(ctx, a, errp) {
+		for rec := range a.All(ctx, errp) {
 			if drop(int64(binary.BigEndian.Uint64(rec[8:]))) {
 				continue
 			}
@@ -96,17 +96,16 @@ func carve(ctx context.Context, ws *workspace.Workspace, candidates iter.Seq[ext
 	}
 	var out []extent
 	left := need
-	err = arr.Iterate(ctx, func(_ int64, rec []byte) error {
+	for rec := range arr.All(ctx, &err) {
 		if left == 0 {
-			return errStopIter
+			break
 		}
 		r := xfsformat.DecodeAllocRec(rec)
 		take := min(int64(r.BlockCount), left)
 		out = append(out, extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(take)})
 		left -= take
-		return nil
-	})
-	if err != nil && err != errStopIter {
+	}
+	if err != nil {
 		return nil, err
 	}
 	if left > 0 {

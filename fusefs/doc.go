@@ -2,5 +2,5 @@
 // per kind of entry (directory, view file), views rendered on open into a
 // spool and served with direct I/O, and the one function that turns
 // engine errors into errnos. It holds no XFS logic of its own: rendering
-// lives in fusefs/view, everything else in repair.
+// lives in fusefs/view, everything else in repair and repair/fsys.
 package fusefs

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -32,7 +32,7 @@ type CheckResult struct {
 
 // agCheck is the state of one AG's check.
 type agCheck struct {
-	fs       *FS
+	fs       *fsys.FS
 	agno     uint32
 	ws       *workspace.Workspace
 	findings *Findings
@@ -155,12 +155,12 @@ func (c *agCheck) validIno(ino uint64) bool {
 // each other and with what the inodes use, and reports findings. It never
 // writes. Problems in the image are findings, not errors: the error is
 // for what stops the check itself (I/O on the workspace, cancellation).
-func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error) {
+func Check(ctx context.Context, fs *fsys.FS, opts CheckOptions) (*CheckResult, error) {
 	g := fs.Geo
 	var ags []uint32
 	if opts.AG >= 0 {
 		if opts.AG >= int64(g.AGCount) {
-			return nil, fmt.Errorf("AG %d: %w (the filesystem has %d)", opts.AG, ErrBadAG, g.AGCount)
+			return nil, fmt.Errorf("AG %d: %w (the filesystem has %d)", opts.AG, fsys.ErrBadAG, g.AGCount)
 		}
 		ags = []uint32{uint32(opts.AG)}
 	} else {
@@ -208,10 +208,10 @@ const (
 // the inode scan (not in collectRmap mode), and the cross-reference.
 // The per-AG states it returns keep their records in ws (used space
 // sorted in rmap order), for the rebuilds to reuse.
-func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64), mode collectMode) (map[uint32]*agCheck, error) {
+func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64), mode collectMode) (map[uint32]*agCheck, error) {
 	checks := make(map[uint32]*agCheck, len(ags))
 	var logLSN uint64
-	if ls, err := ReadLogState(fs); err == nil {
+	if ls, err := fsys.ReadLogState(fs); err == nil {
 		logLSN = uint64(ls.Cycle)<<32 | uint64(ls.HeadBlock)
 		if !ls.Clean {
 			findings.Addf("log.dirty", Warning, -1, "log", -1, "the log is dirty (%s): the kernel would replay it over what is checked here", ls.Reason)
@@ -230,7 +230,7 @@ func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace,
 		}
 	}
 	progress("headers and btrees", 0, int64(len(ags)))
-	if err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+	if err := fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		return checks[agno].checkStructures(ctx)
 	}); err != nil {
 		return nil, err
@@ -242,7 +242,7 @@ func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace,
 		}
 	}
 	progress("cross-reference", 0, int64(len(ags)))
-	if err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+	if err := fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		return checks[agno].crossReference(ctx)
 	}); err != nil {
 		return nil, err
@@ -250,47 +250,11 @@ func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace,
 	return checks, nil
 }
 
-// forEachAG runs fn for every AG, at most GOMAXPROCS at a time; the
-// first error cancels the rest and is returned.
-func forEachAG(ctx context.Context, ags []uint32, fn func(ctx context.Context, agno uint32) error) error {
-	return forEach(ctx, ags, fn)
-}
-
-// forEach runs fn for every item, at most GOMAXPROCS at a time; the
-// first error cancels the rest and is returned.
-func forEach[T any](ctx context.Context, items []T, fn func(ctx context.Context, item T) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for _, item := range items {
-		sem <- struct{}{}
-		if ctx.Err() != nil {
-			<-sem
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, item); err != nil {
-				once.Do(func() { first = err; cancel(err) })
-			}
-		}()
-	}
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
-	return first
-}
-
 // DefaultSortMemory bounds each sort of a check or repair: AGs sort in
 // parallel, and xfs_repair's own peak RSS is the yardstick.
 const DefaultSortMemory = 16 << 20
 
-func withDefaults(o workspace.Options, fs *FS, ags []uint32) workspace.Options {
+func withDefaults(o workspace.Options, fs *fsys.FS, ags []uint32) workspace.Options {
 	if o.Estimate == 0 {
 		o.Estimate = checkEstimate(fs, ags)
 	}
@@ -303,7 +267,7 @@ func withDefaults(o workspace.Options, fs *FS, ags []uint32) workspace.Options {
 // checkEstimate guesses the workspace a check needs: every btree's
 // records twice over (as read and as recomputed), from the block counts
 // the AG headers claim, bounded by the AG sizes.
-func checkEstimate(fs *FS, ags []uint32) int64 {
+func checkEstimate(fs *fsys.FS, ags []uint32) int64 {
 	var blocks int64
 	for _, agno := range ags {
 		agf, _, err := fs.ReadAGF(agno)

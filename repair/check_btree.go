@@ -5,6 +5,7 @@ import (
 	"context"
 	"math/bits"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -36,7 +37,7 @@ type levelCursor struct {
 // concurrent use), and keeps their results in c.trees.
 func (c *agCheck) checkTrees(ctx context.Context, types ...xfsformat.BtreeType) error {
 	var results [xfsformat.NumBtreeTypes]*treeResult
-	err := forEach(ctx, types, func(ctx context.Context, t xfsformat.BtreeType) error {
+	err := fsys.ForEach(ctx, types, func(ctx context.Context, t xfsformat.BtreeType) error {
 		res, err := c.checkTree(ctx, t)
 		results[t] = res
 		return err
@@ -72,22 +73,22 @@ func (c *agCheck) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeRe
 	owner := treeOwner(t)
 	name := t.String()
 
-	cursors := make([]levelCursor, MaxBtreeHeight)
-	path := make([]*xfsformat.Block, MaxBtreeHeight) // current node at each level
+	cursors := make([]levelCursor, fsys.MaxBtreeHeight)
+	path := make([]*xfsformat.Block, fsys.MaxBtreeHeight) // current node at each level
 	var lastRec []byte
 	keyBuf := make([]byte, ops.KeyLen)
 	hiBuf := make([]byte, ops.KeyLen)
 	agLen := g.AGLength(c.agno)
 
-	walk := &Walk{FS: c.fs, AG: c.agno, Type: t, Root: root, Levels: levels, OnProblem: c.problem}
-	err = walk.Run(ctx, func(v *Visit) error {
+	walk := &fsys.Walk{FS: c.fs, AG: c.agno, Type: t, Root: root, Levels: levels, OnProblem: c.problem}
+	err = walk.Run(ctx, func(v *fsys.Visit) error {
 		blk := v.Block
 		res.blocks++
 		c.checkLSN(name, v.AGBno, blk.Hdr.LSN)
 		if err := c.addUsed(v.AGBno, 1, owner, 0); err != nil {
 			return err
 		}
-		if blk.Hdr.Magic != ops.Magic || v.Level >= MaxBtreeHeight {
+		if blk.Hdr.Magic != ops.Magic || v.Level >= fsys.MaxBtreeHeight {
 			return nil // the walker reported it; nothing below is trustworthy
 		}
 		lvl := v.Level

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -63,7 +64,7 @@ func (p *freeSpacePlan) treeBlocks() int64 {
 // With ino, the inobt and finobt are rebuilt too, from the inode chunks
 // found without the old inobt (findInodeChunks) and their inodes' modes;
 // the AGI and the superblock's inode counters follow.
-func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino, rmapRequested bool) (*RepairResult, error) {
+func rebuildFreeSpace(ctx context.Context, fs *fsys.FS, opts RepairOptions, refc, ino, rmapRequested bool) (*RepairResult, error) {
 	// The rmapbt may stand in for the inode scan unless it is itself to
 	// be rebuilt from every owner (rmapbt requested) or the inode trees
 	// are (their rebuild reads the inodes anyway).
@@ -79,7 +80,7 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino
 // findings are res.Before, with its records in ws). ir, when not nil,
 // is the inode rebuild prepared by the caller (RepairAll, from one scan
 // for every AG); with ino and no ir, it is prepared here.
-func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *workspace.Workspace, c *agCheck, res *RepairResult, refc, ino bool, ir *inodeRebuild) (*RepairResult, error) {
+func rebuildFreeSpaceFrom(ctx context.Context, fs *fsys.FS, opts RepairOptions, ws *workspace.Workspace, c *agCheck, res *RepairResult, refc, ino bool, ir *inodeRebuild) (*RepairResult, error) {
 	g, agno := fs.Geo, opts.AG
 	var err error
 	sources := []string{"inobt", "inode", "bmbt"}
@@ -353,7 +354,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	agf.FreeBlks, agf.Longest = uint32(freeblks), uint32(longest)
 	agf.LSN = 0 // as for the new blocks: never ahead of the log
 	agf.FLFirst, agf.FLLast, agf.FLCount = 0, uint32(max(len(agflBlocks)-1, 0)), uint32(len(agflBlocks))
-	sector, err := fs.ReadSector(agno, SectorAGF)
+	sector, err := fs.ReadSector(agno, fsys.SectorAGF)
 	if err != nil {
 		return res, err
 	}
@@ -380,26 +381,25 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	// this AG's commit, so the last commit leaves them right.
 	var fdOld, fdNew uint64
 	err = func() error {
-		fs.commitMu.Lock()
-		defer fs.commitMu.Unlock()
+		defer fs.LockCommits()()
 		var sbBuf []byte
-		if sbBuf, fdOld, fdNew, err = fs.sbWithFdblocks(agno, &agf); err != nil {
+		if sbBuf, fdOld, fdNew, err = sbWithFdblocks(fs, agno, &agf); err != nil {
 			return err
 		}
 		writes := []store.Write{
-			{Off: g.SectorOffset(agno, SectorAGF), Data: agfBuf},
-			{Off: g.SectorOffset(agno, SectorAGFL), Data: agflBuf},
+			{Off: g.SectorOffset(agno, fsys.SectorAGF), Data: agfBuf},
+			{Off: g.SectorOffset(agno, fsys.SectorAGFL), Data: agflBuf},
 		}
 		if ir != nil {
-			agiBuf, err := fs.newAGI(agno, c.agi, inoPlan, finoPlan, inoRoot, finoRoot, ir, sbBuf)
+			agiBuf, err := newAGI(fs, agno, c.agi, inoPlan, finoPlan, inoRoot, finoRoot, ir, sbBuf)
 			if err != nil {
 				return err
 			}
-			writes = append(writes, store.Write{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf})
+			writes = append(writes, store.Write{Off: g.SectorOffset(agno, fsys.SectorAGI), Data: agiBuf})
 		}
 		writes = append(writes, store.Write{Off: 0, Data: sbBuf})
 		opts.progress("commit")
-		return fs.commit(opts, writes)
+		return fs.Commit(opts.writer(fs), writes, opts.Fault)
 	}()
 	if err != nil {
 		return res, err
@@ -462,7 +462,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 // block and record of the rebuilt trees, and the AGF counters against
 // them. (The full cross-reference against every inode is the check's
 // job; the tests run it after every repair.)
-func verifyRebuilt(ctx context.Context, fs *FS, agno uint32, wopts workspace.Options, types ...xfsformat.BtreeType) ([]Finding, error) {
+func verifyRebuilt(ctx context.Context, fs *fsys.FS, agno uint32, wopts workspace.Options, types ...xfsformat.BtreeType) ([]Finding, error) {
 	wopts = withDefaults(wopts, fs, []uint32{agno})
 	ws, err := workspace.New(ctx, wopts)
 	if err != nil {
@@ -515,7 +515,7 @@ func verifyRebuilt(ctx context.Context, fs *FS, agno uint32, wopts workspace.Opt
 // records, smaller trees) and adds OWN_AG records (a bigger rmapbt), so
 // iterate until the block count settles. Blocks left over when the need
 // shrinks go to the AGFL.
-func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepUnion func() iter.Seq[extent],
+func settleFreeSpace(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, keepUnion func() iter.Seq[extent],
 	candidates iter.Seq[extent], keepRmaps *workspace.Array, tight bool, agLen uint64, groups []int64) (*freeSpacePlan, error) {
 	// Blocks taken first, for trees whose size the carving cannot change
 	// (one group per rmap owner).
@@ -570,8 +570,8 @@ func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepU
 
 // sbWithFdblocks returns the primary superblock sector with fdblocks
 // recounted over every AG's AGF, this AG's taken from newAGF.
-func (fs *FS) sbWithFdblocks(agno uint32, newAGF *xfsformat.AGF) (buf []byte, before, after uint64, err error) {
-	sector, err := fs.ReadSector(0, SectorSB)
+func sbWithFdblocks(fs *fsys.FS, agno uint32, newAGF *xfsformat.AGF) (buf []byte, before, after uint64, err error) {
+	sector, err := fs.ReadSector(0, fsys.SectorSB)
 	if err != nil {
 		return nil, 0, 0, err
 	}

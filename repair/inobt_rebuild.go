@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -48,7 +49,7 @@ type chunkSources struct{ rmap, inobt bool }
 // have, used space no structure claims, superblock inodes it lacks.
 // When both look sound they must also agree (findInodeChunks). Otherwise
 // the AG is searched for inode clusters.
-func soundChunkSources(fs *FS, agno uint32, findings []Finding) chunkSources {
+func soundChunkSources(fs *fsys.FS, agno uint32, findings []Finding) chunkSources {
 	var ours []Finding
 	for _, f := range findings {
 		if f.AG == int64(agno) {
@@ -74,7 +75,7 @@ func hasCode(findings []Finding, codes ...string) bool {
 // is recomputed from the inodes); else by reading the AG for inode
 // clusters (v5 inode magic, CRC and di_ino matching the place). Chunks
 // come back sorted, with their sparse holemasks, and the source used.
-func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, sound chunkSources) ([]xfsformat.InobtRec, string, error) {
+func findInodeChunks(ctx context.Context, fs *fsys.FS, c *agCheck, sound chunkSources) ([]xfsformat.InobtRec, string, error) {
 	g, agno := fs.Geo, c.agno
 	var blocks []uint32
 	source := ChunksFromSearch
@@ -217,7 +218,7 @@ func ownInodesBlocks(ctx context.Context, recs *workspace.Array) ([]uint32, erro
 
 // searchInodeBlocks reads the whole AG and returns the blocks whose first
 // inode is a valid v5 inode of that very place.
-func searchInodeBlocks(ctx context.Context, fs *FS, agno uint32) ([]uint32, error) {
+func searchInodeBlocks(ctx context.Context, fs *fsys.FS, agno uint32) ([]uint32, error) {
 	g := fs.Geo
 	const chunk = 1 << 20
 	per := uint32(max(chunk/int(g.BlockSize), 1))
@@ -252,7 +253,7 @@ func searchInodeBlocks(ctx context.Context, fs *FS, agno uint32) ([]uint32, erro
 // inode may map blocks in these AGs) and recomputes each AG's used space
 // and its inobt and finobt records. rmapSound says for which AGs the
 // rmapbt's OWN_INODES records may be trusted to find the chunks.
-func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agCheck, ws *workspace.Workspace, sound func(agno uint32) chunkSources) (map[uint32]*inodeRebuild, error) {
+func prepareInodeRebuilds(ctx context.Context, fs *fsys.FS, checks map[uint32]*agCheck, ws *workspace.Workspace, sound func(agno uint32) chunkSources) (map[uint32]*inodeRebuild, error) {
 	var mu sync.Mutex
 	chunks := map[uint32][]xfsformat.InobtRec{}
 	irs := map[uint32]*inodeRebuild{}
@@ -260,7 +261,7 @@ func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agChec
 	for agno := range checks {
 		ags = append(ags, agno)
 	}
-	err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+	err := fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		c := checks[agno]
 		found, source, err := findInodeChunks(ctx, fs, c, sound(agno))
 		if err != nil {
@@ -317,7 +318,7 @@ func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agChec
 	if err := refuseCorruptSources(findings.List(), "inode", "bmbt"); err != nil {
 		return nil, err
 	}
-	err = forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+	err = fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		if err := irs[agno].finish(ctx, fs, chunks[agno], ws); err != nil {
 			return fmt.Errorf("ag %d: %w", agno, err)
 		}
@@ -332,7 +333,7 @@ func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agChec
 // finish computes the AG's inobt and finobt records from its chunks
 // and what the scan saw of their inodes, and adds the chunks to the
 // used space (OWN_INODES).
-func (ir *inodeRebuild) finish(ctx context.Context, fs *FS, chunks []xfsformat.InobtRec, ws *workspace.Workspace) error {
+func (ir *inodeRebuild) finish(ctx context.Context, fs *fsys.FS, chunks []xfsformat.InobtRec, ws *workspace.Workspace) error {
 	g := fs.Geo
 	var rb [xfsformat.RmapRecLen]byte
 	addUsed := func(r xfsformat.RmapRec) error {
@@ -391,7 +392,7 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *FS, chunks []xfsformat.I
 
 // newAGI returns AG agno's AGI sector for the rebuilt inode btrees, and
 // sets the superblock (sbBuf, re-CRCed) icount and ifree over the AGs.
-func (fs *FS) newAGI(agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRoot, finoRoot uint32, ir *inodeRebuild, sbBuf []byte) ([]byte, error) {
+func newAGI(fs *fsys.FS, agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRoot, finoRoot uint32, ir *inodeRebuild, sbBuf []byte) ([]byte, error) {
 	agi := *old
 	agi.Root, agi.Level = inoRoot, uint32(ino.Height())
 	agi.Count, agi.FreeCount = uint32(ir.count), uint32(ir.free)
@@ -404,7 +405,7 @@ func (fs *FS) newAGI(agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRo
 			agi.FBlocks = uint32(fino.Blocks())
 		}
 	}
-	return fs.finishAGI(agno, &agi, sbBuf)
+	return finishAGI(fs, agno, &agi, sbBuf)
 }
 
 // finishAGI stamps a rebuilt AGI's identity (magic, version, seqno,
@@ -412,7 +413,7 @@ func (fs *FS) newAGI(agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRo
 // that point nowhere, and returns its sector; the superblock in sbBuf
 // gets icount and ifree recounted over every AG (this one from agi) and
 // a new CRC.
-func (fs *FS) finishAGI(agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]byte, error) {
+func finishAGI(fs *fsys.FS, agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]byte, error) {
 	g := fs.Geo
 	agi.MagicNum, agi.VersionNum, agi.SeqNo, agi.Length, agi.UUID = xfsformat.AGIMagic, 1, agno, g.AGLength(agno), g.MetaUUID
 	agi.LSN = 0
@@ -426,7 +427,7 @@ func (fs *FS) finishAGI(agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]byte, 
 			*p = xfsformat.NullAGIno
 		}
 	}
-	sector, err := fs.ReadSector(agno, SectorAGI)
+	sector, err := fs.ReadSector(agno, fsys.SectorAGI)
 	if err != nil {
 		return nil, err
 	}

@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 )
 
 // memFS opens b, a whole image, from memory (read-only).
-func memFS(t testing.TB, b []byte, opts OpenOptions) (*FS, error) {
+func memFS(t testing.TB, b []byte, opts fsys.OpenOptions) (*fsys.FS, error) {
 	t.Helper()
-	return OpenImage(store.NewImage(store.MemDevice(b), int64(len(b)), "small.img (in memory)", false), opts)
+	return fsys.OpenImage(store.NewImage(store.MemDevice(b), int64(len(b)), "small.img (in memory)", false), opts)
 }
 
 // TestOpenInMemory: a whole image held in memory opens, checks clean
@@ -20,7 +21,7 @@ func memFS(t testing.TB, b []byte, opts OpenOptions) (*FS, error) {
 // lock, journal and overlay) is refused by name.
 func TestOpenInMemory(t *testing.T) {
 	b := testimg.SmallImage(t)
-	fs, err := memFS(t, b, OpenOptions{})
+	fs, err := memFS(t, b, fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,9 +41,9 @@ func TestOpenInMemory(t *testing.T) {
 	if err != nil || len(plan) != 1 || len(plan[0].Rewritten) == 0 {
 		t.Fatalf("plan in memory: %v %+v", err, plan)
 	}
-	for _, opts := range []OpenOptions{{Writable: true}, {Sandbox: true}, {Sandbox: true, Overlay: "x.ovl"}} {
+	for _, opts := range []fsys.OpenOptions{{Writable: true}, {Sandbox: true}, {Sandbox: true, Overlay: "x.ovl"}} {
 		img := store.NewImage(store.MemDevice(b), int64(len(b)), "mem", true)
-		if _, err := OpenImage(img, opts); !errors.Is(err, store.ErrNotFile) {
+		if _, err := fsys.OpenImage(img, opts); !errors.Is(err, store.ErrNotFile) {
 			t.Errorf("%+v in memory: %v, want ErrNotFile", opts, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -77,7 +78,7 @@ func (c *agCheck) xrefRmapSource(ctx context.Context) error {
 // rmapbt filesystem, it first tries the rmapbt as the source of used
 // space (collectRmap, no inode read) and falls back to the inode scan
 // when the rmapbt is not sound. The caller closes the workspace.
-func checkAG(ctx context.Context, fs *FS, opts RepairOptions, fromRmap bool) (*workspace.Workspace, *agCheck, *RepairResult, error) {
+func checkAG(ctx context.Context, fs *fsys.FS, opts RepairOptions, fromRmap bool) (*workspace.Workspace, *agCheck, *RepairResult, error) {
 	if fromRmap && fs.Geo.Rmapbt && !opts.FullScan {
 		ws, c, res, err := checkAGWith(ctx, fs, opts, collectRmap)
 		if err != nil {
@@ -112,7 +113,7 @@ func checkAG(ctx context.Context, fs *FS, opts RepairOptions, fromRmap bool) (*w
 	return ws, c, res, nil
 }
 
-func checkAGWith(ctx context.Context, fs *FS, opts RepairOptions, mode collectMode) (*workspace.Workspace, *agCheck, *RepairResult, error) {
+func checkAGWith(ctx context.Context, fs *fsys.FS, opts RepairOptions, mode collectMode) (*workspace.Workspace, *agCheck, *RepairResult, error) {
 	ws, err := workspace.New(ctx, withDefaults(opts.Workspace, fs, []uint32{opts.AG}))
 	if err != nil {
 		return nil, nil, nil, err

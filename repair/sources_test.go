@@ -8,11 +8,12 @@ import (
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 func repairAG(t *testing.T, img string, agno uint32, what []string, opts repair.RepairOptions) *repair.RepairResult {
 	t.Helper()
-	fs, err := repair.Open(img, repair.OpenOptions{Writable: true})
+	fs, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestRepairAllParallel(t *testing.T) {
 			t.Fatalf("corrupting %s: changed %v, %v", c, changed, err)
 		}
 	}
-	fs, err := repair.Open(img, repair.OpenOptions{Writable: true})
+	fs, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestRmapSourceRefcounts(t *testing.T) {
 	if res.NothingToDo || res.Source != repair.SourceRmapbt {
 		t.Fatalf("nothing to do %v, source %q: want a repair from the rmapbt", res.NothingToDo, res.Source)
 	}
-	fs, err := repair.Open(img, repair.OpenOptions{})
+	fs, err := fsys.Open(img, fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

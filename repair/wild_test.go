@@ -11,6 +11,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -64,7 +65,7 @@ func TestChunkSourcesAgree(t *testing.T) {
 	for _, prof := range profiles {
 		t.Run(prof, func(t *testing.T) {
 			img := testimg.Image(t, prof)
-			fs, err := Open(img, OpenOptions{})
+			fs, err := fsys.Open(img, fsys.OpenOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,10 +112,10 @@ func TestChunkSourcesAgree(t *testing.T) {
 }
 
 // inobtChunks reads AG agno's inobt records as chunk geometry.
-func inobtChunks(t *testing.T, fs *FS, agno uint32) []xfsformat.InobtRec {
+func inobtChunks(t *testing.T, fs *fsys.FS, agno uint32) []xfsformat.InobtRec {
 	t.Helper()
 	var out []xfsformat.InobtRec
-	w := &Walk{FS: fs, AG: agno, Type: xfsformat.Inobt, OnProblem: func(err error) { t.Fatalf("inobt: %v", err) }}
+	w := &fsys.Walk{FS: fs, AG: agno, Type: xfsformat.Inobt, OnProblem: func(err error) { t.Fatalf("inobt: %v", err) }}
 	err := w.Records(context.Background(), func(_ uint32, _ int, raw []byte) error {
 		out = append(out, xfsformat.DecodeInobtRec(raw, fs.Geo.SparseInodes))
 		return nil
@@ -183,7 +184,7 @@ func TestLostBlockMateChunk(t *testing.T) {
 
 func inobtChunksOf(t *testing.T, img string, agno uint32) []xfsformat.InobtRec {
 	t.Helper()
-	fs, err := Open(img, OpenOptions{})
+	fs, err := fsys.Open(img, fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,7 @@ func TestInodeNumberStamp(t *testing.T) {
 // its findings (every severity; suppressed ones fail the test).
 func checkImage(t *testing.T, img string) []Finding {
 	t.Helper()
-	fs, err := Open(img, OpenOptions{})
+	fs, err := fsys.Open(img, fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

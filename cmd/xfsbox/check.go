@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 )
 
@@ -109,7 +110,7 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fs, err := repair.Open(pos[0], repair.OpenOptions{})
+	fs, err := fsys.Open(pos[0], fsys.OpenOptions{})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 func init() {
@@ -125,7 +126,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 		// end is not the repaired copy asked for (IMAGE is untouched).
 		defer func() { removeUnfinishedCopy(*output, err) }()
 	}
-	fs, err := repair.Open(target, repair.OpenOptions{Writable: !*dryRun})
+	fs, err := fsys.Open(target, fsys.OpenOptions{Writable: !*dryRun})
 	if err != nil {
 		return err
 	}

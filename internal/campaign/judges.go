@@ -10,6 +10,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/xfsdb"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 // XfsRepairN runs `xfs_repair -n IMAGE` (with -o force_geometry on a
@@ -65,9 +66,9 @@ func OurCheck(ctx context.Context, image string) (detected bool, codes []string,
 }
 
 func ourCheck(ctx context.Context, image string) (bool, []string, error) {
-	fs, err := repair.Open(image, repair.OpenOptions{})
+	fs, err := fsys.Open(image, fsys.OpenOptions{})
 	if err != nil {
-		var oe *repair.OpenError
+		var oe *fsys.OpenError
 		if errors.As(err, &oe) {
 			return true, []string{"open"}, nil
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -32,14 +33,13 @@ func rebuildAGI(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*RepairRe
 		res.NothingToDo = true
 		return res, nil
 	}
-	old := *c.agi
+	old := *c.AGI()
 	agi := old
-	agi.Count, agi.FreeCount = uint32(c.inodeCount), uint32(c.inodeFree)
+	count, free := c.Inodes()
+	agi.Count, agi.FreeCount = uint32(count), uint32(free)
 	if g.InobtCount {
-		agi.IBlocks = uint32(c.trees[xfsformat.Inobt].blocks)
-		if tr := c.trees[xfsformat.Finobt]; tr != nil {
-			agi.FBlocks = uint32(tr.blocks)
-		}
+		agi.IBlocks = uint32(c.TreeBlocks(xfsformat.Inobt))
+		agi.FBlocks = uint32(c.TreeBlocks(xfsformat.Finobt))
 	}
 	sbSector, err := fs.ReadSector(0, fsys.SectorSB)
 	if err != nil {
@@ -70,7 +70,7 @@ func rebuildAGI(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*RepairRe
 		}
 	}
 	opts.progress("verify")
-	after, err := Check(context.Background(), fs, CheckOptions{AG: int64(agno), Workspace: opts.Workspace})
+	after, err := check.Check(context.Background(), fs, check.CheckOptions{AG: int64(agno), Workspace: opts.Workspace})
 	if err != nil {
 		return res, err
 	}

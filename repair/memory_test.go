@@ -6,22 +6,17 @@ import (
 	"testing"
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 )
-
-// memFS opens b, a whole image, from memory (read-only).
-func memFS(t testing.TB, b []byte, opts fsys.OpenOptions) (*fsys.FS, error) {
-	t.Helper()
-	return fsys.OpenImage(store.NewImage(store.MemDevice(b), int64(len(b)), "small.img (in memory)", false), opts)
-}
 
 // TestOpenInMemory: a whole image held in memory opens, checks clean
 // (not one finding) and plans a repair; what needs a file (a writer's
 // lock, journal and overlay) is refused by name.
 func TestOpenInMemory(t *testing.T) {
 	b := testimg.SmallImage(t)
-	fs, err := memFS(t, b, fsys.OpenOptions{})
+	fs, err := fsys.OpenImage(store.NewImage(store.MemDevice(b), int64(len(b)), "small.img (in memory)", false), fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +25,7 @@ func TestOpenInMemory(t *testing.T) {
 		t.Fatalf("file %v, %d AGs", fs.Img.File(), fs.Geo.AGCount)
 	}
 	ctx := context.Background()
-	res, err := Check(ctx, fs, CheckOptions{AG: -1})
+	res, err := check.Check(ctx, fs, check.CheckOptions{AG: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/repair/workspace"
@@ -70,19 +71,19 @@ type Counter struct {
 
 // RepairResult is what a repair did.
 type RepairResult struct {
-	AG              uint32    `json:"ag"`
-	Requested       []string  `json:"requested"`
-	NothingToDo     bool      `json:"nothing_to_do"`
-	Rewritten       []Rewrite `json:"rewritten"`
-	BlocksAllocated int64     `json:"blocks_allocated"`
-	BlocksFreed     int64     `json:"blocks_freed"`
-	Counters        []Counter `json:"counters"`
-	Before          []Finding `json:"findings_before"`
-	After           []Finding `json:"findings_after"`
-	WorkspaceUsed   int64     `json:"workspace_bytes_used"`
-	WorkspaceRes    int64     `json:"workspace_bytes_reserved"`
-	Records         int64     `json:"records"`
-	Seconds         float64   `json:"seconds"`
+	AG              uint32          `json:"ag"`
+	Requested       []string        `json:"requested"`
+	NothingToDo     bool            `json:"nothing_to_do"`
+	Rewritten       []Rewrite       `json:"rewritten"`
+	BlocksAllocated int64           `json:"blocks_allocated"`
+	BlocksFreed     int64           `json:"blocks_freed"`
+	Counters        []Counter       `json:"counters"`
+	Before          []check.Finding `json:"findings_before"`
+	After           []check.Finding `json:"findings_after"`
+	WorkspaceUsed   int64           `json:"workspace_bytes_used"`
+	WorkspaceRes    int64           `json:"workspace_bytes_reserved"`
+	Records         int64           `json:"records"`
+	Seconds         float64         `json:"seconds"`
 	// Source says where the used space came from: SourceRmapbt or
 	// SourceInodeScan (empty for repairs that need none).
 	Source string `json:"source,omitempty"`
@@ -119,10 +120,10 @@ func preflight(fs *fsys.FS) error {
 // refuseCorruptSources refuses when the structures that say which blocks
 // are in use are corrupt: freeing space from a wrong picture of it would
 // destroy data.
-func refuseCorruptSources(findings []Finding, sources ...string) error {
+func refuseCorruptSources(findings []check.Finding, sources ...string) error {
 	var bad []string
 	for _, f := range findings {
-		if f.Severity != Corrupt {
+		if f.Severity != check.Corrupt {
 			continue
 		}
 		s, _, _ := strings.Cut(f.Code, ".")
@@ -296,9 +297,9 @@ func parseRepairSet(fs *fsys.FS, structures []string, agno uint32) (repairSet, e
 // repairs; without --force it runs only when one of them is reported.
 var freeSpaceCodes = []string{"bnobt", "cntbt", "agf", "agfl", "space", "rmapbt", "sb"}
 
-func needsRebuild(findings []Finding, structures []string) bool {
+func needsRebuild(findings []check.Finding, structures []string) bool {
 	for _, f := range findings {
-		if f.Severity != Corrupt && f.Severity != XrefMismatch {
+		if f.Severity != check.Corrupt && f.Severity != check.XrefMismatch {
 			continue
 		}
 		s, _, _ := strings.Cut(f.Code, ".")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -93,7 +94,7 @@ func TestForceRebuildHealthy(t *testing.T) {
 					}
 				}
 			}
-			if res, err := Check(context.Background(), fs, CheckOptions{AG: -1}); err != nil || res.Findings.Corrupt() {
+			if res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1}); err != nil || res.Findings.Corrupt() {
 				t.Fatalf("check after rebuilds: %v %v", err, res.Findings.List())
 			}
 			fs.Close()
@@ -200,7 +201,7 @@ func codes(t *testing.T, img string) []string {
 	t.Helper()
 	fs := openRW(t, img)
 	defer fs.Close()
-	res, err := Check(context.Background(), fs, CheckOptions{AG: -1})
+	res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

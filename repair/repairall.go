@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 )
@@ -111,22 +112,22 @@ func withoutSB(structures []string) []string {
 // free space and, if asked, the refcountbt): one check of every AG, one
 // rescan of every AG's chunks, then the AGs' rebuilds in parallel.
 func repairAllShared(ctx context.Context, fs *fsys.FS, set repairSet, ags []uint32, results []*RepairResult, opts RepairOptions) error {
-	ws, err := workspace.New(ctx, withDefaults(opts.Workspace, fs, ags))
+	ws, err := workspace.New(ctx, check.WorkspaceOptions(opts.Workspace, fs, ags))
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
 	opts.progress("check")
-	findings := &Findings{}
-	mode := collectFull
+	findings := &check.Findings{}
+	mode := check.CollectFull
 	if opts.Force {
-		mode = collectLight
+		mode = check.CollectLight
 	}
-	checks, err := collect(ctx, fs, ags, ws, findings, nil, mode)
+	checks, err := check.Collect(ctx, fs, ags, ws, findings, nil, mode)
 	if err != nil {
 		return err
 	}
-	before := map[uint32][]Finding{}
+	before := map[uint32][]check.Finding{}
 	for _, f := range findings.List() {
 		if f.AG >= 0 {
 			before[uint32(f.AG)] = append(before[uint32(f.AG)], f)

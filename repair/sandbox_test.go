@@ -11,6 +11,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 )
@@ -70,7 +71,7 @@ func TestSandboxRepairCommit(t *testing.T) {
 	if testimg.FileSum(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
 		t.Fatal("a sandboxed repair wrote the image or beside it")
 	}
-	res, err := Check(ctx, fs, CheckOptions{AG: -1})
+	res, err := check.Check(ctx, fs, check.CheckOptions{AG: -1})
 	if err != nil || res.Findings.Corrupt() {
 		t.Fatalf("the staged state is not clean: %v %v", err, res.Findings.List())
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
@@ -135,7 +136,7 @@ func TestRepairAllParallel(t *testing.T) {
 	if !repaired[1] || !repaired[2] || repaired[0] || repaired[3] {
 		t.Fatalf("AGs whose trees were rebuilt: %v, want 1 and 2", repaired)
 	}
-	res, err := repair.Check(context.Background(), fs, repair.CheckOptions{AG: -1})
+	res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
 	if err != nil || res.Findings.Corrupt() {
 		t.Fatalf("check after repair all: %v %v", err, res.Findings.List())
 	}
@@ -209,7 +210,7 @@ func TestRmapSourceRefcounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	if r, err := repair.Check(context.Background(), fs, repair.CheckOptions{AG: -1}); err != nil || r.Findings.Corrupt() {
+	if r, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1}); err != nil || r.Findings.Corrupt() {
 		t.Fatalf("check after the repair: %v %v", err, r.Findings.List())
 	}
 	judge.RequireClean(t, img, "after repairing "+c.String())

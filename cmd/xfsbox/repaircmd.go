@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
@@ -181,7 +182,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 	}
 	for _, res := range results {
 		for _, f := range res.After {
-			if f.Severity == repair.Corrupt || f.Severity == repair.XrefMismatch {
+			if f.Severity == check.Corrupt || f.Severity == check.XrefMismatch {
 				return errCorrupt
 			}
 		}

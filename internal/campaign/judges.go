@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/xfsbox/xfsbox/internal/xfsdb"
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
@@ -31,7 +31,7 @@ func XfsRepairN(ctx context.Context, image string) (detected bool, output string
 	return res.ExitCode != 0, res.Output, nil
 }
 
-// OurCheck opens image read-only and runs repair.Check on every AG.
+// OurCheck opens image read-only and runs check.Check on every AG.
 // detected is Findings.Corrupt(); codes are the distinct codes of the
 // findings, sorted, those of preen and warning findings suffixed with
 // their severity ("agf.btreeblks", "agfl.order[preen]"). An image our
@@ -75,7 +75,7 @@ func ourCheck(ctx context.Context, image string) (bool, []string, error) {
 		return false, nil, err
 	}
 	defer fs.Close()
-	res, err := repair.Check(ctx, fs, repair.CheckOptions{AG: -1})
+	res, err := check.Check(ctx, fs, check.CheckOptions{AG: -1})
 	if err != nil {
 		return false, nil, fmt.Errorf("our check: %w", err)
 	}
@@ -83,7 +83,7 @@ func ourCheck(ctx context.Context, image string) (bool, []string, error) {
 	var codes []string
 	for _, f := range res.Findings.List() {
 		c := f.Code
-		if f.Severity != repair.Corrupt && f.Severity != repair.XrefMismatch {
+		if f.Severity != check.Corrupt && f.Severity != check.XrefMismatch {
 			c += "[" + f.Severity.String() + "]"
 		}
 		if !seen[c] {

@@ -1,4 +1,4 @@
-package repair
+package check
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ type levelCursor struct {
 // checkTrees walks and checks the AG's trees of the given types, several
 // at a time (each walk is independent; what they share is safe for
 // concurrent use), and keeps their results in c.trees.
-func (c *agCheck) checkTrees(ctx context.Context, types ...xfsformat.BtreeType) error {
+func (c *AG) checkTrees(ctx context.Context, types ...xfsformat.BtreeType) error {
 	var results [xfsformat.NumBtreeTypes]*treeResult
 	err := fsys.ForEach(ctx, types, func(ctx context.Context, t xfsformat.BtreeType) error {
 		res, err := c.checkTree(ctx, t)
@@ -52,7 +52,7 @@ func (c *agCheck) checkTrees(ctx context.Context, types ...xfsformat.BtreeType) 
 }
 
 // AG's used-space array, for the cross-reference phase.
-func (c *agCheck) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult, error) {
+func (c *AG) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult, error) {
 	res := &treeResult{present: c.fs.HasBtree(t)}
 	if !res.present {
 		return res, nil
@@ -196,7 +196,7 @@ func treeOwner(t xfsformat.BtreeType) int64 {
 
 // checkRecord checks one leaf record on its own and against the previous
 // record of the tree.
-func (c *agCheck) checkRecord(t xfsformat.BtreeType, agbno uint32, i int, rec, prev []byte, agLen uint32) {
+func (c *AG) checkRecord(t xfsformat.BtreeType, agbno uint32, i int, rec, prev []byte, agLen uint32) {
 	name := t.String()
 	g := c.fs.Geo
 	inAG := func(start, count uint32) bool {
@@ -279,7 +279,7 @@ func (c *agCheck) checkRecord(t xfsformat.BtreeType, agbno uint32, i int, rec, p
 }
 
 // checkInobtRec checks one inode chunk record on its own.
-func (c *agCheck) checkInobtRec(name string, agbno uint32, r xfsformat.InobtRec, agLen uint32) {
+func (c *AG) checkInobtRec(name string, agbno uint32, r xfsformat.InobtRec, agLen uint32) {
 	g := c.fs.Geo
 	maxIno := uint64(agLen) << g.InoPBLog
 	if why := g.ChunkStartProblem(r.StartIno); why != "" {

@@ -1,4 +1,4 @@
-package repair
+package check
 
 import (
 	"context"
@@ -7,9 +7,16 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
+
+// memFS opens b, a whole image, from memory (read-only).
+func memFS(t testing.TB, b []byte, opts fsys.OpenOptions) (*fsys.FS, error) {
+	t.Helper()
+	return fsys.OpenImage(store.NewImage(store.MemDevice(b), int64(len(b)), "small.img (in memory)", false), opts)
+}
 
 // metaPiece is one stretch of the metadata region FuzzCheck mutates:
 // crcOff is where the CRC of each unit-byte object in it lies (-1: none).

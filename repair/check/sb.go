@@ -1,4 +1,4 @@
-package repair
+package check
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 // checkSuperblocks compares the primary superblock's counters with the
 // sums over the AGs (only when every AG was checked).
-func checkSuperblocks(fs *fsys.FS, checks map[uint32]*agCheck, all bool, findings *Findings) {
+func checkSuperblocks(fs *fsys.FS, checks map[uint32]*AG, all bool, findings *Findings) {
 	if !all {
 		return
 	}
@@ -37,7 +37,7 @@ func checkSuperblocks(fs *fsys.FS, checks map[uint32]*agCheck, all bool, finding
 // scanForCheck reads every inode and adds the blocks their forks use to
 // the used-space arrays of the AGs being checked, and compares each
 // chunk's in-use inodes with the inobt's free mask.
-func scanForCheck(ctx context.Context, fs *fsys.FS, checks map[uint32]*agCheck, findings *Findings) error {
+func scanForCheck(ctx context.Context, fs *fsys.FS, checks map[uint32]*AG, findings *Findings) error {
 	sink := func(agno uint32, r xfsformat.RmapRec) error {
 		c := checks[agno]
 		if c == nil {

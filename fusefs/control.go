@@ -12,6 +12,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/check"
 )
 
 // Errors of the control files (turned into errnos by toErrno).
@@ -222,7 +223,7 @@ func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error 
 	switch cmd.verb {
 	case "check":
 		c.setStatus(fmt.Sprintf("running: check (started %s)", started.Format(time.TimeOnly)))
-		res, e := repair.Check(opCtx, c.tree.FS, repair.CheckOptions{AG: cmd.ag, Workspace: c.tree.Workspace})
+		res, e := check.Check(opCtx, c.tree.FS, check.CheckOptions{AG: cmd.ag, Workspace: c.tree.Workspace})
 		err = e
 		if e == nil {
 			result = map[string]any{"clean": !res.Findings.Corrupt(), "findings": res.Findings.List(), "suppressed": res.Findings.Suppressed}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -27,8 +28,8 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EISDIR
 	case errors.Is(err, context.Canceled):
 		return syscall.ECANCELED
-	case errors.Is(err, ErrBadCmd), errors.Is(err, repair.ErrUnknownStruct), errors.Is(err, repair.ErrBadAG),
-		errors.Is(err, repair.ErrNotSandbox):
+	case errors.Is(err, ErrBadCmd), errors.Is(err, repair.ErrUnknownStruct), errors.Is(err, fsys.ErrBadAG),
+		errors.Is(err, fsys.ErrNotSandbox):
 		return syscall.EINVAL
 	case errors.Is(err, ErrBusy):
 		return syscall.EBUSY

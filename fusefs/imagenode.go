@@ -7,7 +7,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 // imageNode is the root's "image": the image's bytes as they read now,
@@ -15,7 +15,7 @@ import (
 // as xfs_repair -n can judge a staged repair.
 type imageNode struct {
 	fs.Inode
-	fs *repair.FS
+	fs *fsys.FS
 }
 
 const imageName = "image"

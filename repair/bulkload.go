@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -54,7 +55,7 @@ func PlanLoad(t xfsformat.BtreeType, g *xfsformat.Geometry, nrecs int64, tight b
 	p := &LoadPlan{Type: t, Records: nrecs}
 	n := nrecs
 	for level := 0; ; level++ {
-		if level >= MaxBtreeHeight || level >= ops.MaxLevels(g) {
+		if level >= fsys.MaxBtreeHeight || level >= ops.MaxLevels(g) {
 			return nil, fmt.Errorf("%s of %d records: %w (%d)", t, nrecs, ErrTooTall, ops.MaxLevels(g))
 		}
 		leaf := level == 0
@@ -97,7 +98,7 @@ type BlockWriter func(agbno uint32, buf []byte) error
 // block. It returns the root. blocks must hold exactly plan.Blocks()
 // block numbers. Keys of each level are staged in the workspace, so
 // memory does not grow with the tree.
-func BulkLoad(ctx context.Context, fs *FS, ws *workspace.Workspace, agno uint32, plan *LoadPlan, recs *workspace.Array, blocks []uint32, write BlockWriter) (root uint32, err error) {
+func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno uint32, plan *LoadPlan, recs *workspace.Array, blocks []uint32, write BlockWriter) (root uint32, err error) {
 	if int64(len(blocks)) != plan.Blocks() {
 		return 0, fmt.Errorf("bulk load %s: %d blocks given for a plan of %d", plan.Type, len(blocks), plan.Blocks())
 	}
@@ -146,9 +147,9 @@ func BulkLoad(ctx context.Context, fs *FS, ws *workspace.Workspace, agno uint32,
 			// The entry for the parent: low key, high key, pointer.
 			clear(ent)
 			if inBlock > 0 {
-				firstKey(blk, ent[:ops.KeyLen])
+				blk.FirstKey(ent[:ops.KeyLen])
 				if ops.Overlapping {
-					highKey(blk, hi)
+					blk.MaxHighKey(hi)
 					copy(ent[ops.KeyLen:], hi)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -16,7 +17,7 @@ import (
 // file mappings: owners that are inodes).
 func treeRecords(t *testing.T, img string, agno uint32, bt xfsformat.BtreeType) []string {
 	t.Helper()
-	fs, err := Open(img, OpenOptions{})
+	fs, err := fsys.Open(img, fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +26,7 @@ func treeRecords(t *testing.T, img string, agno uint32, bt xfsformat.BtreeType) 
 		return nil
 	}
 	var out []string
-	w := &Walk{FS: fs, AG: agno, Type: bt, OnProblem: func(err error) { t.Fatalf("%s: %v", bt, err) }}
+	w := &fsys.Walk{FS: fs, AG: agno, Type: bt, OnProblem: func(err error) { t.Fatalf("%s: %v", bt, err) }}
 	err = w.Records(context.Background(), func(_ uint32, _ int, rec []byte) error {
 		if bt == xfsformat.Rmapbt && !xfsformat.DecodeRmapRec(rec).IsInodeOwner() {
 			return nil

@@ -1,21 +1,28 @@
-// Package repair is xfsbox's engine: the filesystem as read. It opens
-// an image as an FS (the primary superblock verified, the geometry
-// derived), walks its btrees through one generic walker, checks every
-// AG header and btree against itself and against everything else (with
-// a full scan of the inodes), rebuilds AG metadata through a bulk loader
-// (free-space btrees, rmapbt, refcountbt, inode btrees, AGI, secondary
-// superblocks) and reads the log's state. Sandbox commits and plans are
-// FS-level operations here too.
+// Package repair rebuilds XFS AG metadata: the free-space btrees with
+// the AGFL, the rmapbt's closure and the AGF (from the complement of
+// used space), the refcountbt (from the overlaps of file data), the
+// inode btrees with the AGI (from the inode chunks found without
+// trusting the old inobt), the AGI's counters, and secondary
+// superblocks. New trees are written by a bulk loader into blocks nobody
+// uses, then the headers are committed crash-safely. Repair rebuilds
+// one AG, RepairAll every AG in parallel, and Plan runs either against a
+// throwaway overlay to say what it would rewrite.
 //
-// Below it, package repair/store holds the bytes and durability: the
-// image and its devices (a file, a block device, or memory), the bounded
-// block cache, the sandbox's overlay, the redo journal and commit file
-// that make a repair's writes crash-safe, the image locks and the
-// detection of kernel mounts. repair decides what to write; store
-// decides how it reaches the image safely. Records a check or a rebuild
-// stages live in repair/workspace.
+// Every rebuild starts from package check: its findings say whether a
+// rebuild is needed and refuse one whose sources are corrupt (ErrRefused,
+// ErrSourceCorrupt), and its per-AG state (check.AG) is the rebuild's
+// source of used space and records. What a rebuild judges itself is how
+// far to trust those sources (the rmapbt instead of the inode scan, the
+// rmapbt, old inobt or a search for the inode chunks).
 //
-// It knows nothing of FUSE: everything here is reachable from the
-// command line too. Errors carry where they happened as typed values;
-// they become errnos or exit codes only at the edges.
+// It does not judge metadata on its own (that is check's), and it does
+// not make writes durable itself: the FS, its headers and Commit are
+// package repair/fsys's; the journal, overlay and locks repair/store's.
+//
+// Import order, one way: xfsformat; repair/store; repair/fsys (the
+// filesystem as read); repair/check (findings, checks, the inode scan);
+// repair (the rebuilds); then fusefs and cmd. It knows nothing of FUSE
+// and imports neither logrus nor go-fuse: errors carry where they
+// happened as typed values; they become errnos or exit codes only at
+// the edges.
 package repair

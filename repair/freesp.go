@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"iter"
 
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -26,7 +28,7 @@ func minFreelist(g *xfsformat.Geometry, bnoLevels, cntLevels, rmapLevels int) in
 
 // freeSpacePlan is the settled layout of a free-space rebuild.
 type freeSpacePlan struct {
-	reserved           []extent // every block taken, sorted
+	reserved           []check.Extent // every block taken, sorted
 	bno, cnt, rmap     *LoadPlan
 	freeRecs, rmapRecs int64
 }
@@ -63,7 +65,7 @@ func (p *freeSpacePlan) treeBlocks() int64 {
 // With ino, the inobt and finobt are rebuilt too, from the inode chunks
 // found without the old inobt (findInodeChunks) and their inodes' modes;
 // the AGI and the superblock's inode counters follow.
-func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino, rmapRequested bool) (*RepairResult, error) {
+func rebuildFreeSpace(ctx context.Context, fs *fsys.FS, opts RepairOptions, refc, ino, rmapRequested bool) (*RepairResult, error) {
 	// The rmapbt may stand in for the inode scan unless it is itself to
 	// be rebuilt from every owner (rmapbt requested) or the inode trees
 	// are (their rebuild reads the inodes anyway).
@@ -79,7 +81,7 @@ func rebuildFreeSpace(ctx context.Context, fs *FS, opts RepairOptions, refc, ino
 // findings are res.Before, with its records in ws). ir, when not nil,
 // is the inode rebuild prepared by the caller (RepairAll, from one scan
 // for every AG); with ino and no ir, it is prepared here.
-func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *workspace.Workspace, c *agCheck, res *RepairResult, refc, ino bool, ir *inodeRebuild) (*RepairResult, error) {
+func rebuildFreeSpaceFrom(ctx context.Context, fs *fsys.FS, opts RepairOptions, ws *workspace.Workspace, c *check.AG, res *RepairResult, refc, ino bool, ir *inodeRebuild) (*RepairResult, error) {
 	g, agno := fs.Geo, opts.AG
 	var err error
 	sources := []string{"inobt", "inode", "bmbt"}
@@ -112,11 +114,11 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	var iterErr error
 	// used is the AG's used space after the rebuild's sources; before
 	// holds everything the old state uses too (new blocks avoid both).
-	used, before := c.used, c.used
+	used, before := c.Used(), c.Used()
 	if ino {
 		if ir == nil {
 			sound := soundChunkSources(fs, agno, res.Before)
-			irs, err := prepareInodeRebuilds(ctx, fs, map[uint32]*agCheck{agno: c}, ws, func(uint32) chunkSources { return sound })
+			irs, err := prepareInodeRebuilds(ctx, fs, map[uint32]*check.AG{agno: c}, ws, func(uint32) chunkSources { return sound })
 			if err != nil {
 				return res, fmt.Errorf("%w: %w", ErrRefused, err)
 			}
@@ -126,12 +128,12 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 		if before, err = ws.NewArray(xfsformat.RmapRecLen); err != nil {
 			return res, err
 		}
-		for _, a := range []*workspace.Array{c.used, ir.used} {
+		for _, a := range []*workspace.Array{c.Used(), ir.used} {
 			if err := a.Iterate(ctx, func(_ int64, r []byte) error { return before.Append(r) }); err != nil {
 				return res, err
 			}
 		}
-		if err := before.Sort(ctx, cmpRmapRecs); err != nil {
+		if err := before.Sort(ctx, check.CmpRmapRecs); err != nil {
 			return res, err
 		}
 	}
@@ -142,19 +144,19 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 			(ino && o == xfsformat.OwnInobt)
 	}
 	notOwnAG := func() iter.Seq[[]byte] { return filterOwners(ctx, used, &iterErr, replaced) }
-	keepUnion := func() iter.Seq[extent] { return usedUnion(notOwnAG()) }
+	keepUnion := func() iter.Seq[check.Extent] { return check.UsedUnion(notOwnAG()) }
 	// Free both before and after: outside everything in use, old
 	// free-space trees and AGFL included.
-	candidates := complement(usedUnion(records(ctx, before, &iterErr)), nil, agLen)
+	candidates := complement(check.UsedUnion(before.All(ctx, &iterErr)), nil, agLen)
 	var oldOwnAG int64
-	for rec := range records(ctx, c.used, &iterErr) {
+	for rec := range c.Used().All(ctx, &iterErr) {
 		if replaced(int64(binary.BigEndian.Uint64(rec[8:]))) {
 			oldOwnAG += int64(binary.BigEndian.Uint32(rec[4:]))
 		}
 	}
 	var candidateBlocks int64
 	for e := range candidates {
-		candidateBlocks += int64(e.end - e.start)
+		candidateBlocks += int64(e.End - e.Start)
 	}
 	if iterErr != nil {
 		return res, iterErr
@@ -172,7 +174,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 				return res, err
 			}
 		}
-		if keepRmaps, err = c.normalizeRmaps(ctx, keep); err != nil {
+		if keepRmaps, err = check.NormalizeRmaps(ctx, ws, keep); err != nil {
 			return res, err
 		}
 		keep.Release()
@@ -185,7 +187,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 		if refcRecs, err = ws.NewArray(xfsformat.RefcountRecLen); err != nil {
 			return res, err
 		}
-		if err := computeRefcounts(ctx, used, refcRecs); err != nil {
+		if err := check.ComputeRefcounts(ctx, used, refcRecs); err != nil {
 			return res, err
 		}
 		if refcPlan, err = PlanLoad(xfsformat.Refcountbt, g, refcRecs.Len(), tight); err != nil {
@@ -228,10 +230,10 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	var freeblks, longest uint64
 	var b8 [8]byte
 	for e := range complement(keepUnion(), plan.reserved, agLen) {
-		n := e.end - e.start
+		n := e.End - e.Start
 		freeblks += n
 		longest = max(longest, n)
-		xfsformat.AllocRec{StartBlock: uint32(e.start), BlockCount: uint32(n)}.Encode(b8[:])
+		xfsformat.AllocRec{StartBlock: uint32(e.Start), BlockCount: uint32(n)}.Encode(b8[:])
 		if err := bnoRecs.Append(b8[:]); err != nil {
 			return res, err
 		}
@@ -279,17 +281,17 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 		var b24 [xfsformat.RmapRecLen]byte
 		split := splitGroups(plan.reserved, groups)
 		for _, o := range []struct {
-			runs  []extent
+			runs  []check.Extent
 			owner int64
 		}{{split[2], xfsformat.OwnAG}, {split[0], xfsformat.OwnRefc}, {split[1], xfsformat.OwnInobt}} {
 			for _, run := range o.runs {
-				xfsformat.RmapRec{StartBlock: uint32(run.start), BlockCount: uint32(run.end - run.start), Owner: ownerBits(o.owner)}.Encode(b24[:])
+				xfsformat.RmapRec{StartBlock: uint32(run.Start), BlockCount: uint32(run.End - run.Start), Owner: ownerBits(o.owner)}.Encode(b24[:])
 				if err := rmapRecs.Append(b24[:]); err != nil {
 					return res, err
 				}
 			}
 		}
-		if err := rmapRecs.Sort(ctx, cmpRmapRecs); err != nil {
+		if err := rmapRecs.Sort(ctx, check.CmpRmapRecs); err != nil {
 			return res, err
 		}
 	}
@@ -337,7 +339,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	}
 
 	// Headers.
-	old := *c.agf
+	old := *c.AGF()
 	agf := old
 	agf.MagicNum, agf.VersionNum, agf.SeqNo, agf.Length, agf.UUID = xfsformat.AGFMagic, 1, agno, uint32(agLen), g.MetaUUID
 	agf.BnoRoot, agf.BnoLevel = bnoRoot, uint32(plan.bno.Height())
@@ -353,7 +355,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	agf.FreeBlks, agf.Longest = uint32(freeblks), uint32(longest)
 	agf.LSN = 0 // as for the new blocks: never ahead of the log
 	agf.FLFirst, agf.FLLast, agf.FLCount = 0, uint32(max(len(agflBlocks)-1, 0)), uint32(len(agflBlocks))
-	sector, err := fs.ReadSector(agno, SectorAGF)
+	sector, err := fs.ReadSector(agno, fsys.SectorAGF)
 	if err != nil {
 		return res, err
 	}
@@ -380,26 +382,25 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	// this AG's commit, so the last commit leaves them right.
 	var fdOld, fdNew uint64
 	err = func() error {
-		fs.commitMu.Lock()
-		defer fs.commitMu.Unlock()
+		defer fs.LockCommits()()
 		var sbBuf []byte
-		if sbBuf, fdOld, fdNew, err = fs.sbWithFdblocks(agno, &agf); err != nil {
+		if sbBuf, fdOld, fdNew, err = sbWithFdblocks(fs, agno, &agf); err != nil {
 			return err
 		}
 		writes := []store.Write{
-			{Off: g.SectorOffset(agno, SectorAGF), Data: agfBuf},
-			{Off: g.SectorOffset(agno, SectorAGFL), Data: agflBuf},
+			{Off: g.SectorOffset(agno, fsys.SectorAGF), Data: agfBuf},
+			{Off: g.SectorOffset(agno, fsys.SectorAGFL), Data: agflBuf},
 		}
 		if ir != nil {
-			agiBuf, err := fs.newAGI(agno, c.agi, inoPlan, finoPlan, inoRoot, finoRoot, ir, sbBuf)
+			agiBuf, err := newAGI(fs, agno, c.AGI(), inoPlan, finoPlan, inoRoot, finoRoot, ir, sbBuf)
 			if err != nil {
 				return err
 			}
-			writes = append(writes, store.Write{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf})
+			writes = append(writes, store.Write{Off: g.SectorOffset(agno, fsys.SectorAGI), Data: agiBuf})
 		}
 		writes = append(writes, store.Write{Off: 0, Data: sbBuf})
 		opts.progress("commit")
-		return fs.commit(opts, writes)
+		return fs.Commit(opts.writer(fs), writes, opts.Fault)
 	}()
 	if err != nil {
 		return res, err
@@ -409,7 +410,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 		opts.logf("ag %d: inode chunks from the %s", agno, ir.chunkSource)
 		res.Rewritten = append(res.Rewritten, Rewrite{"inobt", "requested: rebuilt from the inode chunks found (" + ir.chunkSource + ") and their inodes"},
 			Rewrite{"finobt", "the inobt's chunks with free inodes"}, Rewrite{"agi", "roots, levels and counters of the new inode btrees"})
-		res.Counters = append(res.Counters, Counter{"count", uint64(c.agi.Count), ir.count}, Counter{"freecount", uint64(c.agi.FreeCount), ir.free})
+		res.Counters = append(res.Counters, Counter{"count", uint64(c.AGI().Count), ir.count}, Counter{"freecount", uint64(c.AGI().FreeCount), ir.free})
 	}
 
 	why := "requested"
@@ -450,7 +451,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	if ino {
 		types = append(types, xfsformat.Inobt, xfsformat.Finobt)
 	}
-	after, err := verifyRebuilt(context.Background(), fs, agno, opts.Workspace, types...)
+	after, err := check.Rebuilt(context.Background(), fs, agno, opts.Workspace, types...)
 	if err != nil {
 		return res, err
 	}
@@ -458,65 +459,13 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *FS, opts RepairOptions, ws *w
 	return res, nil
 }
 
-// verifyRebuilt re-checks what a rebuild wrote: the AG headers, every
-// block and record of the rebuilt trees, and the AGF counters against
-// them. (The full cross-reference against every inode is the check's
-// job; the tests run it after every repair.)
-func verifyRebuilt(ctx context.Context, fs *FS, agno uint32, wopts workspace.Options, types ...xfsformat.BtreeType) ([]Finding, error) {
-	wopts = withDefaults(wopts, fs, []uint32{agno})
-	ws, err := workspace.New(ctx, wopts)
-	if err != nil {
-		return nil, err
-	}
-	defer ws.Close()
-	used, err := ws.NewArray(xfsformat.RmapRecLen)
-	if err != nil {
-		return nil, err
-	}
-	findings := &Findings{}
-	c := &agCheck{fs: fs, agno: agno, ws: ws, findings: findings, used: used}
-	g := fs.Geo
-	var buf []byte
-	if c.agf, buf, err = fs.ReadAGF(agno); err != nil {
-		return nil, err
-	}
-	for _, p := range xfsformat.VerifyAGF(c.agf, buf, g, agno) {
-		c.problem(p)
-	}
-	if c.agfl, buf, err = fs.ReadAGFL(agno); err != nil {
-		return nil, err
-	}
-	for _, p := range xfsformat.VerifyAGFL(c.agfl, buf, g, agno) {
-		c.problem(p)
-	}
-	c.agi = &xfsformat.AGI{}
-	c.agfOK, c.agflOK = true, true
-	if err := c.checkAGFL(); err != nil {
-		return nil, err
-	}
-	var present []xfsformat.BtreeType
-	for _, t := range types {
-		if fs.HasBtree(t) {
-			present = append(present, t)
-		}
-	}
-	if err := c.checkTrees(ctx, present...); err != nil {
-		return nil, err
-	}
-	if err := c.xrefAllocTrees(ctx); err != nil {
-		return nil, err
-	}
-	c.xrefCounters()
-	return findings.List(), nil
-}
-
 // settleFreeSpace finds the fixed point of the rebuild's layout: taking
 // blocks for the new trees can consume whole free extents (fewer
 // records, smaller trees) and adds OWN_AG records (a bigger rmapbt), so
 // iterate until the block count settles. Blocks left over when the need
 // shrinks go to the AGFL.
-func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepUnion func() iter.Seq[extent],
-	candidates iter.Seq[extent], keepRmaps *workspace.Array, tight bool, agLen uint64, groups []int64) (*freeSpacePlan, error) {
+func settleFreeSpace(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, keepUnion func() iter.Seq[check.Extent],
+	candidates iter.Seq[check.Extent], keepRmaps *workspace.Array, tight bool, agLen uint64, groups []int64) (*freeSpacePlan, error) {
 	// Blocks taken first, for trees whose size the carving cannot change
 	// (one group per rmap owner).
 	var fixedBlocks int64
@@ -570,8 +519,8 @@ func settleFreeSpace(ctx context.Context, fs *FS, ws *workspace.Workspace, keepU
 
 // sbWithFdblocks returns the primary superblock sector with fdblocks
 // recounted over every AG's AGF, this AG's taken from newAGF.
-func (fs *FS) sbWithFdblocks(agno uint32, newAGF *xfsformat.AGF) (buf []byte, before, after uint64, err error) {
-	sector, err := fs.ReadSector(0, SectorSB)
+func sbWithFdblocks(fs *fsys.FS, agno uint32, newAGF *xfsformat.AGF) (buf []byte, before, after uint64, err error) {
+	sector, err := fs.ReadSector(0, fsys.SectorSB)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -604,27 +553,27 @@ func ownerBits(o int64) uint64 { return uint64(o) }
 
 // splitGroups splits the blocks of runs, in order, into groups of the
 // given sizes and the rest (the last group), each as merged runs.
-func splitGroups(runs []extent, sizes []int64) [][]extent {
-	out := make([][]extent, len(sizes)+1)
+func splitGroups(runs []check.Extent, sizes []int64) [][]check.Extent {
+	out := make([][]check.Extent, len(sizes)+1)
 	g, left := 0, int64(0)
 	if len(sizes) > 0 {
 		left = sizes[0]
 	}
 	for _, r := range runs {
-		for r.start < r.end {
+		for r.Start < r.End {
 			for g < len(sizes) && left == 0 {
 				g++
 				if g < len(sizes) {
 					left = sizes[g]
 				}
 			}
-			take := int64(r.end - r.start)
+			take := int64(r.End - r.Start)
 			if g < len(sizes) {
 				take = min(take, left)
 				left -= take
 			}
-			out[g] = append(out[g], extent{r.start, r.start + uint64(take)})
-			r.start += uint64(take)
+			out[g] = append(out[g], check.Extent{Start: r.Start, End: r.Start + uint64(take)})
+			r.Start += uint64(take)
 		}
 	}
 	for i := range out {

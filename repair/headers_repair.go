@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -17,7 +19,7 @@ import (
 // and the superblock's icount and ifree recounted over the AGs. The
 // trees' roots are kept: this rebuild needs sound inode btrees (their
 // own rebuild is still to come) and refuses otherwise.
-func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult, error) {
+func rebuildAGI(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*RepairResult, error) {
 	g, agno := fs.Geo, opts.AG
 	ws, c, res, err := checkAG(ctx, fs, opts, false)
 	if err != nil {
@@ -31,16 +33,15 @@ func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult,
 		res.NothingToDo = true
 		return res, nil
 	}
-	old := *c.agi
+	old := *c.AGI()
 	agi := old
-	agi.Count, agi.FreeCount = uint32(c.inodeCount), uint32(c.inodeFree)
+	count, free := c.Inodes()
+	agi.Count, agi.FreeCount = uint32(count), uint32(free)
 	if g.InobtCount {
-		agi.IBlocks = uint32(c.trees[xfsformat.Inobt].blocks)
-		if tr := c.trees[xfsformat.Finobt]; tr != nil {
-			agi.FBlocks = uint32(tr.blocks)
-		}
+		agi.IBlocks = uint32(c.TreeBlocks(xfsformat.Inobt))
+		agi.FBlocks = uint32(c.TreeBlocks(xfsformat.Finobt))
 	}
-	sbSector, err := fs.ReadSector(0, SectorSB)
+	sbSector, err := fs.ReadSector(0, fsys.SectorSB)
 	if err != nil {
 		return res, err
 	}
@@ -49,7 +50,7 @@ func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult,
 	if err != nil {
 		return res, err
 	}
-	agiBuf, err := fs.finishAGI(agno, &agi, sbBuf)
+	agiBuf, err := finishAGI(fs, agno, &agi, sbBuf)
 	if err != nil {
 		return res, err
 	}
@@ -59,7 +60,7 @@ func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult,
 		{"icount", sb.ICount, icount}, {"ifree", sb.IFree, ifree}}
 
 	opts.progress("commit")
-	if err := fs.commit(opts, []store.Write{{Off: g.SectorOffset(agno, SectorAGI), Data: agiBuf}, {Off: 0, Data: sbBuf}}); err != nil {
+	if err := fs.Commit(opts.writer(fs), []store.Write{{Off: g.SectorOffset(agno, fsys.SectorAGI), Data: agiBuf}, {Off: 0, Data: sbBuf}}, opts.Fault); err != nil {
 		return res, err
 	}
 	res.Rewritten = []Rewrite{{"agi", "identity, counters and hints recomputed from the inode btrees"}, {"sb", "icount and ifree recounted over the AGs"}}
@@ -69,7 +70,7 @@ func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult,
 		}
 	}
 	opts.progress("verify")
-	after, err := Check(context.Background(), fs, CheckOptions{AG: int64(agno), Workspace: opts.Workspace})
+	after, err := check.Check(context.Background(), fs, check.CheckOptions{AG: int64(agno), Workspace: opts.Workspace})
 	if err != nil {
 		return res, err
 	}
@@ -83,17 +84,17 @@ func rebuildAGI(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult,
 
 // rebuildSecondarySB rewrites AG agno's superblock copy from the primary
 // (as xfs_repair does: the primary's sector, byte for byte).
-func rebuildSecondarySB(ctx context.Context, fs *FS, opts RepairOptions) (*RepairResult, error) {
+func rebuildSecondarySB(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*RepairResult, error) {
 	agno := opts.AG
 	res := &RepairResult{AG: agno}
 	if agno == 0 {
 		return res, fmt.Errorf("%w: AG 0's superblock is the primary; xfsbox rewrites only the secondary copies", ErrUnknownStruct)
 	}
-	primary, err := fs.ReadSector(0, SectorSB)
+	primary, err := fs.ReadSector(0, fsys.SectorSB)
 	if err != nil {
 		return res, err
 	}
-	copyBuf, err := fs.ReadSector(agno, SectorSB)
+	copyBuf, err := fs.ReadSector(agno, fsys.SectorSB)
 	if err != nil {
 		return res, err
 	}
@@ -101,25 +102,10 @@ func rebuildSecondarySB(ctx context.Context, fs *FS, opts RepairOptions) (*Repai
 		res.NothingToDo = true
 		return res, nil
 	}
-	if err := fs.commit(opts, []store.Write{{Off: fs.Geo.SectorOffset(agno, SectorSB), Data: append([]byte(nil), primary...)}}); err != nil {
+	if err := fs.Commit(opts.writer(fs), []store.Write{{Off: fs.Geo.SectorOffset(agno, fsys.SectorSB), Data: append([]byte(nil), primary...)}}, opts.Fault); err != nil {
 		return res, err
 	}
 	res.Rewritten = []Rewrite{{"sb", "this AG's secondary superblock copied from the primary"}}
 	opts.logf("ag %d: secondary superblock rewritten from the primary", agno)
 	return res, nil
-}
-
-// commit writes header sectors through the redo journal, holding off
-// readers of whole views meanwhile.
-func (fs *FS) commit(opts RepairOptions, writes []store.Write) error {
-	fs.state.Lock()
-	defer fs.state.Unlock()
-	var err error
-	if ov := fs.Img.Overlay(); ov != nil {
-		err = ov.Commit(writes) // sandbox: one atomic batch of the overlay, nothing beside the image
-	} else {
-		err = store.CommitJournal(fs.journal, opts.writer(fs), writes, opts.Fault)
-	}
-	fs.Invalidate()
-	return err
 }

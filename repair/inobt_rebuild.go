@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -19,8 +21,8 @@ type inodeRebuild struct {
 	used              *workspace.Array // sorted rmap records, old inode-derived ones replaced
 	inoRecs, finoRecs *workspace.Array
 	count, free       uint64
-	uses              map[uint32]ChunkUse // by chunk start: what the scan saw
-	chunkSource       string              // where the chunks came from (ChunksFrom...)
+	uses              map[uint32]check.ChunkUse // by chunk start: what the scan saw
+	chunkSource       string                    // where the chunks came from (ChunksFrom...)
 }
 
 // Where a rebuild of the inode btrees found the inode chunks
@@ -48,8 +50,8 @@ type chunkSources struct{ rmap, inobt bool }
 // have, used space no structure claims, superblock inodes it lacks.
 // When both look sound they must also agree (findInodeChunks). Otherwise
 // the AG is searched for inode clusters.
-func soundChunkSources(fs *FS, agno uint32, findings []Finding) chunkSources {
-	var ours []Finding
+func soundChunkSources(fs *fsys.FS, agno uint32, findings []check.Finding) chunkSources {
+	var ours []check.Finding
 	for _, f := range findings {
 		if f.AG == int64(agno) {
 			ours = append(ours, f)
@@ -64,8 +66,8 @@ func soundChunkSources(fs *FS, agno uint32, findings []Finding) chunkSources {
 }
 
 // hasCode reports whether any finding has one of codes.
-func hasCode(findings []Finding, codes ...string) bool {
-	return slices.ContainsFunc(findings, func(f Finding) bool { return slices.Contains(codes, f.Code) })
+func hasCode(findings []check.Finding, codes ...string) bool {
+	return slices.ContainsFunc(findings, func(f check.Finding) bool { return slices.Contains(codes, f.Code) })
 }
 
 // findInodeChunks lists the AG's inode chunks: from the rmapbt's
@@ -74,15 +76,15 @@ func hasCode(findings []Finding, codes ...string) bool {
 // is recomputed from the inodes); else by reading the AG for inode
 // clusters (v5 inode magic, CRC and di_ino matching the place). Chunks
 // come back sorted, with their sparse holemasks, and the source used.
-func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, sound chunkSources) ([]xfsformat.InobtRec, string, error) {
-	g, agno := fs.Geo, c.agno
+func findInodeChunks(ctx context.Context, fs *fsys.FS, c *check.AG, sound chunkSources) ([]xfsformat.InobtRec, string, error) {
+	g, agno := fs.Geo, c.AGNo()
 	var blocks []uint32
 	source := ChunksFromSearch
-	rmap, inobt := c.trees[xfsformat.Rmapbt], c.trees[xfsformat.Inobt]
+	rmap, inobt := c.TreeRecords(xfsformat.Rmapbt), c.TreeRecords(xfsformat.Inobt)
 	var fromRmap []uint32
-	if sound.rmap && rmap != nil && rmap.recs != nil {
+	if sound.rmap && rmap != nil {
 		var err error
-		if fromRmap, err = ownInodesBlocks(ctx, rmap.recs); err != nil {
+		if fromRmap, err = ownInodesBlocks(ctx, rmap); err != nil {
 			return nil, "", err
 		}
 	}
@@ -90,8 +92,9 @@ func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, sound chunkSources
 		// Both look whole; a leaf one of them lost looks whole too, and
 		// a forced repair's light check does not compare the rmapbt with
 		// the owners. They must agree block for block (the check put the
-		// inobt's chunk blocks in c.used), else neither is trusted alone.
-		fromInobt, err := ownInodesBlocks(ctx, c.used)
+		// inobt's chunk blocks in its used space), else neither is trusted
+		// alone.
+		fromInobt, err := ownInodesBlocks(ctx, c.Used())
 		if err != nil {
 			return nil, "", err
 		}
@@ -103,9 +106,9 @@ func findInodeChunks(ctx context.Context, fs *FS, c *agCheck, sound chunkSources
 	case sound.rmap && fromRmap != nil:
 		source = ChunksFromRmapbt
 		blocks = fromRmap
-	case sound.inobt && inobt != nil && inobt.recs != nil:
+	case sound.inobt && inobt != nil:
 		var out []xfsformat.InobtRec
-		err := inobt.recs.Iterate(ctx, func(_ int64, rec []byte) error {
+		err := inobt.Iterate(ctx, func(_ int64, rec []byte) error {
 			r := xfsformat.DecodeInobtRec(rec, g.SparseInodes)
 			out = append(out, xfsformat.InobtRec{StartIno: r.StartIno, HoleMask: r.HoleMask,
 				Count: uint8(xfsformat.InodesPerChunk - 4*bits.OnesCount16(r.HoleMask))})
@@ -217,7 +220,7 @@ func ownInodesBlocks(ctx context.Context, recs *workspace.Array) ([]uint32, erro
 
 // searchInodeBlocks reads the whole AG and returns the blocks whose first
 // inode is a valid v5 inode of that very place.
-func searchInodeBlocks(ctx context.Context, fs *FS, agno uint32) ([]uint32, error) {
+func searchInodeBlocks(ctx context.Context, fs *fsys.FS, agno uint32) ([]uint32, error) {
 	g := fs.Geo
 	const chunk = 1 << 20
 	per := uint32(max(chunk/int(g.BlockSize), 1))
@@ -252,7 +255,7 @@ func searchInodeBlocks(ctx context.Context, fs *FS, agno uint32) ([]uint32, erro
 // inode may map blocks in these AGs) and recomputes each AG's used space
 // and its inobt and finobt records. rmapSound says for which AGs the
 // rmapbt's OWN_INODES records may be trusted to find the chunks.
-func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agCheck, ws *workspace.Workspace, sound func(agno uint32) chunkSources) (map[uint32]*inodeRebuild, error) {
+func prepareInodeRebuilds(ctx context.Context, fs *fsys.FS, checks map[uint32]*check.AG, ws *workspace.Workspace, sound func(agno uint32) chunkSources) (map[uint32]*inodeRebuild, error) {
 	var mu sync.Mutex
 	chunks := map[uint32][]xfsformat.InobtRec{}
 	irs := map[uint32]*inodeRebuild{}
@@ -260,19 +263,19 @@ func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agChec
 	for agno := range checks {
 		ags = append(ags, agno)
 	}
-	err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+	err := fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		c := checks[agno]
 		found, source, err := findInodeChunks(ctx, fs, c, sound(agno))
 		if err != nil {
 			return fmt.Errorf("ag %d: %w", agno, err)
 		}
-		ir := &inodeRebuild{uses: map[uint32]ChunkUse{}, chunkSource: source}
+		ir := &inodeRebuild{uses: map[uint32]check.ChunkUse{}, chunkSource: source}
 		if ir.used, err = ws.NewArray(xfsformat.RmapRecLen); err != nil {
 			return err
 		}
 		// Keep what does not come from the old inobt: drop inode-owned
 		// mappings, inode chunks and the inode btrees' blocks.
-		err = c.used.Iterate(ctx, func(_ int64, rec []byte) error {
+		err = c.Used().Iterate(ctx, func(_ int64, rec []byte) error {
 			r := xfsformat.DecodeRmapRec(rec)
 			if r.IsInodeOwner() || int64(r.Owner) == xfsformat.OwnInodes || int64(r.Owner) == xfsformat.OwnInobt {
 				return nil
@@ -290,9 +293,9 @@ func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agChec
 	if err != nil {
 		return nil, err
 	}
-	findings := &Findings{}
+	findings := &check.Findings{}
 	var rb [xfsformat.RmapRecLen]byte
-	err = ScanInodesWith(ctx, fs, chunks,
+	err = check.ScanInodesWith(ctx, fs, chunks,
 		func(a uint32, r xfsformat.RmapRec) error {
 			ir := irs[a]
 			if ir == nil {
@@ -303,7 +306,7 @@ func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agChec
 			r.Encode(rb[:])
 			return ir.used.Append(rb[:])
 		},
-		func(cu ChunkUse) error {
+		func(cu check.ChunkUse) error {
 			if ir := irs[cu.AG]; ir != nil {
 				mu.Lock()
 				ir.uses[cu.Rec.StartIno] = cu
@@ -317,7 +320,7 @@ func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agChec
 	if err := refuseCorruptSources(findings.List(), "inode", "bmbt"); err != nil {
 		return nil, err
 	}
-	err = forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+	err = fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		if err := irs[agno].finish(ctx, fs, chunks[agno], ws); err != nil {
 			return fmt.Errorf("ag %d: %w", agno, err)
 		}
@@ -332,7 +335,7 @@ func prepareInodeRebuilds(ctx context.Context, fs *FS, checks map[uint32]*agChec
 // finish computes the AG's inobt and finobt records from its chunks
 // and what the scan saw of their inodes, and adds the chunks to the
 // used space (OWN_INODES).
-func (ir *inodeRebuild) finish(ctx context.Context, fs *FS, chunks []xfsformat.InobtRec, ws *workspace.Workspace) error {
+func (ir *inodeRebuild) finish(ctx context.Context, fs *fsys.FS, chunks []xfsformat.InobtRec, ws *workspace.Workspace) error {
 	g := fs.Geo
 	var rb [xfsformat.RmapRecLen]byte
 	addUsed := func(r xfsformat.RmapRec) error {
@@ -340,7 +343,7 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *FS, chunks []xfsformat.I
 		return ir.used.Append(rb[:])
 	}
 	uses := ir.uses
-	if err := verifyChunkRecords(g, chunks, uses); err != nil {
+	if err := check.VerifyChunkRecords(g, chunks, uses); err != nil {
 		return err
 	}
 	var err error
@@ -353,7 +356,7 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *FS, chunks []xfsformat.I
 	var ib [xfsformat.InobtRecLen]byte
 	for _, rec := range chunks {
 		cu := uses[rec.StartIno]
-		holes := holeMask64(rec.HoleMask)
+		holes := rec.Holes()
 		rec.Free = ^cu.InUse | holes
 		rec.FreeCount = uint8(bits.OnesCount64(rec.Free &^ holes))
 		ir.count += uint64(rec.Count)
@@ -383,7 +386,7 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *FS, chunks []xfsformat.I
 			}
 		}
 	}
-	if err := ir.used.Sort(ctx, cmpRmapRecs); err != nil {
+	if err := ir.used.Sort(ctx, check.CmpRmapRecs); err != nil {
 		return err
 	}
 	return nil
@@ -391,7 +394,7 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *FS, chunks []xfsformat.I
 
 // newAGI returns AG agno's AGI sector for the rebuilt inode btrees, and
 // sets the superblock (sbBuf, re-CRCed) icount and ifree over the AGs.
-func (fs *FS) newAGI(agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRoot, finoRoot uint32, ir *inodeRebuild, sbBuf []byte) ([]byte, error) {
+func newAGI(fs *fsys.FS, agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRoot, finoRoot uint32, ir *inodeRebuild, sbBuf []byte) ([]byte, error) {
 	agi := *old
 	agi.Root, agi.Level = inoRoot, uint32(ino.Height())
 	agi.Count, agi.FreeCount = uint32(ir.count), uint32(ir.free)
@@ -404,7 +407,7 @@ func (fs *FS) newAGI(agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRo
 			agi.FBlocks = uint32(fino.Blocks())
 		}
 	}
-	return fs.finishAGI(agno, &agi, sbBuf)
+	return finishAGI(fs, agno, &agi, sbBuf)
 }
 
 // finishAGI stamps a rebuilt AGI's identity (magic, version, seqno,
@@ -412,7 +415,7 @@ func (fs *FS) newAGI(agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRo
 // that point nowhere, and returns its sector; the superblock in sbBuf
 // gets icount and ifree recounted over every AG (this one from agi) and
 // a new CRC.
-func (fs *FS) finishAGI(agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]byte, error) {
+func finishAGI(fs *fsys.FS, agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]byte, error) {
 	g := fs.Geo
 	agi.MagicNum, agi.VersionNum, agi.SeqNo, agi.Length, agi.UUID = xfsformat.AGIMagic, 1, agno, g.AGLength(agno), g.MetaUUID
 	agi.LSN = 0
@@ -426,7 +429,7 @@ func (fs *FS) finishAGI(agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]byte, 
 			*p = xfsformat.NullAGIno
 		}
 	}
-	sector, err := fs.ReadSector(agno, SectorAGI)
+	sector, err := fs.ReadSector(agno, fsys.SectorAGI)
 	if err != nil {
 		return nil, err
 	}
@@ -457,42 +460,4 @@ func (fs *FS) finishAGI(agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]byte, 
 	}
 	xfsformat.UpdateCRC(sbBuf, xfsformat.SBCRCOffset())
 	return buf, nil
-}
-
-// verifyChunkRecords checks the new inode btree's records against the
-// format and against the inodes they name, before anything is staged:
-// every chunk starts where a chunk can start, none overlaps the next,
-// every block holding several chunks has all of them, and every inode
-// slot a record names was read by the scan and holds that very inode
-// (magic, version, inode number and uuid). A wrong chunk layout is
-// refused here rather than written (it would point the inobt at the
-// wrong inodes, or lose the inodes of the chunks it leaves out).
-func verifyChunkRecords(g *xfsformat.Geometry, chunks []xfsformat.InobtRec, uses map[uint32]ChunkUse) error {
-	var problem error
-	shared := blockChunks{g: g, report: func(b, have, want uint32) {
-		if problem == nil {
-			problem = fmt.Errorf("rebuilt inobt names %d of the %d inode chunks of block %d", have, want, b)
-		}
-	}}
-	for i, rec := range chunks {
-		if why := g.ChunkStartProblem(rec.StartIno); why != "" {
-			return fmt.Errorf("rebuilt inobt record: %s", why)
-		}
-		if i > 0 && uint64(chunks[i-1].StartIno)+xfsformat.InodesPerChunk > uint64(rec.StartIno) {
-			return fmt.Errorf("rebuilt inobt records overlap: chunk %d and chunk %d", chunks[i-1].StartIno, rec.StartIno)
-		}
-		if g.InoPBlock > xfsformat.InodesPerChunk {
-			shared.add(rec.StartIno)
-		}
-		cu, ok := uses[rec.StartIno]
-		if !ok {
-			return fmt.Errorf("rebuilt inobt record for chunk %d: its inodes were not read", rec.StartIno)
-		}
-		if bad := cu.Foreign &^ holeMask64(rec.HoleMask); bad != 0 {
-			k := bits.TrailingZeros64(bad)
-			return fmt.Errorf("rebuilt inobt record for chunk %d names agino %d, which does not hold that inode (magic, inode number or uuid is not its slot's)", rec.StartIno, rec.StartIno+uint32(k))
-		}
-	}
-	shared.flush()
-	return problem
 }

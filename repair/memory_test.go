@@ -6,21 +6,17 @@ import (
 	"testing"
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 )
-
-// memFS opens b, a whole image, from memory (read-only).
-func memFS(t testing.TB, b []byte, opts OpenOptions) (*FS, error) {
-	t.Helper()
-	return OpenImage(store.NewImage(store.MemDevice(b), int64(len(b)), "small.img (in memory)", false), opts)
-}
 
 // TestOpenInMemory: a whole image held in memory opens, checks clean
 // (not one finding) and plans a repair; what needs a file (a writer's
 // lock, journal and overlay) is refused by name.
 func TestOpenInMemory(t *testing.T) {
 	b := testimg.SmallImage(t)
-	fs, err := memFS(t, b, OpenOptions{})
+	fs, err := fsys.OpenImage(store.NewImage(store.MemDevice(b), int64(len(b)), "small.img (in memory)", false), fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +25,7 @@ func TestOpenInMemory(t *testing.T) {
 		t.Fatalf("file %v, %d AGs", fs.Img.File(), fs.Geo.AGCount)
 	}
 	ctx := context.Background()
-	res, err := Check(ctx, fs, CheckOptions{AG: -1})
+	res, err := check.Check(ctx, fs, check.CheckOptions{AG: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,9 +36,9 @@ func TestOpenInMemory(t *testing.T) {
 	if err != nil || len(plan) != 1 || len(plan[0].Rewritten) == 0 {
 		t.Fatalf("plan in memory: %v %+v", err, plan)
 	}
-	for _, opts := range []OpenOptions{{Writable: true}, {Sandbox: true}, {Sandbox: true, Overlay: "x.ovl"}} {
+	for _, opts := range []fsys.OpenOptions{{Writable: true}, {Sandbox: true}, {Sandbox: true, Overlay: "x.ovl"}} {
 		img := store.NewImage(store.MemDevice(b), int64(len(b)), "mem", true)
-		if _, err := OpenImage(img, opts); !errors.Is(err, store.ErrNotFile) {
+		if _, err := fsys.OpenImage(img, opts); !errors.Is(err, store.ErrNotFile) {
 			t.Errorf("%+v in memory: %v, want ErrNotFile", opts, err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 )
@@ -18,7 +20,9 @@ var (
 	ErrReadOnly      = errors.New("the image is open read-only")
 	ErrSourceCorrupt = errors.New("the metadata the rebuild depends on is itself corrupt")
 	ErrUnknownStruct = errors.New("unknown structure")
-	ErrRefused       = errors.New("repair refused")
+	// ErrRefused is fsys.ErrRefused, which an open for writing under a
+	// kernel mount wraps too.
+	ErrRefused = fsys.ErrRefused
 )
 
 // RepairOptions tune a repair.
@@ -67,19 +71,19 @@ type Counter struct {
 
 // RepairResult is what a repair did.
 type RepairResult struct {
-	AG              uint32    `json:"ag"`
-	Requested       []string  `json:"requested"`
-	NothingToDo     bool      `json:"nothing_to_do"`
-	Rewritten       []Rewrite `json:"rewritten"`
-	BlocksAllocated int64     `json:"blocks_allocated"`
-	BlocksFreed     int64     `json:"blocks_freed"`
-	Counters        []Counter `json:"counters"`
-	Before          []Finding `json:"findings_before"`
-	After           []Finding `json:"findings_after"`
-	WorkspaceUsed   int64     `json:"workspace_bytes_used"`
-	WorkspaceRes    int64     `json:"workspace_bytes_reserved"`
-	Records         int64     `json:"records"`
-	Seconds         float64   `json:"seconds"`
+	AG              uint32          `json:"ag"`
+	Requested       []string        `json:"requested"`
+	NothingToDo     bool            `json:"nothing_to_do"`
+	Rewritten       []Rewrite       `json:"rewritten"`
+	BlocksAllocated int64           `json:"blocks_allocated"`
+	BlocksFreed     int64           `json:"blocks_freed"`
+	Counters        []Counter       `json:"counters"`
+	Before          []check.Finding `json:"findings_before"`
+	After           []check.Finding `json:"findings_after"`
+	WorkspaceUsed   int64           `json:"workspace_bytes_used"`
+	WorkspaceRes    int64           `json:"workspace_bytes_reserved"`
+	Records         int64           `json:"records"`
+	Seconds         float64         `json:"seconds"`
 	// Source says where the used space came from: SourceRmapbt or
 	// SourceInodeScan (empty for repairs that need none).
 	Source string `json:"source,omitempty"`
@@ -89,7 +93,7 @@ type RepairResult struct {
 }
 
 // preflight refuses, by name, what a repair must not touch.
-func preflight(fs *FS) error {
+func preflight(fs *fsys.FS) error {
 	if !fs.Img.Writable() {
 		return fmt.Errorf("%w: %w", ErrRefused, ErrReadOnly)
 	}
@@ -103,7 +107,7 @@ func preflight(fs *FS) error {
 	if bad := fs.SB.UnknownROCompat(); bad != 0 {
 		return fmt.Errorf("%w: unknown read-only-compatible features %#x; xfsbox must not write this filesystem", ErrRefused, bad)
 	}
-	ls, err := ReadLogState(fs)
+	ls, err := fsys.ReadLogState(fs)
 	if err != nil {
 		return fmt.Errorf("%w: cannot read the log: %v", ErrRefused, err)
 	}
@@ -116,10 +120,10 @@ func preflight(fs *FS) error {
 // refuseCorruptSources refuses when the structures that say which blocks
 // are in use are corrupt: freeing space from a wrong picture of it would
 // destroy data.
-func refuseCorruptSources(findings []Finding, sources ...string) error {
+func refuseCorruptSources(findings []check.Finding, sources ...string) error {
 	var bad []string
 	for _, f := range findings {
-		if f.Severity != Corrupt {
+		if f.Severity != check.Corrupt {
 			continue
 		}
 		s, _, _ := strings.Cut(f.Code, ".")
@@ -147,29 +151,20 @@ func uniq(s []string) []string {
 	return out
 }
 
-func (o *RepairOptions) writer(fs *FS) store.Writer {
+func (o *RepairOptions) writer(fs *fsys.FS) store.Writer {
 	if o.Writer != nil {
 		return o.Writer
 	}
 	return fs.Img.JournalWriter()
 }
 
-// Invalidate drops everything cached about the image after a write
-// (callers hold the state lock).
-func (fs *FS) Invalidate() {
-	fs.Cache.Clear()
-	if s, buf, err := fs.ReadSB(0); err == nil && len(buf) > 0 {
-		fs.SB = s
-	}
-}
-
 // Repair runs a repair of one AG. structures names what to rebuild:
 // bnobt, cntbt, agf, agfl and rmapbt all start the free-space rebuild,
 // which rewrites the rmapbt too (from every owner the full scan finds:
 // its OWN_AG records change with the free-space trees).
-func Repair(ctx context.Context, fs *FS, structures []string, opts RepairOptions) (*RepairResult, error) {
+func Repair(ctx context.Context, fs *fsys.FS, structures []string, opts RepairOptions) (*RepairResult, error) {
 	start := time.Now()
-	if err := fs.checkAG(opts.AG); err != nil {
+	if err := fs.ValidateAG(opts.AG); err != nil {
 		return nil, err
 	}
 	set, err := parseRepairSet(fs, structures, opts.AG)
@@ -253,7 +248,7 @@ type repairSet struct {
 
 // parseRepairSet checks the structures named for AG agno against the
 // filesystem's features.
-func parseRepairSet(fs *FS, structures []string, agno uint32) (repairSet, error) {
+func parseRepairSet(fs *fsys.FS, structures []string, agno uint32) (repairSet, error) {
 	var set repairSet
 	if len(structures) == 0 {
 		return set, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl)", ErrUnknownStruct)
@@ -302,9 +297,9 @@ func parseRepairSet(fs *FS, structures []string, agno uint32) (repairSet, error)
 // repairs; without --force it runs only when one of them is reported.
 var freeSpaceCodes = []string{"bnobt", "cntbt", "agf", "agfl", "space", "rmapbt", "sb"}
 
-func needsRebuild(findings []Finding, structures []string) bool {
+func needsRebuild(findings []check.Finding, structures []string) bool {
 	for _, f := range findings {
-		if f.Severity != Corrupt && f.Severity != XrefMismatch {
+		if f.Severity != check.Corrupt && f.Severity != check.XrefMismatch {
 			continue
 		}
 		s, _, _ := strings.Cut(f.Code, ".")

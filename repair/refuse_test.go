@@ -13,6 +13,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 // TestRepairRefusals: every refusal names its reason and leaves the
@@ -23,7 +24,7 @@ func TestRepairRefusals(t *testing.T) {
 
 	t.Run("read-only", func(t *testing.T) {
 		img := testimg.Copy(t, "defaults")
-		fs, err := Open(img, OpenOptions{})
+		fs, err := fsys.Open(img, fsys.OpenOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +39,7 @@ func TestRepairRefusals(t *testing.T) {
 		img := testimg.Copy(t, "defaults")
 		fs := openRW(t, img)
 		defer fs.Close()
-		_, err := Open(img, OpenOptions{Writable: true})
+		_, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
 		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
 			t.Fatalf("second writer: %v (want a refusal naming pid %d)", err, os.Getpid())
 		}
@@ -51,7 +52,7 @@ func TestRepairRefusals(t *testing.T) {
 			t.Fatalf("mount: %v %s", err, out)
 		}
 		t.Cleanup(func() { exec.Command("umount", mnt).Run() })
-		_, err := Open(img, OpenOptions{Writable: true})
+		_, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
 		if err == nil || !strings.Contains(err.Error(), "mounted by the kernel") || !strings.Contains(err.Error(), mnt) {
 			t.Fatalf("open of a mounted image: %v", err)
 		}
@@ -179,7 +180,7 @@ func TestZeroedHeaders(t *testing.T) {
 		name string
 		n    int
 	}
-	sectors := []sector{{"agf", SectorAGF}, {"agi", SectorAGI}, {"agfl", SectorAGFL}}
+	sectors := []sector{{"agf", fsys.SectorAGF}, {"agi", fsys.SectorAGI}, {"agfl", fsys.SectorAGFL}}
 	type zcase struct {
 		prof string
 		sector

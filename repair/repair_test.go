@@ -10,6 +10,8 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -17,12 +19,12 @@ import (
 // spaceMaps returns, for one AG, the free blocks (bnobt) and the blocks
 // of the metadata a rebuild replaces (bnobt, cntbt, rmapbt, refcountbt
 // blocks and the AGFL).
-func spaceMaps(t *testing.T, fs *FS, agno uint32) (free, meta []bool) {
+func spaceMaps(t *testing.T, fs *fsys.FS, agno uint32) (free, meta []bool) {
 	t.Helper()
 	n := fs.Geo.AGLength(agno)
 	free, meta = make([]bool, n), make([]bool, n)
 	ctx := context.Background()
-	w := &Walk{FS: fs, AG: agno, Type: xfsformat.Bnobt, OnProblem: func(err error) { t.Fatalf("bnobt: %v", err) }}
+	w := &fsys.Walk{FS: fs, AG: agno, Type: xfsformat.Bnobt, OnProblem: func(err error) { t.Fatalf("bnobt: %v", err) }}
 	if err := w.Records(ctx, func(_ uint32, _ int, rec []byte) error {
 		r := xfsformat.DecodeAllocRec(rec)
 		for b := r.StartBlock; b < r.StartBlock+r.BlockCount; b++ {
@@ -36,8 +38,8 @@ func spaceMaps(t *testing.T, fs *FS, agno uint32) (free, meta []bool) {
 		if !fs.HasBtree(bt) {
 			continue
 		}
-		w := &Walk{FS: fs, AG: agno, Type: bt}
-		if err := w.Run(ctx, func(v *Visit) error { meta[v.AGBno] = true; return nil }); err != nil {
+		w := &fsys.Walk{FS: fs, AG: agno, Type: bt}
+		if err := w.Run(ctx, func(v *fsys.Visit) error { meta[v.AGBno] = true; return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -50,9 +52,9 @@ func spaceMaps(t *testing.T, fs *FS, agno uint32) (free, meta []bool) {
 	return free, meta
 }
 
-func openRW(t *testing.T, img string) *FS {
+func openRW(t *testing.T, img string) *fsys.FS {
 	t.Helper()
-	fs, err := Open(img, OpenOptions{Writable: true})
+	fs, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func TestForceRebuildHealthy(t *testing.T) {
 					}
 				}
 			}
-			if res, err := Check(context.Background(), fs, CheckOptions{AG: -1}); err != nil || res.Findings.Corrupt() {
+			if res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1}); err != nil || res.Findings.Corrupt() {
 				t.Fatalf("check after rebuilds: %v %v", err, res.Findings.List())
 			}
 			fs.Close()
@@ -105,7 +107,7 @@ func TestForceRebuildHealthy(t *testing.T) {
 // faultAfter is a Writer and FaultHook that stops the engine at its Nth
 // durable step (block write, sync or journal step), as a crash would.
 type faultAfter struct {
-	fs    *FS
+	fs    *fsys.FS
 	n     int
 	steps int
 }
@@ -199,7 +201,7 @@ func codes(t *testing.T, img string) []string {
 	t.Helper()
 	fs := openRW(t, img)
 	defer fs.Close()
-	res, err := Check(context.Background(), fs, CheckOptions{AG: -1})
+	res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 )
 
@@ -24,7 +26,7 @@ import (
 // The results are in AG order; on failure, those of the AGs that
 // completed and the first error (a failing AG cancels the others that
 // are still before their commit point).
-func RepairAll(ctx context.Context, fs *FS, structures []string, opts RepairOptions) ([]*RepairResult, error) {
+func RepairAll(ctx context.Context, fs *fsys.FS, structures []string, opts RepairOptions) ([]*RepairResult, error) {
 	start := time.Now()
 	set, err := parseRepairSet(fs, structures, 1)
 	if err != nil {
@@ -43,7 +45,7 @@ func RepairAll(ctx context.Context, fs *FS, structures []string, opts RepairOpti
 	case set.ino:
 		err = repairAllShared(ctx, fs, set, ags, results, opts)
 	case set.freesp:
-		err = forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+		err = fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 			o := opts
 			o.AG = agno
 			res, err := Repair(ctx, fs, perAG, o)
@@ -109,23 +111,23 @@ func withoutSB(structures []string) []string {
 // repairAllShared is RepairAll's path for the inode btrees (with the
 // free space and, if asked, the refcountbt): one check of every AG, one
 // rescan of every AG's chunks, then the AGs' rebuilds in parallel.
-func repairAllShared(ctx context.Context, fs *FS, set repairSet, ags []uint32, results []*RepairResult, opts RepairOptions) error {
-	ws, err := workspace.New(ctx, withDefaults(opts.Workspace, fs, ags))
+func repairAllShared(ctx context.Context, fs *fsys.FS, set repairSet, ags []uint32, results []*RepairResult, opts RepairOptions) error {
+	ws, err := workspace.New(ctx, check.WorkspaceOptions(opts.Workspace, fs, ags))
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
 	opts.progress("check")
-	findings := &Findings{}
-	mode := collectFull
+	findings := &check.Findings{}
+	mode := check.CollectFull
 	if opts.Force {
-		mode = collectLight
+		mode = check.CollectLight
 	}
-	checks, err := collect(ctx, fs, ags, ws, findings, nil, mode)
+	checks, err := check.Collect(ctx, fs, ags, ws, findings, nil, mode)
 	if err != nil {
 		return err
 	}
-	before := map[uint32][]Finding{}
+	before := map[uint32][]check.Finding{}
 	for _, f := range findings.List() {
 		if f.AG >= 0 {
 			before[uint32(f.AG)] = append(before[uint32(f.AG)], f)
@@ -147,7 +149,7 @@ func repairAllShared(ctx context.Context, fs *FS, set repairSet, ags []uint32, r
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
-	return forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+	return fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		o := opts
 		o.AG = agno
 		start := time.Now()

@@ -11,6 +11,8 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 )
 
@@ -54,7 +56,7 @@ func damagedCopy(t *testing.T) string {
 func TestSandboxRepairCommit(t *testing.T) {
 	img := damagedCopy(t)
 	before, names := testimg.FileSum(t, img), dirNames(t, filepath.Dir(img))
-	fs, err := Open(img, OpenOptions{Sandbox: true})
+	fs, err := fsys.Open(img, fsys.OpenOptions{Sandbox: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +71,11 @@ func TestSandboxRepairCommit(t *testing.T) {
 	if testimg.FileSum(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
 		t.Fatal("a sandboxed repair wrote the image or beside it")
 	}
-	res, err := Check(ctx, fs, CheckOptions{AG: -1})
+	res, err := check.Check(ctx, fs, check.CheckOptions{AG: -1})
 	if err != nil || res.Findings.Corrupt() {
 		t.Fatalf("the staged state is not clean: %v %v", err, res.Findings.List())
 	}
-	if _, err := Open(img, OpenOptions{Writable: true}); !errors.Is(err, store.ErrImageBusy) {
+	if _, err := fsys.Open(img, fsys.OpenOptions{Writable: true}); !errors.Is(err, store.ErrImageBusy) {
 		t.Fatalf("a second writer during the sandbox: %v, want ErrImageBusy", err)
 	}
 	n, err := fs.CommitOverlay(nil)
@@ -96,11 +98,10 @@ func TestSandboxRepairCommit(t *testing.T) {
 func TestSandboxLargeCommit(t *testing.T) {
 	img := damagedCopy(t)
 	names := dirNames(t, filepath.Dir(img))
-	fs, err := Open(img, OpenOptions{Sandbox: true})
+	fs, err := fsys.Open(img, fsys.OpenOptions{Sandbox: true, JournalLimit: 8192})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs.journalLimit = 8192
 	if _, err := RepairAll(context.Background(), fs, []string{"all"}, RepairOptions{Force: true}); err != nil {
 		fs.Close()
 		t.Fatal(err)
@@ -114,7 +115,7 @@ func TestSandboxLargeCommit(t *testing.T) {
 	if _, err := os.Stat(img + store.CommitFileSuffix); err != nil {
 		t.Fatalf("no commit file after the crash: %v", err)
 	}
-	fs, err = Open(img, OpenOptions{Sandbox: true})
+	fs, err = fsys.Open(img, fsys.OpenOptions{Sandbox: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestSandboxLargeCommit(t *testing.T) {
 func TestPlanWritesNothing(t *testing.T) {
 	img := damagedCopy(t)
 	before, names := testimg.FileSum(t, img), dirNames(t, filepath.Dir(img))
-	fs, err := Open(img, OpenOptions{})
+	fs, err := fsys.Open(img, fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestPlanWritesNothing(t *testing.T) {
 func TestSandboxCommitCrashNamed(t *testing.T) {
 	img := damagedCopy(t)
 	ovl := filepath.Join(t.TempDir(), "x.ovl")
-	fs, err := Open(img, OpenOptions{Sandbox: true, Overlay: ovl})
+	fs, err := fsys.Open(img, fsys.OpenOptions{Sandbox: true, Overlay: ovl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestSandboxCommitCrashNamed(t *testing.T) {
 	if !errors.Is(err, crash) {
 		t.Fatalf("commit: %v, want the crash", err)
 	}
-	fs, err = Open(img, OpenOptions{Sandbox: true, Overlay: ovl})
+	fs, err = fsys.Open(img, fsys.OpenOptions{Sandbox: true, Overlay: ovl})
 	if err != nil {
 		t.Fatal(err)
 	}

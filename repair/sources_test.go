@@ -8,11 +8,13 @@ import (
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 func repairAG(t *testing.T, img string, agno uint32, what []string, opts repair.RepairOptions) *repair.RepairResult {
 	t.Helper()
-	fs, err := repair.Open(img, repair.OpenOptions{Writable: true})
+	fs, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestRepairAllParallel(t *testing.T) {
 			t.Fatalf("corrupting %s: changed %v, %v", c, changed, err)
 		}
 	}
-	fs, err := repair.Open(img, repair.OpenOptions{Writable: true})
+	fs, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +136,7 @@ func TestRepairAllParallel(t *testing.T) {
 	if !repaired[1] || !repaired[2] || repaired[0] || repaired[3] {
 		t.Fatalf("AGs whose trees were rebuilt: %v, want 1 and 2", repaired)
 	}
-	res, err := repair.Check(context.Background(), fs, repair.CheckOptions{AG: -1})
+	res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
 	if err != nil || res.Findings.Corrupt() {
 		t.Fatalf("check after repair all: %v %v", err, res.Findings.List())
 	}
@@ -203,12 +205,12 @@ func TestRmapSourceRefcounts(t *testing.T) {
 	if res.NothingToDo || res.Source != repair.SourceRmapbt {
 		t.Fatalf("nothing to do %v, source %q: want a repair from the rmapbt", res.NothingToDo, res.Source)
 	}
-	fs, err := repair.Open(img, repair.OpenOptions{})
+	fs, err := fsys.Open(img, fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	if r, err := repair.Check(context.Background(), fs, repair.CheckOptions{AG: -1}); err != nil || r.Findings.Corrupt() {
+	if r, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1}); err != nil || r.Findings.Corrupt() {
 		t.Fatalf("check after the repair: %v %v", err, r.Findings.List())
 	}
 	judge.RequireClean(t, img, "after repairing "+c.String())

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"slices"
 
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -16,21 +17,21 @@ import (
 
 // complement yields the gaps of [0, agLen) not covered by the union of
 // the (sorted by start) used extents and the (sorted) extra runs.
-func complement(used iter.Seq[extent], extra []extent, agLen uint64) iter.Seq[extent] {
-	return func(yield func(extent) bool) {
+func complement(used iter.Seq[check.Extent], extra []check.Extent, agLen uint64) iter.Seq[check.Extent] {
+	return func(yield func(check.Extent) bool) {
 		var covered uint64
 		ei := 0
-		step := func(e extent) bool {
-			if e.start > covered {
-				if !yield(extent{covered, e.start}) {
+		step := func(e check.Extent) bool {
+			if e.Start > covered {
+				if !yield(check.Extent{Start: covered, End: e.Start}) {
 					return false
 				}
 			}
-			covered = max(covered, e.end)
+			covered = max(covered, e.End)
 			return true
 		}
 		for e := range used {
-			for ei < len(extra) && extra[ei].start < e.start {
+			for ei < len(extra) && extra[ei].Start < e.Start {
 				if !step(extra[ei]) {
 					return
 				}
@@ -46,7 +47,7 @@ func complement(used iter.Seq[extent], extra []extent, agLen uint64) iter.Seq[ex
 			}
 		}
 		if covered < agLen {
-			yield(extent{covered, agLen})
+			yield(check.Extent{Start: covered, End: agLen})
 		}
 	}
 }
@@ -55,7 +56,7 @@ func complement(used iter.Seq[extent], extra []extent, agLen uint64) iter.Seq[ex
 // whose owner drop says to.
 func filterOwners(ctx context.Context, a *workspace.Array, errp *error, drop func(owner int64) bool) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
-		for rec := range records(ctx, a, errp) {
+		for rec := range a.All(ctx, errp) {
 			if drop(int64(binary.BigEndian.Uint64(rec[8:]))) {
 				continue
 			}
@@ -69,7 +70,7 @@ func filterOwners(ctx context.Context, a *workspace.Array, errp *error, drop fun
 // carve takes need blocks from the largest candidate extents (ties: the
 // lowest start), each run from the start of its extent. The result is
 // sorted by start.
-func carve(ctx context.Context, ws *workspace.Workspace, candidates iter.Seq[extent], need int64) ([]extent, error) {
+func carve(ctx context.Context, ws *workspace.Workspace, candidates iter.Seq[check.Extent], need int64) ([]check.Extent, error) {
 	if need <= 0 {
 		return nil, nil
 	}
@@ -80,7 +81,7 @@ func carve(ctx context.Context, ws *workspace.Workspace, candidates iter.Seq[ext
 	defer arr.Release()
 	var b [8]byte
 	for e := range candidates {
-		xfsformat.AllocRec{StartBlock: uint32(e.start), BlockCount: uint32(e.end - e.start)}.Encode(b[:])
+		xfsformat.AllocRec{StartBlock: uint32(e.Start), BlockCount: uint32(e.End - e.Start)}.Encode(b[:])
 		if err := arr.Append(b[:]); err != nil {
 			return nil, err
 		}
@@ -94,33 +95,32 @@ func carve(ctx context.Context, ws *workspace.Workspace, candidates iter.Seq[ext
 	}); err != nil {
 		return nil, err
 	}
-	var out []extent
+	var out []check.Extent
 	left := need
-	err = arr.Iterate(ctx, func(_ int64, rec []byte) error {
+	for rec := range arr.All(ctx, &err) {
 		if left == 0 {
-			return errStopIter
+			break
 		}
 		r := xfsformat.DecodeAllocRec(rec)
 		take := min(int64(r.BlockCount), left)
-		out = append(out, extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(take)})
+		out = append(out, check.Extent{Start: uint64(r.StartBlock), End: uint64(r.StartBlock) + uint64(take)})
 		left -= take
-		return nil
-	})
-	if err != nil && err != errStopIter {
+	}
+	if err != nil {
 		return nil, err
 	}
 	if left > 0 {
 		return nil, ErrNoSpace
 	}
-	slices.SortFunc(out, func(a, b extent) int { return cmp.Compare(a.start, b.start) })
+	slices.SortFunc(out, func(a, b check.Extent) int { return cmp.Compare(a.Start, b.Start) })
 	return out, nil
 }
 
 // blocksOf flattens runs into block numbers.
-func blocksOf(runs []extent) []uint32 {
+func blocksOf(runs []check.Extent) []uint32 {
 	var out []uint32
 	for _, r := range runs {
-		for b := r.start; b < r.end; b++ {
+		for b := r.Start; b < r.End; b++ {
 			out = append(out, uint32(b))
 		}
 	}
@@ -128,11 +128,11 @@ func blocksOf(runs []extent) []uint32 {
 }
 
 // mergeRuns merges touching runs (sorted by start).
-func mergeRuns(runs []extent) []extent {
-	var out []extent
+func mergeRuns(runs []check.Extent) []check.Extent {
+	var out []check.Extent
 	for _, r := range runs {
-		if n := len(out); n > 0 && out[n-1].end == r.start {
-			out[n-1].end = r.end
+		if n := len(out); n > 0 && out[n-1].End == r.Start {
+			out[n-1].End = r.End
 			continue
 		}
 		out = append(out, r)

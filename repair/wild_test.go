@@ -3,7 +3,6 @@ package repair
 import (
 	"context"
 	"fmt"
-	"math/bits"
 	"os/exec"
 	"slices"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -26,12 +27,18 @@ func TestWildMatrix(t *testing.T) {
 		t.Run(prof, func(t *testing.T) {
 			img := testimg.Image(t, prof)
 			judge.RequireClean(t, img, "fresh "+prof+" image")
-			if list := checkImage(t, img); len(list) > 0 {
-				t.Fatalf("%d findings on a fresh %s image (a false alarm): %v", len(list), prof, list)
-			}
 
 			cp := testimg.Copy(t, prof)
 			fs := openRW(t, cp)
+			fresh, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
+			if err != nil {
+				fs.Close()
+				t.Fatal(err)
+			}
+			if list := fresh.Findings.List(); len(list) > 0 || fresh.Findings.Suppressed > 0 {
+				fs.Close()
+				t.Fatalf("%d findings (%d suppressed) on a fresh %s image (a false alarm): %v", len(list), fresh.Findings.Suppressed, prof, list)
+			}
 			results, err := RepairAll(context.Background(), fs, []string{"all"}, RepairOptions{Force: true})
 			if err != nil {
 				fs.Close()
@@ -42,7 +49,7 @@ func TestWildMatrix(t *testing.T) {
 					t.Errorf("ag %d: findings after the rebuild: %v", i, r.After)
 				}
 			}
-			res, err := Check(context.Background(), fs, CheckOptions{AG: -1})
+			res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
 			fs.Close()
 			if err != nil || res.Findings.Corrupt() {
 				t.Fatalf("check after repair all --force: %v %v", err, res.Findings.List())
@@ -64,7 +71,7 @@ func TestChunkSourcesAgree(t *testing.T) {
 	for _, prof := range profiles {
 		t.Run(prof, func(t *testing.T) {
 			img := testimg.Image(t, prof)
-			fs, err := Open(img, OpenOptions{})
+			fs, err := fsys.Open(img, fsys.OpenOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,13 +81,13 @@ func TestChunkSourcesAgree(t *testing.T) {
 			for agno := range fs.Geo.AGCount {
 				ags = append(ags, agno)
 			}
-			ws, err := workspace.New(ctx, withDefaults(workspace.Options{}, fs, ags))
+			ws, err := workspace.New(ctx, check.WorkspaceOptions(workspace.Options{}, fs, ags))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer ws.Close()
-			findings := &Findings{}
-			checks, err := collect(ctx, fs, ags, ws, findings, nil, collectFull)
+			findings := &check.Findings{}
+			checks, err := check.Collect(ctx, fs, ags, ws, findings, nil, check.CollectFull)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,10 +118,10 @@ func TestChunkSourcesAgree(t *testing.T) {
 }
 
 // inobtChunks reads AG agno's inobt records as chunk geometry.
-func inobtChunks(t *testing.T, fs *FS, agno uint32) []xfsformat.InobtRec {
+func inobtChunks(t *testing.T, fs *fsys.FS, agno uint32) []xfsformat.InobtRec {
 	t.Helper()
 	var out []xfsformat.InobtRec
-	w := &Walk{FS: fs, AG: agno, Type: xfsformat.Inobt, OnProblem: func(err error) { t.Fatalf("inobt: %v", err) }}
+	w := &fsys.Walk{FS: fs, AG: agno, Type: xfsformat.Inobt, OnProblem: func(err error) { t.Fatalf("inobt: %v", err) }}
 	err := w.Records(context.Background(), func(_ uint32, _ int, raw []byte) error {
 		out = append(out, xfsformat.DecodeInobtRec(raw, fs.Geo.SparseInodes))
 		return nil
@@ -157,11 +164,11 @@ func TestLostBlockMateChunk(t *testing.T) {
 		t.Fatalf("xfs_db: %v\n%s", err, out)
 	}
 	fs := openRW(t, img)
-	res, err := Check(context.Background(), fs, CheckOptions{AG: -1})
+	res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(res.Findings.List(), func(f Finding) bool { return f.Code == "inobt.partial_block" }) {
+	if !slices.ContainsFunc(res.Findings.List(), func(f check.Finding) bool { return f.Code == "inobt.partial_block" }) {
 		t.Fatalf("check does not see the lost block-mate chunk: %v", res.Findings.List())
 	}
 	r, err := Repair(context.Background(), fs, []string{"inobt"}, RepairOptions{AG: 0})
@@ -171,7 +178,7 @@ func TestLostBlockMateChunk(t *testing.T) {
 	if len(r.After) > 0 || r.ChunkSource != ChunksFromRmapbt {
 		t.Fatalf("after the repair (chunks from the %s): %v", r.ChunkSource, r.After)
 	}
-	if res, err := Check(context.Background(), fs, CheckOptions{AG: -1}); err != nil || res.Findings.Corrupt() {
+	if res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1}); err != nil || res.Findings.Corrupt() {
 		t.Fatalf("check after the repair: %v %v", err, res.Findings.List())
 	}
 	fs.Close()
@@ -183,114 +190,10 @@ func TestLostBlockMateChunk(t *testing.T) {
 
 func inobtChunksOf(t *testing.T, img string, agno uint32) []xfsformat.InobtRec {
 	t.Helper()
-	fs, err := Open(img, OpenOptions{})
+	fs, err := fsys.Open(img, fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fs.Close()
 	return inobtChunks(t, fs, agno)
-}
-
-// TestVerifyChunkRecords: the last check before a rebuilt inobt is
-// staged refuses records that start where no chunk can, overlap, leave
-// out a chunk of a block holding several, were never read, or name
-// slots that do not hold their inodes.
-func TestVerifyChunkRecords(t *testing.T) {
-	geo := func(inopb uint32, align uint32) *xfsformat.Geometry {
-		return &xfsformat.Geometry{InoPBlock: inopb, InoPBLog: uint(bits.TrailingZeros32(inopb)), InoAlignMt: align, InoAligned: true}
-	}
-	rec := func(start uint32) xfsformat.InobtRec {
-		return xfsformat.InobtRec{StartIno: start, Count: 64}
-	}
-	uses := func(recs ...xfsformat.InobtRec) map[uint32]ChunkUse {
-		m := map[uint32]ChunkUse{}
-		for _, r := range recs {
-			m[r.StartIno] = ChunkUse{Rec: r}
-		}
-		return m
-	}
-	for _, tc := range []struct {
-		name string
-		g    *xfsformat.Geometry
-		recs []xfsformat.InobtRec
-		use  map[uint32]ChunkUse
-		ok   bool
-	}{
-		{"cluster-aligned chunks, 8 inodes a block", geo(8, 4), []xfsformat.InobtRec{rec(32), rec(96)}, nil, true},
-		{"chunk off the inode alignment", geo(8, 8), []xfsformat.InobtRec{rec(32)}, nil, false},
-		{"chunk inside a block", geo(8, 4), []xfsformat.InobtRec{rec(36)}, nil, false},
-		{"overlapping chunks", geo(8, 4), []xfsformat.InobtRec{rec(32), rec(64)}, nil, false},
-		{"both chunks of a 128-inode block", geo(128, 0), []xfsformat.InobtRec{rec(896), rec(960)}, nil, true},
-		{"one chunk of a 128-inode block", geo(128, 0), []xfsformat.InobtRec{rec(896), rec(1024), rec(1088)}, nil, false},
-		{"chunk never read", geo(128, 0), []xfsformat.InobtRec{rec(896), rec(960)}, uses(rec(896)), false},
-		{"slot holding another inode", geo(128, 0), []xfsformat.InobtRec{rec(896), rec(960)},
-			map[uint32]ChunkUse{896: {Rec: rec(896)}, 960: {Rec: rec(960), Foreign: 1 << 5}}, false},
-	} {
-		use := tc.use
-		if use == nil {
-			use = uses(tc.recs...)
-		}
-		err := verifyChunkRecords(tc.g, tc.recs, use)
-		if (err == nil) != tc.ok {
-			t.Errorf("%s: verify says %v, want ok=%v", tc.name, err, tc.ok)
-		}
-	}
-}
-
-// TestInodeNumberStamp gives an inode the number of its neighbour, on
-// images whose chunks do not sit on 64-inode block boundaries (the
-// second chunk of a 64 KiB block; a chunk 32 inodes off without sparse
-// inodes): our check must name the inode whose di_ino is not its slot's,
-// as xfs_repair -n does.
-func TestInodeNumberStamp(t *testing.T) {
-	for prof, off := range map[string][2]uint32{"64k": {128, 64}, "nosparse": {64, 32}} {
-		t.Run(prof, func(t *testing.T) {
-			img := testimg.Copy(t, prof)
-			chunks := inobtChunksOf(t, img, 0)
-			var pick uint32
-			found := false
-			for _, c := range chunks {
-				if c.StartIno%off[0] == off[1] && c.HoleMask == 0 {
-					pick, found = c.StartIno+3, true
-					break
-				}
-			}
-			if !found {
-				t.Fatalf("no chunk of AG 0 starts %d inodes past a %d-inode boundary: %v", off[1], off[0], head(chunkText(chunks)))
-			}
-			ino := uint64(pick) // AG 0: the AG inode number is the inode number
-			if out, err := exec.Command("xfs_db", "-x", "-c", fmt.Sprintf("inode %d", ino), "-c", fmt.Sprintf("write -d v3.inumber %d", ino+1), img).CombinedOutput(); err != nil {
-				t.Fatalf("xfs_db: %v\n%s", err, out)
-			}
-			list := checkImage(t, img)
-			want := fmt.Sprintf("inode %d:", ino)
-			if !slices.ContainsFunc(list, func(f Finding) bool {
-				return f.Code == "inode.ino" && strings.Contains(f.Message, want)
-			}) {
-				t.Fatalf("check does not name inode %d's wrong di_ino: %v", ino, list)
-			}
-			if clean, _ := judge.XfsRepairN(t, img); clean {
-				t.Fatalf("xfs_repair -n calls the image clean: the damage did not take")
-			}
-		})
-	}
-}
-
-// checkImage runs our check of every AG of img, read-only, and returns
-// its findings (every severity; suppressed ones fail the test).
-func checkImage(t *testing.T, img string) []Finding {
-	t.Helper()
-	fs, err := Open(img, OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
-	res, err := Check(context.Background(), fs, CheckOptions{AG: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Findings.Suppressed > 0 {
-		t.Fatalf("%d findings suppressed: %v", res.Findings.Suppressed, res.Findings.List())
-	}
-	return res.Findings.List()
 }

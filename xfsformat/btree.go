@@ -281,6 +281,32 @@ func (b *Block) ptrOff(i int) int {
 	return BtreeHeaderSize + b.MaxRecs()*b.Ops.KeySlot() + i*ptrLen
 }
 
+// FirstKey writes the block's first (low) key into key: the key of its
+// first record in a leaf, its first key in a node.
+func (b *Block) FirstKey(key []byte) {
+	if b.IsLeaf() {
+		b.Ops.RecKey(key, b.Rec(0))
+		return
+	}
+	copy(key, b.Key(0))
+}
+
+// MaxHighKey writes into key the highest high key of a block of an
+// overlapping tree: of every record in a leaf, of every slot in a node.
+func (b *Block) MaxHighKey(key []byte) {
+	tmp := make([]byte, len(key))
+	for i := 0; i < b.NumRecs(); i++ {
+		if b.IsLeaf() {
+			b.Ops.RecHighKey(tmp, b.Rec(i))
+		} else {
+			copy(tmp, b.HighKey(i))
+		}
+		if i == 0 || b.Ops.CmpKeys(tmp, key) > 0 {
+			copy(key, tmp)
+		}
+	}
+}
+
 // Ptr returns the child AG block number of node slot i.
 func (b *Block) Ptr(i int) uint32 { return binary.BigEndian.Uint32(b.Buf[b.ptrOff(i):]) }
 

@@ -63,6 +63,18 @@ func DecodeInobtRec(b []byte, sparse bool) InobtRec {
 	return r
 }
 
+// Holes expands HoleMask (one bit per 4 inodes) to one bit per inode:
+// bit i set when inode StartIno+i is in a sparse hole.
+func (r InobtRec) Holes() uint64 {
+	var m uint64
+	for i := 0; i < 16; i++ {
+		if r.HoleMask&(1<<i) != 0 {
+			m |= 0xf << (4 * i)
+		}
+	}
+	return m
+}
+
 // Encode writes the record into b.
 func (r InobtRec) Encode(b []byte, sparse bool) {
 	be.PutUint32(b[0:], r.StartIno)

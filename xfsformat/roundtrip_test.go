@@ -145,3 +145,15 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestInobtRecHoles: each holemask bit stands for 4 inodes.
+func TestInobtRecHoles(t *testing.T) {
+	for _, c := range []struct {
+		mask uint16
+		want uint64
+	}{{0, 0}, {1, 0xf}, {1 << 15, 0xf << 60}, {0x8001, 0xf00000000000000f}, {0xffff, ^uint64(0)}} {
+		if got := (InobtRec{HoleMask: c.mask}).Holes(); got != c.want {
+			t.Errorf("holemask %#x: %#x, want %#x", c.mask, got, c.want)
+		}
+	}
+}

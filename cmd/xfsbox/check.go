@@ -13,7 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 )
 
@@ -109,7 +110,7 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fs, err := repair.Open(pos[0], repair.OpenOptions{})
+	fs, err := fsys.Open(pos[0], fsys.OpenOptions{})
 	if err != nil {
 		return err
 	}
@@ -117,13 +118,13 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	if *ag < -1 || *ag >= int64(fs.Geo.AGCount) {
 		return &usageError{fmt.Sprintf("--ag %d: the filesystem has AGs 0 to %d", *ag, fs.Geo.AGCount-1)}
 	}
-	opts := repair.CheckOptions{AG: *ag, Workspace: wo}
+	opts := check.CheckOptions{AG: *ag, Workspace: wo}
 	if isTerminal(os.Stderr) {
 		opts.Progress = func(phase string, done, total int64) {
 			fmt.Fprintf(os.Stderr, "\rchecking: %-24s", phase)
 		}
 	}
-	res, err := repair.Check(ctx, fs, opts)
+	res, err := check.Check(ctx, fs, opts)
 	if opts.Progress != nil {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}

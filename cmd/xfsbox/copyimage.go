@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 )
 
@@ -157,7 +158,7 @@ func copyCompanions(output string) []string {
 
 // planRepair runs repair --dry-run: the repair against a throwaway
 // overlay, its log lines marked as a plan's.
-func planRepair(ctx context.Context, fs *repair.FS, structures []string, ag int64, opts repair.RepairOptions) ([]*repair.RepairResult, error) {
+func planRepair(ctx context.Context, fs *fsys.FS, structures []string, ag int64, opts repair.RepairOptions) ([]*repair.RepairResult, error) {
 	opts.AG = uint32(max(ag, 0))
 	opts.Log = func(msg string) { logrus.Info("plan: would do: " + msg) }
 	return repair.Plan(ctx, fs, structures, opts, ag < 0)

@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/xfsbox/xfsbox/fusefs/view"
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 func init() {
@@ -39,7 +39,7 @@ func runDump(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(pos) != 2 {
 		return &usageError{fmt.Sprintf("need IMAGE and VIEWPATH, got %d argument(s)", len(pos))}
 	}
-	fs, err := repair.Open(pos[0], repair.OpenOptions{})
+	fs, err := fsys.Open(pos[0], fsys.OpenOptions{})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -32,7 +33,7 @@ func (e *usageError) Error() string { return e.msg }
 
 func exitCode(err error) int {
 	var ue *usageError
-	var oe *repair.OpenError
+	var oe *fsys.OpenError
 	var ioe *store.IOError
 	switch {
 	case err == nil:

@@ -14,7 +14,7 @@ import (
 	"github.com/xfsbox/xfsbox/fusefs"
 	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/internal/testimg"
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 // runCLI runs xfsbox in-process and returns stdout, stderr, exit code.
@@ -28,7 +28,7 @@ func runCLI(args ...string) (string, string, int) {
 func mountTree(t *testing.T, img string) string {
 	t.Helper()
 	testimg.Require(t, "root", "fuse")
-	fs, err := repair.Open(img, repair.OpenOptions{})
+	fs, err := fsys.Open(img, fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/fusefs"
 	"github.com/xfsbox/xfsbox/fusefs/view"
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 )
 
@@ -116,7 +116,7 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 			return &usageError{err.Error()}
 		}
 	}
-	fs, err := repair.Open(pos[0], repair.OpenOptions{Writable: !*readOnly, Sandbox: *sandbox, Overlay: *overlay})
+	fs, err := fsys.Open(pos[0], fsys.OpenOptions{Writable: !*readOnly, Sandbox: *sandbox, Overlay: *overlay})
 	if err != nil {
 		if !*readOnly && !*sandbox && (errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS)) {
 			return fmt.Errorf("%w (mounts are read-write so that repairs can run; add --read-only to only look)", err)
@@ -180,7 +180,7 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 
 // reportJournal tells what opening did with an interrupted repair's
 // journal.
-func reportJournal(fs *repair.FS) {
+func reportJournal(fs *fsys.FS) {
 	if fs.JournalPending {
 		logrus.Warnf("%s: an interrupted repair's journal is pending; opened read-only, the image shows the state before it (open read-write to finish it)", fs.Img.Path())
 	}
@@ -190,7 +190,7 @@ func reportJournal(fs *repair.FS) {
 }
 
 // reportOverlay tells what a sandbox's named overlay held when opened.
-func reportOverlay(fs *repair.FS) {
+func reportOverlay(fs *fsys.FS) {
 	ov := fs.Overlay()
 	if ov == nil || ov.Path() == "" {
 		return

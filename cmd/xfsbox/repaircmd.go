@@ -13,6 +13,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 func init() {
@@ -125,7 +127,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 		// end is not the repaired copy asked for (IMAGE is untouched).
 		defer func() { removeUnfinishedCopy(*output, err) }()
 	}
-	fs, err := repair.Open(target, repair.OpenOptions{Writable: !*dryRun})
+	fs, err := fsys.Open(target, fsys.OpenOptions{Writable: !*dryRun})
 	if err != nil {
 		return err
 	}
@@ -180,7 +182,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 	}
 	for _, res := range results {
 		for _, f := range res.After {
-			if f.Severity == repair.Corrupt || f.Severity == repair.XrefMismatch {
+			if f.Severity == check.Corrupt || f.Severity == check.XrefMismatch {
 				return errCorrupt
 			}
 		}

@@ -27,7 +27,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/campaign"
 	"github.com/xfsbox/xfsbox/internal/judge"
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 )
 
@@ -256,7 +256,7 @@ func newCodes(before, after []string) []string {
 // reopen opens img read-write and closes it, as the next xfsbox run
 // does: a complete journal is replayed, an incomplete one dropped.
 func reopen(img string) (store.JournalOutcome, error) {
-	fs, err := repair.Open(img, repair.OpenOptions{Writable: true})
+	fs, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
 	if err != nil {
 		return store.JournalOutcome{}, err
 	}

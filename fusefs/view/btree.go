@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -27,7 +27,7 @@ func (t *Tree) renderRecords(ctx context.Context, w io.Writer, agno uint32, bt x
 	} else {
 		bw.WriteString("# " + strings.Join(cols, " ") + "\n")
 	}
-	walk := &repair.Walk{FS: t.FS, AG: agno, Type: bt}
+	walk := &fsys.Walk{FS: t.FS, AG: agno, Type: bt}
 	err := walk.Records(ctx, func(agbno uint32, idx int, rec []byte) error {
 		vals := ops.RecValues(t.FS.Geo, rec)
 		if asJSON {
@@ -82,8 +82,8 @@ func (t *Tree) renderShape(ctx context.Context, w io.Writer, agno uint32, bt xfs
 	}
 	shape := map[int]*levelShape{}
 	var problems []string
-	walk := &repair.Walk{FS: t.FS, AG: agno, Type: bt, OnProblem: func(e error) { problems = append(problems, e.Error()) }}
-	err = walk.Run(ctx, func(v *repair.Visit) error {
+	walk := &fsys.Walk{FS: t.FS, AG: agno, Type: bt, OnProblem: func(e error) { problems = append(problems, e.Error()) }}
+	err = walk.Run(ctx, func(v *fsys.Visit) error {
 		s := shape[v.Level]
 		if s == nil {
 			s = &levelShape{}
@@ -101,9 +101,9 @@ func (t *Tree) renderShape(ctx context.Context, w io.Writer, agno uint32, bt xfs
 	fmt.Fprintf(&sb, "btree = %s\nag = %d\nroot = %d\nheight = %d\nmaxheight = %d\n", bt, agno, root, levels, bt.Ops().MaxLevels(t.FS.Geo))
 	// The header's height is shown as it is, but only levels a tree can
 	// have are listed: a hostile header may claim billions.
-	shown := min(int64(levels), int64(repair.MaxBtreeHeight))
+	shown := min(int64(levels), int64(fsys.MaxBtreeHeight))
 	if int64(levels) > shown {
-		fmt.Fprintf(&sb, "note = the header's height %d exceeds any tree's (%d); levels above %d are not listed\n", levels, repair.MaxBtreeHeight, shown-1)
+		fmt.Fprintf(&sb, "note = the header's height %d exceeds any tree's (%d); levels above %d are not listed\n", levels, fsys.MaxBtreeHeight, shown-1)
 	}
 	var total int64
 	for l := int(shown) - 1; l >= 0; l-- {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -18,7 +18,7 @@ import (
 func (t *Tree) renderFreesp(ctx context.Context, w io.Writer, agno uint32) error {
 	var extents, blocks [33]uint64
 	var totalExt, totalBlk uint64
-	walk := &repair.Walk{FS: t.FS, AG: agno, Type: xfsformat.Bnobt}
+	walk := &fsys.Walk{FS: t.FS, AG: agno, Type: xfsformat.Bnobt}
 	add := func(n uint32) {
 		if n == 0 {
 			return

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -25,7 +25,7 @@ func (t *Tree) geometryFields() []xfsformat.Field {
 	}
 	feats := s.FeatureNames()
 	logState := xfsformat.Field{Name: "log_state", Text: "unknown", JSON: nil}
-	if ls, err := repair.ReadLogState(t.FS); err != nil {
+	if ls, err := fsys.ReadLogState(t.FS); err != nil {
 		logState.Text = "unknown (" + err.Error() + ")"
 	} else if ls.Clean {
 		logState.Text, logState.JSON = "clean", map[string]any{"clean": true, "head": ls.HeadBlock, "tail": ls.TailBlock, "cycle": ls.Cycle}

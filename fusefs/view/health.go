@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/check"
 )
 
 // healthCache keeps the result of the last check of each scope (-1 for
@@ -15,15 +15,15 @@ import (
 // they run when a health view is first read, not on every open.
 type healthCache struct {
 	mu      sync.Mutex
-	results map[int64]*repair.CheckResult
+	results map[int64]*check.CheckResult
 	running map[int64]*sync.WaitGroup
 }
 
-func (t *Tree) health(ctx context.Context, ag int64) (*repair.CheckResult, error) {
+func (t *Tree) health(ctx context.Context, ag int64) (*check.CheckResult, error) {
 	h := &t.healthState
 	h.mu.Lock()
 	if h.results == nil {
-		h.results, h.running = map[int64]*repair.CheckResult{}, map[int64]*sync.WaitGroup{}
+		h.results, h.running = map[int64]*check.CheckResult{}, map[int64]*sync.WaitGroup{}
 	}
 	for {
 		if r, ok := h.results[ag]; ok {
@@ -46,7 +46,7 @@ func (t *Tree) health(ctx context.Context, ag int64) (*repair.CheckResult, error
 	h.running[ag] = wg
 	h.mu.Unlock()
 
-	res, err := repair.Check(ctx, t.FS, repair.CheckOptions{AG: ag, Workspace: t.Workspace})
+	res, err := check.Check(ctx, t.FS, check.CheckOptions{AG: ag, Workspace: t.Workspace})
 	h.mu.Lock()
 	delete(h.running, ag)
 	if err == nil {

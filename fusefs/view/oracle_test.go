@@ -11,7 +11,7 @@ import (
 	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/internal/xfsdb"
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -23,7 +23,7 @@ func TestOracle(t *testing.T) {
 		t.Run(prof, func(t *testing.T) {
 			t.Parallel()
 			img := testimg.Image(t, prof)
-			fs, err := repair.Open(img, repair.OpenOptions{})
+			fs, err := fsys.Open(img, fsys.OpenOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

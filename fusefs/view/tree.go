@@ -18,7 +18,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -43,7 +43,7 @@ var ErrIsDir = errors.New("is a directory")
 
 // Tree resolves paths of the view tree over one opened filesystem.
 type Tree struct {
-	FS *repair.FS
+	FS *fsys.FS
 	// Workspace configures the workspaces checks stage records in.
 	Workspace workspace.Options
 
@@ -59,7 +59,7 @@ type reachedKey struct {
 }
 
 // NewTree makes the view tree of fs.
-func NewTree(fs *repair.FS) *Tree { return &Tree{FS: fs, reached: map[reachedKey][]uint32{}} }
+func NewTree(fs *fsys.FS) *Tree { return &Tree{FS: fs, reached: map[reachedKey][]uint32{}} }
 
 // Invalidate forgets everything cached about the image (after a write).
 func (t *Tree) Invalidate() {
@@ -289,8 +289,8 @@ func (t *Tree) reachedBlocks(ctx context.Context, agno uint32, bt xfsformat.Btre
 	if ok {
 		return blocks, nil
 	}
-	w := &repair.Walk{FS: t.FS, AG: agno, Type: bt}
-	err := w.Run(ctx, func(v *repair.Visit) error {
+	w := &fsys.Walk{FS: t.FS, AG: agno, Type: bt}
+	err := w.Run(ctx, func(v *fsys.Visit) error {
 		blocks = append(blocks, v.AGBno)
 		return nil
 	})

@@ -9,7 +9,8 @@ import (
 	"strings"
 
 	"github.com/xfsbox/xfsbox/internal/xfsdb"
-	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 // XfsRepairN runs `xfs_repair -n IMAGE` (with -o force_geometry on a
@@ -30,7 +31,7 @@ func XfsRepairN(ctx context.Context, image string) (detected bool, output string
 	return res.ExitCode != 0, res.Output, nil
 }
 
-// OurCheck opens image read-only and runs repair.Check on every AG.
+// OurCheck opens image read-only and runs check.Check on every AG.
 // detected is Findings.Corrupt(); codes are the distinct codes of the
 // findings, sorted, those of preen and warning findings suffixed with
 // their severity ("agf.btreeblks", "agfl.order[preen]"). An image our
@@ -65,16 +66,16 @@ func OurCheck(ctx context.Context, image string) (detected bool, codes []string,
 }
 
 func ourCheck(ctx context.Context, image string) (bool, []string, error) {
-	fs, err := repair.Open(image, repair.OpenOptions{})
+	fs, err := fsys.Open(image, fsys.OpenOptions{})
 	if err != nil {
-		var oe *repair.OpenError
+		var oe *fsys.OpenError
 		if errors.As(err, &oe) {
 			return true, []string{"open"}, nil
 		}
 		return false, nil, err
 	}
 	defer fs.Close()
-	res, err := repair.Check(ctx, fs, repair.CheckOptions{AG: -1})
+	res, err := check.Check(ctx, fs, check.CheckOptions{AG: -1})
 	if err != nil {
 		return false, nil, fmt.Errorf("our check: %w", err)
 	}
@@ -82,7 +83,7 @@ func ourCheck(ctx context.Context, image string) (bool, []string, error) {
 	var codes []string
 	for _, f := range res.Findings.List() {
 		c := f.Code
-		if f.Severity != repair.Corrupt && f.Severity != repair.XrefMismatch {
+		if f.Severity != check.Corrupt && f.Severity != check.XrefMismatch {
 			c += "[" + f.Severity.String() + "]"
 		}
 		if !seen[c] {

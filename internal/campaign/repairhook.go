@@ -7,6 +7,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 // RepairStructures names what to repair for a case, or nil when the
@@ -67,7 +68,7 @@ func RepairHook(hashes map[string]string, kernel func(Case) bool) Hook {
 		if what == nil || !r.OurDetected {
 			return false, nil
 		}
-		fs, err := repair.Open(image, repair.OpenOptions{Writable: true})
+		fs, err := fsys.Open(image, fsys.OpenOptions{Writable: true})
 		if err != nil {
 			return false, fmt.Errorf("open for repair: %w", err)
 		}

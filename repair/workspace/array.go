@@ -4,7 +4,9 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"iter"
 )
 
 const (
@@ -210,6 +212,30 @@ func (a *Array) Iterate(ctx context.Context, fn func(i int64, rec []byte) error)
 	}
 	return nil
 }
+
+// All is Iterate as an iterator, so that several arrays can be walked
+// in step with iter.Pull. A record is valid until the next one is asked
+// for: copy it to keep it longer. The first error Iterate meets is stored
+// in *errp, unless *errp already holds one; a nil array yields nothing.
+func (a *Array) All(ctx context.Context, errp *error) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		if a == nil {
+			return
+		}
+		err := a.Iterate(ctx, func(_ int64, rec []byte) error {
+			if !yield(rec) {
+				return errStopAll
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopAll) && *errp == nil {
+			*errp = err
+		}
+	}
+}
+
+// errStopAll ends the Iterate behind All when its consumer stops.
+var errStopAll = errors.New("workspace: iteration stopped by its consumer")
 
 // Release frees the array's space for reuse by other arrays and blob
 // stores of the workspace. The array is unusable afterwards.

@@ -310,6 +310,43 @@ func TestIterateStopsOnError(t *testing.T) {
 	}
 }
 
+// TestAll: the iterator yields what Iterate does, stops when its
+// consumer does (no error), keeps Iterate's first error, and yields
+// nothing for a nil array.
+func TestAll(t *testing.T) {
+	ws := newWS(t, Options{})
+	b := genRecs("random", 10000, 16, 3)
+	a := fillArray(t, ws, b, 16)
+	var err error
+	var got []byte
+	for rec := range a.All(context.Background(), &err) {
+		got = append(got, rec...)
+	}
+	if err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("All: %v, %d of %d bytes equal", err, len(got), len(b))
+	}
+	n := 0
+	for range a.All(context.Background(), &err) {
+		if n++; n == 10 {
+			break
+		}
+	}
+	if err != nil || n != 10 {
+		t.Fatalf("All stopped after %d records: %v", n, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range a.All(ctx, &err) {
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("All with a cancelled context: %v", err)
+	}
+	var nilArray *Array
+	for range nilArray.All(context.Background(), &err) {
+		t.Fatal("a nil array yielded a record")
+	}
+}
+
 func TestSortMatchesSlices(t *testing.T) {
 	kinds := []string{"random", "sorted", "reversed", "rotated", "lastswapped", "allequal", "fewdistinct"}
 	type cfg struct {

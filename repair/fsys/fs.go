@@ -1,4 +1,4 @@
-package repair
+package fsys
 
 import (
 	"encoding/binary"
@@ -24,11 +24,9 @@ type FS struct {
 	// Recovered says what a read-write open did with a journal.
 	Recovered store.JournalOutcome
 
-	unlock  func()
-	journal string // where a repair's journal goes
-	// journalLimit bounds the commits that go through the journal (0:
-	// as large as a journal holds); tests lower it.
-	journalLimit int64
+	unlock       func()
+	journal      string // where a repair's journal goes
+	journalLimit int64  // OpenOptions.JournalLimit
 
 	// state orders readers of whole views against a repair's commit:
 	// a view rendered under ReadLock sees the image before or after a
@@ -57,6 +55,10 @@ type OpenOptions struct {
 	// named file Overlay, or an anonymous one when Overlay is empty.
 	Sandbox bool
 	Overlay string
+	// JournalLimit bounds the commits that go through the journal; larger
+	// ones go through a commit file (0: as large as a journal holds).
+	// Tests lower it to exercise the commit file.
+	JournalLimit int64
 }
 
 // OpenError explains why an image cannot be opened as XFS.
@@ -77,6 +79,11 @@ func (e *OpenError) Unwrap() error { return e.Err }
 
 // ErrNotXFS is wrapped by OpenError when the image holds no XFS.
 var ErrNotXFS = xfsformat.ErrNotXFS
+
+// ErrRefused is wrapped when xfsbox will not do what was asked to an
+// image: open it for writing under a kernel mount here, and every
+// refusal of a repair (package repair gives it under the same name).
+var ErrRefused = errors.New("repair refused")
 
 // Open opens an image and verifies its primary superblock. It refuses,
 // by name, what xfsbox cannot read: empty or truncated images, other
@@ -159,6 +166,7 @@ func OpenImage(img *store.Image, opts OpenOptions) (*FS, error) {
 		return nil, err
 	}
 	fs.unlock, fs.Recovered, fs.JournalPending, fs.journal = unlock, recovered, pending, journal
+	fs.journalLimit = opts.JournalLimit
 	return fs, nil
 }
 
@@ -228,7 +236,9 @@ const (
 // ErrBadAG is wrapped when an AG number is out of range.
 var ErrBadAG = errors.New("no such AG")
 
-func (fs *FS) checkAG(agno uint32) error {
+// ValidateAG returns an error wrapping ErrBadAG when agno is not an AG of
+// the filesystem.
+func (fs *FS) ValidateAG(agno uint32) error {
 	if agno >= fs.Geo.AGCount {
 		return fmt.Errorf("AG %d: %w (the filesystem has %d)", agno, ErrBadAG, fs.Geo.AGCount)
 	}
@@ -237,7 +247,7 @@ func (fs *FS) checkAG(agno uint32) error {
 
 // ReadSector returns header sector n of AG agno (shared; do not modify).
 func (fs *FS) ReadSector(agno uint32, n int) ([]byte, error) {
-	if err := fs.checkAG(agno); err != nil {
+	if err := fs.ValidateAG(agno); err != nil {
 		return nil, err
 	}
 	return fs.Cache.Read(fs.Geo.SectorOffset(agno, n), int(fs.Geo.SectSize))
@@ -289,7 +299,7 @@ var ErrOutsideAG = errors.New("block outside the AG")
 // ReadBlock returns one filesystem block of AG agno (shared; do not
 // modify). Block numbers outside the AG are refused.
 func (fs *FS) ReadBlock(agno, agbno uint32) ([]byte, error) {
-	if err := fs.checkAG(agno); err != nil {
+	if err := fs.ValidateAG(agno); err != nil {
 		return nil, err
 	}
 	if agbno >= fs.Geo.AGLength(agno) {

@@ -1,10 +1,11 @@
-package repair
+package check
 
 import (
 	"bytes"
 	"context"
 	"math/bits"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -34,9 +35,9 @@ type levelCursor struct {
 // checkTrees walks and checks the AG's trees of the given types, several
 // at a time (each walk is independent; what they share is safe for
 // concurrent use), and keeps their results in c.trees.
-func (c *agCheck) checkTrees(ctx context.Context, types ...xfsformat.BtreeType) error {
+func (c *AG) checkTrees(ctx context.Context, types ...xfsformat.BtreeType) error {
 	var results [xfsformat.NumBtreeTypes]*treeResult
-	err := forEach(ctx, types, func(ctx context.Context, t xfsformat.BtreeType) error {
+	err := fsys.ForEach(ctx, types, func(ctx context.Context, t xfsformat.BtreeType) error {
 		res, err := c.checkTree(ctx, t)
 		results[t] = res
 		return err
@@ -51,7 +52,7 @@ func (c *agCheck) checkTrees(ctx context.Context, types ...xfsformat.BtreeType) 
 }
 
 // AG's used-space array, for the cross-reference phase.
-func (c *agCheck) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult, error) {
+func (c *AG) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult, error) {
 	res := &treeResult{present: c.fs.HasBtree(t)}
 	if !res.present {
 		return res, nil
@@ -72,22 +73,22 @@ func (c *agCheck) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeRe
 	owner := treeOwner(t)
 	name := t.String()
 
-	cursors := make([]levelCursor, MaxBtreeHeight)
-	path := make([]*xfsformat.Block, MaxBtreeHeight) // current node at each level
+	cursors := make([]levelCursor, fsys.MaxBtreeHeight)
+	path := make([]*xfsformat.Block, fsys.MaxBtreeHeight) // current node at each level
 	var lastRec []byte
 	keyBuf := make([]byte, ops.KeyLen)
 	hiBuf := make([]byte, ops.KeyLen)
 	agLen := g.AGLength(c.agno)
 
-	walk := &Walk{FS: c.fs, AG: c.agno, Type: t, Root: root, Levels: levels, OnProblem: c.problem}
-	err = walk.Run(ctx, func(v *Visit) error {
+	walk := &fsys.Walk{FS: c.fs, AG: c.agno, Type: t, Root: root, Levels: levels, OnProblem: c.problem}
+	err = walk.Run(ctx, func(v *fsys.Visit) error {
 		blk := v.Block
 		res.blocks++
 		c.checkLSN(name, v.AGBno, blk.Hdr.LSN)
 		if err := c.addUsed(v.AGBno, 1, owner, 0); err != nil {
 			return err
 		}
-		if blk.Hdr.Magic != ops.Magic || v.Level >= MaxBtreeHeight {
+		if blk.Hdr.Magic != ops.Magic || v.Level >= fsys.MaxBtreeHeight {
 			return nil // the walker reported it; nothing below is trustworthy
 		}
 		lvl := v.Level
@@ -120,12 +121,12 @@ func (c *agCheck) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeRe
 		// The parent's key for this child must be the child's first key;
 		// for overlapping trees its high key must be the child's highest.
 		if parent := parentOf(path, lvl); parent != nil && v.Index < parent.NumRecs() && n > 0 {
-			firstKey(blk, keyBuf)
+			blk.FirstKey(keyBuf)
 			if ops.CmpKeys(parent.Key(v.Index), keyBuf) != 0 {
 				c.add(name+".keys", Corrupt, v.Parent, "key %d does not match the first key of child block %d", v.Index+1, v.AGBno)
 			}
 			if ops.Overlapping {
-				highKey(blk, hiBuf)
+				blk.MaxHighKey(hiBuf)
 				if ops.CmpKeys(parent.HighKey(v.Index), hiBuf) != 0 {
 					c.add(name+".keys", Corrupt, v.Parent, "high key %d does not match the highest key below child block %d", v.Index+1, v.AGBno)
 				}
@@ -182,30 +183,6 @@ func parentOf(path []*xfsformat.Block, lvl int) *xfsformat.Block {
 	return path[lvl+1]
 }
 
-// firstKey writes the first (low) key of a block into key.
-func firstKey(b *xfsformat.Block, key []byte) {
-	if b.IsLeaf() {
-		b.Ops.RecKey(key, b.Rec(0))
-		return
-	}
-	copy(key, b.Key(0))
-}
-
-// highKey writes the highest high key of a block of an overlapping tree.
-func highKey(b *xfsformat.Block, key []byte) {
-	tmp := make([]byte, len(key))
-	for i := 0; i < b.NumRecs(); i++ {
-		if b.IsLeaf() {
-			b.Ops.RecHighKey(tmp, b.Rec(i))
-		} else {
-			copy(tmp, b.HighKey(i))
-		}
-		if i == 0 || b.Ops.CmpKeys(tmp, key) > 0 {
-			copy(key, tmp)
-		}
-	}
-}
-
 // treeOwner is the rmap owner of a btree's blocks.
 func treeOwner(t xfsformat.BtreeType) int64 {
 	switch t {
@@ -219,7 +196,7 @@ func treeOwner(t xfsformat.BtreeType) int64 {
 
 // checkRecord checks one leaf record on its own and against the previous
 // record of the tree.
-func (c *agCheck) checkRecord(t xfsformat.BtreeType, agbno uint32, i int, rec, prev []byte, agLen uint32) {
+func (c *AG) checkRecord(t xfsformat.BtreeType, agbno uint32, i int, rec, prev []byte, agLen uint32) {
 	name := t.String()
 	g := c.fs.Geo
 	inAG := func(start, count uint32) bool {
@@ -302,7 +279,7 @@ func (c *agCheck) checkRecord(t xfsformat.BtreeType, agbno uint32, i int, rec, p
 }
 
 // checkInobtRec checks one inode chunk record on its own.
-func (c *agCheck) checkInobtRec(name string, agbno uint32, r xfsformat.InobtRec, agLen uint32) {
+func (c *AG) checkInobtRec(name string, agbno uint32, r xfsformat.InobtRec, agLen uint32) {
 	g := c.fs.Geo
 	maxIno := uint64(agLen) << g.InoPBLog
 	if why := g.ChunkStartProblem(r.StartIno); why != "" {
@@ -311,7 +288,7 @@ func (c *agCheck) checkInobtRec(name string, agbno uint32, r xfsformat.InobtRec,
 	if uint64(r.StartIno)+xfsformat.InodesPerChunk > maxIno {
 		c.add(name+".startino", Corrupt, agbno, "chunk %d extends past the AG's last inode", r.StartIno)
 	}
-	holes := holeMask64(r.HoleMask)
+	holes := r.Holes()
 	if want := uint8(xfsformat.InodesPerChunk - bits.OnesCount64(holes)); r.Count != want {
 		c.add(name+".count", Corrupt, agbno, "chunk %d count %d, but its holemask leaves %d inodes", r.StartIno, r.Count, want)
 	}
@@ -321,16 +298,4 @@ func (c *agCheck) checkInobtRec(name string, agbno uint32, r xfsformat.InobtRec,
 	if r.Free&holes != holes {
 		c.add(name+".free", Corrupt, agbno, "chunk %d has holes not marked free", r.StartIno)
 	}
-}
-
-// holeMask64 expands a sparse-inode holemask (one bit per 4 inodes) to
-// one bit per inode.
-func holeMask64(hm uint16) uint64 {
-	var m uint64
-	for i := 0; i < 16; i++ {
-		if hm&(1<<i) != 0 {
-			m |= 0xf << (4 * i)
-		}
-	}
-	return m
 }

@@ -1,4 +1,4 @@
-package repair
+package check
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 // checkStructures checks the AG's superblock copy, headers, AGFL and
 // btrees, and records the blocks they use.
-func (c *agCheck) checkStructures(ctx context.Context) error {
+func (c *AG) checkStructures(ctx context.Context) error {
 	fs, g, agno := c.fs, c.fs.Geo, c.agno
 
 	// Superblock copy (the primary is checked against itself).
@@ -84,7 +84,7 @@ func (c *agCheck) checkStructures(ctx context.Context) error {
 
 // compareSecondary compares a secondary superblock's geometry and
 // features with the primary's, as xfs_repair does.
-func (c *agCheck) compareSecondary(s *xfsformat.Superblock) {
+func (c *AG) compareSecondary(s *xfsformat.Superblock) {
 	p := c.fs.SB
 	type field struct {
 		name string
@@ -117,7 +117,7 @@ func (c *agCheck) compareSecondary(s *xfsformat.Superblock) {
 
 // checkAGFL checks the free list the AGF describes and records its
 // blocks as OWN_AG.
-func (c *agCheck) checkAGFL() error {
+func (c *AG) checkAGFL() error {
 	if !c.agfOK || c.agfl == nil {
 		return nil
 	}
@@ -145,7 +145,7 @@ func (c *agCheck) checkAGFL() error {
 
 // addInodeChunks records the blocks of every inode chunk the inobt
 // lists as OWN_INODES (only allocated clusters of sparse chunks).
-func (c *agCheck) addInodeChunks(ctx context.Context) error {
+func (c *AG) addInodeChunks(ctx context.Context) error {
 	tr := c.trees[xfsformat.Inobt]
 	if tr == nil || tr.recs == nil {
 		return nil
@@ -160,7 +160,7 @@ func (c *agCheck) addInodeChunks(ctx context.Context) error {
 	defer shared.flush()
 	return tr.recs.Iterate(ctx, func(_ int64, rec []byte) error {
 		r := xfsformat.DecodeInobtRec(rec, g.SparseInodes)
-		holes := holeMask64(r.HoleMask)
+		holes := r.Holes()
 		if inopb > xfsformat.InodesPerChunk {
 			shared.add(r.StartIno)
 			// Several chunks share a block: the first one owns it.
@@ -202,7 +202,7 @@ func (c *agCheck) addInodeChunks(ctx context.Context) error {
 // refcountbt repair frees them too. They are what a crash in the middle
 // of a copy-on-write leaves, or an image copied from a frozen
 // filesystem.
-func (c *agCheck) addCowStaging(ctx context.Context) error {
+func (c *AG) addCowStaging(ctx context.Context) error {
 	tr := c.trees[xfsformat.Refcountbt]
 	if tr == nil || tr.recs == nil {
 		return nil

@@ -1,4 +1,4 @@
-package repair
+package check
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -73,14 +74,14 @@ const sinkBatch = 512
 // decoded. A bmbt block is reported (and descended into) only when it has
 // the bmbt magic and the level its parent expects. The scan stops only
 // when ctx is done or sink or onChunk returns an error, which it returns.
-func ScanInodes(ctx context.Context, fs *FS, sink RmapSink, onChunk func(ChunkUse) error, findings *Findings) error {
+func ScanInodes(ctx context.Context, fs *fsys.FS, sink RmapSink, onChunk func(ChunkUse) error, findings *Findings) error {
 	return ScanInodesWith(ctx, fs, nil, sink, onChunk, findings)
 }
 
 // ScanInodesWith is ScanInodes with the inode chunks of some AGs given
 // (sorted by startino) instead of read from their inobt: the inobt
 // rebuild scans the chunks it found without trusting the old tree.
-func ScanInodesWith(ctx context.Context, fs *FS, chunks map[uint32][]xfsformat.InobtRec, sink RmapSink, onChunk func(ChunkUse) error, findings *Findings) error {
+func ScanInodesWith(ctx context.Context, fs *fsys.FS, chunks map[uint32][]xfsformat.InobtRec, sink RmapSink, onChunk func(ChunkUse) error, findings *Findings) error {
 	if findings == nil {
 		findings = &Findings{}
 	}
@@ -138,7 +139,7 @@ type agRmap struct {
 
 // inodeScanner is one worker's state; it scans one AG at a time.
 type inodeScanner struct {
-	fs       *FS
+	fs       *fsys.FS
 	g        *xfsformat.Geometry
 	out      *scanOutput
 	findings *Findings
@@ -167,7 +168,7 @@ type forkState struct {
 	visited  map[uint64]bool // bmbt fsbno -> claimed (has magic and level right)
 }
 
-func newInodeScanner(fs *FS, out *scanOutput, findings *Findings) *inodeScanner {
+func newInodeScanner(fs *fsys.FS, out *scanOutput, findings *Findings) *inodeScanner {
 	g := fs.Geo
 	s := &inodeScanner{fs: fs, g: g, out: out, findings: findings,
 		nrext64: fs.SB.FeaturesIncompat&xfsformat.IncompatNrext64 != 0,
@@ -190,7 +191,7 @@ func (s *inodeScanner) scanAG(ctx context.Context, agno uint32) error {
 	g := s.g
 	maxAGIno := uint64(g.AGLength(agno)) << g.InoPBLog
 	var nextIno uint64 // first agino the next chunk may start at
-	w := &Walk{FS: s.fs, AG: agno, Type: xfsformat.Inobt, OnProblem: func(err error) {
+	w := &fsys.Walk{FS: s.fs, AG: agno, Type: xfsformat.Inobt, OnProblem: func(err error) {
 		s.findings.Addf("scan.inobt", Warning, int64(agno), "inobt", blockOf(err),
 			"inode scan may be incomplete: %v", err)
 	}}

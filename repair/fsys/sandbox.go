@@ -1,7 +1,6 @@
-package repair
+package fsys
 
 import (
-	"context"
 	"errors"
 
 	"github.com/xfsbox/xfsbox/repair/store"
@@ -48,31 +47,24 @@ func (fs *FS) DiscardOverlay() error {
 	return ov.Reset()
 }
 
-// Plan runs a repair (or, with all, RepairAll) against a throwaway
-// overlay over fs (over its own overlay in sandbox mode) and drops it:
-// the results say what the repair would rewrite; nothing is written to
-// the image or beside it. It works on read-only opens too.
-func Plan(ctx context.Context, fs *FS, structures []string, opts RepairOptions, all bool) ([]*RepairResult, error) {
+// Throwaway returns an FS over an anonymous overlay stacked on fs's image
+// (on its own overlay in sandbox mode): whatever is written through it
+// goes to that overlay only, never to the image or beside it, and
+// release drops the overlay. It works on read-only opens too (a repair's
+// plan runs this way). Do not Close the FS it returns: it shares fs's
+// image; call release.
+func (fs *FS) Throwaway() (tfs *FS, release func(), err error) {
 	id, err := store.IdentifyImage(fs.Img.WithOverlay(nil))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ov, err := store.NewAnonOverlay(id, fs.Img.Overlay())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer ov.Close()
-	pfs, err := newFS(fs.Img.WithOverlay(ov), OpenOptions{})
-	if err != nil {
-		return nil, err
+	if tfs, err = newFS(fs.Img.WithOverlay(ov), OpenOptions{}); err != nil {
+		ov.Close()
+		return nil, nil, err
 	}
-	opts.Writer, opts.Fault = nil, nil
-	if all {
-		return RepairAll(ctx, pfs, structures, opts)
-	}
-	res, err := Repair(ctx, pfs, structures, opts)
-	if res == nil {
-		return nil, err
-	}
-	return []*RepairResult{res}, err
+	return tfs, func() { ov.Close() }, nil
 }

@@ -1,4 +1,4 @@
-package repair
+package check
 
 import (
 	"context"
@@ -6,9 +6,17 @@ import (
 	"time"
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
+
+// memFS opens b, a whole image, from memory (read-only).
+func memFS(t testing.TB, b []byte, opts fsys.OpenOptions) (*fsys.FS, error) {
+	t.Helper()
+	return fsys.OpenImage(store.NewImage(store.MemDevice(b), int64(len(b)), "small.img (in memory)", false), opts)
+}
 
 // metaPiece is one stretch of the metadata region FuzzCheck mutates:
 // crcOff is where the CRC of each unit-byte object in it lies (-1: none).
@@ -21,7 +29,7 @@ type metaPiece struct {
 // metadataRegion lists, in the pristine image fs, every AG's header
 // sectors and btree root blocks, the inodes in use (mkfs.xfs -p makes
 // them in a run from the root's) and the log's first block.
-func metadataRegion(t testing.TB, fs *FS) []metaPiece {
+func metadataRegion(t testing.TB, fs *fsys.FS) []metaPiece {
 	t.Helper()
 	g := fs.Geo
 	var out []metaPiece
@@ -60,7 +68,7 @@ func metadataRegion(t testing.TB, fs *FS) []metaPiece {
 // value. Opening and checking may fail, never panic or hang.
 func FuzzCheck(f *testing.F) {
 	base := testimg.SmallImage(f)
-	pristine, err := memFS(f, base, OpenOptions{})
+	pristine, err := memFS(f, base, fsys.OpenOptions{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -107,7 +115,7 @@ func FuzzCheck(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			fs, err := memFS(t, img, OpenOptions{CacheBytes: 4 << 20})
+			fs, err := memFS(t, img, fsys.OpenOptions{CacheBytes: 4 << 20})
 			if err != nil {
 				return
 			}

@@ -1,15 +1,16 @@
-package repair
+package check
 
 import (
 	"context"
 	"math/bits"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
 // checkSuperblocks compares the primary superblock's counters with the
 // sums over the AGs (only when every AG was checked).
-func checkSuperblocks(fs *FS, checks map[uint32]*agCheck, all bool, findings *Findings) {
+func checkSuperblocks(fs *fsys.FS, checks map[uint32]*AG, all bool, findings *Findings) {
 	if !all {
 		return
 	}
@@ -36,7 +37,7 @@ func checkSuperblocks(fs *FS, checks map[uint32]*agCheck, all bool, findings *Fi
 // scanForCheck reads every inode and adds the blocks their forks use to
 // the used-space arrays of the AGs being checked, and compares each
 // chunk's in-use inodes with the inobt's free mask.
-func scanForCheck(ctx context.Context, fs *FS, checks map[uint32]*agCheck, findings *Findings) error {
+func scanForCheck(ctx context.Context, fs *fsys.FS, checks map[uint32]*AG, findings *Findings) error {
 	sink := func(agno uint32, r xfsformat.RmapRec) error {
 		c := checks[agno]
 		if c == nil {
@@ -49,7 +50,7 @@ func scanForCheck(ctx context.Context, fs *FS, checks map[uint32]*agCheck, findi
 		if c == nil {
 			return nil
 		}
-		holes := holeMask64(cu.Rec.HoleMask)
+		holes := cu.Rec.Holes()
 		valid := ^holes &^ cu.Bad
 		if bad := cu.InUse & cu.Rec.Free & valid; bad != 0 {
 			c.addNoBlock("inobt.free", XrefMismatch, "chunk %d marks %d in-use inode(s) free (first: inode %d)",

@@ -1,4 +1,4 @@
-package repair
+package check
 
 import (
 	"cmp"
@@ -16,12 +16,13 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/internal/xfsdb"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
-func openProfile(t *testing.T, path string) *FS {
+func openProfile(t *testing.T, path string) *fsys.FS {
 	t.Helper()
-	fs, err := Open(path, OpenOptions{})
+	fs, err := fsys.Open(path, fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ type scanResult struct {
 	findings *Findings
 }
 
-func runScan(t *testing.T, fs *FS) *scanResult {
+func runScan(t *testing.T, fs *fsys.FS) *scanResult {
 	t.Helper()
 	res := &scanResult{perAG: map[uint32][]xfsformat.RmapRec{}, findings: &Findings{}}
 	var mu sync.Mutex // the scan serialises calls; the lock checks that claim under -race
@@ -92,10 +93,10 @@ func mergeRmaps(in []xfsformat.RmapRec) []xfsformat.RmapRec {
 }
 
 // rmapbtInodeRecs returns the inode-owned records of AG agno's rmapbt.
-func rmapbtInodeRecs(t *testing.T, fs *FS, agno uint32) []xfsformat.RmapRec {
+func rmapbtInodeRecs(t *testing.T, fs *fsys.FS, agno uint32) []xfsformat.RmapRec {
 	t.Helper()
 	var recs []xfsformat.RmapRec
-	w := &Walk{FS: fs, AG: agno, Type: xfsformat.Rmapbt, OnProblem: func(err error) { t.Errorf("rmapbt walk: %v", err) }}
+	w := &fsys.Walk{FS: fs, AG: agno, Type: xfsformat.Rmapbt, OnProblem: func(err error) { t.Errorf("rmapbt walk: %v", err) }}
 	err := w.Records(context.Background(), func(_ uint32, _ int, raw []byte) error {
 		if r := xfsformat.DecodeRmapRec(raw); r.IsInodeOwner() {
 			recs = append(recs, r)
@@ -175,7 +176,7 @@ func diff(t *testing.T, got, want []xfsformat.RmapRec) {
 }
 
 // readInodeCore decodes inode ino straight from the image.
-func readInodeCore(t *testing.T, fs *FS, ino uint64) *xfsformat.Inode {
+func readInodeCore(t *testing.T, fs *fsys.FS, ino uint64) *xfsformat.Inode {
 	t.Helper()
 	agno, agino := fs.Geo.SplitIno(ino)
 	buf := make([]byte, fs.Geo.InodeSize)
@@ -518,7 +519,7 @@ func TestScanSparseHoles(t *testing.T) {
 	agno, agino := g.SplitIno(hello)
 	var leaf uint32
 	idx := -1
-	w := &Walk{FS: fs, AG: agno, Type: xfsformat.Inobt}
+	w := &fsys.Walk{FS: fs, AG: agno, Type: xfsformat.Inobt}
 	err := w.Records(context.Background(), func(agbno uint32, i int, raw []byte) error {
 		if r := xfsformat.DecodeInobtRec(raw, true); agino >= r.StartIno && agino < r.StartIno+64 {
 			leaf, idx = agbno, i

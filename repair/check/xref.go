@@ -1,4 +1,4 @@
-package repair
+package check
 
 import (
 	"bytes"
@@ -14,9 +14,11 @@ import (
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
-// cmpRmapRecs orders rmap records by (startblock, owner, offset with
+// CmpRmapRecs orders rmap records by (startblock, owner, offset with
 // flags, blockcount): the rmapbt's key order, total on whole records.
-func cmpRmapRecs(a, b []byte) int {
+// Used space (AG.Used) is sorted so, and so are the rmapbt's records a
+// rebuild writes.
+func CmpRmapRecs(a, b []byte) int {
 	if c := cmp.Compare(binary.BigEndian.Uint32(a[0:]), binary.BigEndian.Uint32(b[0:])); c != 0 {
 		return c
 	}
@@ -36,38 +38,12 @@ func cmpAllocByStart(a, b []byte) int {
 	return cmp.Compare(binary.BigEndian.Uint32(a[4:]), binary.BigEndian.Uint32(b[4:]))
 }
 
-// records turns an array into an iterator, so that several arrays can
-// be walked in step with iter.Pull. A record is valid until the next one
-// of the same iterator is asked for: copy it to keep it longer.
-func records(ctx context.Context, a *workspace.Array, errp *error) iter.Seq[[]byte] {
-	return func(yield func([]byte) bool) {
-		if a == nil {
-			return
-		}
-		err := a.Iterate(ctx, func(_ int64, rec []byte) error {
-			if !yield(rec) {
-				return errStopIter
-			}
-			return nil
-		})
-		if err != nil && err != errStopIter && *errp == nil {
-			*errp = err
-		}
-	}
-}
-
-type stopIter struct{}
-
-func (stopIter) Error() string { return "stop" }
-
-var errStopIter error = stopIter{}
-
 // crossReference compares the AG's structures with each other and with
 // what is in use: free space against used space, bnobt against cntbt,
 // rmapbt against every owner seen, refcountbt against the shared file
 // mappings, finobt against inobt, and the AG header counters.
-func (c *agCheck) crossReference(ctx context.Context) error {
-	if err := c.used.Sort(ctx, cmpRmapRecs); err != nil {
+func (c *AG) crossReference(ctx context.Context) error {
+	if err := c.used.Sort(ctx, CmpRmapRecs); err != nil {
 		return err
 	}
 	if tr := c.trees[xfsformat.Bnobt]; tr != nil && tr.recs != nil {
@@ -77,9 +53,9 @@ func (c *agCheck) crossReference(ctx context.Context) error {
 	}
 	steps := []func(context.Context) error{c.xrefFreeSpace, c.xrefAllocTrees, c.xrefUsedSpace, c.xrefRmap, c.xrefInodeTrees}
 	switch c.mode {
-	case collectLight:
+	case CollectLight:
 		steps = steps[:2]
-	case collectRmap:
+	case CollectRmap:
 		steps = []func(context.Context) error{c.xrefRmapSource, c.xrefAllocTrees}
 	}
 	steps = append(steps, c.xrefSBInodes) // cheap: one pass over the inobt's records
@@ -93,7 +69,7 @@ func (c *agCheck) crossReference(ctx context.Context) error {
 }
 
 // xrefAllocTrees: the bnobt and the cntbt hold the same extents.
-func (c *agCheck) xrefAllocTrees(ctx context.Context) error {
+func (c *AG) xrefAllocTrees(ctx context.Context) error {
 	bno, cnt := c.trees[xfsformat.Bnobt], c.trees[xfsformat.Cntbt]
 	if bno == nil || cnt == nil || bno.recs == nil || cnt.recs == nil {
 		return nil
@@ -114,9 +90,9 @@ func (c *agCheck) xrefAllocTrees(ctx context.Context) error {
 	if err := cnt.recs.Sort(ctx, cmpAllocByStart); err != nil {
 		return err
 	}
-	nextB, stopB := iter.Pull(records(ctx, bno.recs, &err))
+	nextB, stopB := iter.Pull(bno.recs.All(ctx, &err))
 	defer stopB()
-	nextC, stopC := iter.Pull(records(ctx, cnt.recs, &err))
+	nextC, stopC := iter.Pull(cnt.recs.All(ctx, &err))
 	defer stopC()
 	reported := 0
 	for {
@@ -146,20 +122,21 @@ func (c *agCheck) xrefAllocTrees(ctx context.Context) error {
 	return err
 }
 
-// extent is a half-open block range [start, end).
-type extent struct{ start, end uint64 }
+// Extent is a half-open block range [Start, End) of an AG.
+type Extent struct{ Start, End uint64 }
 
-// usedUnion yields the union of the (sorted) used records as disjoint
-// extents in order.
-func usedUnion(recs iter.Seq[[]byte]) iter.Seq[extent] {
-	return func(yield func(extent) bool) {
-		var cur extent
+// UsedUnion yields the union of sorted rmap records (used space) as
+// disjoint extents in order: what the cross-reference compares with free
+// space, and what a free-space rebuild takes the complement of.
+func UsedUnion(recs iter.Seq[[]byte]) iter.Seq[Extent] {
+	return func(yield func(Extent) bool) {
+		var cur Extent
 		have := false
 		for rec := range recs {
 			r := xfsformat.DecodeRmapRec(rec)
-			e := extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}
-			if have && e.start <= cur.end {
-				cur.end = max(cur.end, e.end)
+			e := Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}
+			if have && e.Start <= cur.End {
+				cur.End = max(cur.End, e.End)
 				continue
 			}
 			if have && !yield(cur) {
@@ -173,11 +150,11 @@ func usedUnion(recs iter.Seq[[]byte]) iter.Seq[extent] {
 	}
 }
 
-func freeExtents(recs iter.Seq[[]byte]) iter.Seq[extent] {
-	return func(yield func(extent) bool) {
+func freeExtents(recs iter.Seq[[]byte]) iter.Seq[Extent] {
+	return func(yield func(Extent) bool) {
 		for rec := range recs {
 			r := xfsformat.DecodeAllocRec(rec)
-			if !yield(extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}) {
+			if !yield(Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}) {
 				return
 			}
 		}
@@ -187,22 +164,22 @@ func freeExtents(recs iter.Seq[[]byte]) iter.Seq[extent] {
 // xrefFreeSpace compares free space (bnobt) with used space (the union of
 // every owner seen): they must not overlap, and together they must cover
 // the whole AG.
-func (c *agCheck) xrefFreeSpace(ctx context.Context) error {
+func (c *AG) xrefFreeSpace(ctx context.Context) error {
 	_, err := c.xrefFreeSpaceWith(ctx, c.used)
 	return err
 }
 
 // xrefFreeSpaceWith is xrefFreeSpace against the used space of the
 // sorted rmap records in used; it returns how many problems it found.
-func (c *agCheck) xrefFreeSpaceWith(ctx context.Context, used *workspace.Array) (int, error) {
+func (c *AG) xrefFreeSpaceWith(ctx context.Context, used *workspace.Array) (int, error) {
 	bno := c.trees[xfsformat.Bnobt]
 	if bno == nil || bno.recs == nil {
 		return 0, nil
 	}
 	var err error
-	nextU, stopU := iter.Pull(usedUnion(records(ctx, used, &err)))
+	nextU, stopU := iter.Pull(UsedUnion(used.All(ctx, &err)))
 	defer stopU()
-	nextF, stopF := iter.Pull(freeExtents(records(ctx, bno.recs, &err)))
+	nextF, stopF := iter.Pull(freeExtents(bno.recs.All(ctx, &err)))
 	defer stopF()
 	agLen := uint64(c.fs.Geo.AGLength(c.agno))
 	var covered uint64 // [0, covered) is accounted for
@@ -210,8 +187,8 @@ func (c *agCheck) xrefFreeSpaceWith(ctx context.Context, used *workspace.Array) 
 	f, okF := nextF()
 	overlaps, gaps := 0, 0
 	for okU || okF {
-		var e extent
-		isFree := okF && (!okU || f.start < u.start)
+		var e Extent
+		isFree := okF && (!okU || f.Start < u.Start)
 		if isFree {
 			e = f
 			f, okF = nextF()
@@ -219,19 +196,19 @@ func (c *agCheck) xrefFreeSpaceWith(ctx context.Context, used *workspace.Array) 
 			e = u
 			u, okU = nextU()
 		}
-		if e.start > covered {
+		if e.Start > covered {
 			if gaps++; gaps <= 10 {
-				c.addNoBlock("space.unaccounted", XrefMismatch, "blocks [%d,%d] are neither free nor used by anything", covered, e.start-covered)
+				c.addNoBlock("space.unaccounted", XrefMismatch, "blocks [%d,%d] are neither free nor used by anything", covered, e.Start-covered)
 			}
-		} else if e.start < covered {
+		} else if e.Start < covered {
 			// Used extents are disjoint among themselves (a union) and
 			// free-free overlaps are bnobt.order findings, so an overlap
 			// here is free space that is in use.
 			if overlaps++; overlaps <= 10 {
-				c.addNoBlock("bnobt.used", Corrupt, "blocks [%d,%d] are both free and in use", e.start, min(e.end, covered)-e.start)
+				c.addNoBlock("bnobt.used", Corrupt, "blocks [%d,%d] are both free and in use", e.Start, min(e.End, covered)-e.Start)
 			}
 		}
-		covered = max(covered, e.end)
+		covered = max(covered, e.End)
 	}
 	problems := overlaps + gaps
 	if covered < agLen {
@@ -361,9 +338,10 @@ func (s *refcountSweep) finish() error {
 	return s.err
 }
 
-// computeRefcounts sweeps the sorted used-space records into refcount
-// records.
-func computeRefcounts(ctx context.Context, used, out *workspace.Array) error {
+// ComputeRefcounts sweeps sorted used-space records (rmap records) into
+// refcount records appended to out: what the cross-reference compares
+// the refcountbt with, and what a refcountbt rebuild writes.
+func ComputeRefcounts(ctx context.Context, used, out *workspace.Array) error {
 	s := &refcountSweep{out: out}
 	if err := used.Iterate(ctx, func(_ int64, rec []byte) error {
 		s.add(xfsformat.DecodeRmapRec(rec))
@@ -377,7 +355,7 @@ func computeRefcounts(ctx context.Context, used, out *workspace.Array) error {
 // xrefUsedSpace finds blocks claimed by two owners (only file data may
 // be shared, and only with reflink) and, on reflink filesystems, compares
 // the refcountbt's shared domain with the overlaps of file data.
-func (c *agCheck) xrefUsedSpace(ctx context.Context) error {
+func (c *AG) xrefUsedSpace(ctx context.Context) error {
 	g := c.fs.Geo
 	var dataEnd, otherEnd uint64
 	var dataRec, otherRec xfsformat.RmapRec
@@ -414,7 +392,7 @@ func (c *agCheck) xrefUsedSpace(ctx context.Context) error {
 		return err
 	}
 	defer computed.Release()
-	if err := computeRefcounts(ctx, c.used, computed); err != nil {
+	if err := ComputeRefcounts(ctx, c.used, computed); err != nil {
 		return err
 	}
 	return c.compareRefcounts(ctx, computed)
@@ -422,7 +400,7 @@ func (c *agCheck) xrefUsedSpace(ctx context.Context) error {
 
 // compareRefcounts compares the refcountbt's shared domain, with runs of
 // equal counts merged, against the computed overlaps.
-func (c *agCheck) compareRefcounts(ctx context.Context, computed *workspace.Array) error {
+func (c *AG) compareRefcounts(ctx context.Context, computed *workspace.Array) error {
 	tr := c.trees[xfsformat.Refcountbt]
 	if tr == nil || tr.recs == nil {
 		return nil
@@ -430,7 +408,7 @@ func (c *agCheck) compareRefcounts(ctx context.Context, computed *workspace.Arra
 	var err error
 	onDisk := func(yield func(xfsformat.RefcountRec) bool) {
 		var cur xfsformat.RefcountRec
-		for rec := range records(ctx, tr.recs, &err) {
+		for rec := range tr.recs.All(ctx, &err) {
 			r := xfsformat.DecodeRefcountRec(rec)
 			if r.Cow {
 				continue
@@ -450,7 +428,7 @@ func (c *agCheck) compareRefcounts(ctx context.Context, computed *workspace.Arra
 	}
 	nextD, stopD := iter.Pull(onDisk)
 	defer stopD()
-	nextC, stopC := iter.Pull(records(ctx, computed, &err))
+	nextC, stopC := iter.Pull(computed.All(ctx, &err))
 	defer stopC()
 	d, okD := nextD()
 	cb, okC := nextC()
@@ -479,11 +457,13 @@ func (c *agCheck) compareRefcounts(ctx context.Context, computed *workspace.Arra
 	return err
 }
 
-// normalizeRmaps returns a sorted copy of sorted rmap records with
-// mergeable neighbours merged the way the kernel merges them: same owner
-// and flags, contiguous blocks and (for file data) contiguous offsets.
-func (c *agCheck) normalizeRmaps(ctx context.Context, in *workspace.Array) (*workspace.Array, error) {
-	out, err := c.ws.NewArray(xfsformat.RmapRecLen)
+// NormalizeRmaps returns a sorted copy, in ws, of sorted rmap records
+// with mergeable neighbours merged the way the kernel merges them: same
+// owner and flags, contiguous blocks and (for file data) contiguous
+// offsets. The cross-reference compares rmap records so, and the
+// free-space rebuild writes the rmapbt's records so.
+func NormalizeRmaps(ctx context.Context, ws *workspace.Workspace, in *workspace.Array) (*workspace.Array, error) {
+	out, err := ws.NewArray(xfsformat.RmapRecLen)
 	if err != nil {
 		return nil, err
 	}
@@ -496,7 +476,7 @@ func (c *agCheck) normalizeRmaps(ctx context.Context, in *workspace.Array) (*wor
 	sorted, emitted := true, false
 	flush := func(r xfsformat.RmapRec) error {
 		r.Encode(buf[:])
-		if emitted && cmpRmapRecs(last[:], buf[:]) > 0 {
+		if emitted && CmpRmapRecs(last[:], buf[:]) > 0 {
 			sorted = false
 		}
 		last, emitted = buf, true
@@ -538,7 +518,7 @@ func (c *agCheck) normalizeRmaps(ctx context.Context, in *workspace.Array) (*wor
 		var x, y [xfsformat.RmapRecLen]byte
 		a.Encode(x[:])
 		b.Encode(y[:])
-		return cmpRmapRecs(x[:], y[:])
+		return CmpRmapRecs(x[:], y[:])
 	})
 	for _, p := range pending {
 		if err := flush(p); err != nil {
@@ -548,16 +528,16 @@ func (c *agCheck) normalizeRmaps(ctx context.Context, in *workspace.Array) (*wor
 	if sorted {
 		return out, nil
 	}
-	return out, out.Sort(ctx, cmpRmapRecs)
+	return out, out.Sort(ctx, CmpRmapRecs)
 }
 
 // xrefRmap compares the rmapbt with every owner the check saw.
-func (c *agCheck) xrefRmap(ctx context.Context) error {
+func (c *AG) xrefRmap(ctx context.Context) error {
 	tr := c.trees[xfsformat.Rmapbt]
 	if tr == nil || tr.recs == nil {
 		return nil
 	}
-	if err := tr.recs.Sort(ctx, cmpRmapRecs); err != nil {
+	if err := tr.recs.Sort(ctx, CmpRmapRecs); err != nil {
 		return err
 	}
 	_, err := c.compareRmaps(ctx, c.used, tr.recs)
@@ -568,20 +548,20 @@ func (c *agCheck) xrefRmap(ctx context.Context) error {
 // check saw in use (want) and those of the rmapbt (have), both sorted,
 // after merging neighbours the kernel would merge; it returns how many
 // it found.
-func (c *agCheck) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspace.Array) (int, error) {
-	want, err := c.normalizeRmaps(ctx, wantRecs)
+func (c *AG) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspace.Array) (int, error) {
+	want, err := NormalizeRmaps(ctx, c.ws, wantRecs)
 	if err != nil {
 		return 0, err
 	}
 	defer want.Release()
-	have, err := c.normalizeRmaps(ctx, haveRecs)
+	have, err := NormalizeRmaps(ctx, c.ws, haveRecs)
 	if err != nil {
 		return 0, err
 	}
 	defer have.Release()
-	nextW, stopW := iter.Pull(records(ctx, want, &err))
+	nextW, stopW := iter.Pull(want.All(ctx, &err))
 	defer stopW()
-	nextH, stopH := iter.Pull(records(ctx, have, &err))
+	nextH, stopH := iter.Pull(have.All(ctx, &err))
 	defer stopH()
 	w, okW := nextW()
 	h, okH := nextH()
@@ -594,7 +574,7 @@ func (c *agCheck) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspac
 		case !okH:
 			d = -1
 		default:
-			d = cmpRmapRecs(w, h)
+			d = CmpRmapRecs(w, h)
 		}
 		switch {
 		case d == 0:
@@ -619,7 +599,7 @@ func (c *agCheck) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspac
 
 // xrefInodeTrees: the finobt holds exactly the inobt's chunks that have a
 // free inode.
-func (c *agCheck) xrefInodeTrees(ctx context.Context) error {
+func (c *AG) xrefInodeTrees(ctx context.Context) error {
 	ino, fino := c.trees[xfsformat.Inobt], c.trees[xfsformat.Finobt]
 	if ino == nil || fino == nil || ino.recs == nil || fino.recs == nil {
 		return nil
@@ -627,7 +607,7 @@ func (c *agCheck) xrefInodeTrees(ctx context.Context) error {
 	sparse := c.fs.Geo.SparseInodes
 	var err error
 	withFree := func(yield func([]byte) bool) {
-		for rec := range records(ctx, ino.recs, &err) {
+		for rec := range ino.recs.All(ctx, &err) {
 			if xfsformat.DecodeInobtRec(rec, sparse).FreeCount > 0 && !yield(rec) {
 				return
 			}
@@ -635,7 +615,7 @@ func (c *agCheck) xrefInodeTrees(ctx context.Context) error {
 	}
 	nextI, stopI := iter.Pull(withFree)
 	defer stopI()
-	nextF, stopF := iter.Pull(records(ctx, fino.recs, &err))
+	nextF, stopF := iter.Pull(fino.recs.All(ctx, &err))
 	defer stopF()
 	for {
 		i, okI := nextI()
@@ -669,7 +649,7 @@ func (c *agCheck) xrefInodeTrees(ctx context.Context) error {
 // a chunk (an emptied leaf is well-formed) takes them with it, and
 // nothing else in the AG's metadata shows it: xfs_repair says "root
 // inode chunk not found".
-func (c *agCheck) xrefSBInodes(ctx context.Context) error {
+func (c *AG) xrefSBInodes(ctx context.Context) error {
 	tr := c.trees[xfsformat.Inobt]
 	if tr == nil || tr.recs == nil || c.fs.SB == nil {
 		return nil
@@ -724,7 +704,7 @@ func (c *agCheck) xrefSBInodes(ctx context.Context) error {
 
 // xrefCounters compares the AG headers' counters with what the trees
 // hold.
-func (c *agCheck) xrefCounters() {
+func (c *AG) xrefCounters() {
 	ctx := context.Background()
 	g := c.fs.Geo
 	blocks := func(t xfsformat.BtreeType) (int64, bool) {

@@ -1,14 +1,14 @@
-package repair
+package check
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -30,9 +30,10 @@ type CheckResult struct {
 	AGs      []uint32
 }
 
-// agCheck is the state of one AG's check.
-type agCheck struct {
-	fs       *FS
+// AG is the state of one AG's check, as Collect leaves it: what the
+// rebuilds read of it is in rebuilds.go.
+type AG struct {
+	fs       *fsys.FS
 	agno     uint32
 	ws       *workspace.Workspace
 	findings *Findings
@@ -48,10 +49,10 @@ type agCheck struct {
 	usedMu sync.Mutex
 	used   *workspace.Array // rmap records of everything seen in use
 
-	// mode: see collect. rmapSound: in collectRmap mode, the rmapbt
+	// mode: see Collect. rmapSound: in CollectRmap mode, the rmapbt
 	// agreed with everything it was compared with, and used is its
 	// records (see xrefRmapSource).
-	mode      collectMode
+	mode      CollectMode
 	rmapSound bool
 
 	// logLSN is the log's current LSN (cycle, head block): metadata
@@ -64,18 +65,18 @@ type agCheck struct {
 	inodeCount, inodeFree   uint64
 }
 
-func (c *agCheck) add(code string, sev Severity, block uint32, format string, args ...any) {
+func (c *AG) add(code string, sev Severity, block uint32, format string, args ...any) {
 	structure, _, _ := strings.Cut(code, ".")
 	c.findings.Addf(code, sev, int64(c.agno), structure, int64(block), format, args...)
 }
 
-func (c *agCheck) addNoBlock(code string, sev Severity, format string, args ...any) {
+func (c *AG) addNoBlock(code string, sev Severity, format string, args ...any) {
 	structure, _, _ := strings.Cut(code, ".")
 	c.findings.Addf(code, sev, int64(c.agno), structure, -1, format, args...)
 }
 
 // problem turns a verifier's or the walker's error into a finding.
-func (c *agCheck) problem(err error) { c.findings.Add(findingFromError(err, int64(c.agno))) }
+func (c *AG) problem(err error) { c.findings.Add(findingFromError(err, int64(c.agno))) }
 
 // findingFromError is the one place format errors become findings: the
 // code is the structure and the field ("agf.freeblks", "bnobt.crc").
@@ -104,7 +105,7 @@ func u32s(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
 // addUsed records that [agbno, agbno+len) is used by owner (an rmap
 // record), for the cross-reference phase. Safe for concurrent use.
-func (c *agCheck) addUsed(agbno, length uint32, owner int64, offset uint64) error {
+func (c *AG) addUsed(agbno, length uint32, owner int64, offset uint64) error {
 	var rec [xfsformat.RmapRecLen]byte
 	xfsformat.RmapRec{StartBlock: agbno, BlockCount: length, Owner: uint64(owner), Offset: offset}.Encode(rec[:])
 	c.usedMu.Lock()
@@ -114,7 +115,7 @@ func (c *agCheck) addUsed(agbno, length uint32, owner int64, offset uint64) erro
 
 // rootOf returns a tree's root and height from its AG header, when the
 // header is sound enough to trust them.
-func (c *agCheck) rootOf(t xfsformat.BtreeType) (root, levels uint32, ok bool) {
+func (c *AG) rootOf(t xfsformat.BtreeType) (root, levels uint32, ok bool) {
 	switch t {
 	case xfsformat.Bnobt:
 		return c.agf.BnoRoot, c.agf.BnoLevel, c.agfOK
@@ -134,7 +135,7 @@ func (c *agCheck) rootOf(t xfsformat.BtreeType) (root, levels uint32, ok bool) {
 
 // checkLSN reports metadata stamped with an LSN ahead of the log's head,
 // which makes xfs_repair format the log and the kernel complain.
-func (c *agCheck) checkLSN(structure string, block uint32, lsn uint64) {
+func (c *AG) checkLSN(structure string, block uint32, lsn uint64) {
 	if c.logLSN != 0 && lsn > c.logLSN {
 		c.add(structure+".lsn", Corrupt, block, "lsn %d:%d is ahead of the log's head %d:%d",
 			lsn>>32, uint32(lsn), c.logLSN>>32, uint32(c.logLSN))
@@ -142,7 +143,7 @@ func (c *agCheck) checkLSN(structure string, block uint32, lsn uint64) {
 }
 
 // validIno reports whether ino could be an inode of this filesystem.
-func (c *agCheck) validIno(ino uint64) bool {
+func (c *AG) validIno(ino uint64) bool {
 	agno, agino := c.fs.Geo.SplitIno(ino)
 	if agno >= c.fs.Geo.AGCount {
 		return false
@@ -155,12 +156,12 @@ func (c *agCheck) validIno(ino uint64) bool {
 // each other and with what the inodes use, and reports findings. It never
 // writes. Problems in the image are findings, not errors: the error is
 // for what stops the check itself (I/O on the workspace, cancellation).
-func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error) {
+func Check(ctx context.Context, fs *fsys.FS, opts CheckOptions) (*CheckResult, error) {
 	g := fs.Geo
 	var ags []uint32
 	if opts.AG >= 0 {
 		if opts.AG >= int64(g.AGCount) {
-			return nil, fmt.Errorf("AG %d: %w (the filesystem has %d)", opts.AG, ErrBadAG, g.AGCount)
+			return nil, fmt.Errorf("AG %d: %w (the filesystem has %d)", opts.AG, fsys.ErrBadAG, g.AGCount)
 		}
 		ags = []uint32{uint32(opts.AG)}
 	} else {
@@ -168,7 +169,7 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 			ags = append(ags, i)
 		}
 	}
-	wopts := withDefaults(opts.Workspace, fs, ags)
+	wopts := WorkspaceOptions(opts.Workspace, fs, ags)
 	ws, err := workspace.New(ctx, wopts)
 	if err != nil {
 		return nil, err
@@ -177,7 +178,7 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 
 	findings := &Findings{}
 	res := &CheckResult{Findings: findings, AGs: ags}
-	checks, err := collect(ctx, fs, ags, ws, findings, opts.Progress, collectFull)
+	checks, err := Collect(ctx, fs, ags, ws, findings, opts.Progress, CollectFull)
 	if err != nil {
 		return nil, err
 	}
@@ -185,33 +186,37 @@ func Check(ctx context.Context, fs *FS, opts CheckOptions) (*CheckResult, error)
 	return res, nil
 }
 
-// collectMode says how much of the check collect runs.
-type collectMode int
+// CollectMode says how much of the check Collect runs.
+type CollectMode int
 
 const (
-	// collectFull: every check and cross-reference (xfsbox check).
-	collectFull collectMode = iota
-	// collectLight skips the costliest cross-references (rmapbt against
+	// CollectFull: every check and cross-reference (xfsbox check).
+	CollectFull CollectMode = iota
+	// CollectLight skips the costliest cross-references (rmapbt against
 	// every owner, refcounts, finobt against inobt): a forced rebuild
 	// replaces those structures whatever they say, and needs only the
 	// used space and the structural findings its refusals rest on.
-	collectLight
-	// collectRmap reads no inode: the rmapbt stands in for the inode
+	CollectLight
+	// CollectRmap reads no inode: the rmapbt stands in for the inode
 	// scan. Its records for the AG's own metadata are compared with what
 	// the walk of the AG's structures found, and its used space with the
 	// bnobt's free space; the rebuild trusts it only when both agree
-	// (rmapSound), as the kernel's online repair trusts a sound rmapbt.
-	collectRmap
+	// (AG.RmapSound), as the kernel's online repair trusts a sound
+	// rmapbt.
+	CollectRmap
 )
 
-// collect runs the check's three phases over ags: headers and btrees,
-// the inode scan (not in collectRmap mode), and the cross-reference.
-// The per-AG states it returns keep their records in ws (used space
-// sorted in rmap order), for the rebuilds to reuse.
-func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64), mode collectMode) (map[uint32]*agCheck, error) {
-	checks := make(map[uint32]*agCheck, len(ags))
+// Collect runs the check's three phases over ags: headers and btrees,
+// the inode scan (not in CollectRmap mode), and the cross-reference,
+// adding what it finds to findings and telling progressFn, if set, what
+// phase runs. The per-AG states it returns keep their records in ws
+// (used space sorted by CmpRmapRecs), for the rebuilds to reuse: Check
+// is Collect of every AG (or one) in CollectFull mode, plus the
+// superblock's counters.
+func Collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64), mode CollectMode) (map[uint32]*AG, error) {
+	checks := make(map[uint32]*AG, len(ags))
 	var logLSN uint64
-	if ls, err := ReadLogState(fs); err == nil {
+	if ls, err := fsys.ReadLogState(fs); err == nil {
 		logLSN = uint64(ls.Cycle)<<32 | uint64(ls.HeadBlock)
 		if !ls.Clean {
 			findings.Addf("log.dirty", Warning, -1, "log", -1, "the log is dirty (%s): the kernel would replay it over what is checked here", ls.Reason)
@@ -222,7 +227,7 @@ func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace,
 		if err != nil {
 			return nil, err
 		}
-		checks[agno] = &agCheck{fs: fs, agno: agno, ws: ws, findings: findings, used: used, logLSN: logLSN, mode: mode}
+		checks[agno] = &AG{fs: fs, agno: agno, ws: ws, findings: findings, used: used, logLSN: logLSN, mode: mode}
 	}
 	progress := func(phase string, done, total int64) {
 		if progressFn != nil {
@@ -230,19 +235,19 @@ func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace,
 		}
 	}
 	progress("headers and btrees", 0, int64(len(ags)))
-	if err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+	if err := fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		return checks[agno].checkStructures(ctx)
 	}); err != nil {
 		return nil, err
 	}
-	if mode != collectRmap {
+	if mode != CollectRmap {
 		progress("inodes", 0, 1)
 		if err := scanForCheck(ctx, fs, checks, findings); err != nil {
 			return nil, err
 		}
 	}
 	progress("cross-reference", 0, int64(len(ags)))
-	if err := forEachAG(ctx, ags, func(ctx context.Context, agno uint32) error {
+	if err := fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		return checks[agno].crossReference(ctx)
 	}); err != nil {
 		return nil, err
@@ -250,47 +255,14 @@ func collect(ctx context.Context, fs *FS, ags []uint32, ws *workspace.Workspace,
 	return checks, nil
 }
 
-// forEachAG runs fn for every AG, at most GOMAXPROCS at a time; the
-// first error cancels the rest and is returned.
-func forEachAG(ctx context.Context, ags []uint32, fn func(ctx context.Context, agno uint32) error) error {
-	return forEach(ctx, ags, fn)
-}
-
-// forEach runs fn for every item, at most GOMAXPROCS at a time; the
-// first error cancels the rest and is returned.
-func forEach[T any](ctx context.Context, items []T, fn func(ctx context.Context, item T) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for _, item := range items {
-		sem <- struct{}{}
-		if ctx.Err() != nil {
-			<-sem
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, item); err != nil {
-				once.Do(func() { first = err; cancel(err) })
-			}
-		}()
-	}
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
-	return first
-}
-
 // DefaultSortMemory bounds each sort of a check or repair: AGs sort in
 // parallel, and xfs_repair's own peak RSS is the yardstick.
 const DefaultSortMemory = 16 << 20
 
-func withDefaults(o workspace.Options, fs *FS, ags []uint32) workspace.Options {
+// WorkspaceOptions is o with what it leaves unset filled in for a check
+// of ags (Check's, or a rebuild's that starts with Collect): an estimate
+// of the records staged, and DefaultSortMemory.
+func WorkspaceOptions(o workspace.Options, fs *fsys.FS, ags []uint32) workspace.Options {
 	if o.Estimate == 0 {
 		o.Estimate = checkEstimate(fs, ags)
 	}
@@ -303,7 +275,7 @@ func withDefaults(o workspace.Options, fs *FS, ags []uint32) workspace.Options {
 // checkEstimate guesses the workspace a check needs: every btree's
 // records twice over (as read and as recomputed), from the block counts
 // the AG headers claim, bounded by the AG sizes.
-func checkEstimate(fs *FS, ags []uint32) int64 {
+func checkEstimate(fs *fsys.FS, ags []uint32) int64 {
 	var blocks int64
 	for _, agno := range ags {
 		agf, _, err := fs.ReadAGF(agno)

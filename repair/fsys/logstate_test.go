@@ -1,4 +1,4 @@
-package repair
+package fsys
 
 import (
 	"encoding/binary"

@@ -1,0 +1,39 @@
+package fsys
+
+import (
+	"context"
+	"runtime"
+	"sync"
+)
+
+// ForEach runs fn for every item (AGs, btree types), at most GOMAXPROCS
+// at a time; the first error cancels the rest and is returned, and so is
+// ctx's error when it is done first. It is how the checks and the
+// rebuilds work on AGs in parallel.
+func ForEach[T any](ctx context.Context, items []T, fn func(ctx context.Context, item T) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for _, item := range items {
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, item); err != nil {
+				once.Do(func() { first = err; cancel(err) })
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}

@@ -342,15 +342,17 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *fsys.FS, opts RepairOptions, 
 	old := *c.AGF()
 	agf := old
 	agf.MagicNum, agf.VersionNum, agf.SeqNo, agf.Length, agf.UUID = xfsformat.AGFMagic, 1, agno, uint32(agLen), g.MetaUUID
-	agf.BnoRoot, agf.BnoLevel = bnoRoot, uint32(plan.bno.Height())
-	agf.CntRoot, agf.CntLevel = cntRoot, uint32(plan.cnt.Height())
+	xfsformat.Bnobt.Ops().SetRoot(&agf, nil, bnoRoot, uint32(plan.bno.Height()))
+	xfsformat.Cntbt.Ops().SetRoot(&agf, nil, cntRoot, uint32(plan.cnt.Height()))
 	agf.BtreeBlks = uint32(plan.bno.Blocks() - 1 + plan.cnt.Blocks() - 1)
 	if plan.rmap != nil {
-		agf.RmapRoot, agf.RmapLevel, agf.RmapBlocks = rmapRoot, uint32(plan.rmap.Height()), uint32(plan.rmap.Blocks())
+		xfsformat.Rmapbt.Ops().SetRoot(&agf, nil, rmapRoot, uint32(plan.rmap.Height()))
+		agf.RmapBlocks = uint32(plan.rmap.Blocks())
 		agf.BtreeBlks += uint32(plan.rmap.Blocks() - 1)
 	}
 	if refcPlan != nil {
-		agf.RefcntRoot, agf.RefcntLevel, agf.RefcntBlocks = refcRoot, uint32(refcPlan.Height()), uint32(refcPlan.Blocks())
+		xfsformat.Refcountbt.Ops().SetRoot(&agf, nil, refcRoot, uint32(refcPlan.Height()))
+		agf.RefcntBlocks = uint32(refcPlan.Blocks())
 	}
 	agf.FreeBlks, agf.Longest = uint32(freeblks), uint32(longest)
 	agf.LSN = 0 // as for the new blocks: never ahead of the log

@@ -396,10 +396,10 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *fsys.FS, chunks []xfsfor
 // sets the superblock (sbBuf, re-CRCed) icount and ifree over the AGs.
 func newAGI(fs *fsys.FS, agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRoot, finoRoot uint32, ir *inodeRebuild, sbBuf []byte) ([]byte, error) {
 	agi := *old
-	agi.Root, agi.Level = inoRoot, uint32(ino.Height())
+	xfsformat.Inobt.Ops().SetRoot(nil, &agi, inoRoot, uint32(ino.Height()))
 	agi.Count, agi.FreeCount = uint32(ir.count), uint32(ir.free)
 	if fino != nil {
-		agi.FreeRoot, agi.FreeLevel = finoRoot, uint32(fino.Height())
+		xfsformat.Finobt.Ops().SetRoot(nil, &agi, finoRoot, uint32(fino.Height()))
 	}
 	if fs.Geo.InobtCount {
 		agi.IBlocks = uint32(ino.Blocks())

@@ -116,21 +116,12 @@ func (c *AG) addUsed(agbno, length uint32, owner int64, offset uint64) error {
 // rootOf returns a tree's root and height from its AG header, when the
 // header is sound enough to trust them.
 func (c *AG) rootOf(t xfsformat.BtreeType) (root, levels uint32, ok bool) {
-	switch t {
-	case xfsformat.Bnobt:
-		return c.agf.BnoRoot, c.agf.BnoLevel, c.agfOK
-	case xfsformat.Cntbt:
-		return c.agf.CntRoot, c.agf.CntLevel, c.agfOK
-	case xfsformat.Rmapbt:
-		return c.agf.RmapRoot, c.agf.RmapLevel, c.agfOK
-	case xfsformat.Refcountbt:
-		return c.agf.RefcntRoot, c.agf.RefcntLevel, c.agfOK
-	case xfsformat.Inobt:
-		return c.agi.Root, c.agi.Level, c.agiOK
-	case xfsformat.Finobt:
-		return c.agi.FreeRoot, c.agi.FreeLevel, c.agiOK
+	o := t.Ops()
+	root, levels = o.Root(c.agf, c.agi)
+	if o.InAGI() {
+		return root, levels, c.agiOK
 	}
-	return 0, 0, false
+	return root, levels, c.agfOK
 }
 
 // checkLSN reports metadata stamped with an LSN ahead of the log's head,

@@ -312,51 +312,28 @@ func (fs *FS) ReadBlock(agno, agbno uint32) ([]byte, error) {
 // btrees, as its AG header says. present is false when the filesystem
 // lacks that tree (no finobt, rmapbt or reflink).
 func (fs *FS) BtreeRoot(agno uint32, t xfsformat.BtreeType) (root, levels uint32, present bool, err error) {
-	g := fs.Geo
-	switch t {
-	case xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt, xfsformat.Refcountbt:
-		if (t == xfsformat.Rmapbt && !g.Rmapbt) || (t == xfsformat.Refcountbt && !g.Reflink) {
-			return 0, 0, false, nil
-		}
-		agf, _, err := fs.ReadAGF(agno)
-		if err != nil {
-			return 0, 0, true, err
-		}
-		switch t {
-		case xfsformat.Bnobt:
-			return agf.BnoRoot, agf.BnoLevel, true, nil
-		case xfsformat.Cntbt:
-			return agf.CntRoot, agf.CntLevel, true, nil
-		case xfsformat.Rmapbt:
-			return agf.RmapRoot, agf.RmapLevel, true, nil
-		default:
-			return agf.RefcntRoot, agf.RefcntLevel, true, nil
-		}
-	case xfsformat.Inobt, xfsformat.Finobt:
-		if t == xfsformat.Finobt && !g.Finobt {
-			return 0, 0, false, nil
-		}
+	if t < 0 || t >= xfsformat.NumBtreeTypes {
+		return 0, 0, false, fmt.Errorf("unknown btree type %d", t)
+	}
+	o := t.Ops()
+	if !o.Present(fs.Geo) {
+		return 0, 0, false, nil
+	}
+	if o.InAGI() {
 		agi, _, err := fs.ReadAGI(agno)
 		if err != nil {
 			return 0, 0, true, err
 		}
-		if t == xfsformat.Inobt {
-			return agi.Root, agi.Level, true, nil
+		root, levels = o.Root(nil, agi)
+	} else {
+		agf, _, err := fs.ReadAGF(agno)
+		if err != nil {
+			return 0, 0, true, err
 		}
-		return agi.FreeRoot, agi.FreeLevel, true, nil
+		root, levels = o.Root(agf, nil)
 	}
-	return 0, 0, false, fmt.Errorf("unknown btree type %d", t)
+	return root, levels, true, nil
 }
 
 // HasBtree reports whether the filesystem has btree type t at all.
-func (fs *FS) HasBtree(t xfsformat.BtreeType) bool {
-	switch t {
-	case xfsformat.Finobt:
-		return fs.Geo.Finobt
-	case xfsformat.Rmapbt:
-		return fs.Geo.Rmapbt
-	case xfsformat.Refcountbt:
-		return fs.Geo.Reflink
-	}
-	return true
-}
+func (fs *FS) HasBtree(t xfsformat.BtreeType) bool { return t.Ops().Present(fs.Geo) }

@@ -2,7 +2,9 @@ package fsys
 
 import (
 	"context"
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 )
 
@@ -26,7 +28,7 @@ func ForEach[T any](ctx context.Context, items []T, fn func(ctx context.Context,
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, item); err != nil {
+			if err := callRecovering(ctx, item, fn); err != nil {
 				once.Do(func() { first = err; cancel(err) })
 			}
 		}()
@@ -36,4 +38,26 @@ func ForEach[T any](ctx context.Context, items []T, fn func(ctx context.Context,
 		first = ctx.Err()
 	}
 	return first
+}
+
+// PanicError is a panic in one of ForEach's workers, turned into the
+// error ForEach returns: a bug, which the program reports as an internal
+// error (a panic in a goroutine would otherwise end the process past
+// any recover of the caller's).
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("internal error: panic: %v\n%s", e.Value, e.Stack)
+}
+
+func callRecovering[T any](ctx context.Context, item T, fn func(ctx context.Context, item T) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return fn(ctx, item)
 }

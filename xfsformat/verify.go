@@ -38,25 +38,8 @@ func VerifyAGF(a *AGF, sector []byte, g *Geometry, agno uint32) []error {
 	add := func(kind error, field string, value uint64, msg string) {
 		errs = append(errs, ferr(kind, "agf", int64(agno), 1, field, u(value), "%s", msg))
 	}
-	if a.MagicNum != AGFMagic {
-		add(ErrMagic, "magicnum", uint64(a.MagicNum), "bad magic number")
-	}
-	if !CRCOK(sector, agfCRCOff) {
-		add(ErrCRC, "crc", uint64(a.CRC), "CRC does not match contents")
-	}
-	if a.VersionNum != 1 {
-		add(ErrRange, "versionnum", uint64(a.VersionNum), "version must be 1")
-	}
-	if a.SeqNo != agno {
-		add(ErrIdentity, "seqno", uint64(a.SeqNo), "seqno is not this AG's number")
-	}
-	if a.UUID != g.MetaUUID {
-		errs = append(errs, ferr(ErrIdentity, "agf", int64(agno), 1, "uuid", a.UUID.String(), "uuid is not the filesystem's"))
-	}
 	length := g.AGLength(agno)
-	if a.Length != length {
-		add(ErrRange, "length", uint64(a.Length), "length is not "+u(uint64(length)))
-	}
+	errs = append(errs, verifyAGHeader(agHeader{"agf", 1, a.MagicNum, AGFMagic, a.VersionNum, a.SeqNo, a.Length, a.CRC, a.UUID}, sector, agfCRCOff, g, agno, length)...)
 	slots := uint32(AGFLSlots(int(g.SectSize)))
 	if a.FLFirst >= slots {
 		add(ErrRange, "flfirst", uint64(a.FLFirst), "beyond the AGFL's "+u(uint64(slots))+" slots")
@@ -85,25 +68,8 @@ func VerifyAGI(a *AGI, sector []byte, g *Geometry, agno uint32) []error {
 	add := func(kind error, field string, value uint64, msg string) {
 		errs = append(errs, ferr(kind, "agi", int64(agno), 2, field, u(value), "%s", msg))
 	}
-	if a.MagicNum != AGIMagic {
-		add(ErrMagic, "magicnum", uint64(a.MagicNum), "bad magic number")
-	}
-	if !CRCOK(sector, agiCRCOff) {
-		add(ErrCRC, "crc", uint64(a.CRC), "CRC does not match contents")
-	}
-	if a.VersionNum != 1 {
-		add(ErrRange, "versionnum", uint64(a.VersionNum), "version must be 1")
-	}
-	if a.SeqNo != agno {
-		add(ErrIdentity, "seqno", uint64(a.SeqNo), "seqno is not this AG's number")
-	}
-	if a.UUID != g.MetaUUID {
-		errs = append(errs, ferr(ErrIdentity, "agi", int64(agno), 2, "uuid", a.UUID.String(), "uuid is not the filesystem's"))
-	}
 	length := g.AGLength(agno)
-	if a.Length != length {
-		add(ErrRange, "length", uint64(a.Length), "length is not "+u(uint64(length)))
-	}
+	errs = append(errs, verifyAGHeader(agHeader{"agi", 2, a.MagicNum, AGIMagic, a.VersionNum, a.SeqNo, a.Length, a.CRC, a.UUID}, sector, agiCRCOff, g, agno, length)...)
 	maxIno := uint64(length) << g.InoPBLog
 	if uint64(a.Count) > maxIno {
 		add(ErrRange, "count", uint64(a.Count), "more inodes than the AG can hold")
@@ -205,4 +171,43 @@ func verifyRoot(t BtreeType, g *Geometry, agf *AGF, agi *AGI, length uint32, add
 	if level < 1 || int(level) > o.MaxLevels(g) {
 		add(ErrRange, lname, uint64(level), "level outside [1, "+strconv.Itoa(o.MaxLevels(g))+"]")
 	}
+}
+
+// agHeader is what the AGF and the AGI share: where they are, and the
+// fields that stamp their identity.
+type agHeader struct {
+	name                             string
+	sector                           int64
+	magic, wantMagic, version, seqno uint32
+	length                           uint32
+	crc                              uint32
+	uuid                             UUID
+}
+
+// verifyAGHeader checks the fields the AGF and the AGI share: magic,
+// CRC, version, seqno, uuid and length.
+func verifyAGHeader(h agHeader, sector []byte, crcOff int, g *Geometry, agno, length uint32) []error {
+	var errs []error
+	add := func(kind error, field string, value uint64, msg string) {
+		errs = append(errs, ferr(kind, h.name, int64(agno), h.sector, field, u(value), "%s", msg))
+	}
+	if h.magic != h.wantMagic {
+		add(ErrMagic, "magicnum", uint64(h.magic), "bad magic number")
+	}
+	if !CRCOK(sector, crcOff) {
+		add(ErrCRC, "crc", uint64(h.crc), "CRC does not match contents")
+	}
+	if h.version != 1 {
+		add(ErrRange, "versionnum", uint64(h.version), "version must be 1")
+	}
+	if h.seqno != agno {
+		add(ErrIdentity, "seqno", uint64(h.seqno), "seqno is not this AG's number")
+	}
+	if h.uuid != g.MetaUUID {
+		errs = append(errs, ferr(ErrIdentity, h.name, int64(agno), h.sector, "uuid", h.uuid.String(), "uuid is not the filesystem's"))
+	}
+	if h.length != length {
+		add(ErrRange, "length", uint64(h.length), "length is not "+u(uint64(length)))
+	}
+	return errs
 }

@@ -98,7 +98,7 @@ campaign: deps build
 # sample on each, the kernel judging every repair.
 .PHONY: wild
 wild: deps build
-	XFSBOX_WILD_PROFILES=all $(GO) test -count=1 -timeout 120m -run 'TestOracle|TestRepairAllMatchesXfsRepair|TestWildMatrix|TestChunkSourcesAgree' ./fusefs/view/ ./repair/
+	XFSBOX_WILD_PROFILES=all $(GO) test -count=1 -timeout 120m -run 'TestOracle|TestRepairAllMatchesXfsRepair|TestWildMatrix|TestChunkSourcesAgree' ./repair/view/ ./repair/
 	$(GO) test -tags campaign -count=1 -timeout 600m -run TestCampaignWild -v ./internal/campaign/
 
 # Safety campaign (make campaign runs it): 240 SIGKILLs during repairs,

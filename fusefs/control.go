@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/view"
 )
 
 // Errors of the control files (turned into errnos by toErrno).

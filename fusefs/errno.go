@@ -7,10 +7,10 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
+	"github.com/xfsbox/xfsbox/repair/view"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 

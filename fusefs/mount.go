@@ -10,8 +10,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair/store"
+	"github.com/xfsbox/xfsbox/repair/view"
 )
 
 // Options tune a mount.

@@ -11,7 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/xfsbox/xfsbox/fusefs/view"
+	"github.com/xfsbox/xfsbox/repair/view"
 )
 
 // dirNode is a directory of the view tree.

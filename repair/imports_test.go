@@ -24,7 +24,7 @@ var layers = []string{
 	"repair/fsys",
 	"repair/check",
 	"repair",
-	"fusefs/view",
+	"repair/view",
 	"fusefs",
 	"cmd/xfsbox",
 }

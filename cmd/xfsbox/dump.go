@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/view"
 )
 
 func init() {

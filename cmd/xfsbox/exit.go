@@ -5,10 +5,10 @@ import (
 	"errors"
 	"os"
 
-	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
+	"github.com/xfsbox/xfsbox/repair/view"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/xfsbox/xfsbox/fusefs"
-	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/view"
 )
 
 // runCLI runs xfsbox in-process and returns stdout, stderr, exit code.

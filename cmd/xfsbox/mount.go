@@ -16,9 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xfsbox/xfsbox/fusefs"
-	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
+	"github.com/xfsbox/xfsbox/repair/view"
 )
 
 func init() {

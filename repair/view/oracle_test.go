@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xfsbox/xfsbox/fusefs/view"
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/internal/xfsdb"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/view"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 

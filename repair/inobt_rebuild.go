@@ -147,13 +147,13 @@ func findInodeChunks(ctx context.Context, fs *fsys.FS, c *check.AG, sound chunkS
 //     end to end from its first block.
 func chunksFromBlocks(g *xfsformat.Geometry, blocks []uint32) ([]xfsformat.InobtRec, error) {
 	var out []xfsformat.InobtRec
-	whole := func(b uint32) error {
+	// startAt checks that a chunk may start at block b's first inode.
+	startAt := func(b uint32) (uint32, error) {
 		start := g.AGIno(b, 0)
 		if why := g.ChunkStartProblem(start); why != "" {
-			return fmt.Errorf("inode blocks cannot be split into chunks: %s", why)
+			return 0, fmt.Errorf("inode blocks cannot be split into chunks: %s", why)
 		}
-		out = append(out, xfsformat.InobtRec{StartIno: start, Count: xfsformat.InodesPerChunk})
-		return nil
+		return start, nil
 	}
 	cb := g.ChunkBlocks()
 	switch {
@@ -167,8 +167,8 @@ func chunksFromBlocks(g *xfsformat.Geometry, blocks []uint32) ([]xfsformat.Inobt
 		for _, b := range blocks {
 			start := g.AGIno(b-b%cb, 0)
 			if n := len(out); n == 0 || out[n-1].StartIno != start {
-				if why := g.ChunkStartProblem(start); why != "" {
-					return nil, fmt.Errorf("inode blocks cannot be split into chunks: %s", why)
+				if _, err := startAt(b - b%cb); err != nil {
+					return nil, err
 				}
 				out = append(out, xfsformat.InobtRec{StartIno: start, HoleMask: 0xffff})
 			}
@@ -192,9 +192,11 @@ func chunksFromBlocks(g *xfsformat.Geometry, blocks []uint32) ([]xfsformat.Inobt
 					blocks[i], blocks[j-1], cb, g.AGIno(blocks[j-1]-(n%cb)+1, 0))
 			}
 			for b := blocks[i]; b <= blocks[j-1]; b += cb {
-				if err := whole(b); err != nil {
+				start, err := startAt(b)
+				if err != nil {
 					return nil, err
 				}
+				out = append(out, xfsformat.InobtRec{StartIno: start, Count: xfsformat.InodesPerChunk})
 			}
 			i = j
 		}

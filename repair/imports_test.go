@@ -19,6 +19,10 @@ import (
 // helpers, outside the order; the packages above import none of them.
 var layers = []string{
 	"xfsformat",
+	"xfsformat/dinode",
+	"xfsformat/da",
+	"xfsformat/dir",
+	"xfsformat/attr",
 	"repair/store",
 	"repair/workspace",
 	"repair/fsys",

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 // controlNode is one of the control files: ctl, status, log at the root
@@ -14,8 +15,8 @@ import (
 type controlNode struct {
 	fs.Inode
 	ctl  *Controller
-	kind string // "ctl", "status", "log" or "repair"
-	ag   int64  // the AG of a repair file, -1 otherwise
+	kind string   // "ctl", "status", "log" or "repair"
+	ag   fsys.AGs // the AG of a repair file, AllAGs otherwise
 }
 
 // controlHandle is one open of a control file: what it showed when

@@ -3,7 +3,6 @@ package fusefs
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/xfsbox/xfsbox/repair"
@@ -40,13 +39,11 @@ func (c *Controller) sandboxVerb(ctx context.Context, cmd *command, started time
 	fs := c.tree.FS
 	switch cmd.verb {
 	case "plan":
-		opts := repair.RepairOptions{AG: uint32(max(cmd.ag, 0)), Force: cmd.force, Workspace: c.tree.Workspace,
-			Progress: func(phase string) {
-				c.setStatus(fmt.Sprintf("running: plan ag=%d %s: %s (%.1fs)", cmd.ag, strings.Join(cmd.structures, " "), phase, time.Since(started).Seconds()))
-			},
-			Log: func(msg string) { c.logf("plan: would do: %s", msg) },
+		opts := repair.RepairOptions{Force: cmd.force, Workspace: c.tree.Workspace,
+			Progress: c.progress("plan", cmd, started),
+			Log:      func(msg string) { c.logf("plan: would do: %s", msg) },
 		}
-		res, err := repair.Plan(ctx, fs, cmd.structures, opts, cmd.ag < 0)
+		res, err := repair.Plan(ctx, fs, cmd.structures, cmd.ags, opts)
 		return planResult{Plan: true, Results: res}, err
 	case "commit":
 		c.setStatus("running: commit: applying the overlay to the image")

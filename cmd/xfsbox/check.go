@@ -115,10 +115,11 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer fs.Close()
-	if *ag < -1 || *ag >= int64(fs.Geo.AGCount) {
-		return &usageError{fmt.Sprintf("--ag %d: the filesystem has AGs 0 to %d", *ag, fs.Geo.AGCount-1)}
+	where, err := agsOf(fs, *ag)
+	if err != nil {
+		return err
 	}
-	opts := check.CheckOptions{AG: *ag, Workspace: wo}
+	opts := check.CheckOptions{AGs: where, Workspace: wo}
 	if isTerminal(os.Stderr) {
 		opts.Progress = func(phase string, done, total int64) {
 			fmt.Fprintf(os.Stderr, "\rchecking: %-24s", phase)

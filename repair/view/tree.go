@@ -202,7 +202,7 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 			return f(t.renderGeometryJSON)
 		case "health", "health.json":
 			asJSON := parts[0] == "health.json"
-			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, -1, asJSON) })
+			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, fsys.AllAGs, asJSON) })
 		case "ag":
 			return nil, ErrIsDir
 		}
@@ -232,7 +232,7 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 		}
 		if parts[2] == "health" || parts[2] == "health.json" {
 			asJSON := parts[2] == "health.json"
-			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, int64(agno), asJSON) })
+			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, fsys.OneAG(agno), asJSON) })
 		}
 		if r := t.headerRenderer(agno, parts[2]); r != nil {
 			return f(r)

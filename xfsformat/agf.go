@@ -28,7 +28,7 @@ type AGF struct {
 // DecodeAGF decodes an AGF sector.
 func DecodeAGF(buf []byte) (*AGF, error) {
 	if len(buf) < AGFSize {
-		return nil, ferr(ErrShort, "agf", -1, -1, "", "", "need %d bytes, have %d", AGFSize, len(buf))
+		return nil, errShort("agf", AGFSize, len(buf))
 	}
 	be := binary.BigEndian
 	a := &AGF{
@@ -49,7 +49,7 @@ func DecodeAGF(buf []byte) (*AGF, error) {
 // rest of the sector alone. The CRC is written as stored in a.CRC.
 func (a *AGF) Encode(dst []byte) error {
 	if len(dst) < AGFSize {
-		return ferr(ErrShort, "agf", -1, -1, "", "", "need %d bytes, have %d", AGFSize, len(dst))
+		return errShort("agf", AGFSize, len(dst))
 	}
 	be := binary.BigEndian
 	for i, v := range []uint32{a.MagicNum, a.VersionNum, a.SeqNo, a.Length, a.BnoRoot, a.CntRoot, a.RmapRoot,

@@ -59,3 +59,9 @@ func (e *FormatError) Unwrap() error { return e.Kind }
 func ferr(kind error, st string, ag, blk int64, field, value, format string, args ...any) *FormatError {
 	return &FormatError{Struct: st, AG: ag, Block: blk, Field: field, Value: value, Msg: fmt.Sprintf(format, args...), Kind: kind}
 }
+
+// errShort is the error of a decoder or encoder given fewer than the need
+// bytes its structure takes.
+func errShort(st string, need, have int) error {
+	return ferr(ErrShort, st, -1, -1, "", "", "need %d bytes, have %d", need, have)
+}

@@ -77,7 +77,7 @@ type Inode struct {
 // inodesize bytes): the forks and the CRC are taken from it.
 func DecodeInode(buf []byte) (*Inode, error) {
 	if len(buf) < DinodeCoreSize {
-		return nil, ferr(ErrShort, "inode", -1, -1, "", "", "need %d bytes, have %d", DinodeCoreSize, len(buf))
+		return nil, errShort("inode", DinodeCoreSize, len(buf))
 	}
 	be := binary.BigEndian
 	in := &Inode{

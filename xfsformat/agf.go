@@ -2,6 +2,10 @@ package xfsformat
 
 import "encoding/binary"
 
+// AGF, DecodeAGF, Encode and Fields go field by field through xfs_agf,
+// as agi.go and sb.go go through theirs: alike in shape only (Layouts in
+// doc.go).
+
 // AGFMagic is "XAGF".
 const AGFMagic = 0x58414746
 

@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// AGI, DecodeAGI, Encode and Fields go field by field through xfs_agi,
+// as agf.go and sb.go go through theirs: alike in shape only (Layouts in
+// doc.go).
+
 // AGIMagic is "XAGI".
 const AGIMagic = 0x58414749
 

@@ -58,6 +58,11 @@ func (r BmbtRec) Encode(b []byte) {
 	binary.BigEndian.PutUint64(b[8:], l1)
 }
 
+// BmbtHeader's Encode and NewBmbtBlock go field by field through
+// xfs_btree_block's long form; BlockHeader (btree.go) is the short form,
+// and sb.go and inode.go are other structures: alike in shape only
+// (Layouts in doc.go).
+
 // BmbtHeader is the long-form v5 btree block header.
 type BmbtHeader struct {
 	Magic    uint32

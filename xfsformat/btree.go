@@ -166,6 +166,12 @@ func ParseBtreeType(name string) (BtreeType, bool) {
 	return 0, false
 }
 
+// BlockHeader's decoder, Encode and HeaderFields go field by field
+// through xfs_btree_block's short form; BmbtHeader (bmbt.go) is the long
+// form, with 64-bit siblings and owner at other offsets, and sb.go,
+// agf.go and agi.go are other structures: alike in shape only (Layouts
+// in doc.go).
+
 // BlockHeader is the v5 short-form btree block header.
 type BlockHeader struct {
 	Magic    uint32

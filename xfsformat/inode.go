@@ -73,6 +73,10 @@ type Inode struct {
 	Buf          []byte
 }
 
+// DecodeInode goes field by field through xfs_dinode, as NewBmbtBlock
+// (bmbt.go) and the header decoders go through theirs: alike in shape
+// only (Layouts in doc.go).
+
 // DecodeInode decodes an inode. buf should be one whole inode (sb
 // inodesize bytes): the forks and the CRC are taken from it.
 func DecodeInode(buf []byte) (*Inode, error) {

@@ -4,6 +4,10 @@ import (
 	"encoding/binary"
 )
 
+// Superblock, DecodeSuperblock, Encode and Fields go field by field
+// through xfs_dsb, as agf.go, agi.go, btree.go, bmbt.go and inode.go go
+// through their structures: alike in shape only (Layouts in doc.go).
+
 // SBMagic is "XFSB".
 const SBMagic = 0x58465342
 

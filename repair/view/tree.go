@@ -221,6 +221,7 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 	if len(parts) == 0 {
 		return nil, ErrIsDir
 	}
+	// Below ag/N, by depth, as in List (what each depth holds differs).
 	agno, ok := t.agOf(parts)
 	if !ok {
 		return nil, notFound(p)

@@ -356,6 +356,8 @@ func (rg *region) writeAt(p []byte, off int64) error {
 	return nil
 }
 
+// readAt walks the segments as writeAt does, but allocates none and
+// refuses a range that is not backed, so the two loops stay apart.
 func (rg *region) readAt(p []byte, off int64) error {
 	S := rg.ws.segSize
 	for len(p) > 0 {

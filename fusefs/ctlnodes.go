@@ -27,15 +27,6 @@ type controlHandle struct {
 	pending []byte
 }
 
-var (
-	_ fs.NodeOpener    = (*controlNode)(nil)
-	_ fs.NodeGetattrer = (*controlNode)(nil)
-	_ fs.NodeSetattrer = (*controlNode)(nil)
-	_ fs.FileReader    = (*controlHandle)(nil)
-	_ fs.FileWriter    = (*controlHandle)(nil)
-	_ fs.FileFlusher   = (*controlHandle)(nil)
-)
-
 func (n *controlNode) writable() bool { return n.kind == "ctl" || n.kind == "repair" }
 
 func (n *controlNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {

@@ -51,16 +51,6 @@ type viewHandle struct {
 	sp *spool
 }
 
-var (
-	_ fs.NodeLookuper  = (*dirNode)(nil)
-	_ fs.NodeReaddirer = (*dirNode)(nil)
-	_ fs.NodeGetattrer = (*dirNode)(nil)
-	_ fs.NodeOpener    = (*viewNode)(nil)
-	_ fs.NodeGetattrer = (*viewNode)(nil)
-	_ fs.FileReader    = (*viewHandle)(nil)
-	_ fs.FileReleaser  = (*viewHandle)(nil)
-)
-
 func (d *dirNode) child(name string) string { return path.Join(d.path, name) }
 
 // stable is the identity of the node at path p (relative to the mount's

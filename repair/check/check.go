@@ -78,6 +78,13 @@ func (c *AG) addNoBlock(code string, sev Severity, format string, args ...any) {
 // problem turns a verifier's or the walker's error into a finding.
 func (c *AG) problem(err error) { c.findings.Add(findingFromError(err, int64(c.agno))) }
 
+// problems is problem for each error a verifier returns.
+func (c *AG) problems(errs []error) {
+	for _, err := range errs {
+		c.problem(err)
+	}
+}
+
 // findingFromError is the one place format errors become findings: the
 // code is the structure and the field ("agf.freeblks", "bnobt.crc").
 func findingFromError(err error, ag int64) Finding {

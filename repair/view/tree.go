@@ -106,10 +106,7 @@ func (t *Tree) List(ctx context.Context, p string) ([]Entry, error) {
 		}
 		return out, nil
 	}
-	if parts[0] != "ag" {
-		return nil, notFound(p)
-	}
-	agno, ok := t.parseAG(parts[1])
+	agno, ok := t.agOf(parts)
 	if !ok {
 		return nil, notFound(p)
 	}
@@ -169,6 +166,14 @@ func (t *Tree) Stat(ctx context.Context, p string) (dir bool, err error) {
 	return false, notFound(p)
 }
 
+// agOf is the AG of a path below ag/N (parts[0] "ag", parts[1] N).
+func (t *Tree) agOf(parts []string) (uint32, bool) {
+	if len(parts) < 2 || parts[0] != "ag" {
+		return 0, false
+	}
+	return t.parseAG(parts[1])
+}
+
 func (t *Tree) parseAG(s string) (uint32, bool) {
 	n, err := strconv.ParseUint(s, 10, 32)
 	if err != nil || uint32(n) >= t.FS.Geo.AGCount || strconv.FormatUint(n, 10) != s {
@@ -213,13 +218,11 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 		}
 		return nil, notFound(p)
 	}
-	if len(parts) < 2 || parts[0] != "ag" {
-		if len(parts) == 0 {
-			return nil, ErrIsDir
-		}
-		return nil, notFound(p)
+	if len(parts) == 0 {
+		return nil, ErrIsDir
 	}
-	agno, ok := t.parseAG(parts[1])
+	// Below ag/N, by depth, as in List (what each depth holds differs).
+	agno, ok := t.agOf(parts)
 	if !ok {
 		return nil, notFound(p)
 	}

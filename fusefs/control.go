@@ -43,7 +43,7 @@ const maxLogLines = 10000
 
 // NewController makes the controller of a mounted tree.
 func NewController(tree *view.Tree, readOnly bool) *Controller {
-	return &Controller{tree: tree, readOnly: readOnly, status: "idle\n", last: []byte("{}\n")}
+	return &Controller{tree: tree, readOnly: readOnly, status: "idle\n", last: ctlJSON(ctlReport{})}
 }
 
 // Shutdown stops the controller's commands for good, before the process
@@ -233,7 +233,7 @@ func (c *Controller) Exec(ctx context.Context, line string, file fsys.AGs) error
 		res, e := check.Check(opCtx, c.tree.FS, check.CheckOptions{AGs: cmd.ags, Workspace: c.tree.Workspace})
 		err = e
 		if e == nil {
-			result = map[string]any{"clean": !res.Findings.Corrupt(), "findings": res.Findings.List(), "suppressed": res.Findings.Suppressed}
+			result = view.NewCheckReport(res)
 		}
 	case "repair":
 		opts := repair.RepairOptions{Force: cmd.force, Workspace: c.tree.Workspace,
@@ -242,11 +242,7 @@ func (c *Controller) Exec(ctx context.Context, line string, file fsys.AGs) error
 		}
 		res, e := repair.Repair(opCtx, c.tree.FS, cmd.structures, cmd.ags, opts)
 		err = e
-		if _, one := cmd.ags.One(); one && len(res) == 1 {
-			result = res[0] // one AG's repair: its result, as before
-		} else if res != nil {
-			result = res
-		}
+		result = view.NewRepairReport(false, res)
 		c.tree.Invalidate()
 	case "plan", "commit", "discard":
 		result, err = c.sandboxVerb(opCtx, cmd, started)
@@ -262,23 +258,40 @@ func (c *Controller) progress(verb string, cmd *command, started time.Time) fsys
 	}
 }
 
+// ctlReport is the body of ctl's view.Envelope (kind "ctl"): the last
+// command and its outcome. Before the first command every field is null.
+// Result is the command's own report: view.CheckReport for check,
+// view.RepairReport for repair and plan, commitReport, discardReport.
+type ctlReport struct {
+	Command *string `json:"command"`
+	OK      *bool   `json:"ok"`
+	Errno   *string `json:"errno"`   // the write's errno, in words ("invalid argument"), on failure
+	Message *string `json:"message"` // why it failed
+	Result  any     `json:"result"`
+}
+
+// ctlJSON is what ctl shows for report.
+func ctlJSON(report ctlReport) []byte {
+	b, _ := json.MarshalIndent(view.Envelope{Kind: "ctl", Body: report}, "", "  ")
+	return append(b, '\n')
+}
+
 // finish records a command's outcome in ctl, status and log.
 func (c *Controller) finish(line string, result any, err error) {
-	out := map[string]any{"schema": "xfsbox.ctl", "schema_version": 1, "command": strings.TrimSpace(line),
-		"ok": err == nil, "errno": nil, "message": nil, "result": result}
+	command, ok := strings.TrimSpace(line), err == nil
+	out := ctlReport{Command: &command, OK: &ok, Result: result}
 	status := "idle: last command succeeded: " + strings.TrimSpace(line) + c.staged()
 	if err != nil {
-		errno := toErrno(err)
-		out["errno"] = errno.Error()
-		out["message"] = err.Error()
+		errno, message := toErrno(err).Error(), err.Error()
+		out.Errno, out.Message = &errno, &message
 		status = "idle: last command failed: " + strings.TrimSpace(line) + ": " + err.Error() + c.staged()
 		c.logf("failed: %s: %v", strings.TrimSpace(line), err)
 	} else {
 		c.logf("done: %s", strings.TrimSpace(line))
 	}
-	b, _ := json.MarshalIndent(out, "", "  ")
+	b := ctlJSON(out)
 	c.mu.Lock()
-	c.last = append(b, '\n')
+	c.last = b
 	c.status = status + "\n"
 	c.mu.Unlock()
 }

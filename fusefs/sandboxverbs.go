@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/view"
 )
 
 // refuse turns down, before anything runs, what this mount cannot do:
@@ -28,10 +29,15 @@ func (c *Controller) refuse(cmd *command) error {
 	return nil
 }
 
-// planResult is the ctl result of a plan: what the repair would do.
-type planResult struct {
-	Plan    bool                   `json:"plan"`
-	Results []*repair.RepairResult `json:"results"`
+// commitReport and discardReport are the ctl results of commit and
+// discard (a plan's is a view.RepairReport, as a repair's).
+type commitReport struct {
+	CommittedBytes int64 `json:"committed_bytes"`
+}
+
+type discardReport struct {
+	DiscardedBytes   int64 `json:"discarded_bytes"`
+	DiscardedExtents int   `json:"discarded_extents"`
 }
 
 // sandboxVerb runs plan, commit and discard.
@@ -44,7 +50,7 @@ func (c *Controller) sandboxVerb(ctx context.Context, cmd *command, started time
 			Log:      func(msg string) { c.logf("plan: would do: %s", msg) },
 		}
 		res, err := repair.Plan(ctx, fs, cmd.structures, cmd.ags, opts)
-		return planResult{Plan: true, Results: res}, err
+		return view.NewRepairReport(true, res), err
 	case "commit":
 		c.setStatus("running: commit: applying the overlay to the image")
 		n, err := fs.CommitOverlay(nil)
@@ -53,7 +59,7 @@ func (c *Controller) sandboxVerb(ctx context.Context, cmd *command, started time
 			return nil, err
 		}
 		c.logf("commit: %d bytes written to %s", n, fs.Img.Path())
-		return map[string]any{"committed_bytes": n}, nil
+		return commitReport{CommittedBytes: n}, nil
 	default:
 		ext, n := fs.Overlay().Stats()
 		err := fs.DiscardOverlay()
@@ -62,7 +68,7 @@ func (c *Controller) sandboxVerb(ctx context.Context, cmd *command, started time
 			return nil, err
 		}
 		c.logf("discard: %d staged bytes (%d extents) dropped", n, ext)
-		return map[string]any{"discarded_bytes": n, "discarded_extents": ext}, nil
+		return discardReport{DiscardedBytes: n, DiscardedExtents: ext}, nil
 	}
 }
 

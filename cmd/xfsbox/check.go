@@ -15,6 +15,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/view"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 )
 
@@ -134,12 +135,10 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	list := res.Findings.List()
 	if *asJSON {
-		out := map[string]any{
-			"schema": "xfsbox.check", "schema_version": 1, "image": pos[0],
-			"clean": !res.Findings.Corrupt(), "ags": res.AGs, "findings": list,
-			"suppressed": res.Findings.Suppressed,
-		}
-		b, err := json.MarshalIndent(out, "", "  ")
+		b, err := json.MarshalIndent(view.Envelope{Kind: "check", Body: struct {
+			Image string `json:"image"`
+			view.CheckReport
+		}{pos[0], view.NewCheckReport(res)}}, "", "  ")
 		if err != nil {
 			return err
 		}

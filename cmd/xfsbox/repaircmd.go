@@ -15,6 +15,7 @@ import (
 	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/view"
 )
 
 func init() {
@@ -79,7 +80,7 @@ Flags:
 Examples:
   xfsbox repair --ag 3 disk.img bnobt
   xfsbox repair disk.img all
-  xfsbox repair --ag 0 --force --json disk.img bnobt | jq .counters
+  xfsbox repair --ag 0 --force --json disk.img bnobt | jq '.repairs[].counters'
   xfsbox repair --dry-run disk.img all
   xfsbox repair --output fixed.img evidence.img all && xfs_repair -n fixed.img
 `,
@@ -163,12 +164,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 		return err
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(struct {
-			Schema  string                 `json:"schema"`
-			Version int                    `json:"schema_version"`
-			Plan    bool                   `json:"plan,omitempty"`
-			AGs     []*repair.RepairResult `json:"ags"`
-		}{"xfsbox.repair", 2, *dryRun, results}, "", "  ")
+		b, err := json.MarshalIndent(view.Envelope{Kind: "repair", Body: view.NewRepairReport(*dryRun, results)}, "", "  ")
 		if err != nil {
 			return err
 		}

@@ -61,5 +61,5 @@ func (t *Tree) renderGeometry(_ context.Context, w io.Writer) error {
 }
 
 func (t *Tree) renderGeometryJSON(_ context.Context, w io.Writer) error {
-	return writeJSON(w, newObject("geometry").add("fields", fieldsObject(t.geometryFields())))
+	return writeJSON(w, "geometry", (&jsonObject{}).add("fields", fieldsObject(t.geometryFields())))
 }

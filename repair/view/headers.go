@@ -79,10 +79,10 @@ func (t *Tree) headerRenderer(agno uint32, name string) func(context.Context, io
 			return err
 		case "json":
 			identity, _ := verdict(h.problems)
-			o := newObject(base).add("ag", agno).add("crc_ok", h.crcOK).
+			o := (&jsonObject{}).add("ag", agno).add("crc_ok", h.crcOK).
 				add("identity_ok", len(identity) == 0).add("fields", fieldsObject(h.fields)).
 				add("problems", problemStrings(h.problems))
-			return writeJSON(w, o)
+			return writeJSON(w, base, o)
 		}
 		if err := writeFields(w, h.fields); err != nil {
 			return err

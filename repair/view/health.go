@@ -65,9 +65,10 @@ func (t *Tree) renderHealth(ctx context.Context, w io.Writer, ag fsys.AGs, asJSO
 	}
 	list := res.Findings.List()
 	if asJSON {
-		o := newObject("health").add("ag", agOrNull(ag)).add("clean", !res.Findings.Corrupt()).
-			add("findings", list).add("suppressed", res.Findings.Suppressed)
-		return writeJSON(w, o)
+		return writeJSON(w, "health", struct {
+			AG any `json:"ag"` // null for the whole filesystem's health
+			CheckReport
+		}{agOrNull(ag), NewCheckReport(res)})
 	}
 	var sb strings.Builder
 	verdict := "clean"

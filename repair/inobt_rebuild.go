@@ -394,22 +394,37 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *fsys.FS, chunks []xfsfor
 	return nil
 }
 
-// newAGI returns AG agno's AGI sector for the rebuilt inode btrees, and
-// sets the superblock (sbBuf, re-CRCed) icount and ifree over the AGs.
-func newAGI(fs *fsys.FS, agno uint32, old *xfsformat.AGI, ino, fino *LoadPlan, inoRoot, finoRoot uint32, ir *inodeRebuild, sbBuf []byte) ([]byte, error) {
-	agi := *old
-	xfsformat.Inobt.Ops().SetRoot(nil, &agi, inoRoot, uint32(ino.Height()))
-	agi.Count, agi.FreeCount = uint32(ir.count), uint32(ir.free)
-	if fino != nil {
-		xfsformat.Finobt.Ops().SetRoot(nil, &agi, finoRoot, uint32(fino.Height()))
+// prepareInodes prepares the inode rebuild of the AG alone (repairAll
+// prepares every AG's from one scan), from the sources of inode chunks
+// its check found sound.
+func (s *freeSpaceRebuild) prepareInodes(ctx context.Context) error {
+	agno := s.opts.ag
+	sound := soundChunkSources(s.fs, agno, s.res.Before)
+	irs, err := prepareInodeRebuilds(ctx, s.fs, map[uint32]*check.AG{agno: s.c}, s.ws, func(uint32) chunkSources { return sound })
+	if err != nil {
+		return err
 	}
-	if fs.Geo.InobtCount {
+	s.ir = irs[agno]
+	return nil
+}
+
+// newAGI returns the AG's AGI sector for the rebuilt inode btrees, and
+// sets the superblock (sbBuf, re-CRCed) icount and ifree over the AGs.
+func (s *freeSpaceRebuild) newAGI(sbBuf []byte) ([]byte, error) {
+	agi := *s.c.AGI()
+	ino, fino := s.inobt.plan, s.finobt.plan
+	xfsformat.Inobt.Ops().SetRoot(nil, &agi, s.inobt.root, uint32(ino.Height()))
+	agi.Count, agi.FreeCount = uint32(s.ir.count), uint32(s.ir.free)
+	if fino != nil {
+		xfsformat.Finobt.Ops().SetRoot(nil, &agi, s.finobt.root, uint32(fino.Height()))
+	}
+	if s.fs.Geo.InobtCount {
 		agi.IBlocks = uint32(ino.Blocks())
 		if fino != nil {
 			agi.FBlocks = uint32(fino.Blocks())
 		}
 	}
-	return finishAGI(fs, agno, &agi, sbBuf)
+	return finishAGI(s.fs, s.opts.ag, &agi, sbBuf)
 }
 
 // finishAGI stamps a rebuilt AGI's identity (magic, version, seqno,
@@ -431,15 +446,10 @@ func finishAGI(fs *fsys.FS, agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]by
 			*p = xfsformat.NullAGIno
 		}
 	}
-	sector, err := fs.ReadSector(agno, fsys.SectorAGI)
+	buf, err := encodeSector(fs, agno, fsys.SectorAGI, agi.Encode, xfsformat.AGICRCOffset())
 	if err != nil {
 		return nil, err
 	}
-	buf := append([]byte(nil), sector...)
-	if err := agi.Encode(buf); err != nil {
-		return nil, err
-	}
-	xfsformat.UpdateCRC(buf, xfsformat.AGICRCOffset())
 
 	sb, err := xfsformat.DecodeSuperblock(sbBuf)
 	if err != nil {

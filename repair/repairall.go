@@ -129,7 +129,7 @@ func repairAllShared(ctx context.Context, fs *fsys.FS, set Structures, ags []uin
 		}
 	}
 	// An AG refused for its own sources is refused before any inode is
-	// read again: the same refusals Repair makes (rebuildFreeSpaceFrom
+	// read again: the same refusals Repair makes (freeSpaceRebuild.judge
 	// repeats them per AG).
 	for _, agno := range ags {
 		if !set.Has(RefcountBT) {
@@ -149,7 +149,8 @@ func repairAllShared(ctx context.Context, fs *fsys.FS, set Structures, ags []uin
 		o.ag = agno
 		start := time.Now()
 		res := &RepairResult{AG: agno, Before: before[agno], Source: SourceInodeScan}
-		r, err := rebuildFreeSpaceFrom(ctx, fs, o, ws, checks[agno], res, set.Has(RefcountBT), true, irs[agno])
+		s := &freeSpaceRebuild{fs: fs, opts: o, ws: ws, c: checks[agno], res: res, refc: set.Has(RefcountBT), ino: true, ir: irs[agno]}
+		r, err := s.run(ctx)
 		if r != nil {
 			r.Seconds = time.Since(start).Seconds()
 		}

@@ -505,12 +505,12 @@ func (s *freeSpaceRebuild) report() {
 	}
 	res.BlocksFreed = s.oldOwnAG
 	old, agf := &s.old, &s.agf
-	res.Counters = []Counter{
+	res.Counters = append(res.Counters, []Counter{
 		{"freeblks", uint64(old.FreeBlks), uint64(agf.FreeBlks)}, {"longest", uint64(old.Longest), uint64(agf.Longest)},
 		{"btreeblks", uint64(old.BtreeBlks), uint64(agf.BtreeBlks)}, {"flcount", uint64(old.FLCount), uint64(agf.FLCount)},
 		{"rmapblocks", uint64(old.RmapBlocks), uint64(agf.RmapBlocks)}, {"refcntblocks", uint64(old.RefcntBlocks), uint64(agf.RefcntBlocks)},
 		{"fdblocks", s.fdOld, s.fdNew},
-	}
+	}...) // after the AGI's count and freecount, when the inode btrees were rebuilt
 	res.WorkspaceUsed, res.WorkspaceRes = s.ws.Usage()
 	for _, rw := range res.Rewritten {
 		s.opts.logf("ag %d: rewrote %s (%s)", agno, rw.Structure, rw.Why)

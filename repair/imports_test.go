@@ -19,6 +19,7 @@ import (
 // helpers, outside the order; the packages above import none of them.
 var layers = []string{
 	"xfsformat",
+	"xfsformat/dinode",
 	"repair/store",
 	"repair/workspace",
 	"repair/fsys",

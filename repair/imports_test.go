@@ -20,6 +20,9 @@ import (
 var layers = []string{
 	"xfsformat",
 	"xfsformat/dinode",
+	"xfsformat/da",
+	"xfsformat/dir",
+	"xfsformat/attr",
 	"repair/store",
 	"repair/workspace",
 	"repair/fsys",

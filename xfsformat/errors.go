@@ -59,3 +59,10 @@ func (e *FormatError) Unwrap() error { return e.Kind }
 func ferr(kind error, st string, ag, blk int64, field, value, format string, args ...any) *FormatError {
 	return &FormatError{Struct: st, AG: ag, Block: blk, Field: field, Value: value, Msg: fmt.Sprintf(format, args...), Kind: kind}
 }
+
+// Errorf makes a FormatError for the packages that decode the structures
+// above the AG (xfsformat/da, dir, attr, dinode): one error type, so
+// callers classify them all the same way.
+func Errorf(kind error, st string, ag, blk int64, field, value, format string, args ...any) *FormatError {
+	return ferr(kind, st, ag, blk, field, value, format, args...)
+}

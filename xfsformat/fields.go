@@ -99,3 +99,26 @@ func cString(b []byte) string {
 	sb.WriteByte('"')
 	return sb.String()
 }
+
+// The field makers, for the packages that decode the structures above
+// the AG (xfsformat/da, dir, attr, dinode): every structure prints its
+// numbers, CRCs and UUIDs the same way xfs_db does.
+
+// FieldDec is a decimal field.
+func FieldDec(name string, v uint64) Field { return fDec(name, v) }
+
+// FieldHex is a hex field, printed as C's "%#x".
+func FieldHex(name string, v uint64) Field { return fHex(name, v) }
+
+// FieldCRC is a CRC with xfs_db's verdict: stored is the CRC as read
+// (little-endian) from the block.
+func FieldCRC(name string, stored uint32, ok bool) Field { return fCRC(name, stored, ok) }
+
+// FieldUUID is a UUID field.
+func FieldUUID(name string, u UUID) Field { return fUUID(name, u) }
+
+// FieldIno64 is a 64-bit inode number field ("null" for NULLFSINO).
+func FieldIno64(name string, v uint64) Field { return fIno64(name, v) }
+
+// HexText formats v as C's "%#x": 0 is "0", others "0x..".
+func HexText(v uint64) string { return hexText(v) }

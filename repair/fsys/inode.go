@@ -7,6 +7,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/xfsformat"
 	"github.com/xfsbox/xfsbox/xfsformat/dinode"
+	"github.com/xfsbox/xfsbox/xfsformat/dir"
 )
 
 // Errors of the readers of inodes, directories, attributes and file
@@ -145,4 +146,8 @@ func (fs *FS) blockReader() dinode.BlockReader {
 type readerState struct {
 	dinodeOnce sync.Once
 	dinodeFS   *dinode.FS
+
+	dirOnce sync.Once
+	dirGeo  *dir.Geometry
+	dirErr  error
 }

@@ -92,7 +92,6 @@ func Mount(dir string, tree *view.Tree, opts Options) (*Server, error) {
 		Name:          "xfsbox",
 		DirectMount:   true,
 		Debug:         opts.Debug,
-		DisableXAttrs: true,
 		MaxReadAhead:  128 << 10,
 	}
 	if opts.ReadOnly {

@@ -229,8 +229,8 @@ func compareFields(t testing.TB, what string, ours []xfsformat.Field, o *xfsdb.O
 }
 
 func short(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
+	if len(s) > 200 {
+		return s[:197] + "..."
 	}
 	return s
 }

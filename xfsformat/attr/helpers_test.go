@@ -87,10 +87,7 @@ func (im *image) block(t testing.TB, fsb uint64) []byte {
 // 83 in both).
 func (im *image) attrFork(t testing.TB, ino uint64) ([]byte, uint8) {
 	t.Helper()
-	agbits := uint(im.sb.AGBlkLog) + uint(im.sb.InoPBLog)
-	agno, agino := ino>>agbits, ino&(1<<agbits-1)
-	off := int64((agno*uint64(im.sb.AGBlocks))<<im.sb.BlockLog) + int64(agino)*int64(im.sb.InodeSize)
-	buf := im.read(t, off, int(im.sb.InodeSize))
+	buf := im.read(t, im.inodeOff(ino), int(im.sb.InodeSize))
 	core := 100
 	if buf[4] == 3 {
 		core = 176
@@ -99,6 +96,26 @@ func (im *image) attrFork(t testing.TB, ino uint64) ([]byte, uint8) {
 		return nil, 0
 	}
 	return buf[core+int(buf[82])*8:], buf[83]
+}
+
+// inodeOff is the byte offset of inode ino.
+func (im *image) inodeOff(ino uint64) int64 {
+	agbits := uint(im.sb.AGBlkLog) + uint(im.sb.InoPBLog)
+	agno, agino := ino>>agbits, ino&(1<<agbits-1)
+	return int64((agno*uint64(im.sb.AGBlocks))<<im.sb.BlockLog) + int64(agino)*int64(im.sb.InodeSize)
+}
+
+// write puts b at byte offset off of the image file.
+func (im *image) write(t testing.TB, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(im.path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // fork is an inode's attr fork on an image, its blocks mapped by

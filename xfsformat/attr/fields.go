@@ -8,8 +8,8 @@ import (
 )
 
 var (
-	dec = xfsformat.FieldDec
-	hex = xfsformat.FieldHex
+	fdec = xfsformat.FieldDec
+	fhex = xfsformat.FieldHex
 )
 
 func itoa(v int) string { return strconv.Itoa(v) }
@@ -64,5 +64,5 @@ func fieldBit(name string, flags, bit uint8) xfsformat.Field {
 	if flags&bit != 0 {
 		v = 1
 	}
-	return dec(name, v)
+	return fdec(name, v)
 }

@@ -2,7 +2,7 @@ package attr
 
 import (
 	"bytes"
-	enchex "encoding/hex"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -46,7 +46,7 @@ func getfattr(t *testing.T, mnt string, files ...string) map[string]map[string][
 		if !ok || cur == nil {
 			continue
 		}
-		b, err := enchex.DecodeString(strings.TrimPrefix(v, "0x"))
+		b, err := hex.DecodeString(strings.TrimPrefix(v, "0x"))
 		if err != nil {
 			t.Fatalf("getfattr line %q: %v", line, err)
 		}

@@ -345,16 +345,16 @@ func (l *Leaf) infoField(name string) string {
 func (l *Leaf) Fields(crcOK bool) []xfsformat.Field {
 	h := &l.Hdr
 	fs := infoFields(&h.Info, crcOK)
-	fs = append(fs, dec("hdr.count", uint64(h.Count)), dec("hdr.usedbytes", uint64(h.UsedBytes)),
-		dec("hdr.firstused", uint64(h.FirstUsed)), dec("hdr.holes", uint64(h.Holes)))
+	fs = append(fs, fdec("hdr.count", uint64(h.Count)), fdec("hdr.usedbytes", uint64(h.UsedBytes)),
+		fdec("hdr.firstused", uint64(h.FirstUsed)), fdec("hdr.holes", uint64(h.Holes)))
 	for i, m := range h.FreeMap {
 		p := fmt.Sprintf("hdr.freemap[%d].", i)
-		fs = append(fs, dec(p+"base", uint64(m.Base)), dec(p+"size", uint64(m.Size)))
+		fs = append(fs, fdec(p+"base", uint64(m.Base)), fdec(p+"size", uint64(m.Size)))
 	}
 	for i := range l.NumEntries() {
 		e := l.Entry(i)
 		p := fmt.Sprintf("entries[%d].", i)
-		fs = append(fs, hex(p+"hashval", uint64(e.Hash)), dec(p+"nameidx", uint64(e.NameIdx)),
+		fs = append(fs, fhex(p+"hashval", uint64(e.Hash)), fdec(p+"nameidx", uint64(e.NameIdx)),
 			fieldBit(p+"incomplete", e.Flags, FlagIncomplete), fieldBit(p+"root", e.Flags, FlagRoot),
 			fieldBit(p+"secure", e.Flags, FlagSecure), fieldBit(p+"local", e.Flags, FlagLocal))
 	}
@@ -365,11 +365,11 @@ func (l *Leaf) Fields(crcOK bool) []xfsformat.Field {
 		}
 		p := fmt.Sprintf("nvlist[%d].", i)
 		if n.Local {
-			fs = append(fs, dec(p+"valuelen", uint64(n.ValueLen)), dec(p+"namelen", uint64(n.NameLen)))
+			fs = append(fs, fdec(p+"valuelen", uint64(n.ValueLen)), fdec(p+"namelen", uint64(n.NameLen)))
 			fs = appendChars(appendChars(fs, p+"name", n.Name), p+"value", n.Value)
 		} else {
-			fs = append(fs, hex(p+"valueblk", uint64(n.ValueBlk)), dec(p+"valuelen", uint64(n.ValueLen)),
-				dec(p+"namelen", uint64(n.NameLen)))
+			fs = append(fs, fhex(p+"valueblk", uint64(n.ValueBlk)), fdec(p+"valuelen", uint64(n.ValueLen)),
+				fdec(p+"namelen", uint64(n.NameLen)))
 			fs = appendChars(fs, p+"name", n.Name)
 		}
 	}
@@ -382,11 +382,11 @@ func (l *Leaf) Fields(crcOK bool) []xfsformat.Field {
 // directory types call the same header "nhdr"; its attr types do not.
 func NodeFields(n *da.Node, crcOK bool) []xfsformat.Field {
 	fs := infoFields(&n.Info, crcOK)
-	fs = append(fs, dec("hdr.count", uint64(n.Count)), dec("hdr.level", uint64(n.Level)))
+	fs = append(fs, fdec("hdr.count", uint64(n.Count)), fdec("hdr.level", uint64(n.Level)))
 	for i := range n.NumEntries() {
 		e := n.Entry(i)
 		p := fmt.Sprintf("btree[%d].", i)
-		fs = append(fs, hex(p+"hashval", uint64(e.Hash)), dec(p+"before", uint64(e.Before)))
+		fs = append(fs, fhex(p+"hashval", uint64(e.Hash)), fdec(p+"before", uint64(e.Before)))
 	}
 	return fs
 }

@@ -108,9 +108,9 @@ func RemoteFields(buf []byte, v5 bool) []xfsformat.Field {
 	}
 	n := min(uint64(h.Bytes), uint64(len(buf)-RemoteHdrSize))
 	fs := []xfsformat.Field{
-		hex("hdr.magic", uint64(h.Magic)), dec("hdr.offset", uint64(h.Offset)), dec("hdr.bytes", uint64(h.Bytes)),
+		fhex("hdr.magic", uint64(h.Magic)), fdec("hdr.offset", uint64(h.Offset)), fdec("hdr.bytes", uint64(h.Bytes)),
 		xfsformat.FieldCRC("hdr.crc", h.CRC, xfsformat.CRCOK(buf, RemoteCRCOffset)),
-		xfsformat.FieldUUID("hdr.uuid", h.UUID), dec("hdr.owner", h.Owner), dec("hdr.bno", h.Blkno), hex("hdr.lsn", h.LSN),
+		xfsformat.FieldUUID("hdr.uuid", h.UUID), fdec("hdr.owner", h.Owner), fdec("hdr.bno", h.Blkno), fhex("hdr.lsn", h.LSN),
 	}
 	return appendChars(fs, "data", buf[RemoteHdrSize:RemoteHdrSize+int(n)])
 }

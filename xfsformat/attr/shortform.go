@@ -129,11 +129,11 @@ func (sf *Shortform) Verify() []error {
 // no parent bit.)
 func (sf *Shortform) Fields(prefix string) []xfsformat.Field {
 	fs := make([]xfsformat.Field, 0, 2+6*len(sf.Entries))
-	fs = append(fs, dec(prefix+".hdr.totsize", uint64(sf.TotSize)), dec(prefix+".hdr.count", uint64(sf.Count)))
+	fs = append(fs, fdec(prefix+".hdr.totsize", uint64(sf.TotSize)), fdec(prefix+".hdr.count", uint64(sf.Count)))
 	for i, e := range sf.Entries {
 		p := fmt.Sprintf("%s.list[%d].", prefix, i)
 		fs = append(fs,
-			dec(p+"namelen", uint64(e.NameLen)), dec(p+"valuelen", uint64(e.ValueLen)),
+			fdec(p+"namelen", uint64(e.NameLen)), fdec(p+"valuelen", uint64(e.ValueLen)),
 			fieldBit(p+"root", e.Flags, FlagRoot), fieldBit(p+"secure", e.Flags, FlagSecure))
 		fs = appendChars(appendChars(fs, p+"name", e.Name), p+"value", e.Value)
 	}

@@ -284,12 +284,42 @@ func (n *fileNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return t, 0
 }
 
-func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return 0, syscall.ENODATA
+func (n *fileNode) Getxattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
+	in, errno := n.inode()
+	if errno != 0 {
+		return 0, errno
+	}
+	v, err := n.fsys.Xattr(in, name)
+	if errors.Is(err, fsys.ErrNoXattr) {
+		return 0, syscall.ENODATA
+	} else if err != nil {
+		return 0, n.errno(err)
+	}
+	if len(dest) < len(v) {
+		return uint32(len(v)), syscall.ERANGE
+	}
+	return uint32(copy(dest, v)), 0
 }
 
+// Listxattr gives the names NUL-terminated, as listxattr(2) does; with a
+// buffer too small, the size it needs and ERANGE.
 func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return 0, 0
+	in, errno := n.inode()
+	if errno != 0 {
+		return 0, errno
+	}
+	var list []byte
+	err := n.fsys.Xattrs(in, false, func(x fsys.Xattr) error {
+		list = append(append(list, x.Name...), 0)
+		return nil
+	})
+	if err != nil {
+		return 0, n.errno(err)
+	}
+	if len(dest) < len(list) {
+		return uint32(len(list)), syscall.ERANGE
+	}
+	return uint32(copy(dest, list)), 0
 }
 
 // What would change files/ is refused: it shows the image as it is.

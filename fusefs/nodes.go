@@ -115,6 +115,9 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 
 func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	ctx = context.WithoutCancel(ctx) // see viewNode.Open
+	if d.path == "inodes" {
+		return newInodeStream(d, d.tree), 0
+	}
 	ents, err := d.tree.List(ctx, d.path)
 	if err != nil {
 		return nil, toErrno(err)

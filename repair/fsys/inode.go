@@ -1,6 +1,7 @@
 package fsys
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -150,4 +151,35 @@ type readerState struct {
 	dirOnce sync.Once
 	dirGeo  *dir.Geometry
 	dirErr  error
+}
+
+// AllocatedInodes calls fn with every allocated inode number, AG by AG
+// in inode order, as the inode btrees record them (a record's free bits
+// and sparse holes left out). It holds one inobt block at a time.
+func (fs *FS) AllocatedInodes(ctx context.Context, fn func(ino uint64) error) error {
+	for agno := range fs.Geo.AGCount {
+		w := &Walk{FS: fs, AG: agno, Type: xfsformat.Inobt}
+		err := w.Records(ctx, func(_ uint32, _ int, b []byte) error {
+			r := xfsformat.DecodeInobtRec(b, fs.Geo.SparseInodes)
+			used := ^(r.Free | r.Holes())
+			for i := range xfsformat.InodesPerChunk {
+				if used&(1<<i) != 0 {
+					if err := fn(fs.Geo.Ino(agno, r.StartIno+uint32(i))); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Map is the extent map of in's data fork (attr false) or attr fork,
+// read through the cache, for views that print it.
+func (fs *FS) Map(in *Inode, attr bool) *dinode.Map {
+	return dinode.NewMap(fs.inodeFS(), in.Core, attr, fs.blockReader())
 }

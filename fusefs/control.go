@@ -12,6 +12,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/view"
 )
 
@@ -42,7 +43,7 @@ const maxLogLines = 10000
 
 // NewController makes the controller of a mounted tree.
 func NewController(tree *view.Tree, readOnly bool) *Controller {
-	return &Controller{tree: tree, readOnly: readOnly, status: "idle\n", last: []byte("{}\n")}
+	return &Controller{tree: tree, readOnly: readOnly, status: "idle\n", last: ctlJSON(ctlReport{})}
 }
 
 // Shutdown stops the controller's commands for good, before the process
@@ -107,17 +108,18 @@ func (c *Controller) Log() []byte {
 
 // command is a parsed control line.
 type command struct {
-	verb       string // check, repair, plan, commit, discard, cancel
-	ag         int64  // -1: all or unspecified
-	structures []string
+	verb       string   // check, repair, plan, commit, discard, cancel
+	ags        fsys.AGs // one AG (ag=N, or ag/N/repair) or every AG
+	structures repair.Structures
 	force      bool
 }
 
-// parse reads a control line. agFile is the AG of an ag/N/repair file
-// (-1 for ctl), whose lines omit the verb "repair" and "ag=".
-func parse(line string, agFile int64) (*command, error) {
+// parse reads a control line. file is the AG of an ag/N/repair file
+// (AllAGs for ctl), whose lines omit the verb "repair" and "ag=".
+func parse(line string, file fsys.AGs) (*command, error) {
 	words := strings.Fields(line)
-	cmd := &command{ag: agFile}
+	cmd := &command{ags: file}
+	agFile, isAGFile := file.One()
 	if len(words) == 0 {
 		return nil, nil
 	}
@@ -126,38 +128,43 @@ func parse(line string, agFile int64) (*command, error) {
 		cmd.verb = words[0]
 		words = words[1:]
 	default:
-		if agFile < 0 {
+		if !isAGFile {
 			return nil, fmt.Errorf("%w: unknown verb %q (want check, repair, plan, commit, discard or cancel)", ErrBadCmd, words[0])
 		}
 		cmd.verb = "repair" // "echo bnobt > ag/N/repair"
 	}
+	var names []string
 	for _, w := range words {
 		switch {
 		case strings.HasPrefix(w, "ag="):
-			if agFile >= 0 {
+			if isAGFile {
 				return nil, fmt.Errorf("%w: ag= is implied by ag/%d/repair", ErrBadCmd, agFile)
 			}
-			n, err := strconv.ParseInt(w[3:], 10, 64)
-			if err != nil || n < 0 {
+			n, err := strconv.ParseUint(w[3:], 10, 32)
+			if err != nil {
 				return nil, fmt.Errorf("%w: bad %q", ErrBadCmd, w)
 			}
-			cmd.ag = n
+			cmd.ags = fsys.OneAG(uint32(n))
 		case w == "force" || w == "--force":
 			cmd.force = true
 		default:
-			cmd.structures = append(cmd.structures, w)
+			names = append(names, w)
 		}
 	}
 	switch cmd.verb {
 	case "repair", "plan":
-		if len(cmd.structures) == 0 {
-			return nil, fmt.Errorf("%w: name what to %s (bnobt, cntbt, agf, agfl, rmapbt, refcountbt, inobt, finobt, agi, sb, all)", ErrBadCmd, cmd.verb)
+		if len(names) == 0 {
+			return nil, fmt.Errorf("%w: name what to %s (%s)", ErrBadCmd, cmd.verb, strings.Join(repair.StructureNames(), ", "))
 		}
-		if cmd.ag < 0 && !(len(cmd.structures) == 1 && cmd.structures[0] == "all") {
+		var err error
+		if cmd.structures, err = repair.ParseStructures(names); err != nil {
+			return nil, err
+		}
+		if cmd.ags.All() && cmd.structures != repair.All {
 			return nil, fmt.Errorf("%w: say which AG (ag=N), or write to ag/N/repair (only \"repair all\" covers every AG)", ErrBadCmd)
 		}
 	case "cancel", "commit", "discard":
-		if len(cmd.structures) > 0 || cmd.force {
+		if len(names) > 0 || cmd.force {
 			return nil, fmt.Errorf("%w: %s takes no arguments", ErrBadCmd, cmd.verb)
 		}
 	}
@@ -165,8 +172,8 @@ func parse(line string, agFile int64) (*command, error) {
 }
 
 // Exec runs one control line and returns when it has finished.
-func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error {
-	cmd, err := parse(line, agFile)
+func (c *Controller) Exec(ctx context.Context, line string, file fsys.AGs) error {
+	cmd, err := parse(line, file)
 	if err != nil {
 		c.finish(line, nil, err)
 		return err
@@ -215,37 +222,27 @@ func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error 
 	started := time.Now()
 	c.logf("start: %s", strings.TrimSpace(line))
 	what := strings.TrimSpace(line)
-	if agFile >= 0 {
-		what = fmt.Sprintf("ag/%d/repair: %s", agFile, what)
+	if agno, one := file.One(); one {
+		what = fmt.Sprintf("ag/%d/repair: %s", agno, what)
 	}
 	c.setStatus(fmt.Sprintf("running: %s (started %s)", what, started.Format(time.TimeOnly)))
 	var result any
 	switch cmd.verb {
 	case "check":
 		c.setStatus(fmt.Sprintf("running: check (started %s)", started.Format(time.TimeOnly)))
-		res, e := check.Check(opCtx, c.tree.FS, check.CheckOptions{AG: cmd.ag, Workspace: c.tree.Workspace})
+		res, e := check.Check(opCtx, c.tree.FS, check.CheckOptions{AGs: cmd.ags, Workspace: c.tree.Workspace})
 		err = e
 		if e == nil {
-			result = map[string]any{"clean": !res.Findings.Corrupt(), "findings": res.Findings.List(), "suppressed": res.Findings.Suppressed}
+			result = view.NewCheckReport(res)
 		}
 	case "repair":
-		opts := repair.RepairOptions{AG: uint32(cmd.ag), Force: cmd.force, Workspace: c.tree.Workspace,
-			Progress: func(phase string) {
-				c.setStatus(fmt.Sprintf("running: repair ag=%d %s: %s (%.1fs)", cmd.ag, strings.Join(cmd.structures, " "), phase, time.Since(started).Seconds()))
-			},
-			Log: func(msg string) { c.logf("%s", msg) },
+		opts := repair.RepairOptions{Force: cmd.force, Workspace: c.tree.Workspace,
+			Progress: c.progress("repair", cmd, started),
+			Log:      func(msg string) { c.logf("%s", msg) },
 		}
-		if cmd.ag < 0 {
-			res, e := repair.RepairAll(opCtx, c.tree.FS, cmd.structures, opts)
-			err = e
-			result = res
-		} else {
-			res, e := repair.Repair(opCtx, c.tree.FS, cmd.structures, opts)
-			err = e
-			if res != nil {
-				result = res
-			}
-		}
+		res, e := repair.Repair(opCtx, c.tree.FS, cmd.structures, cmd.ags, opts)
+		err = e
+		result = view.NewRepairReport(false, res)
 		c.tree.Invalidate()
 	case "plan", "commit", "discard":
 		result, err = c.sandboxVerb(opCtx, cmd, started)
@@ -254,23 +251,47 @@ func (c *Controller) Exec(ctx context.Context, line string, agFile int64) error 
 	return err
 }
 
+// progress reports a repair's or a plan's phases in status.
+func (c *Controller) progress(verb string, cmd *command, started time.Time) fsys.Progress {
+	return func(phase string, _, _ int64) {
+		c.setStatus(fmt.Sprintf("running: %s ag=%s %s: %s (%.1fs)", verb, cmd.ags, cmd.structures, phase, time.Since(started).Seconds()))
+	}
+}
+
+// ctlReport is the body of ctl's view.Envelope (kind "ctl"): the last
+// command and its outcome. Before the first command every field is null.
+// Result is the command's own report: view.CheckReport for check,
+// view.RepairReport for repair and plan, commitReport, discardReport.
+type ctlReport struct {
+	Command *string `json:"command"`
+	OK      *bool   `json:"ok"`
+	Errno   *string `json:"errno"`   // the write's errno, in words ("invalid argument"), on failure
+	Message *string `json:"message"` // why it failed
+	Result  any     `json:"result"`
+}
+
+// ctlJSON is what ctl shows for report.
+func ctlJSON(report ctlReport) []byte {
+	b, _ := json.MarshalIndent(view.Envelope{Kind: "ctl", Body: report}, "", "  ")
+	return append(b, '\n')
+}
+
 // finish records a command's outcome in ctl, status and log.
 func (c *Controller) finish(line string, result any, err error) {
-	out := map[string]any{"schema": "xfsbox.ctl", "schema_version": 1, "command": strings.TrimSpace(line),
-		"ok": err == nil, "errno": nil, "message": nil, "result": result}
+	command, ok := strings.TrimSpace(line), err == nil
+	out := ctlReport{Command: &command, OK: &ok, Result: result}
 	status := "idle: last command succeeded: " + strings.TrimSpace(line) + c.staged()
 	if err != nil {
-		errno := toErrno(err)
-		out["errno"] = errno.Error()
-		out["message"] = err.Error()
+		errno, message := toErrno(err).Error(), err.Error()
+		out.Errno, out.Message = &errno, &message
 		status = "idle: last command failed: " + strings.TrimSpace(line) + ": " + err.Error() + c.staged()
 		c.logf("failed: %s: %v", strings.TrimSpace(line), err)
 	} else {
 		c.logf("done: %s", strings.TrimSpace(line))
 	}
-	b, _ := json.MarshalIndent(out, "", "  ")
+	b := ctlJSON(out)
 	c.mu.Lock()
-	c.last = append(b, '\n')
+	c.last = b
 	c.status = status + "\n"
 	c.mu.Unlock()
 }

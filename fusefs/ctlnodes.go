@@ -7,6 +7,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 // controlNode is one of the control files: ctl, status, log at the root
@@ -14,8 +15,8 @@ import (
 type controlNode struct {
 	fs.Inode
 	ctl  *Controller
-	kind string // "ctl", "status", "log" or "repair"
-	ag   int64  // the AG of a repair file, -1 otherwise
+	kind string   // "ctl", "status", "log" or "repair"
+	ag   fsys.AGs // the AG of a repair file, AllAGs otherwise
 }
 
 // controlHandle is one open of a control file: what it showed when
@@ -25,15 +26,6 @@ type controlHandle struct {
 	content []byte
 	pending []byte
 }
-
-var (
-	_ fs.NodeOpener    = (*controlNode)(nil)
-	_ fs.NodeGetattrer = (*controlNode)(nil)
-	_ fs.NodeSetattrer = (*controlNode)(nil)
-	_ fs.FileReader    = (*controlHandle)(nil)
-	_ fs.FileWriter    = (*controlHandle)(nil)
-	_ fs.FileFlusher   = (*controlHandle)(nil)
-)
 
 func (n *controlNode) writable() bool { return n.kind == "ctl" || n.kind == "repair" }
 

@@ -14,33 +14,38 @@ import (
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
+// errnoOf maps engine errors to errnos: the first entry with an error
+// that the error is (errors.Is) gives its errno.
+var errnoOf = []struct {
+	errno syscall.Errno
+	errs  []error
+}{
+	{syscall.ENOENT, []error{view.ErrNotFound, os.ErrNotExist}},
+	{syscall.EISDIR, []error{view.ErrIsDir}},
+	{syscall.ECANCELED, []error{context.Canceled}},
+	{syscall.EINVAL, []error{ErrBadCmd, repair.ErrUnknownStruct, fsys.ErrBadAG, fsys.ErrNotSandbox}},
+	{syscall.EBUSY, []error{ErrBusy}},
+	{syscall.EROFS, []error{ErrReadOnly, repair.ErrReadOnly}},
+	{syscall.ENOSPC, []error{repair.ErrNoSpace, syscall.ENOSPC}},
+	{syscall.ENOMEM, []error{syscall.ENOMEM}},
+	{syscall.EROFS, []error{os.ErrPermission}},
+}
+
 // toErrno is the one place engine errors become errnos.
 func toErrno(err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
+	for _, e := range errnoOf {
+		for _, target := range e.errs {
+			if errors.Is(err, target) {
+				return e.errno
+			}
+		}
+	}
 	var errno syscall.Errno
 	var ioe *store.IOError
 	switch {
-	case errors.Is(err, view.ErrNotFound), errors.Is(err, os.ErrNotExist):
-		return syscall.ENOENT
-	case errors.Is(err, view.ErrIsDir):
-		return syscall.EISDIR
-	case errors.Is(err, context.Canceled):
-		return syscall.ECANCELED
-	case errors.Is(err, ErrBadCmd), errors.Is(err, repair.ErrUnknownStruct), errors.Is(err, fsys.ErrBadAG),
-		errors.Is(err, fsys.ErrNotSandbox):
-		return syscall.EINVAL
-	case errors.Is(err, ErrBusy):
-		return syscall.EBUSY
-	case errors.Is(err, ErrReadOnly), errors.Is(err, repair.ErrReadOnly):
-		return syscall.EROFS
-	case errors.Is(err, repair.ErrNoSpace), errors.Is(err, syscall.ENOSPC):
-		return syscall.ENOSPC
-	case errors.Is(err, syscall.ENOMEM):
-		return syscall.ENOMEM
-	case errors.Is(err, os.ErrPermission):
-		return syscall.EROFS
 	case errors.As(err, &errno):
 		return errno
 	case errors.As(err, &ioe), errors.Is(err, xfsformat.ErrShort):

@@ -20,12 +20,6 @@ type imageNode struct {
 
 const imageName = "image"
 
-var (
-	_ fs.NodeOpener    = (*imageNode)(nil)
-	_ fs.NodeGetattrer = (*imageNode)(nil)
-	_ fs.NodeReader    = (*imageNode)(nil)
-)
-
 func (n *imageNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	fillFileAttr(&out.Attr)
 	out.Size = uint64(n.fs.Img.Size())

@@ -11,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/view"
 )
 
@@ -29,11 +30,11 @@ func (d *dirNode) controlFiles() []*controlNode {
 		return nil
 	}
 	if d.path == "" {
-		return []*controlNode{{ctl: d.ctl, kind: "ctl", ag: -1}, {ctl: d.ctl, kind: "status", ag: -1}, {ctl: d.ctl, kind: "log", ag: -1}}
+		return []*controlNode{{ctl: d.ctl, kind: "ctl"}, {ctl: d.ctl, kind: "status"}, {ctl: d.ctl, kind: "log"}}
 	}
-	var ag int64
+	var ag uint32
 	if n, _ := fmt.Sscanf(d.path, "ag/%d", &ag); n == 1 && d.path == fmt.Sprintf("ag/%d", ag) {
-		return []*controlNode{{ctl: d.ctl, kind: "repair", ag: ag}}
+		return []*controlNode{{ctl: d.ctl, kind: "repair", ag: fsys.OneAG(ag)}}
 	}
 	return nil
 }
@@ -49,16 +50,6 @@ type viewNode struct {
 type viewHandle struct {
 	sp *spool
 }
-
-var (
-	_ fs.NodeLookuper  = (*dirNode)(nil)
-	_ fs.NodeReaddirer = (*dirNode)(nil)
-	_ fs.NodeGetattrer = (*dirNode)(nil)
-	_ fs.NodeOpener    = (*viewNode)(nil)
-	_ fs.NodeGetattrer = (*viewNode)(nil)
-	_ fs.FileReader    = (*viewHandle)(nil)
-	_ fs.FileReleaser  = (*viewHandle)(nil)
-)
 
 func (d *dirNode) child(name string) string { return path.Join(d.path, name) }
 

@@ -3,10 +3,10 @@ package fusefs
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/xfsbox/xfsbox/repair"
+	"github.com/xfsbox/xfsbox/repair/view"
 )
 
 // refuse turns down, before anything runs, what this mount cannot do:
@@ -29,10 +29,15 @@ func (c *Controller) refuse(cmd *command) error {
 	return nil
 }
 
-// planResult is the ctl result of a plan: what the repair would do.
-type planResult struct {
-	Plan    bool                   `json:"plan"`
-	Results []*repair.RepairResult `json:"results"`
+// commitReport and discardReport are the ctl results of commit and
+// discard (a plan's is a view.RepairReport, as a repair's).
+type commitReport struct {
+	CommittedBytes int64 `json:"committed_bytes"`
+}
+
+type discardReport struct {
+	DiscardedBytes   int64 `json:"discarded_bytes"`
+	DiscardedExtents int   `json:"discarded_extents"`
 }
 
 // sandboxVerb runs plan, commit and discard.
@@ -40,14 +45,12 @@ func (c *Controller) sandboxVerb(ctx context.Context, cmd *command, started time
 	fs := c.tree.FS
 	switch cmd.verb {
 	case "plan":
-		opts := repair.RepairOptions{AG: uint32(max(cmd.ag, 0)), Force: cmd.force, Workspace: c.tree.Workspace,
-			Progress: func(phase string) {
-				c.setStatus(fmt.Sprintf("running: plan ag=%d %s: %s (%.1fs)", cmd.ag, strings.Join(cmd.structures, " "), phase, time.Since(started).Seconds()))
-			},
-			Log: func(msg string) { c.logf("plan: would do: %s", msg) },
+		opts := repair.RepairOptions{Force: cmd.force, Workspace: c.tree.Workspace,
+			Progress: c.progress("plan", cmd, started),
+			Log:      func(msg string) { c.logf("plan: would do: %s", msg) },
 		}
-		res, err := repair.Plan(ctx, fs, cmd.structures, opts, cmd.ag < 0)
-		return planResult{Plan: true, Results: res}, err
+		res, err := repair.Plan(ctx, fs, cmd.structures, cmd.ags, opts)
+		return view.NewRepairReport(true, res), err
 	case "commit":
 		c.setStatus("running: commit: applying the overlay to the image")
 		n, err := fs.CommitOverlay(nil)
@@ -56,7 +59,7 @@ func (c *Controller) sandboxVerb(ctx context.Context, cmd *command, started time
 			return nil, err
 		}
 		c.logf("commit: %d bytes written to %s", n, fs.Img.Path())
-		return map[string]any{"committed_bytes": n}, nil
+		return commitReport{CommittedBytes: n}, nil
 	default:
 		ext, n := fs.Overlay().Stats()
 		err := fs.DiscardOverlay()
@@ -65,7 +68,7 @@ func (c *Controller) sandboxVerb(ctx context.Context, cmd *command, started time
 			return nil, err
 		}
 		c.logf("discard: %d staged bytes (%d extents) dropped", n, ext)
-		return map[string]any{"discarded_bytes": n, "discarded_extents": ext}, nil
+		return discardReport{DiscardedBytes: n, DiscardedExtents: ext}, nil
 	}
 }
 

@@ -52,7 +52,7 @@ func TestRepairAllMatchesXfsRepair(t *testing.T) {
 		t.Run(prof, func(t *testing.T) {
 			ours, theirs := testimg.Copy(t, prof), testimg.Copy(t, prof)
 			fs := openRW(t, ours)
-			if _, err := RepairAll(context.Background(), fs, []string{"all"}, RepairOptions{Force: true}); err != nil {
+			if _, err := Repair(context.Background(), fs, All, fsys.AllAGs, RepairOptions{Force: true}); err != nil {
 				t.Fatal(err)
 			}
 			agcount := fs.Geo.AGCount

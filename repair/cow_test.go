@@ -154,7 +154,7 @@ func TestLeftoverCow(t *testing.T) {
 				t.Fatalf("findings %v, want refcountbt.cow alone", found)
 			}
 			fs = openRW(t, img)
-			res, err := Repair(context.Background(), fs, []string{"refcountbt"}, RepairOptions{AG: 1})
+			res, err := repairOne(context.Background(), fs, RefcountBT, 1, RepairOptions{})
 			fs.Close()
 			if err != nil {
 				t.Fatal(err)

@@ -5,8 +5,10 @@
 // trusting the old inobt), the AGI's counters, and secondary
 // superblocks. New trees are written by a bulk loader into blocks nobody
 // uses, then the headers are committed crash-safely. Repair rebuilds
-// one AG, RepairAll every AG in parallel, and Plan runs either against a
-// throwaway overlay to say what it would rewrite.
+// a set of Structures in one AG or in every AG (fsys.AGs; every AG in
+// parallel), and Plan runs the same against a throwaway overlay to say
+// what it would rewrite. Both report their phases through one
+// fsys.Progress, as check does.
 //
 // Every rebuild starts from package check: its findings say whether a
 // rebuild is needed and refuse one whose sources are corrupt (ErrRefused,

@@ -79,10 +79,10 @@ func rebuildFreeSpace(ctx context.Context, fs *fsys.FS, opts RepairOptions, refc
 
 // rebuildFreeSpaceFrom is rebuildFreeSpace after its check (c, whose
 // findings are res.Before, with its records in ws). ir, when not nil,
-// is the inode rebuild prepared by the caller (RepairAll, from one scan
+// is the inode rebuild prepared by the caller (repairAll, from one scan
 // for every AG); with ino and no ir, it is prepared here.
 func rebuildFreeSpaceFrom(ctx context.Context, fs *fsys.FS, opts RepairOptions, ws *workspace.Workspace, c *check.AG, res *RepairResult, refc, ino bool, ir *inodeRebuild) (*RepairResult, error) {
-	g, agno := fs.Geo, opts.AG
+	g, agno := fs.Geo, opts.ag
 	var err error
 	sources := []string{"inobt", "inode", "bmbt"}
 	if ino {
@@ -379,7 +379,7 @@ func rebuildFreeSpaceFrom(ctx context.Context, fs *fsys.FS, opts RepairOptions, 
 	}
 	xfsformat.UpdateCRC(agflBuf, xfsformat.AGFLCRCOffset())
 
-	// Commits are one at a time (RepairAll rebuilds AGs in parallel): the
+	// Commits are one at a time (repairAll rebuilds AGs in parallel): the
 	// superblock's counters are recounted over the AGs as they stand at
 	// this AG's commit, so the last commit leaves them right.
 	var fdOld, fdNew uint64

@@ -20,7 +20,7 @@ import (
 // trees' roots are kept: this rebuild needs sound inode btrees (their
 // own rebuild is still to come) and refuses otherwise.
 func rebuildAGI(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*RepairResult, error) {
-	g, agno := fs.Geo, opts.AG
+	g, agno := fs.Geo, opts.ag
 	ws, c, res, err := checkAG(ctx, fs, opts, false)
 	if err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func rebuildAGI(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*RepairRe
 		}
 	}
 	opts.progress("verify")
-	after, err := check.Check(context.Background(), fs, check.CheckOptions{AG: int64(agno), Workspace: opts.Workspace})
+	after, err := check.Check(context.Background(), fs, check.CheckOptions{AGs: fsys.OneAG(agno), Workspace: opts.Workspace})
 	if err != nil {
 		return res, err
 	}
@@ -85,7 +85,7 @@ func rebuildAGI(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*RepairRe
 // rebuildSecondarySB rewrites AG agno's superblock copy from the primary
 // (as xfs_repair does: the primary's sector, byte for byte).
 func rebuildSecondarySB(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*RepairResult, error) {
-	agno := opts.AG
+	agno := opts.ag
 	res := &RepairResult{AG: agno}
 	if agno == 0 {
 		return res, fmt.Errorf("%w: AG 0's superblock is the primary; xfsbox rewrites only the secondary copies", ErrUnknownStruct)

@@ -25,14 +25,14 @@ func TestOpenInMemory(t *testing.T) {
 		t.Fatalf("file %v, %d AGs", fs.Img.File(), fs.Geo.AGCount)
 	}
 	ctx := context.Background()
-	res, err := check.Check(ctx, fs, check.CheckOptions{AG: -1})
+	res, err := check.Check(ctx, fs, check.CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if l := res.Findings.List(); len(l) != 0 || res.Findings.Suppressed != 0 {
 		t.Fatalf("%d findings on the clean image: %v", len(l), l)
 	}
-	plan, err := Plan(ctx, fs, []string{"all"}, RepairOptions{AG: 0, Force: true}, false)
+	plan, err := Plan(ctx, fs, All, fsys.OneAG(0), RepairOptions{Force: true})
 	if err != nil || len(plan) != 1 || len(plan[0].Rewritten) == 0 {
 		t.Fatalf("plan in memory: %v %+v", err, plan)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +26,8 @@ var (
 
 // RepairOptions tune a repair.
 type RepairOptions struct {
-	AG uint32
+	// ag is the AG a per-AG step works on, set by Repair for each.
+	ag uint32
 	// Force rebuilds even when the check finds nothing wrong.
 	Force bool
 	// FullScan takes the used space from a scan of every inode even
@@ -40,15 +40,11 @@ type RepairOptions struct {
 	Writer store.Writer
 	Fault  store.FaultHook
 	// Progress and Log, if set, hear about phases and changes.
-	Progress func(phase string)
+	Progress fsys.Progress
 	Log      func(msg string)
 }
 
-func (o *RepairOptions) progress(phase string) {
-	if o.Progress != nil {
-		o.Progress(phase)
-	}
-}
+func (o *RepairOptions) progress(phase string) { o.Progress.Report(phase, 0, 0) }
 
 func (o *RepairOptions) logf(format string, args ...any) {
 	if o.Log != nil {
@@ -158,21 +154,36 @@ func (o *RepairOptions) writer(fs *fsys.FS) store.Writer {
 	return fs.Img.JournalWriter()
 }
 
-// Repair runs a repair of one AG. structures names what to rebuild:
-// bnobt, cntbt, agf, agfl and rmapbt all start the free-space rebuild,
-// which rewrites the rmapbt too (from every owner the full scan finds:
-// its OWN_AG records change with the free-space trees).
-func Repair(ctx context.Context, fs *fsys.FS, structures []string, opts RepairOptions) (*RepairResult, error) {
-	start := time.Now()
-	if err := fs.ValidateAG(opts.AG); err != nil {
+// Repair rebuilds the structures named in what, in one AG or in every
+// AG (then as repairAll describes), and returns one result per AG
+// touched, in AG order. Any of bnobt, cntbt, agf, agfl and rmapbt start
+// the free-space rebuild, which rewrites the rmapbt too (from every owner
+// the full scan finds: its OWN_AG records change with the free-space
+// trees). On failure, the results of the AGs that completed and the
+// first error.
+func Repair(ctx context.Context, fs *fsys.FS, what Structures, where fsys.AGs, opts RepairOptions) ([]*RepairResult, error) {
+	agno, one := where.One()
+	if !one {
+		return repairAll(ctx, fs, what, opts)
+	}
+	opts.ag = agno
+	res, err := repairAG(ctx, fs, what, opts)
+	if res == nil {
 		return nil, err
 	}
-	set, err := parseRepairSet(fs, structures, opts.AG)
+	return []*RepairResult{res}, err
+}
+
+// repairAG is Repair of AG opts.ag.
+func repairAG(ctx context.Context, fs *fsys.FS, what Structures, opts RepairOptions) (*RepairResult, error) {
+	start := time.Now()
+	if err := fs.ValidateAG(opts.ag); err != nil {
+		return nil, err
+	}
+	set, err := what.resolve(fs, opts.ag)
 	if err != nil {
 		return nil, err
 	}
-	structures = set.structures
-	freesp, refc, ino, agi, sb := set.freesp, set.refc, set.ino, set.agi, set.sb
 	if err := preflight(fs); err != nil {
 		return nil, err
 	}
@@ -190,15 +201,15 @@ func Repair(ctx context.Context, fs *fsys.FS, structures []string, opts RepairOp
 			err = e
 		}
 	}
-	if sb {
+	if set.Has(SB) {
 		merge(rebuildSecondarySB(ctx, fs, opts))
 	}
-	if agi && !ino && err == nil {
+	if set.Has(AGI) && !set.Has(startsInodes) && err == nil {
 		merge(rebuildAGI(ctx, fs, opts))
 	}
-	if freesp && err == nil {
-		r, e := rebuildFreeSpace(ctx, fs, opts, refc, ino, slices.Contains(structures, "rmapbt"))
-		if r != nil && !slices.Contains(structures, "bnobt") && !slices.Contains(structures, "cntbt") {
+	if set.Has(startsFreeSpace) && err == nil {
+		r, e := rebuildFreeSpace(ctx, fs, opts, set.Has(RefcountBT), set.Has(startsInodes), set.Has(RmapBT))
+		if r != nil && !set.Has(BnoBT|CntBT) {
 			for i := range r.Rewritten {
 				if r.Rewritten[i].Structure == "bnobt" {
 					r.Rewritten[i].Why = "closure: the new trees' blocks come out of free space, and their old blocks go back to it"
@@ -208,7 +219,7 @@ func Repair(ctx context.Context, fs *fsys.FS, structures []string, opts RepairOp
 		merge(r, e)
 	}
 	if res != nil {
-		res.Requested = structures
+		res.Requested = set.Names()
 		res.Seconds = time.Since(start).Seconds()
 	}
 	return res, err
@@ -237,60 +248,6 @@ func mergeResult(res, r *RepairResult) {
 	if res.ChunkSource == "" {
 		res.ChunkSource = r.ChunkSource
 	}
-}
-
-// repairSet is what a list of structures asks for: "all" expanded, and
-// which rebuilds run.
-type repairSet struct {
-	structures                 []string
-	freesp, refc, ino, agi, sb bool
-}
-
-// parseRepairSet checks the structures named for AG agno against the
-// filesystem's features.
-func parseRepairSet(fs *fsys.FS, structures []string, agno uint32) (repairSet, error) {
-	var set repairSet
-	if len(structures) == 0 {
-		return set, fmt.Errorf("%w: name what to repair (bnobt, cntbt, agf, agfl)", ErrUnknownStruct)
-	}
-	if slices.Contains(structures, "all") {
-		// Everything this version rebuilds: the secondary superblock,
-		// the free space with the rmapbt, the inode btrees with the AGI,
-		// and the refcountbt, in one pass.
-		structures = []string{"bnobt", "inobt"}
-		if agno > 0 {
-			structures = append(structures, "sb")
-		}
-		if fs.Geo.Reflink {
-			structures = append(structures, "refcountbt")
-		}
-	}
-	set.structures = structures
-	for _, s := range structures {
-		switch s {
-		case "bnobt", "cntbt", "agf", "agfl", "freesp", "rmapbt", "refcountbt":
-			if s == "rmapbt" && !fs.Geo.Rmapbt {
-				return set, fmt.Errorf("%w %q: this filesystem has no rmapbt", ErrUnknownStruct, s)
-			}
-			if s == "refcountbt" && !fs.Geo.Reflink {
-				return set, fmt.Errorf("%w %q: this filesystem has no reflink", ErrUnknownStruct, s)
-			}
-			set.freesp = true
-			set.refc = set.refc || s == "refcountbt"
-		case "inobt", "finobt":
-			if s == "finobt" && !fs.Geo.Finobt {
-				return set, fmt.Errorf("%w %q: this filesystem has no finobt", ErrUnknownStruct, s)
-			}
-			set.freesp, set.ino = true, true
-		case "agi":
-			set.agi = true
-		case "sb":
-			set.sb = true
-		default:
-			return set, fmt.Errorf("%w %q (this version rebuilds: bnobt, cntbt, agf, agfl, rmapbt, refcountbt, inobt, finobt, agi, sb, all)", ErrUnknownStruct, s)
-		}
-	}
-	return set, nil
 }
 
 // freeSpaceCodes are the finding structures the free-space rebuild

@@ -29,7 +29,7 @@ func TestRepairRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer fs.Close()
-		_, err = Repair(ctx, fs, []string{"bnobt"}, RepairOptions{AG: 0, Force: true})
+		_, err = Repair(ctx, fs, BnoBT, fsys.OneAG(0), RepairOptions{Force: true})
 		if !errors.Is(err, ErrReadOnly) {
 			t.Fatalf("repair of a read-only open: %v", err)
 		}
@@ -84,7 +84,7 @@ func TestRepairRefusals(t *testing.T) {
 		mounted = false
 		before := testimg.FileSum(t, img)
 		fs := openRW(t, img)
-		_, err := Repair(ctx, fs, []string{"bnobt"}, RepairOptions{AG: 0, Force: true})
+		_, err := Repair(ctx, fs, BnoBT, fsys.OneAG(0), RepairOptions{Force: true})
 		fs.Close()
 		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "log is dirty") || !strings.Contains(err.Error(), "xfs_repair -L") {
 			t.Fatalf("repair with a dirty log: %v", err)
@@ -102,7 +102,7 @@ func TestRepairRefusals(t *testing.T) {
 		}
 		before := testimg.FileSum(t, img)
 		fs := openRW(t, img)
-		_, err := Repair(ctx, fs, []string{"bnobt"}, RepairOptions{AG: 0, Force: true})
+		_, err := Repair(ctx, fs, BnoBT, fsys.OneAG(0), RepairOptions{Force: true})
 		fs.Close()
 		if !errors.Is(err, ErrSourceCorrupt) || !strings.Contains(err.Error(), "inobt.") {
 			t.Fatalf("repair over a corrupt inobt: %v", err)
@@ -116,8 +116,11 @@ func TestRepairRefusals(t *testing.T) {
 		img := testimg.Copy(t, "defaults")
 		fs := openRW(t, img)
 		defer fs.Close()
-		if _, err := Repair(ctx, fs, []string{"frobt"}, RepairOptions{AG: 0}); !errors.Is(err, ErrUnknownStruct) {
+		if _, err := ParseStructures([]string{"frobt"}); !errors.Is(err, ErrUnknownStruct) {
 			t.Fatalf("unknown structure: %v", err)
+		}
+		if _, err := Repair(ctx, fs, 0, fsys.OneAG(0), RepairOptions{}); !errors.Is(err, ErrUnknownStruct) {
+			t.Fatalf("no structure: %v", err)
 		}
 	})
 }
@@ -129,15 +132,15 @@ func TestHeaderRepairs(t *testing.T) {
 	cases := []struct {
 		nav        []string
 		ag         uint32
-		structures []string
+		structures Structures
 	}{
-		{[]string{"agi 1", "fuzz -d count add"}, 1, []string{"agi"}},
-		{[]string{"agi 0", "fuzz -d freecount random"}, 0, []string{"agi"}},
-		{[]string{"agi 0", "fuzz -d unlinked[3] random"}, 0, []string{"agi"}},
-		{[]string{"agi 2", "fuzz -d seqno ones"}, 2, []string{"agi"}},
-		{[]string{"agi 0", "fuzz -d ino_blocks zeroes"}, 0, []string{"agi"}},
-		{[]string{"sb 3", "fuzz -d agblocks add"}, 3, []string{"sb"}},
-		{[]string{"sb 1", "fuzz -d features_incompat random"}, 1, []string{"sb"}},
+		{[]string{"agi 1", "fuzz -d count add"}, 1, AGI},
+		{[]string{"agi 0", "fuzz -d freecount random"}, 0, AGI},
+		{[]string{"agi 0", "fuzz -d unlinked[3] random"}, 0, AGI},
+		{[]string{"agi 2", "fuzz -d seqno ones"}, 2, AGI},
+		{[]string{"agi 0", "fuzz -d ino_blocks zeroes"}, 0, AGI},
+		{[]string{"sb 3", "fuzz -d agblocks add"}, 3, SB},
+		{[]string{"sb 1", "fuzz -d features_incompat random"}, 1, SB},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.nav, " "), func(t *testing.T) {
@@ -153,7 +156,7 @@ func TestHeaderRepairs(t *testing.T) {
 				t.Fatal("the damage was not detected")
 			}
 			fs := openRW(t, img)
-			res, err := Repair(context.Background(), fs, c.structures, RepairOptions{AG: c.ag})
+			res, err := repairOne(context.Background(), fs, c.structures, c.ag, RepairOptions{})
 			fs.Close()
 			if err != nil || res.NothingToDo {
 				t.Fatalf("repair: %v (nothing to do: %v)", err, res != nil && res.NothingToDo)
@@ -204,7 +207,7 @@ func TestZeroedHeaders(t *testing.T) {
 				t.Fatalf("a zeroed %s sector: our check finds nothing", c.name)
 			}
 			fs = openRW(t, img)
-			_, err := Repair(context.Background(), fs, []string{"all"}, RepairOptions{AG: 1})
+			_, err := Repair(context.Background(), fs, All, fsys.OneAG(1), RepairOptions{})
 			fs.Close()
 			if err != nil {
 				t.Fatal(err)

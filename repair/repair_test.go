@@ -72,11 +72,11 @@ func TestForceRebuildHealthy(t *testing.T) {
 			fs := openRW(t, img)
 			for agno := uint32(0); agno < fs.Geo.AGCount; agno++ {
 				freeBefore, metaBefore := spaceMaps(t, fs, agno)
-				what := []string{"bnobt", "inobt"}
+				what := BnoBT | InoBT
 				if fs.Geo.Reflink {
-					what = append(what, "refcountbt")
+					what |= RefcountBT
 				}
-				res, err := Repair(context.Background(), fs, what, RepairOptions{AG: agno, Force: true})
+				res, err := repairOne(context.Background(), fs, what, agno, RepairOptions{Force: true})
 				if err != nil {
 					t.Fatalf("ag %d: %v", agno, err)
 				}
@@ -94,7 +94,7 @@ func TestForceRebuildHealthy(t *testing.T) {
 					}
 				}
 			}
-			if res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1}); err != nil || res.Findings.Corrupt() {
+			if res, err := check.Check(context.Background(), fs, check.CheckOptions{}); err != nil || res.Findings.Corrupt() {
 				t.Fatalf("check after rebuilds: %v %v", err, res.Findings.List())
 			}
 			fs.Close()
@@ -162,7 +162,7 @@ func TestCrashEveryStep(t *testing.T) {
 		fs := openRW(t, img)
 		defer fs.Close()
 		f := &faultAfter{fs: fs, n: 1 << 30}
-		if _, err := Repair(context.Background(), fs, []string{"bnobt"}, RepairOptions{AG: 0, Writer: f, Fault: f.hook}); err != nil {
+		if _, err := repairOne(context.Background(), fs, BnoBT, 0, RepairOptions{Writer: f, Fault: f.hook}); err != nil {
 			t.Fatal(err)
 		}
 		return f.steps
@@ -175,7 +175,7 @@ func TestCrashEveryStep(t *testing.T) {
 		cp(t, damaged, work)
 		fs := openRW(t, work)
 		f := &faultAfter{fs: fs, n: n}
-		_, err := Repair(context.Background(), fs, []string{"bnobt"}, RepairOptions{AG: 0, Writer: f, Fault: f.hook})
+		_, err := repairOne(context.Background(), fs, BnoBT, 0, RepairOptions{Writer: f, Fault: f.hook})
 		fs.Close()
 		if !errors.Is(err, errInjected) {
 			t.Fatalf("step %d: repair returned %v, want the injected crash", n, err)
@@ -185,7 +185,7 @@ func TestCrashEveryStep(t *testing.T) {
 			t.Fatalf("crash after step %d/%d: findings %v, want %v (as before) or none", n, total, after, before)
 		}
 		fs = openRW(t, work)
-		if _, err := Repair(context.Background(), fs, []string{"bnobt"}, RepairOptions{AG: 0}); err != nil {
+		if _, err := repairOne(context.Background(), fs, BnoBT, 0, RepairOptions{}); err != nil {
 			t.Fatalf("rerun after crash at step %d: %v", n, err)
 		}
 		fs.Close()
@@ -201,7 +201,7 @@ func codes(t *testing.T, img string) []string {
 	t.Helper()
 	fs := openRW(t, img)
 	defer fs.Close()
-	res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
+	res, err := check.Check(context.Background(), fs, check.CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,4 +220,13 @@ func cp(t *testing.T, from, to string) {
 		t.Fatalf("cp: %v %s", err, out)
 	}
 	os.Chmod(to, 0o644)
+}
+
+// repairOne is Repair of one AG, for the tests that look at its result.
+func repairOne(ctx context.Context, fs *fsys.FS, what Structures, agno uint32, opts RepairOptions) (*RepairResult, error) {
+	res, err := Repair(ctx, fs, what, fsys.OneAG(agno), opts)
+	if len(res) == 0 {
+		return nil, err
+	}
+	return res[0], err
 }

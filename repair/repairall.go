@@ -3,7 +3,6 @@ package repair
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/xfsbox/xfsbox/repair/check"
@@ -11,7 +10,7 @@ import (
 	"github.com/xfsbox/xfsbox/repair/workspace"
 )
 
-// RepairAll repairs the named structures of every AG, the AGs in
+// repairAll is Repair of every AG: the named structures of every AG, the AGs in
 // parallel (at most GOMAXPROCS at a time). Each AG's structures are
 // rebuilt once, in one pass, as Repair does; the AGs' commits are one at
 // a time, since each recounts the superblock over every AG.
@@ -26,29 +25,29 @@ import (
 // The results are in AG order; on failure, those of the AGs that
 // completed and the first error (a failing AG cancels the others that
 // are still before their commit point).
-func RepairAll(ctx context.Context, fs *fsys.FS, structures []string, opts RepairOptions) ([]*RepairResult, error) {
+func repairAll(ctx context.Context, fs *fsys.FS, what Structures, opts RepairOptions) ([]*RepairResult, error) {
 	start := time.Now()
-	set, err := parseRepairSet(fs, structures, 1)
+	set, err := what.resolve(fs, 1)
 	if err != nil {
 		return nil, err
 	}
 	if err := preflight(fs); err != nil {
 		return nil, err
 	}
-	ags := make([]uint32, fs.Geo.AGCount)
-	for i := range ags {
-		ags[i] = uint32(i)
+	ags, err := fs.List(fsys.AllAGs)
+	if err != nil {
+		return nil, err
 	}
 	results := make([]*RepairResult, len(ags))
-	perAG := withoutSB(set.structures)
+	perAG := set &^ SB
 	switch {
-	case set.ino:
+	case set.Has(startsInodes):
 		err = repairAllShared(ctx, fs, set, ags, results, opts)
-	case set.freesp:
+	case set.Has(startsFreeSpace):
 		err = fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 			o := opts
-			o.AG = agno
-			res, err := Repair(ctx, fs, perAG, o)
+			o.ag = agno
+			res, err := repairAG(ctx, fs, perAG, o)
 			results[agno] = res
 			return agError(agno, err)
 		})
@@ -56,22 +55,22 @@ func RepairAll(ctx context.Context, fs *fsys.FS, structures []string, opts Repai
 		// Header repairs recount the superblock from their check, and
 		// need no parallelism: one AG after another.
 		for _, agno := range ags {
-			if len(perAG) == 0 {
+			if perAG == 0 {
 				break
 			}
 			o := opts
-			o.AG = agno
-			res, e := Repair(ctx, fs, perAG, o)
+			o.ag = agno
+			res, e := repairAG(ctx, fs, perAG, o)
 			results[agno] = res
 			if err = agError(agno, e); err != nil {
 				break
 			}
 		}
 	}
-	if err == nil && set.sb {
+	if err == nil && set.Has(SB) {
 		for _, agno := range ags[1:] {
 			o := opts
-			o.AG = agno
+			o.ag = agno
 			r, e := rebuildSecondarySB(ctx, fs, o)
 			if results[agno] == nil {
 				results[agno] = &RepairResult{AG: agno, NothingToDo: true}
@@ -87,7 +86,7 @@ func RepairAll(ctx context.Context, fs *fsys.FS, structures []string, opts Repai
 	var out []*RepairResult
 	for _, r := range results {
 		if r != nil {
-			r.Requested = set.structures
+			r.Requested = set.Names()
 			if r.Seconds == 0 {
 				r.Seconds = time.Since(start).Seconds()
 			}
@@ -104,14 +103,10 @@ func agError(agno uint32, err error) error {
 	return nil
 }
 
-func withoutSB(structures []string) []string {
-	return slices.DeleteFunc(slices.Clone(structures), func(s string) bool { return s == "sb" })
-}
-
-// repairAllShared is RepairAll's path for the inode btrees (with the
+// repairAllShared is repairAll's path for the inode btrees (with the
 // free space and, if asked, the refcountbt): one check of every AG, one
 // rescan of every AG's chunks, then the AGs' rebuilds in parallel.
-func repairAllShared(ctx context.Context, fs *fsys.FS, set repairSet, ags []uint32, results []*RepairResult, opts RepairOptions) error {
+func repairAllShared(ctx context.Context, fs *fsys.FS, set Structures, ags []uint32, results []*RepairResult, opts RepairOptions) error {
 	ws, err := workspace.New(ctx, check.WorkspaceOptions(opts.Workspace, fs, ags))
 	if err != nil {
 		return err
@@ -137,7 +132,7 @@ func repairAllShared(ctx context.Context, fs *fsys.FS, set repairSet, ags []uint
 	// read again: the same refusals Repair makes (rebuildFreeSpaceFrom
 	// repeats them per AG).
 	for _, agno := range ags {
-		if !set.refc {
+		if !set.Has(RefcountBT) {
 			if err := refuseCorruptSources(before[agno], "refcountbt"); err != nil {
 				return agError(agno, fmt.Errorf("%w: %w", ErrRefused, err))
 			}
@@ -151,10 +146,10 @@ func repairAllShared(ctx context.Context, fs *fsys.FS, set repairSet, ags []uint
 	}
 	return fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		o := opts
-		o.AG = agno
+		o.ag = agno
 		start := time.Now()
 		res := &RepairResult{AG: agno, Before: before[agno], Source: SourceInodeScan}
-		r, err := rebuildFreeSpaceFrom(ctx, fs, o, ws, checks[agno], res, set.refc, true, irs[agno])
+		r, err := rebuildFreeSpaceFrom(ctx, fs, o, ws, checks[agno], res, set.Has(RefcountBT), true, irs[agno])
 		if r != nil {
 			r.Seconds = time.Since(start).Seconds()
 		}

@@ -39,11 +39,11 @@ func checkAG(ctx context.Context, fs *fsys.FS, opts RepairOptions, fromRmap bool
 		}
 		if why == "" {
 			res.Source = SourceRmapbt
-			opts.logf("ag %d: used space from the rmapbt (it agrees with the AG's metadata and the bnobt; no inode read)", opts.AG)
+			opts.logf("ag %d: used space from the rmapbt (it agrees with the AG's metadata and the bnobt; no inode read)", opts.ag)
 			return ws, c, res, nil
 		}
 		ws.Close()
-		opts.logf("ag %d: the rmapbt is not a sound source (%s); reading every inode instead", opts.AG, why)
+		opts.logf("ag %d: the rmapbt is not a sound source (%s); reading every inode instead", opts.ag, why)
 	}
 	mode := check.CollectFull
 	if opts.Force {
@@ -58,16 +58,16 @@ func checkAG(ctx context.Context, fs *fsys.FS, opts RepairOptions, fromRmap bool
 }
 
 func checkAGWith(ctx context.Context, fs *fsys.FS, opts RepairOptions, mode check.CollectMode) (*workspace.Workspace, *check.AG, *RepairResult, error) {
-	ws, err := workspace.New(ctx, check.WorkspaceOptions(opts.Workspace, fs, []uint32{opts.AG}))
+	ws, err := workspace.New(ctx, check.WorkspaceOptions(opts.Workspace, fs, []uint32{opts.ag}))
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	opts.progress("check")
 	findings := &check.Findings{}
-	checks, err := check.Collect(ctx, fs, []uint32{opts.AG}, ws, findings, nil, mode)
+	checks, err := check.Collect(ctx, fs, []uint32{opts.ag}, ws, findings, nil, mode)
 	if err != nil {
 		ws.Close()
-		return nil, nil, nil, fmt.Errorf("check of AG %d: %w", opts.AG, err)
+		return nil, nil, nil, fmt.Errorf("check of AG %d: %w", opts.ag, err)
 	}
-	return ws, checks[opts.AG], &RepairResult{AG: opts.AG, Before: findings.List()}, nil
+	return ws, checks[opts.ag], &RepairResult{AG: opts.ag, Before: findings.List()}, nil
 }

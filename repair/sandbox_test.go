@@ -62,16 +62,16 @@ func TestSandboxRepairCommit(t *testing.T) {
 	}
 	defer fs.Close()
 	ctx := context.Background()
-	if _, err := Repair(ctx, fs, []string{"bnobt"}, RepairOptions{AG: 0}); err != nil {
+	if _, err := repairOne(ctx, fs, BnoBT, 0, RepairOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := RepairAll(ctx, fs, []string{"all"}, RepairOptions{Force: true}); err != nil {
+	if _, err := Repair(ctx, fs, All, fsys.AllAGs, RepairOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	if testimg.FileSum(t, img) != before || !slices.Equal(dirNames(t, filepath.Dir(img)), names) {
 		t.Fatal("a sandboxed repair wrote the image or beside it")
 	}
-	res, err := check.Check(ctx, fs, check.CheckOptions{AG: -1})
+	res, err := check.Check(ctx, fs, check.CheckOptions{})
 	if err != nil || res.Findings.Corrupt() {
 		t.Fatalf("the staged state is not clean: %v %v", err, res.Findings.List())
 	}
@@ -102,7 +102,7 @@ func TestSandboxLargeCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := RepairAll(context.Background(), fs, []string{"all"}, RepairOptions{Force: true}); err != nil {
+	if _, err := Repair(context.Background(), fs, All, fsys.AllAGs, RepairOptions{Force: true}); err != nil {
 		fs.Close()
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := Plan(context.Background(), fs, []string{"bnobt"}, RepairOptions{AG: 0}, false)
+	plan, err := Plan(context.Background(), fs, BnoBT, fsys.OneAG(0), RepairOptions{})
 	fs.Close()
 	if err != nil || len(plan) != 1 || len(plan[0].Rewritten) == 0 || len(plan[0].After) != 0 {
 		t.Fatalf("plan: %v %+v", err, plan)
@@ -148,7 +148,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	}
 	fs = openRW(t, img)
 	defer fs.Close()
-	res, err := Repair(context.Background(), fs, []string{"bnobt"}, RepairOptions{AG: 0})
+	res, err := repairOne(context.Background(), fs, BnoBT, 0, RepairOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestSandboxCommitCrashNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Repair(context.Background(), fs, []string{"bnobt"}, RepairOptions{AG: 0}); err != nil {
+	if _, err := repairOne(context.Background(), fs, BnoBT, 0, RepairOptions{}); err != nil {
 		fs.Close()
 		t.Fatal(err)
 	}

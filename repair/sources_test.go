@@ -12,18 +12,18 @@ import (
 	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
-func repairAG(t *testing.T, img string, agno uint32, what []string, opts repair.RepairOptions) *repair.RepairResult {
+func repairAG(t *testing.T, img string, agno uint32, what repair.Structures, opts repair.RepairOptions) *repair.RepairResult {
 	t.Helper()
 	fs, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	opts.AG = agno
-	res, err := repair.Repair(context.Background(), fs, what, opts)
-	if err != nil {
-		t.Fatalf("repair ag %d %v: %v", agno, what, err)
+	results, err := repair.Repair(context.Background(), fs, what, fsys.OneAG(agno), opts)
+	if err != nil || len(results) != 1 {
+		t.Fatalf("repair ag %d %v: %d results, %v", agno, what, len(results), err)
 	}
+	res := results[0]
 	if len(res.After) > 0 {
 		t.Fatalf("ag %d: findings after the repair: %v", agno, res.After)
 	}
@@ -37,7 +37,7 @@ func TestRmapSourceMatchesScan(t *testing.T) {
 	testimg.Require(t, "xfsprogs")
 	fromRmap, fromScan := testimg.Copy(t, "allfeatures"), testimg.Copy(t, "allfeatures")
 	for agno := uint32(0); agno < 4; agno++ {
-		for _, what := range [][]string{{"bnobt"}, {"refcountbt"}} {
+		for _, what := range []repair.Structures{repair.BnoBT, repair.RefcountBT} {
 			r := repairAG(t, fromRmap, agno, what, repair.RepairOptions{Force: true})
 			s := repairAG(t, fromScan, agno, what, repair.RepairOptions{Force: true, FullScan: true})
 			if r.Source != repair.SourceRmapbt || s.Source != repair.SourceInodeScan {
@@ -60,9 +60,10 @@ func TestRmapSourceGate(t *testing.T) {
 	testimg.Require(t, "xfsprogs")
 	for _, tc := range []struct {
 		tree, root, want string
+		what             repair.Structures
 	}{
-		{"cntbt", "cntroot", repair.SourceRmapbt},
-		{"bnobt", "bnoroot", repair.SourceInodeScan},
+		{"cntbt", "cntroot", repair.SourceRmapbt, repair.CntBT},
+		{"bnobt", "bnoroot", repair.SourceInodeScan, repair.BnoBT},
 	} {
 		t.Run(tc.tree, func(t *testing.T) {
 			img := testimg.Copy(t, "allfeatures")
@@ -71,7 +72,7 @@ func TestRmapSourceGate(t *testing.T) {
 			if _, changed, err := campaign.Apply(context.Background(), img, c); err != nil || !changed {
 				t.Fatalf("corrupting %s: changed %v, %v", c, changed, err)
 			}
-			res := repairAG(t, img, 0, []string{tc.tree}, repair.RepairOptions{})
+			res := repairAG(t, img, 0, tc.what, repair.RepairOptions{})
 			if res.NothingToDo || len(res.Before) == 0 {
 				t.Fatalf("the repair saw nothing wrong after %s", c)
 			}
@@ -83,7 +84,7 @@ func TestRmapSourceGate(t *testing.T) {
 	}
 	t.Run("no-rmapbt", func(t *testing.T) {
 		img := testimg.Copy(t, "defaults")
-		if res := repairAG(t, img, 1, []string{"bnobt"}, repair.RepairOptions{Force: true}); res.Source != repair.SourceInodeScan {
+		if res := repairAG(t, img, 1, repair.BnoBT, repair.RepairOptions{Force: true}); res.Source != repair.SourceInodeScan {
 			t.Fatalf("source %q without an rmapbt", res.Source)
 		}
 	})
@@ -94,7 +95,7 @@ func TestRmapSourceGate(t *testing.T) {
 func TestRmapRepairReadsInodes(t *testing.T) {
 	testimg.Require(t, "xfsprogs")
 	img := testimg.Copy(t, "allfeatures")
-	if res := repairAG(t, img, 2, []string{"rmapbt"}, repair.RepairOptions{Force: true}); res.Source != repair.SourceInodeScan {
+	if res := repairAG(t, img, 2, repair.RmapBT, repair.RepairOptions{Force: true}); res.Source != repair.SourceInodeScan {
 		t.Fatalf("rmapbt repair took its used space from the %s", res.Source)
 	}
 }
@@ -118,7 +119,7 @@ func TestRepairAllParallel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results, err := repair.RepairAll(context.Background(), fs, []string{"all"}, repair.RepairOptions{})
+	results, err := repair.Repair(context.Background(), fs, repair.All, fsys.AllAGs, repair.RepairOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestRepairAllParallel(t *testing.T) {
 	if !repaired[1] || !repaired[2] || repaired[0] || repaired[3] {
 		t.Fatalf("AGs whose trees were rebuilt: %v, want 1 and 2", repaired)
 	}
-	res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
+	res, err := check.Check(context.Background(), fs, check.CheckOptions{})
 	if err != nil || res.Findings.Corrupt() {
 		t.Fatalf("check after repair all: %v %v", err, res.Findings.List())
 	}
@@ -162,16 +163,16 @@ func TestChunkSources(t *testing.T) {
 	for _, tc := range []struct {
 		name, profile string
 		ag            uint32
-		structures    []string
+		structures    repair.Structures
 		corrupt       *campaign.Case
 		want          string
 	}{
-		{"healthy", "allfeatures", 1, []string{"inobt"}, nil, repair.ChunksFromRmapbt},
-		{"healthy", "defaults", 1, []string{"inobt"}, nil, repair.ChunksFromInobt},
-		{"bad-record", "defaults", 1, []string{"inobt"}, &campaign.Case{Profile: "defaults", AG: 1, Object: "inobt-root", Field: "recs[1].startino", Verb: "add", Nav: []string{"agi 1", "addr root"}}, repair.ChunksFromSearch},
-		{"emptied-inobt-leaf", "defaults", 0, []string{"inobt"}, emptied("defaults", "inobt-leaf", "agi 0", "addr root", "addr ptrs[1]"), repair.ChunksFromSearch},
-		{"emptied-inobt-leaf", "allfeatures", 0, []string{"inobt"}, emptied("allfeatures", "inobt-leaf", "agi 0", "addr root", "addr ptrs[1]"), repair.ChunksFromRmapbt},
-		{"emptied-rmapbt-leaf", "allfeatures", 0, []string{"all"}, emptied("allfeatures", "rmapbt-leaf", "agf 0", "addr rmaproot", "addr ptrs[1]"), repair.ChunksFromSearch},
+		{"healthy", "allfeatures", 1, repair.InoBT, nil, repair.ChunksFromRmapbt},
+		{"healthy", "defaults", 1, repair.InoBT, nil, repair.ChunksFromInobt},
+		{"bad-record", "defaults", 1, repair.InoBT, &campaign.Case{Profile: "defaults", AG: 1, Object: "inobt-root", Field: "recs[1].startino", Verb: "add", Nav: []string{"agi 1", "addr root"}}, repair.ChunksFromSearch},
+		{"emptied-inobt-leaf", "defaults", 0, repair.InoBT, emptied("defaults", "inobt-leaf", "agi 0", "addr root", "addr ptrs[1]"), repair.ChunksFromSearch},
+		{"emptied-inobt-leaf", "allfeatures", 0, repair.InoBT, emptied("allfeatures", "inobt-leaf", "agi 0", "addr root", "addr ptrs[1]"), repair.ChunksFromRmapbt},
+		{"emptied-rmapbt-leaf", "allfeatures", 0, repair.All, emptied("allfeatures", "rmapbt-leaf", "agf 0", "addr rmaproot", "addr ptrs[1]"), repair.ChunksFromSearch},
 	} {
 		t.Run(tc.profile+"/"+tc.name, func(t *testing.T) {
 			img := testimg.Copy(t, tc.profile)
@@ -201,7 +202,7 @@ func TestRmapSourceRefcounts(t *testing.T) {
 	if _, changed, err := campaign.Apply(context.Background(), img, c); err != nil || !changed {
 		t.Fatalf("corrupting %s: changed %v, %v", c, changed, err)
 	}
-	res := repairAG(t, img, 0, []string{"refcountbt"}, repair.RepairOptions{})
+	res := repairAG(t, img, 0, repair.RefcountBT, repair.RepairOptions{})
 	if res.NothingToDo || res.Source != repair.SourceRmapbt {
 		t.Fatalf("nothing to do %v, source %q: want a repair from the rmapbt", res.NothingToDo, res.Source)
 	}
@@ -210,7 +211,7 @@ func TestRmapSourceRefcounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	if r, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1}); err != nil || r.Findings.Corrupt() {
+	if r, err := check.Check(context.Background(), fs, check.CheckOptions{}); err != nil || r.Findings.Corrupt() {
 		t.Fatalf("check after the repair: %v %v", err, r.Findings.List())
 	}
 	judge.RequireClean(t, img, "after repairing "+c.String())

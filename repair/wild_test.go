@@ -30,7 +30,7 @@ func TestWildMatrix(t *testing.T) {
 
 			cp := testimg.Copy(t, prof)
 			fs := openRW(t, cp)
-			fresh, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
+			fresh, err := check.Check(context.Background(), fs, check.CheckOptions{})
 			if err != nil {
 				fs.Close()
 				t.Fatal(err)
@@ -39,7 +39,7 @@ func TestWildMatrix(t *testing.T) {
 				fs.Close()
 				t.Fatalf("%d findings (%d suppressed) on a fresh %s image (a false alarm): %v", len(list), fresh.Findings.Suppressed, prof, list)
 			}
-			results, err := RepairAll(context.Background(), fs, []string{"all"}, RepairOptions{Force: true})
+			results, err := Repair(context.Background(), fs, All, fsys.AllAGs, RepairOptions{Force: true})
 			if err != nil {
 				fs.Close()
 				t.Fatalf("repair all --force: %v", err)
@@ -49,7 +49,7 @@ func TestWildMatrix(t *testing.T) {
 					t.Errorf("ag %d: findings after the rebuild: %v", i, r.After)
 				}
 			}
-			res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
+			res, err := check.Check(context.Background(), fs, check.CheckOptions{})
 			fs.Close()
 			if err != nil || res.Findings.Corrupt() {
 				t.Fatalf("check after repair all --force: %v %v", err, res.Findings.List())
@@ -164,21 +164,21 @@ func TestLostBlockMateChunk(t *testing.T) {
 		t.Fatalf("xfs_db: %v\n%s", err, out)
 	}
 	fs := openRW(t, img)
-	res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1})
+	res, err := check.Check(context.Background(), fs, check.CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(res.Findings.List(), func(f check.Finding) bool { return f.Code == "inobt.partial_block" }) {
 		t.Fatalf("check does not see the lost block-mate chunk: %v", res.Findings.List())
 	}
-	r, err := Repair(context.Background(), fs, []string{"inobt"}, RepairOptions{AG: 0})
+	r, err := repairOne(context.Background(), fs, InoBT, 0, RepairOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(r.After) > 0 || r.ChunkSource != ChunksFromRmapbt {
 		t.Fatalf("after the repair (chunks from the %s): %v", r.ChunkSource, r.After)
 	}
-	if res, err := check.Check(context.Background(), fs, check.CheckOptions{AG: -1}); err != nil || res.Findings.Corrupt() {
+	if res, err := check.Check(context.Background(), fs, check.CheckOptions{}); err != nil || res.Findings.Corrupt() {
 		t.Fatalf("check after the repair: %v %v", err, res.Findings.List())
 	}
 	fs.Close()

@@ -2,6 +2,10 @@ package xfsformat
 
 import "encoding/binary"
 
+// AGF, DecodeAGF, Encode and Fields go field by field through xfs_agf,
+// as agi.go and sb.go go through theirs: alike in shape only (Layouts in
+// doc.go).
+
 // AGFMagic is "XAGF".
 const AGFMagic = 0x58414746
 
@@ -28,7 +32,7 @@ type AGF struct {
 // DecodeAGF decodes an AGF sector.
 func DecodeAGF(buf []byte) (*AGF, error) {
 	if len(buf) < AGFSize {
-		return nil, ferr(ErrShort, "agf", -1, -1, "", "", "need %d bytes, have %d", AGFSize, len(buf))
+		return nil, errShort("agf", AGFSize, len(buf))
 	}
 	be := binary.BigEndian
 	a := &AGF{
@@ -49,7 +53,7 @@ func DecodeAGF(buf []byte) (*AGF, error) {
 // rest of the sector alone. The CRC is written as stored in a.CRC.
 func (a *AGF) Encode(dst []byte) error {
 	if len(dst) < AGFSize {
-		return ferr(ErrShort, "agf", -1, -1, "", "", "need %d bytes, have %d", AGFSize, len(dst))
+		return errShort("agf", AGFSize, len(dst))
 	}
 	be := binary.BigEndian
 	for i, v := range []uint32{a.MagicNum, a.VersionNum, a.SeqNo, a.Length, a.BnoRoot, a.CntRoot, a.RmapRoot,

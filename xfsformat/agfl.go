@@ -54,7 +54,7 @@ func DecodeAGFL(buf []byte) (*AGFL, error) {
 // Encode writes the AGFL into dst, which must hold every slot.
 func (a *AGFL) Encode(dst []byte) error {
 	if len(dst) < agflHeaderSize+4*len(a.Bno) {
-		return ferr(ErrShort, "agfl", -1, -1, "", "", "need %d bytes, have %d", agflHeaderSize+4*len(a.Bno), len(dst))
+		return errShort("agfl", agflHeaderSize+4*len(a.Bno), len(dst))
 	}
 	be := binary.BigEndian
 	be.PutUint32(dst[0:], a.MagicNum)

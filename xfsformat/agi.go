@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// AGI, DecodeAGI, Encode and Fields go field by field through xfs_agi,
+// as agf.go and sb.go go through theirs: alike in shape only (Layouts in
+// doc.go).
+
 // AGIMagic is "XAGI".
 const AGIMagic = 0x58414749
 
@@ -33,7 +37,7 @@ type AGI struct {
 // DecodeAGI decodes an AGI sector.
 func DecodeAGI(buf []byte) (*AGI, error) {
 	if len(buf) < AGISize {
-		return nil, ferr(ErrShort, "agi", -1, -1, "", "", "need %d bytes, have %d", AGISize, len(buf))
+		return nil, errShort("agi", AGISize, len(buf))
 	}
 	be := binary.BigEndian
 	a := &AGI{
@@ -54,7 +58,7 @@ func DecodeAGI(buf []byte) (*AGI, error) {
 // Encode writes the AGI into dst, leaving the rest of the sector alone.
 func (a *AGI) Encode(dst []byte) error {
 	if len(dst) < AGISize {
-		return ferr(ErrShort, "agi", -1, -1, "", "", "need %d bytes, have %d", AGISize, len(dst))
+		return errShort("agi", AGISize, len(dst))
 	}
 	be := binary.BigEndian
 	for i, v := range []uint32{a.MagicNum, a.VersionNum, a.SeqNo, a.Length, a.Count, a.Root, a.Level, a.FreeCount, a.NewIno, a.DirIno} {

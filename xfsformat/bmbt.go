@@ -58,6 +58,11 @@ func (r BmbtRec) Encode(b []byte) {
 	binary.BigEndian.PutUint64(b[8:], l1)
 }
 
+// BmbtHeader's Encode and NewBmbtBlock go field by field through
+// xfs_btree_block's long form; BlockHeader (btree.go) is the short form,
+// and sb.go and inode.go are other structures: alike in shape only
+// (Layouts in doc.go).
+
 // BmbtHeader is the long-form v5 btree block header.
 type BmbtHeader struct {
 	Magic    uint32
@@ -75,7 +80,7 @@ type BmbtHeader struct {
 // Encode writes the header into the first BmbtHeaderSize bytes of dst.
 func (h *BmbtHeader) Encode(dst []byte) error {
 	if len(dst) < BmbtHeaderSize {
-		return ferr(ErrShort, "bmbt block", -1, -1, "", "", "need %d bytes, have %d", BmbtHeaderSize, len(dst))
+		return errShort("bmbt block", BmbtHeaderSize, len(dst))
 	}
 	be := binary.BigEndian
 	be.PutUint32(dst[0:], h.Magic)
@@ -107,7 +112,7 @@ type BmbtBlock struct {
 // filesystem block).
 func NewBmbtBlock(buf []byte) (*BmbtBlock, error) {
 	if len(buf) < BmbtHeaderSize {
-		return nil, ferr(ErrShort, "bmbt block", -1, -1, "", "", "need %d bytes, have %d", BmbtHeaderSize, len(buf))
+		return nil, errShort("bmbt block", BmbtHeaderSize, len(buf))
 	}
 	be := binary.BigEndian
 	b := &BmbtBlock{Buf: buf, Hdr: BmbtHeader{
@@ -122,7 +127,7 @@ func NewBmbtBlock(buf []byte) (*BmbtBlock, error) {
 // NewBmbtRoot decodes the bmbt root held in a btree-format inode fork.
 func NewBmbtRoot(fork []byte) (*BmbtBlock, error) {
 	if len(fork) < BmdrHeaderSize {
-		return nil, ferr(ErrShort, "bmbt root", -1, -1, "", "", "need %d bytes, have %d", BmdrHeaderSize, len(fork))
+		return nil, errShort("bmbt root", BmdrHeaderSize, len(fork))
 	}
 	be := binary.BigEndian
 	return &BmbtBlock{Root: true, Buf: fork, Hdr: BmbtHeader{Level: be.Uint16(fork[0:]), NumRecs: be.Uint16(fork[2:])}}, nil

@@ -166,6 +166,12 @@ func ParseBtreeType(name string) (BtreeType, bool) {
 	return 0, false
 }
 
+// BlockHeader's decoder, Encode and HeaderFields go field by field
+// through xfs_btree_block's short form; BmbtHeader (bmbt.go) is the long
+// form, with 64-bit siblings and owner at other offsets, and sb.go,
+// agf.go and agi.go are other structures: alike in shape only (Layouts
+// in doc.go).
+
 // BlockHeader is the v5 short-form btree block header.
 type BlockHeader struct {
 	Magic    uint32
@@ -183,7 +189,7 @@ type BlockHeader struct {
 // DecodeBlockHeader decodes the first BtreeHeaderSize bytes of a block.
 func DecodeBlockHeader(buf []byte) (*BlockHeader, error) {
 	if len(buf) < BtreeHeaderSize {
-		return nil, ferr(ErrShort, "btree block", -1, -1, "", "", "need %d bytes, have %d", BtreeHeaderSize, len(buf))
+		return nil, errShort("btree block", BtreeHeaderSize, len(buf))
 	}
 	be := binary.BigEndian
 	h := &BlockHeader{Magic: be.Uint32(buf[0:]), Level: be.Uint16(buf[4:]), NumRecs: be.Uint16(buf[6:]),
@@ -196,7 +202,7 @@ func DecodeBlockHeader(buf []byte) (*BlockHeader, error) {
 // Encode writes the header into the first BtreeHeaderSize bytes of dst.
 func (h *BlockHeader) Encode(dst []byte) error {
 	if len(dst) < BtreeHeaderSize {
-		return ferr(ErrShort, "btree block", -1, -1, "", "", "need %d bytes, have %d", BtreeHeaderSize, len(dst))
+		return errShort("btree block", BtreeHeaderSize, len(dst))
 	}
 	be := binary.BigEndian
 	be.PutUint32(dst[0:], h.Magic)

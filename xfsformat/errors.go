@@ -66,3 +66,9 @@ func ferr(kind error, st string, ag, blk int64, field, value, format string, arg
 func Errorf(kind error, st string, ag, blk int64, field, value, format string, args ...any) *FormatError {
 	return ferr(kind, st, ag, blk, field, value, format, args...)
 }
+
+// errShort is the error of a decoder or encoder given fewer than the need
+// bytes its structure takes.
+func errShort(st string, need, have int) error {
+	return ferr(ErrShort, st, -1, -1, "", "", "need %d bytes, have %d", need, have)
+}

@@ -73,11 +73,15 @@ type Inode struct {
 	Buf          []byte
 }
 
+// DecodeInode goes field by field through xfs_dinode, as NewBmbtBlock
+// (bmbt.go) and the header decoders go through theirs: alike in shape
+// only (Layouts in doc.go).
+
 // DecodeInode decodes an inode. buf should be one whole inode (sb
 // inodesize bytes): the forks and the CRC are taken from it.
 func DecodeInode(buf []byte) (*Inode, error) {
 	if len(buf) < DinodeCoreSize {
-		return nil, ferr(ErrShort, "inode", -1, -1, "", "", "need %d bytes, have %d", DinodeCoreSize, len(buf))
+		return nil, errShort("inode", DinodeCoreSize, len(buf))
 	}
 	be := binary.BigEndian
 	in := &Inode{

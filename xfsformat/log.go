@@ -96,7 +96,7 @@ func IsLogRecHeader(bb []byte) bool {
 // buf is short or lacks the magic; use Verify for the rest.
 func DecodeLogRecHeader(buf []byte) (*LogRecHeader, error) {
 	if len(buf) < BBSize {
-		return nil, ferr(ErrShort, "log record", -1, -1, "", "", "need %d bytes, have %d", BBSize, len(buf))
+		return nil, errShort("log record", BBSize, len(buf))
 	}
 	be := binary.BigEndian
 	h := &LogRecHeader{
@@ -229,7 +229,7 @@ type LogOpHeader struct {
 // DecodeLogOpHeader decodes an operation header.
 func DecodeLogOpHeader(buf []byte) (LogOpHeader, error) {
 	if len(buf) < LogOpHeaderSize {
-		return LogOpHeader{}, ferr(ErrShort, "log op", -1, -1, "", "", "need %d bytes, have %d", LogOpHeaderSize, len(buf))
+		return LogOpHeader{}, errShort("log op", LogOpHeaderSize, len(buf))
 	}
 	be := binary.BigEndian
 	return LogOpHeader{TID: be.Uint32(buf), Len: be.Uint32(buf[4:]), ClientID: buf[8], Flags: buf[9], Res2: be.Uint16(buf[10:])}, nil

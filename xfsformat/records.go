@@ -265,20 +265,8 @@ var btreeOps = [NumBtreeTypes]BtreeOps{
 			return []Value{v[1], v[0]}
 		},
 	},
-	Inobt: {
-		Type: Inobt, Name: "inobt", DBType: "inobt", Magic: 0x49414233, RecLen: InobtRecLen, KeyLen: 4,
-		RecKey:     func(k, r []byte) { copy(k, r[:4]) },
-		CmpKeys:    func(a, b []byte) int { return cmpU32At(a, b, 0) },
-		RecColumns: inobtColumns, RecValues: inobtValues,
-		KeyColumns: []string{"startino"}, KeyValues: inoKeyValues,
-	},
-	Finobt: {
-		Type: Finobt, Name: "finobt", DBType: "finobt", Magic: 0x46494233, RecLen: InobtRecLen, KeyLen: 4,
-		RecKey:     func(k, r []byte) { copy(k, r[:4]) },
-		CmpKeys:    func(a, b []byte) int { return cmpU32At(a, b, 0) },
-		RecColumns: inobtColumns, RecValues: inobtValues,
-		KeyColumns: []string{"startino"}, KeyValues: inoKeyValues,
-	},
+	Inobt:  inodeTreeOps(Inobt, "inobt", 0x49414233),
+	Finobt: inodeTreeOps(Finobt, "finobt", 0x46494233),
 	Rmapbt: {
 		Type: Rmapbt, Name: "rmapbt", DBType: "rmapbt", Magic: 0x524d4233, RecLen: RmapRecLen, KeyLen: RmapKeyLen,
 		Overlapping: true,
@@ -312,4 +300,16 @@ var btreeOps = [NumBtreeTypes]BtreeOps{
 			return []Value{vDec(uint64(v &^ RefcountCowFlag)), vBool(v&RefcountCowFlag != 0)}
 		},
 	},
+}
+
+// inodeTreeOps is the table of the inobt and of the finobt: the same
+// records and keys, told apart by type, name and magic only.
+func inodeTreeOps(t BtreeType, name string, magic uint32) BtreeOps {
+	return BtreeOps{
+		Type: t, Name: name, DBType: name, Magic: magic, RecLen: InobtRecLen, KeyLen: 4,
+		RecKey:     func(k, r []byte) { copy(k, r[:4]) },
+		CmpKeys:    func(a, b []byte) int { return cmpU32At(a, b, 0) },
+		RecColumns: inobtColumns, RecValues: inobtValues,
+		KeyColumns: []string{"startino"}, KeyValues: inoKeyValues,
+	}
 }

@@ -4,6 +4,10 @@ import (
 	"encoding/binary"
 )
 
+// Superblock, DecodeSuperblock, Encode and Fields go field by field
+// through xfs_dsb, as agf.go, agi.go, btree.go, bmbt.go and inode.go go
+// through their structures: alike in shape only (Layouts in doc.go).
+
 // SBMagic is "XFSB".
 const SBMagic = 0x58465342
 
@@ -77,7 +81,7 @@ type Superblock struct {
 // when buf is too short; use Verify for everything else.
 func DecodeSuperblock(buf []byte) (*Superblock, error) {
 	if len(buf) < SBSize {
-		return nil, ferr(ErrShort, "sb", -1, -1, "", "", "need %d bytes, have %d", SBSize, len(buf))
+		return nil, errShort("sb", SBSize, len(buf))
 	}
 	be := binary.BigEndian
 	s := &Superblock{
@@ -144,7 +148,7 @@ func DecodeSuperblock(buf []byte) (*Superblock, error) {
 // the rest of dst alone. It does not recompute the CRC (see UpdateCRC).
 func (s *Superblock) Encode(dst []byte) error {
 	if len(dst) < SBSize {
-		return ferr(ErrShort, "sb", -1, -1, "", "", "need %d bytes, have %d", SBSize, len(dst))
+		return errShort("sb", SBSize, len(dst))
 	}
 	be := binary.BigEndian
 	be.PutUint32(dst[0:], s.MagicNum)

@@ -34,66 +34,58 @@ func VerifySuperblockCopy(s *Superblock, sector []byte, g *Geometry, agno uint32
 
 // VerifyAGF checks an AGF sector on its own.
 func VerifyAGF(a *AGF, sector []byte, g *Geometry, agno uint32) []error {
-	var errs []error
-	add := func(kind error, field string, value uint64, msg string) {
-		errs = append(errs, ferr(kind, "agf", int64(agno), 1, field, u(value), "%s", msg))
-	}
 	length := g.AGLength(agno)
-	errs = append(errs, verifyAGHeader(agHeader{"agf", 1, a.MagicNum, AGFMagic, a.VersionNum, a.SeqNo, a.Length, a.CRC, a.UUID}, sector, agfCRCOff, g, agno, length)...)
+	p := verifyAGHeader(agHeader{"agf", 1, a.MagicNum, AGFMagic, a.VersionNum, a.SeqNo, a.Length, a.CRC, a.UUID}, sector, agfCRCOff, g, agno, length)
 	slots := uint32(AGFLSlots(int(g.SectSize)))
 	if a.FLFirst >= slots {
-		add(ErrRange, "flfirst", uint64(a.FLFirst), "beyond the AGFL's "+u(uint64(slots))+" slots")
+		p.add(ErrRange, "flfirst", uint64(a.FLFirst), "beyond the AGFL's "+u(uint64(slots))+" slots")
 	}
 	if a.FLLast >= slots {
-		add(ErrRange, "fllast", uint64(a.FLLast), "beyond the AGFL's "+u(uint64(slots))+" slots")
+		p.add(ErrRange, "fllast", uint64(a.FLLast), "beyond the AGFL's "+u(uint64(slots))+" slots")
 	}
 	if a.FLCount > slots {
-		add(ErrRange, "flcount", uint64(a.FLCount), "more than the AGFL's "+u(uint64(slots))+" slots")
+		p.add(ErrRange, "flcount", uint64(a.FLCount), "more than the AGFL's "+u(uint64(slots))+" slots")
 	}
 	if a.FreeBlks > length {
-		add(ErrRange, "freeblks", uint64(a.FreeBlks), "more free blocks than the AG has")
+		p.add(ErrRange, "freeblks", uint64(a.FreeBlks), "more free blocks than the AG has")
 	}
 	if a.Longest > a.FreeBlks {
-		add(ErrRange, "longest", uint64(a.Longest), "longest free extent exceeds freeblks")
+		p.add(ErrRange, "longest", uint64(a.Longest), "longest free extent exceeds freeblks")
 	}
 	for _, t := range []BtreeType{Bnobt, Cntbt, Rmapbt, Refcountbt} {
-		verifyRoot(t, g, a, nil, length, add)
+		verifyRoot(t, g, a, nil, length, p.add)
 	}
-	return errs
+	return p.errs
 }
 
 // VerifyAGI checks an AGI sector on its own.
 func VerifyAGI(a *AGI, sector []byte, g *Geometry, agno uint32) []error {
-	var errs []error
-	add := func(kind error, field string, value uint64, msg string) {
-		errs = append(errs, ferr(kind, "agi", int64(agno), 2, field, u(value), "%s", msg))
-	}
 	length := g.AGLength(agno)
-	errs = append(errs, verifyAGHeader(agHeader{"agi", 2, a.MagicNum, AGIMagic, a.VersionNum, a.SeqNo, a.Length, a.CRC, a.UUID}, sector, agiCRCOff, g, agno, length)...)
+	p := verifyAGHeader(agHeader{"agi", 2, a.MagicNum, AGIMagic, a.VersionNum, a.SeqNo, a.Length, a.CRC, a.UUID}, sector, agiCRCOff, g, agno, length)
 	maxIno := uint64(length) << g.InoPBLog
 	if uint64(a.Count) > maxIno {
-		add(ErrRange, "count", uint64(a.Count), "more inodes than the AG can hold")
+		p.add(ErrRange, "count", uint64(a.Count), "more inodes than the AG can hold")
 	}
 	if a.FreeCount > a.Count {
-		add(ErrRange, "freecount", uint64(a.FreeCount), "more free inodes than inodes")
+		p.add(ErrRange, "freecount", uint64(a.FreeCount), "more free inodes than inodes")
 	}
 	for _, t := range []BtreeType{Inobt, Finobt} {
-		verifyRoot(t, g, nil, a, length, add)
+		verifyRoot(t, g, nil, a, length, p.add)
 	}
 	for _, ino := range []struct {
 		name string
 		v    uint32
 	}{{"newino", a.NewIno}, {"dirino", a.DirIno}} {
 		if ino.v != NullAGIno && !g.ValidAGIno(agno, ino.v) {
-			add(ErrRange, ino.name, uint64(ino.v), "not a valid inode number of this AG")
+			p.add(ErrRange, ino.name, uint64(ino.v), "not a valid inode number of this AG")
 		}
 	}
 	for i, v := range a.Unlinked {
 		if v != NullAGIno && (!g.ValidAGIno(agno, v) || v%AGIUnlinkedBuckets != uint32(i)) {
-			add(ErrRange, "unlinked["+strconv.Itoa(i)+"]", uint64(v), "unlinked bucket holds an invalid inode number or one of another bucket")
+			p.add(ErrRange, "unlinked["+strconv.Itoa(i)+"]", uint64(v), "unlinked bucket holds an invalid inode number or one of another bucket")
 		}
 	}
-	return errs
+	return p.errs
 }
 
 // VerifyAGFL checks an AGFL sector on its own (entries against the AGF
@@ -184,30 +176,40 @@ type agHeader struct {
 	uuid                             UUID
 }
 
+// agProblems collects the problems of one AG header sector.
+type agProblems struct {
+	name   string
+	sector int64
+	agno   uint32
+	errs   []error
+}
+
+func (p *agProblems) add(kind error, field string, value uint64, msg string) {
+	p.errs = append(p.errs, ferr(kind, p.name, int64(p.agno), p.sector, field, u(value), "%s", msg))
+}
+
 // verifyAGHeader checks the fields the AGF and the AGI share: magic,
-// CRC, version, seqno, uuid and length.
-func verifyAGHeader(h agHeader, sector []byte, crcOff int, g *Geometry, agno, length uint32) []error {
-	var errs []error
-	add := func(kind error, field string, value uint64, msg string) {
-		errs = append(errs, ferr(kind, h.name, int64(agno), h.sector, field, u(value), "%s", msg))
-	}
+// CRC, version, seqno, uuid and length. The caller adds its own
+// problems to those it returns.
+func verifyAGHeader(h agHeader, sector []byte, crcOff int, g *Geometry, agno, length uint32) *agProblems {
+	p := &agProblems{name: h.name, sector: h.sector, agno: agno}
 	if h.magic != h.wantMagic {
-		add(ErrMagic, "magicnum", uint64(h.magic), "bad magic number")
+		p.add(ErrMagic, "magicnum", uint64(h.magic), "bad magic number")
 	}
 	if !CRCOK(sector, crcOff) {
-		add(ErrCRC, "crc", uint64(h.crc), "CRC does not match contents")
+		p.add(ErrCRC, "crc", uint64(h.crc), "CRC does not match contents")
 	}
 	if h.version != 1 {
-		add(ErrRange, "versionnum", uint64(h.version), "version must be 1")
+		p.add(ErrRange, "versionnum", uint64(h.version), "version must be 1")
 	}
 	if h.seqno != agno {
-		add(ErrIdentity, "seqno", uint64(h.seqno), "seqno is not this AG's number")
+		p.add(ErrIdentity, "seqno", uint64(h.seqno), "seqno is not this AG's number")
 	}
 	if h.uuid != g.MetaUUID {
-		errs = append(errs, ferr(ErrIdentity, h.name, int64(agno), h.sector, "uuid", h.uuid.String(), "uuid is not the filesystem's"))
+		p.errs = append(p.errs, ferr(ErrIdentity, h.name, int64(agno), h.sector, "uuid", h.uuid.String(), "uuid is not the filesystem's"))
 	}
 	if h.length != length {
-		add(ErrRange, "length", uint64(h.length), "length is not "+u(uint64(length)))
+		p.add(ErrRange, "length", uint64(h.length), "length is not "+u(uint64(length)))
 	}
-	return errs
+	return p
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/view"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 )
 
@@ -115,10 +116,11 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer fs.Close()
-	if *ag < -1 || *ag >= int64(fs.Geo.AGCount) {
-		return &usageError{fmt.Sprintf("--ag %d: the filesystem has AGs 0 to %d", *ag, fs.Geo.AGCount-1)}
+	where, err := agsOf(fs, *ag)
+	if err != nil {
+		return err
 	}
-	opts := check.CheckOptions{AG: *ag, Workspace: wo}
+	opts := check.CheckOptions{AGs: where, Workspace: wo}
 	if isTerminal(os.Stderr) {
 		opts.Progress = func(phase string, done, total int64) {
 			fmt.Fprintf(os.Stderr, "\rchecking: %-24s", phase)
@@ -133,12 +135,10 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	list := res.Findings.List()
 	if *asJSON {
-		out := map[string]any{
-			"schema": "xfsbox.check", "schema_version": 1, "image": pos[0],
-			"clean": !res.Findings.Corrupt(), "ags": res.AGs, "findings": list,
-			"suppressed": res.Findings.Suppressed,
-		}
-		b, err := json.MarshalIndent(out, "", "  ")
+		b, err := json.MarshalIndent(view.Envelope{Kind: "check", Body: struct {
+			Image string `json:"image"`
+			view.CheckReport
+		}{pos[0], view.NewCheckReport(res)}}, "", "  ")
 		if err != nil {
 			return err
 		}

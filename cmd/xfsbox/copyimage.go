@@ -158,8 +158,7 @@ func copyCompanions(output string) []string {
 
 // planRepair runs repair --dry-run: the repair against a throwaway
 // overlay, its log lines marked as a plan's.
-func planRepair(ctx context.Context, fs *fsys.FS, structures []string, ag int64, opts repair.RepairOptions) ([]*repair.RepairResult, error) {
-	opts.AG = uint32(max(ag, 0))
+func planRepair(ctx context.Context, fs *fsys.FS, what repair.Structures, where fsys.AGs, opts repair.RepairOptions) ([]*repair.RepairResult, error) {
 	opts.Log = func(msg string) { logrus.Info("plan: would do: " + msg) }
-	return repair.Plan(ctx, fs, structures, opts, ag < 0)
+	return repair.Plan(ctx, fs, what, where, opts)
 }

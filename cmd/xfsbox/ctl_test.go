@@ -87,12 +87,15 @@ func TestEchoRepair(t *testing.T) {
 	var result struct {
 		OK     bool `json:"ok"`
 		Result struct {
-			Rewritten []struct{ Structure string } `json:"rewritten"`
-			After     []any                        `json:"findings_after"`
+			Repairs []struct {
+				Rewritten []struct{ Structure string } `json:"rewritten"`
+				After     []any                        `json:"findings_after"`
+			} `json:"repairs"`
 		} `json:"result"`
 	}
 	b, _ := os.ReadFile(filepath.Join(mnt, "ctl"))
-	if err := json.Unmarshal(b, &result); err != nil || !result.OK || len(result.Result.Rewritten) == 0 || len(result.Result.After) != 0 {
+	if err := json.Unmarshal(b, &result); err != nil || !result.OK || len(result.Result.Repairs) != 1 ||
+		len(result.Result.Repairs[0].Rewritten) == 0 || len(result.Result.Repairs[0].After) != 0 {
 		t.Fatalf("ctl after repair: %v\n%s", err, b)
 	}
 	if health, _ := os.ReadFile(filepath.Join(mnt, "ag/0/health")); !strings.Contains(string(health), "clean") {
@@ -240,15 +243,19 @@ func TestEchoRepairAll(t *testing.T) {
 		Rewritten []struct{}       `json:"rewritten"`
 		After     []map[string]any `json:"findings_after"`
 	}
+	type repairReport struct {
+		Repairs []agResult `json:"repairs"`
+	}
 	var one struct {
-		OK     bool     `json:"ok"`
-		Result agResult `json:"result"`
+		OK     bool         `json:"ok"`
+		Result repairReport `json:"result"`
 	}
 	if err := echo(filepath.Join(mnt, "ag/3/repair"), "all"); err != nil {
 		t.Fatalf("echo all > ag/3/repair: %v", err)
 	}
 	b, _ := os.ReadFile(filepath.Join(mnt, "ctl"))
-	if err := json.Unmarshal(b, &one); err != nil || !one.OK || one.Result.AG != 3 || len(one.Result.Rewritten) == 0 || len(one.Result.After) != 0 {
+	if err := json.Unmarshal(b, &one); err != nil || !one.OK || len(one.Result.Repairs) != 1 ||
+		one.Result.Repairs[0].AG != 3 || len(one.Result.Repairs[0].Rewritten) == 0 || len(one.Result.Repairs[0].After) != 0 {
 		t.Fatalf("ctl after echo all > ag/3/repair: %v\n%s", err, b)
 	}
 	if h := health(3); !strings.Contains(h, "clean") {
@@ -260,17 +267,17 @@ func TestEchoRepairAll(t *testing.T) {
 		}
 	}
 	var all struct {
-		OK     bool       `json:"ok"`
-		Result []agResult `json:"result"`
+		OK     bool         `json:"ok"`
+		Result repairReport `json:"result"`
 	}
 	if err := echo(filepath.Join(mnt, "ctl"), "repair all"); err != nil {
 		t.Fatalf("echo 'repair all' > ctl: %v", err)
 	}
 	b, _ = os.ReadFile(filepath.Join(mnt, "ctl"))
-	if err := json.Unmarshal(b, &all); err != nil || !all.OK || len(all.Result) == 0 {
+	if err := json.Unmarshal(b, &all); err != nil || !all.OK || len(all.Result.Repairs) == 0 {
 		t.Fatalf("ctl after repair all: %v\n%s", err, b)
 	}
-	for _, r := range all.Result {
+	for _, r := range all.Result.Repairs {
 		if len(r.After) != 0 {
 			t.Fatalf("repair all: ag %d findings after: %v", r.AG, r.After)
 		}

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 // Every flag's help text lives in its definition: a command's --help
@@ -48,6 +50,17 @@ func isBoolFlag(f *flag.Flag) bool {
 // agFlag registers --ag N; note completes "(default: every AG".
 func agFlag(fl *flag.FlagSet, note string) *int64 {
 	return fl.Int64("ag", -1, "only AG `N` (default: every AG"+note+")")
+}
+
+// agsOf reads --ag (-1, its default: every AG) against fs's AGs.
+func agsOf(fs *fsys.FS, ag int64) (fsys.AGs, error) {
+	if ag == -1 {
+		return fsys.AllAGs, nil
+	}
+	if ag < 0 || ag >= int64(fs.Geo.AGCount) {
+		return fsys.AllAGs, &usageError{fmt.Sprintf("--ag %d: the filesystem has AGs 0 to %d", ag, fs.Geo.AGCount-1)}
+	}
+	return fsys.OneAG(uint32(ag)), nil
 }
 
 // jsonFlag registers --json; schema names the output's schema.

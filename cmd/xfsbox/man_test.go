@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/repair/store"
 )
 
@@ -320,16 +322,16 @@ func funcCaseStrings(t *testing.T, path, fn string, first bool) []string {
 	return out
 }
 
-// TestRepairStructuresAccepted: repairStructures is what the engine's
-// parseRepairSet (repair/rebuild.go) accepts, apart from the alias
-// freesp (the free-space rebuild's internal name, which --help does not
-// offer).
+// TestRepairStructuresAccepted: every name repair offers is one the
+// engine parses, and the engine refuses a name it does not offer.
 func TestRepairStructuresAccepted(t *testing.T) {
-	accepted := funcCaseStrings(t, filepath.Join(repoRoot(t), "repair", "rebuild.go"), "parseRepairSet", false)
-	accepted = slices.DeleteFunc(accepted, func(s string) bool { return s == "freesp" })
-	slices.Sort(accepted)
-	if want := slices.Sorted(slices.Values(repairStructures)); !slices.Equal(slices.Compact(accepted), want) {
-		t.Errorf("parseRepairSet accepts %v; repairStructures lists %v", accepted, want)
+	for _, n := range repairStructures {
+		if s, err := repair.ParseStructures([]string{n}); err != nil || s.String() != n {
+			t.Errorf("ParseStructures(%q) = %v, %v", n, s, err)
+		}
+	}
+	if _, err := repair.ParseStructures([]string{"inode"}); !errors.Is(err, repair.ErrUnknownStruct) {
+		t.Errorf("ParseStructures(inode) = %v, want ErrUnknownStruct", err)
 	}
 }
 

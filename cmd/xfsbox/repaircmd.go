@@ -15,6 +15,7 @@ import (
 	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/view"
 )
 
 func init() {
@@ -79,7 +80,7 @@ Flags:
 Examples:
   xfsbox repair --ag 3 disk.img bnobt
   xfsbox repair disk.img all
-  xfsbox repair --ag 0 --force --json disk.img bnobt | jq .counters
+  xfsbox repair --ag 0 --force --json disk.img bnobt | jq '.repairs[].counters'
   xfsbox repair --dry-run disk.img all
   xfsbox repair --output fixed.img evidence.img all && xfs_repair -n fixed.img
 `,
@@ -89,9 +90,9 @@ Examples:
 }
 
 // repairStructures are the structure names repair takes (the engine's
-// parseRepairSet accepts them; the man page and the bash completion list
-// them, tests keep the three in step).
-var repairStructures = []string{"bnobt", "cntbt", "agf", "agfl", "rmapbt", "refcountbt", "inobt", "finobt", "agi", "sb", "all"}
+// own list; the man page and the bash completion list them, tests keep
+// them in step).
+var repairStructures = repair.StructureNames()
 
 func repairFlags(fl *flag.FlagSet) (ag *int64, force, fullScan, asJSON, dryRun *bool, output, scratch, maxWS *string) {
 	ag = agFlag(fl, ", in parallel")
@@ -133,13 +134,18 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 	}
 	defer fs.Close()
 	reportJournal(fs)
-	if *ag < -1 || *ag >= int64(fs.Geo.AGCount) {
-		return &usageError{fmt.Sprintf("--ag %d: the filesystem has AGs 0 to %d", *ag, fs.Geo.AGCount-1)}
+	where, err := agsOf(fs, *ag)
+	if err != nil {
+		return err
+	}
+	what, err := repair.ParseStructures(pos[1:])
+	if err != nil {
+		return &usageError{err.Error()}
 	}
 	opts := repair.RepairOptions{Force: *force, FullScan: *fullScan, Workspace: wo, Log: func(msg string) { logrus.Info(msg) }}
 	phaseStart := time.Now()
 	tty := isTerminal(os.Stderr)
-	opts.Progress = func(phase string) {
+	opts.Progress = func(phase string, _, _ int64) {
 		logrus.Debugf("repair: phase %s at %.3fs", phase, time.Since(phaseStart).Seconds())
 		if tty {
 			fmt.Fprintf(os.Stderr, "\rrepair: %-10s", phase)
@@ -147,16 +153,9 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 	}
 	var results []*repair.RepairResult
 	if *dryRun {
-		results, err = planRepair(ctx, fs, pos[1:], *ag, opts)
-	} else if *ag >= 0 {
-		opts.AG = uint32(*ag)
-		var res *repair.RepairResult
-		res, err = repair.Repair(ctx, fs, pos[1:], opts)
-		if res != nil {
-			results = append(results, res)
-		}
+		results, err = planRepair(ctx, fs, what, where, opts)
 	} else {
-		results, err = repair.RepairAll(ctx, fs, pos[1:], opts)
+		results, err = repair.Repair(ctx, fs, what, where, opts)
 	}
 	if tty {
 		fmt.Fprint(os.Stderr, "\r\033[K")
@@ -165,12 +164,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 		return err
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(struct {
-			Schema  string                 `json:"schema"`
-			Version int                    `json:"schema_version"`
-			Plan    bool                   `json:"plan,omitempty"`
-			AGs     []*repair.RepairResult `json:"ags"`
-		}{"xfsbox.repair", 2, *dryRun, results}, "", "  ")
+		b, err := json.MarshalIndent(view.Envelope{Kind: "repair", Body: view.NewRepairReport(*dryRun, results)}, "", "  ")
 		if err != nil {
 			return err
 		}

@@ -199,29 +199,32 @@ func TestPlanVerb(t *testing.T) {
 	var plan struct {
 		Result struct {
 			Plan    bool `json:"plan"`
-			Results []struct {
+			Repairs []struct {
 				Rewritten []rewrite `json:"rewritten"`
 				Alloc     int64     `json:"blocks_allocated"`
-			} `json:"results"`
+			} `json:"repairs"`
 		} `json:"result"`
 	}
-	if err := json.Unmarshal([]byte(sbxRead(t, filepath.Join(mnt, "ctl"))), &plan); err != nil || !plan.Result.Plan || len(plan.Result.Results) != 1 {
+	if err := json.Unmarshal([]byte(sbxRead(t, filepath.Join(mnt, "ctl"))), &plan); err != nil || !plan.Result.Plan || len(plan.Result.Repairs) != 1 {
 		t.Fatalf("ctl after plan: %v %s", err, sbxRead(t, filepath.Join(mnt, "ctl")))
 	}
 	sbxUntouched(t, img, sum, names, "after plan")
 	sbxCtl(t, mnt, "ag/0/repair", "bnobt")
 	var done struct {
 		Result struct {
-			Rewritten []rewrite `json:"rewritten"`
-			Alloc     int64     `json:"blocks_allocated"`
+			Plan    bool `json:"plan"`
+			Repairs []struct {
+				Rewritten []rewrite `json:"rewritten"`
+				Alloc     int64     `json:"blocks_allocated"`
+			} `json:"repairs"`
 		} `json:"result"`
 	}
-	if err := json.Unmarshal([]byte(sbxRead(t, filepath.Join(mnt, "ctl"))), &done); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal([]byte(sbxRead(t, filepath.Join(mnt, "ctl"))), &done); err != nil || done.Result.Plan || len(done.Result.Repairs) != 1 {
+		t.Fatalf("ctl after the repair: %v %s", err, sbxRead(t, filepath.Join(mnt, "ctl")))
 	}
-	p := plan.Result.Results[0]
-	if !slices.Equal(p.Rewritten, done.Result.Rewritten) || p.Alloc != done.Result.Alloc || len(p.Rewritten) == 0 {
-		t.Fatalf("the plan said %+v, the repair did %+v", p, done.Result)
+	p, d := plan.Result.Repairs[0], done.Result.Repairs[0]
+	if !slices.Equal(p.Rewritten, d.Rewritten) || p.Alloc != d.Alloc || len(p.Rewritten) == 0 {
+		t.Fatalf("the plan said %+v, the repair did %+v", p, d)
 	}
 }
 
@@ -234,10 +237,10 @@ func TestRepairDryRunAndOutput(t *testing.T) {
 	sum := sha(t, img)
 	out, stderr, code := runCLI("repair", "--dry-run", "--json", img, "all")
 	var plan struct {
-		Plan bool              `json:"plan"`
-		AGs  []json.RawMessage `json:"ags"`
+		Plan    bool              `json:"plan"`
+		Repairs []json.RawMessage `json:"repairs"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || !plan.Plan || len(plan.AGs) == 0 {
+	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || !plan.Plan || len(plan.Repairs) == 0 {
 		t.Fatalf("repair --dry-run: exit %d\n%s\n%s", code, out, stderr)
 	}
 	sbxUntouched(t, img, sum, names, "after --dry-run")

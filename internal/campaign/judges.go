@@ -75,7 +75,7 @@ func ourCheck(ctx context.Context, image string) (bool, []string, error) {
 		return false, nil, err
 	}
 	defer fs.Close()
-	res, err := check.Check(ctx, fs, check.CheckOptions{AG: -1})
+	res, err := check.Check(ctx, fs, check.CheckOptions{})
 	if err != nil {
 		return false, nil, fmt.Errorf("our check: %w", err)
 	}

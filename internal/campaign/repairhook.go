@@ -16,32 +16,32 @@ import (
 // from the full scan), plus the refcountbt for its blocks and the agf's
 // refcount fields, the agi, and the inobt and finobt (rebuilt from the
 // inode chunks found without them).
-func RepairStructures(c Case) []string {
+func RepairStructures(c Case) repair.Structures {
 	switch {
 	case c.Object == "agfl", strings.HasPrefix(c.Object, "bnobt-"), strings.HasPrefix(c.Object, "cntbt-"):
-		return []string{"bnobt"}
+		return repair.BnoBT
 	case strings.HasPrefix(c.Object, "rmapbt-"):
 		// Named, so that it is rebuilt from every owner, not from itself.
-		return []string{"rmapbt"}
+		return repair.RmapBT
 	case strings.HasPrefix(c.Object, "refcntbt-"):
-		return []string{"refcountbt"}
+		return repair.RefcountBT
 	case c.Object == "agf":
 		if strings.HasPrefix(c.Field, "refcnt") {
-			return []string{"bnobt", "refcountbt"}
+			return repair.BnoBT | repair.RefcountBT
 		}
-		return []string{"bnobt"}
+		return repair.BnoBT
 	case c.Object == "agi":
 		// The AGI's own fields; its roots and levels need the inode
 		// btrees rebuilt.
 		switch c.Field {
 		case "root", "level", "free_root", "free_level":
-			return []string{"inobt"}
+			return repair.InoBT
 		}
-		return []string{"agi"}
+		return repair.AGI
 	case strings.HasPrefix(c.Object, "inobt-"), strings.HasPrefix(c.Object, "finobt-"):
-		return []string{"inobt"}
+		return repair.InoBT
 	}
-	return nil
+	return 0
 }
 
 // RepairOutcome is what the repair hook did with a case, in
@@ -65,20 +65,27 @@ func RepairHook(hashes map[string]string, kernel func(Case) bool) Hook {
 		}
 		r.Extra["repair"] = RepairSkipped
 		what := RepairStructures(r.Case)
-		if what == nil || !r.OurDetected {
+		if what == 0 || !r.OurDetected {
 			return false, nil
 		}
 		fs, err := fsys.Open(image, fsys.OpenOptions{Writable: true})
 		if err != nil {
 			return false, fmt.Errorf("open for repair: %w", err)
 		}
-		res, err := repair.Repair(ctx, fs, what, repair.RepairOptions{AG: uint32(r.AG)})
+		results, err := repair.Repair(ctx, fs, what, fsys.OneAG(uint32(r.AG)), repair.RepairOptions{})
 		fs.Close()
+		var res *repair.RepairResult
+		if len(results) == 1 {
+			res = results[0]
+		}
 		if res != nil && res.Source != "" {
 			r.Extra["source"] = res.Source
 		}
 		if err != nil {
 			return true, fmt.Errorf("repair: %w", err)
+		}
+		if res == nil {
+			return true, fmt.Errorf("repair of AG %d returned %d results", r.AG, len(results))
 		}
 		if len(res.After) > 0 {
 			return true, fmt.Errorf("repair left findings: %v", res.After)

@@ -3,7 +3,6 @@ package check
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,13 +14,14 @@ import (
 
 // CheckOptions tune a check.
 type CheckOptions struct {
-	// AG limits the per-AG checks to one AG (-1: all). The inode scan
-	// still reads every inode: any inode may own blocks in any AG.
-	AG int64
+	// AGs limits the per-AG checks to one AG (zero value: all). The
+	// inode scan still reads every inode: any inode may own blocks in
+	// any AG.
+	AGs fsys.AGs
 	// Workspace holds the records staged for cross-referencing.
 	Workspace workspace.Options
 	// Progress, if set, is told what phase runs.
-	Progress func(phase string, done, total int64)
+	Progress fsys.Progress
 }
 
 // CheckResult is the outcome of a check.
@@ -77,6 +77,13 @@ func (c *AG) addNoBlock(code string, sev Severity, format string, args ...any) {
 
 // problem turns a verifier's or the walker's error into a finding.
 func (c *AG) problem(err error) { c.findings.Add(findingFromError(err, int64(c.agno))) }
+
+// problems is problem for each error a verifier returns.
+func (c *AG) problems(errs []error) {
+	for _, err := range errs {
+		c.problem(err)
+	}
+}
 
 // findingFromError is the one place format errors become findings: the
 // code is the structure and the field ("agf.freeblks", "bnobt.crc").
@@ -148,17 +155,9 @@ func (c *AG) validIno(ino uint64) bool {
 // writes. Problems in the image are findings, not errors: the error is
 // for what stops the check itself (I/O on the workspace, cancellation).
 func Check(ctx context.Context, fs *fsys.FS, opts CheckOptions) (*CheckResult, error) {
-	g := fs.Geo
-	var ags []uint32
-	if opts.AG >= 0 {
-		if opts.AG >= int64(g.AGCount) {
-			return nil, fmt.Errorf("AG %d: %w (the filesystem has %d)", opts.AG, fsys.ErrBadAG, g.AGCount)
-		}
-		ags = []uint32{uint32(opts.AG)}
-	} else {
-		for i := uint32(0); i < g.AGCount; i++ {
-			ags = append(ags, i)
-		}
+	ags, err := fs.List(opts.AGs)
+	if err != nil {
+		return nil, err
 	}
 	wopts := WorkspaceOptions(opts.Workspace, fs, ags)
 	ws, err := workspace.New(ctx, wopts)
@@ -173,7 +172,7 @@ func Check(ctx context.Context, fs *fsys.FS, opts CheckOptions) (*CheckResult, e
 	if err != nil {
 		return nil, err
 	}
-	checkSuperblocks(fs, checks, opts.AG < 0, findings)
+	checkSuperblocks(fs, checks, opts.AGs.All(), findings)
 	return res, nil
 }
 
@@ -204,7 +203,7 @@ const (
 // (used space sorted by CmpRmapRecs), for the rebuilds to reuse: Check
 // is Collect of every AG (or one) in CollectFull mode, plus the
 // superblock's counters.
-func Collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn func(string, int64, int64), mode CollectMode) (map[uint32]*AG, error) {
+func Collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn fsys.Progress, mode CollectMode) (map[uint32]*AG, error) {
 	checks := make(map[uint32]*AG, len(ags))
 	var logLSN uint64
 	if ls, err := fsys.ReadLogState(fs); err == nil {
@@ -220,11 +219,7 @@ func Collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 		}
 		checks[agno] = &AG{fs: fs, agno: agno, ws: ws, findings: findings, used: used, logLSN: logLSN, mode: mode}
 	}
-	progress := func(phase string, done, total int64) {
-		if progressFn != nil {
-			progressFn(phase, done, total)
-		}
-	}
+	progress := progressFn.Report
 	progress("headers and btrees", 0, int64(len(ags)))
 	if err := fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		return checks[agno].checkStructures(ctx)

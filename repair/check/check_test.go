@@ -32,7 +32,7 @@ func checkImage(t *testing.T, img string) []Finding {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	res, err := Check(context.Background(), fs, CheckOptions{AG: -1})
+	res, err := Check(context.Background(), fs, CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ func FuzzCheck(f *testing.F) {
 				return
 			}
 			defer fs.Close()
-			Check(context.Background(), fs, CheckOptions{AG: -1, Workspace: workspace.Options{Estimate: 1 << 20, MaxBytes: 64 << 20}})
+			Check(context.Background(), fs, CheckOptions{Workspace: workspace.Options{Estimate: 1 << 20, MaxBytes: 64 << 20}})
 		}()
 		select {
 		case <-done:

@@ -16,24 +16,24 @@ func (c *AG) checkStructures(ctx context.Context) error {
 	if s, buf, err := fs.ReadSB(agno); err != nil {
 		c.problem(err)
 	} else {
-		for _, p := range xfsformat.VerifySuperblockCopy(s, buf, g, agno) {
-			c.problem(p)
-		}
+		c.problems(xfsformat.VerifySuperblockCopy(s, buf, g, agno))
 		if agno > 0 {
 			c.compareSecondary(s)
 		}
 		c.checkLSN("sb", 0, s.LSN)
 	}
 
+	// The AGF, AGI and AGFL are read alike, but what stands in for an
+	// unreadable one differs (an empty AGF or AGI, so that later steps
+	// read zero roots and counts; no AGFL) and so do their flags and
+	// sectors: three branches, not one helper over three types.
 	var err error
 	var buf []byte
 	if c.agf, buf, err = fs.ReadAGF(agno); err != nil {
 		c.problem(err)
 		c.agf = &xfsformat.AGF{}
 	} else {
-		for _, p := range xfsformat.VerifyAGF(c.agf, buf, g, agno) {
-			c.problem(p)
-		}
+		c.problems(xfsformat.VerifyAGF(c.agf, buf, g, agno))
 		// Walk from its roots even when its magic is bad: the walker
 		// checks every block, and skipping a tree would hide the blocks
 		// it holds from the used-space picture.
@@ -44,18 +44,14 @@ func (c *AG) checkStructures(ctx context.Context) error {
 		c.problem(err)
 		c.agi = &xfsformat.AGI{}
 	} else {
-		for _, p := range xfsformat.VerifyAGI(c.agi, buf, g, agno) {
-			c.problem(p)
-		}
+		c.problems(xfsformat.VerifyAGI(c.agi, buf, g, agno))
 		c.agiOK = true
 		c.checkLSN("agi", 2, c.agi.LSN)
 	}
 	if c.agfl, buf, err = fs.ReadAGFL(agno); err != nil {
 		c.problem(err)
 	} else {
-		for _, p := range xfsformat.VerifyAGFL(c.agfl, buf, g, agno) {
-			c.problem(p)
-		}
+		c.problems(xfsformat.VerifyAGFL(c.agfl, buf, g, agno))
 		c.agflOK = true
 		c.checkLSN("agfl", 3, c.agfl.LSN)
 	}

@@ -86,15 +86,11 @@ func Rebuilt(ctx context.Context, fs *fsys.FS, agno uint32, wopts workspace.Opti
 	if c.agf, buf, err = fs.ReadAGF(agno); err != nil {
 		return nil, err
 	}
-	for _, p := range xfsformat.VerifyAGF(c.agf, buf, g, agno) {
-		c.problem(p)
-	}
+	c.problems(xfsformat.VerifyAGF(c.agf, buf, g, agno))
 	if c.agfl, buf, err = fs.ReadAGFL(agno); err != nil {
 		return nil, err
 	}
-	for _, p := range xfsformat.VerifyAGFL(c.agfl, buf, g, agno) {
-		c.problem(p)
-	}
+	c.problems(xfsformat.VerifyAGFL(c.agfl, buf, g, agno))
 	c.agi = &xfsformat.AGI{}
 	c.agfOK, c.agflOK = true, true
 	if err := c.checkAGFL(); err != nil {

@@ -90,36 +90,40 @@ func (c *AG) xrefAllocTrees(ctx context.Context) error {
 	if err := cnt.recs.Sort(ctx, cmpAllocByStart); err != nil {
 		return err
 	}
-	nextB, stopB := iter.Pull(bno.recs.All(ctx, &err))
-	defer stopB()
-	nextC, stopC := iter.Pull(cnt.recs.All(ctx, &err))
-	defer stopC()
-	reported := 0
-	for {
-		b, okB := nextB()
-		k, okC := nextC()
-		if !okB && !okC {
-			break
-		}
-		if okB && okC && bytes.Equal(b, k) {
-			continue
-		}
-		if reported++; reported > 10 {
-			break
-		}
-		switch {
-		case !okC || (okB && cmpAllocByStart(b, k) < 0):
-			r := xfsformat.DecodeAllocRec(b)
-			c.addNoBlock("cntbt.xref", XrefMismatch, "free extent [%d,%d] is in the bnobt but not the cntbt", r.StartBlock, r.BlockCount)
-		default:
-			r := xfsformat.DecodeAllocRec(k)
-			c.addNoBlock("bnobt.xref", XrefMismatch, "free extent [%d,%d] is in the cntbt but not the bnobt", r.StartBlock, r.BlockCount)
-		}
-		// Resynchronise: restart the comparison is not worth it; one
-		// difference shifts everything after it, so stop here.
-		break
+	// One difference shifts everything after it: only the first is named.
+	b, k, differ := firstDifference(bno.recs.All(ctx, &err), cnt.recs.All(ctx, &err))
+	if !differ {
+		return err
+	}
+	switch {
+	case k == nil || (b != nil && cmpAllocByStart(b, k) < 0):
+		r := xfsformat.DecodeAllocRec(b)
+		c.addNoBlock("cntbt.xref", XrefMismatch, "free extent [%d,%d] is in the bnobt but not the cntbt", r.StartBlock, r.BlockCount)
+	default:
+		r := xfsformat.DecodeAllocRec(k)
+		c.addNoBlock("bnobt.xref", XrefMismatch, "free extent [%d,%d] is in the cntbt but not the bnobt", r.StartBlock, r.BlockCount)
 	}
 	return err
+}
+
+// firstDifference walks two sequences of records in step and returns
+// copies of the first two that differ, nil for a sequence that ran out;
+// differ is false when both hold the same records in the same order.
+func firstDifference(a, b iter.Seq[[]byte]) (x, y []byte, differ bool) {
+	nextA, stopA := iter.Pull(a)
+	defer stopA()
+	nextB, stopB := iter.Pull(b)
+	defer stopB()
+	for {
+		ra, okA := nextA()
+		rb, okB := nextB()
+		if !okA && !okB {
+			return nil, nil, false
+		}
+		if !okA || !okB || !bytes.Equal(ra, rb) {
+			return bytes.Clone(ra), bytes.Clone(rb), true
+		}
+	}
 }
 
 // Extent is a half-open block range [Start, End) of an AG.
@@ -613,32 +617,22 @@ func (c *AG) xrefInodeTrees(ctx context.Context) error {
 			}
 		}
 	}
-	nextI, stopI := iter.Pull(withFree)
-	defer stopI()
-	nextF, stopF := iter.Pull(fino.recs.All(ctx, &err))
-	defer stopF()
-	for {
-		i, okI := nextI()
-		f, okF := nextF()
-		if !okI && !okF {
-			break
-		}
-		if okI && okF && bytes.Equal(i, f) {
-			continue
-		}
-		var r xfsformat.InobtRec
-		switch {
-		case !okF || (okI && binary.BigEndian.Uint32(i) < binary.BigEndian.Uint32(f)):
-			r = xfsformat.DecodeInobtRec(i, sparse)
-			c.addNoBlock("finobt.missing", XrefMismatch, "chunk %d has %d free inodes but is not in the finobt", r.StartIno, r.FreeCount)
-		case !okI || binary.BigEndian.Uint32(f) < binary.BigEndian.Uint32(i):
-			r = xfsformat.DecodeInobtRec(f, sparse)
-			c.addNoBlock("finobt.extra", XrefMismatch, "finobt chunk %d is not an inobt chunk with free inodes", r.StartIno)
-		default:
-			r = xfsformat.DecodeInobtRec(f, sparse)
-			c.addNoBlock("finobt.xref", XrefMismatch, "finobt record for chunk %d differs from the inobt's", r.StartIno)
-		}
-		break // one difference shifts the rest; one finding is enough
+	// One difference shifts the rest; one finding is enough.
+	i, f, differ := firstDifference(withFree, fino.recs.All(ctx, &err))
+	if !differ {
+		return err
+	}
+	var r xfsformat.InobtRec
+	switch {
+	case f == nil || (i != nil && binary.BigEndian.Uint32(i) < binary.BigEndian.Uint32(f)):
+		r = xfsformat.DecodeInobtRec(i, sparse)
+		c.addNoBlock("finobt.missing", XrefMismatch, "chunk %d has %d free inodes but is not in the finobt", r.StartIno, r.FreeCount)
+	case i == nil || binary.BigEndian.Uint32(f) < binary.BigEndian.Uint32(i):
+		r = xfsformat.DecodeInobtRec(f, sparse)
+		c.addNoBlock("finobt.extra", XrefMismatch, "finobt chunk %d is not an inobt chunk with free inodes", r.StartIno)
+	default:
+		r = xfsformat.DecodeInobtRec(f, sparse)
+		c.addNoBlock("finobt.xref", XrefMismatch, "finobt record for chunk %d differs from the inobt's", r.StartIno)
 	}
 	return err
 }

@@ -257,42 +257,33 @@ func (fs *FS) ReadSector(agno uint32, n int) ([]byte, error) {
 
 // ReadAGF reads and decodes AG agno's AGF (not verified).
 func (fs *FS) ReadAGF(agno uint32) (*xfsformat.AGF, []byte, error) {
-	buf, err := fs.ReadSector(agno, SectorAGF)
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := xfsformat.DecodeAGF(buf)
-	return a, buf, err
+	return readHeader(fs, agno, SectorAGF, xfsformat.DecodeAGF)
 }
 
 // ReadAGI reads and decodes AG agno's AGI (not verified).
 func (fs *FS) ReadAGI(agno uint32) (*xfsformat.AGI, []byte, error) {
-	buf, err := fs.ReadSector(agno, SectorAGI)
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := xfsformat.DecodeAGI(buf)
-	return a, buf, err
+	return readHeader(fs, agno, SectorAGI, xfsformat.DecodeAGI)
 }
 
 // ReadAGFL reads and decodes AG agno's AGFL (not verified).
 func (fs *FS) ReadAGFL(agno uint32) (*xfsformat.AGFL, []byte, error) {
-	buf, err := fs.ReadSector(agno, SectorAGFL)
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := xfsformat.DecodeAGFL(buf)
-	return a, buf, err
+	return readHeader(fs, agno, SectorAGFL, xfsformat.DecodeAGFL)
 }
 
 // ReadSB reads and decodes AG agno's superblock copy.
 func (fs *FS) ReadSB(agno uint32) (*xfsformat.Superblock, []byte, error) {
-	buf, err := fs.ReadSector(agno, SectorSB)
+	return readHeader(fs, agno, SectorSB, xfsformat.DecodeSuperblock)
+}
+
+// readHeader reads header sector n of AG agno and decodes it; the sector
+// comes back too, for CRC checks and raw views.
+func readHeader[T any](fs *FS, agno uint32, n int, decode func([]byte) (*T, error)) (*T, []byte, error) {
+	buf, err := fs.ReadSector(agno, n)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := xfsformat.DecodeSuperblock(buf)
-	return s, buf, err
+	h, err := decode(buf)
+	return h, buf, err
 }
 
 // ErrOutsideAG is wrapped when a block number is outside its AG.

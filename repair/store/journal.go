@@ -108,6 +108,8 @@ const (
 	MaxJournalEntry = 1 << 20
 )
 
+// The journal's layout (the overlay's, in overlay.go, is another format
+// with constants of the same shape).
 const (
 	journalMagic   = "XFSBOXJL"
 	journalVersion = 1

@@ -59,6 +59,9 @@ import (
 // MaxOverlayRecord bounds one DATA record; larger writes take several.
 const MaxOverlayRecord = 1 << 20
 
+// The overlay's layout, alike in shape to the journal's (journal.go) but
+// another format: an append-only log of typed records cut at the last
+// CMIT, not a counted list of entries sealed by a trailer.
 const (
 	overlayMagic   = "XFSBOXOV"
 	overlayVersion = 1

@@ -20,8 +20,8 @@ func (t *Tree) renderRecords(ctx context.Context, w io.Writer, agno uint32, bt x
 	cols := ops.RecColumns(t.FS.Geo)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	if asJSON {
-		hdr := newObject("records").add("ag", agno).add("btree", bt.String()).add("columns", cols)
-		if err := writeJSON(bw, hdr); err != nil {
+		hdr := (&jsonObject{}).add("ag", agno).add("btree", bt.String()).add("columns", cols)
+		if err := writeJSON(bw, "records", hdr); err != nil {
 			return err
 		}
 	} else {

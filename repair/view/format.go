@@ -10,10 +10,6 @@ import (
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
-// SchemaVersion is the version of every JSON view's schema. Machine
-// output is a contract: bump it when a JSON shape changes.
-const SchemaVersion = 1
-
 // writeFields writes "name = value" lines as xfs_db prints them.
 func writeFields(w io.Writer, fields []xfsformat.Field) error {
 	bw := bufio.NewWriter(w)
@@ -55,7 +51,8 @@ func writeVerdict(w io.Writer, problems []error) error {
 	return err
 }
 
-// jsonObject writes an object with keys in the given order.
+// jsonObject writes an object with keys in the given order (the body of
+// a view's Envelope).
 type jsonObject struct {
 	keys []string
 	vals []any
@@ -87,10 +84,6 @@ func (o *jsonObject) MarshalJSON() ([]byte, error) {
 	return []byte(sb.String()), nil
 }
 
-func newObject(schema string) *jsonObject {
-	return (&jsonObject{}).add("schema", "xfsbox."+schema).add("schema_version", SchemaVersion)
-}
-
 func fieldsObject(fields []xfsformat.Field) *jsonObject {
 	o := &jsonObject{}
 	for _, f := range fields {
@@ -99,8 +92,9 @@ func fieldsObject(fields []xfsformat.Field) *jsonObject {
 	return o
 }
 
-func writeJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
+// writeJSON writes the view kind's Envelope around body, on one line.
+func writeJSON(w io.Writer, kind string, body any) error {
+	b, err := json.Marshal(Envelope{Kind: kind, Body: body})
 	if err != nil {
 		return err
 	}

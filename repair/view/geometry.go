@@ -32,6 +32,8 @@ func (t *Tree) geometryFields() []xfsformat.Field {
 	} else {
 		logState.Text, logState.JSON = "dirty ("+ls.Reason+")", map[string]any{"clean": false, "head": ls.HeadBlock, "tail": ls.TailBlock, "cycle": ls.Cycle, "reason": ls.Reason}
 	}
+	// A row a value, like Superblock.Fields (xfsformat/sb.go) in shape
+	// only: this is xfs_info's summary, partly derived, not the sb's fields.
 	return []xfsformat.Field{
 		f("image", t.FS.Img.Path()),
 		f("image_bytes", t.FS.Img.Size()),
@@ -59,5 +61,5 @@ func (t *Tree) renderGeometry(_ context.Context, w io.Writer) error {
 }
 
 func (t *Tree) renderGeometryJSON(_ context.Context, w io.Writer) error {
-	return writeJSON(w, newObject("geometry").add("fields", fieldsObject(t.geometryFields())))
+	return writeJSON(w, "geometry", (&jsonObject{}).add("fields", fieldsObject(t.geometryFields())))
 }

@@ -18,45 +18,43 @@ type header struct {
 }
 
 func (t *Tree) loadHeader(agno uint32, name string) (*header, error) {
-	g := t.FS.Geo
 	h := &header{name: name}
+	var err error
 	switch name {
 	case "sb":
-		s, buf, err := t.FS.ReadSB(agno)
-		if err != nil {
-			return nil, err
-		}
-		h.sector, h.crcOK = buf, xfsformat.CRCOK(buf, xfsformat.SBCRCOffset())
-		h.fields = s.Fields(h.crcOK)
-		h.problems = xfsformat.VerifySuperblockCopy(s, buf, g, agno)
+		err = fillHeader(t, h, agno, t.FS.ReadSB, xfsformat.SBCRCOffset(), xfsformat.VerifySuperblockCopy)
 	case "agf":
-		a, buf, err := t.FS.ReadAGF(agno)
-		if err != nil {
-			return nil, err
-		}
-		h.sector, h.crcOK = buf, xfsformat.CRCOK(buf, xfsformat.AGFCRCOffset())
-		h.fields = a.Fields(h.crcOK)
-		h.problems = xfsformat.VerifyAGF(a, buf, g, agno)
+		err = fillHeader(t, h, agno, t.FS.ReadAGF, xfsformat.AGFCRCOffset(), xfsformat.VerifyAGF)
 	case "agi":
-		a, buf, err := t.FS.ReadAGI(agno)
-		if err != nil {
-			return nil, err
-		}
-		h.sector, h.crcOK = buf, xfsformat.CRCOK(buf, xfsformat.AGICRCOffset())
-		h.fields = a.Fields(h.crcOK)
-		h.problems = xfsformat.VerifyAGI(a, buf, g, agno)
+		err = fillHeader(t, h, agno, t.FS.ReadAGI, xfsformat.AGICRCOffset(), xfsformat.VerifyAGI)
 	case "agfl":
-		a, buf, err := t.FS.ReadAGFL(agno)
-		if err != nil {
-			return nil, err
-		}
-		h.sector, h.crcOK = buf, xfsformat.CRCOK(buf, xfsformat.AGFLCRCOffset())
-		h.fields = a.Fields(h.crcOK)
-		h.problems = xfsformat.VerifyAGFL(a, buf, g, agno)
+		err = fillHeader(t, h, agno, t.FS.ReadAGFL, xfsformat.AGFLCRCOffset(), xfsformat.VerifyAGFL)
 	default:
 		return nil, notFound(name)
 	}
+	if err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// fielder is what every decoded header sector has.
+type fielder interface {
+	Fields(crcOK bool) []xfsformat.Field
+}
+
+// fillHeader reads one header sector of AG agno with read and fills h
+// with the sector, its CRC verdict, its fields and what verify finds.
+func fillHeader[T fielder](t *Tree, h *header, agno uint32, read func(agno uint32) (T, []byte, error),
+	crcOff int, verify func(s T, sector []byte, g *xfsformat.Geometry, agno uint32) []error) error {
+	s, buf, err := read(agno)
+	if err != nil {
+		return err
+	}
+	h.sector, h.crcOK = buf, xfsformat.CRCOK(buf, crcOff)
+	h.fields = s.Fields(h.crcOK)
+	h.problems = verify(s, buf, t.FS.Geo, agno)
+	return nil
 }
 
 // headerRenderer returns the renderer of sb/agf/agi/agfl[.json|.raw] of
@@ -81,10 +79,10 @@ func (t *Tree) headerRenderer(agno uint32, name string) func(context.Context, io
 			return err
 		case "json":
 			identity, _ := verdict(h.problems)
-			o := newObject(base).add("ag", agno).add("crc_ok", h.crcOK).
+			o := (&jsonObject{}).add("ag", agno).add("crc_ok", h.crcOK).
 				add("identity_ok", len(identity) == 0).add("fields", fieldsObject(h.fields)).
 				add("problems", problemStrings(h.problems))
-			return writeJSON(w, o)
+			return writeJSON(w, base, o)
 		}
 		if err := writeFields(w, h.fields); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
 // healthCache keeps the result of the last check of each scope (-1 for
@@ -15,15 +16,15 @@ import (
 // they run when a health view is first read, not on every open.
 type healthCache struct {
 	mu      sync.Mutex
-	results map[int64]*check.CheckResult
-	running map[int64]*sync.WaitGroup
+	results map[fsys.AGs]*check.CheckResult
+	running map[fsys.AGs]*sync.WaitGroup
 }
 
-func (t *Tree) health(ctx context.Context, ag int64) (*check.CheckResult, error) {
+func (t *Tree) health(ctx context.Context, ag fsys.AGs) (*check.CheckResult, error) {
 	h := &t.healthState
 	h.mu.Lock()
 	if h.results == nil {
-		h.results, h.running = map[int64]*check.CheckResult{}, map[int64]*sync.WaitGroup{}
+		h.results, h.running = map[fsys.AGs]*check.CheckResult{}, map[fsys.AGs]*sync.WaitGroup{}
 	}
 	for {
 		if r, ok := h.results[ag]; ok {
@@ -46,7 +47,7 @@ func (t *Tree) health(ctx context.Context, ag int64) (*check.CheckResult, error)
 	h.running[ag] = wg
 	h.mu.Unlock()
 
-	res, err := check.Check(ctx, t.FS, check.CheckOptions{AG: ag, Workspace: t.Workspace})
+	res, err := check.Check(ctx, t.FS, check.CheckOptions{AGs: ag, Workspace: t.Workspace})
 	h.mu.Lock()
 	delete(h.running, ag)
 	if err == nil {
@@ -57,16 +58,17 @@ func (t *Tree) health(ctx context.Context, ag int64) (*check.CheckResult, error)
 	return res, err
 }
 
-func (t *Tree) renderHealth(ctx context.Context, w io.Writer, ag int64, asJSON bool) error {
+func (t *Tree) renderHealth(ctx context.Context, w io.Writer, ag fsys.AGs, asJSON bool) error {
 	res, err := t.health(ctx, ag)
 	if err != nil {
 		return err
 	}
 	list := res.Findings.List()
 	if asJSON {
-		o := newObject("health").add("ag", agOrNull(ag)).add("clean", !res.Findings.Corrupt()).
-			add("findings", list).add("suppressed", res.Findings.Suppressed)
-		return writeJSON(w, o)
+		return writeJSON(w, "health", struct {
+			AG any `json:"ag"` // null for the whole filesystem's health
+			CheckReport
+		}{agOrNull(ag), NewCheckReport(res)})
 	}
 	var sb strings.Builder
 	verdict := "clean"
@@ -74,8 +76,8 @@ func (t *Tree) renderHealth(ctx context.Context, w io.Writer, ag int64, asJSON b
 		verdict = "corrupt"
 	}
 	scope := "filesystem"
-	if ag >= 0 {
-		scope = fmt.Sprintf("ag %d", ag)
+	if agno, one := ag.One(); one {
+		scope = fmt.Sprintf("ag %d", agno)
 	}
 	fmt.Fprintf(&sb, "%s: %s, %d finding(s)\n", scope, verdict, len(list)+res.Findings.Suppressed)
 	for _, f := range list {
@@ -85,9 +87,9 @@ func (t *Tree) renderHealth(ctx context.Context, w io.Writer, ag int64, asJSON b
 	return err
 }
 
-func agOrNull(ag int64) any {
-	if ag < 0 {
-		return nil
+func agOrNull(ag fsys.AGs) any {
+	if agno, one := ag.One(); one {
+		return agno
 	}
-	return ag
+	return nil
 }

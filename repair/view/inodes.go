@@ -204,8 +204,8 @@ func (t *Tree) renderInode(w io.Writer, ino uint64, kind string) error {
 	fields := in.Fields(t.FS.InodeFS(), t.localFields(in))
 	problems := dinode.Verify(t.FS.InodeFS(), in.Core, ino)
 	if kind == "inode.json" {
-		o := newObject("inode").add("ino", ino).add("crc_ok", in.CRCOK()).add("fields", fieldsObject(fields)).add("problems", problemStrings(problems))
-		return writeJSON(w, o)
+		o := (&jsonObject{}).add("ino", ino).add("crc_ok", in.CRCOK()).add("fields", fieldsObject(fields)).add("problems", problemStrings(problems))
+		return writeJSON(w, "inode", o)
 	}
 	if err := writeFields(w, fields); err != nil {
 		return err

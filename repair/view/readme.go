@@ -10,7 +10,10 @@ const readmeText = `xfsbox view of %s
 
 This tree shows the metadata of an XFS image. Files are rendered when
 opened; text uses xfs_db's field names ("name = value"), .json files are
-machine-readable (schema + schema_version), .raw files are the bytes.
+machine-readable, .raw files are the bytes. Every JSON output (the .json
+views, ctl, xfsbox check --json and repair --json) starts with the same
+envelope: "schema": "xfsbox.<kind>", then "schema_version": %d (one
+version for every kind), then the kind's keys.
 
   geometry, geometry.json     xfs_info-style summary
   sb, sb.json, sb.raw         primary superblock
@@ -27,7 +30,8 @@ machine-readable (schema + schema_version), .raw files are the bytes.
     health, health.json       this AG's findings
     bnobt cntbt inobt finobt rmapbt refcountbt/   (those this filesystem has)
       records                 every record in key order: "# columns" then one per line
-      records.json            one JSON object per line (first: the header)
+      records.json            one JSON object per line (first: the header, with
+                              the envelope; then one per record, without)
       shape                   height, blocks and fill per level, record count
       blocks/AGBNO            one block as xfs_db prints it; AGBNO.raw its bytes
 
@@ -39,6 +43,6 @@ Examples:
 `
 
 func (t *Tree) renderREADME(_ context.Context, w io.Writer) error {
-	_, err := fmt.Fprintf(w, readmeText, t.FS.Img.Path(), t.FS.Geo.AGCount-1)
+	_, err := fmt.Fprintf(w, readmeText, t.FS.Img.Path(), SchemaVersion, t.FS.Geo.AGCount-1)
 	return err
 }

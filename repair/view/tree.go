@@ -109,10 +109,7 @@ func (t *Tree) List(ctx context.Context, p string) ([]Entry, error) {
 	if parts[0] == "inodes" {
 		return t.listInodes(ctx, parts[1:])
 	}
-	if parts[0] != "ag" {
-		return nil, notFound(p)
-	}
-	agno, ok := t.parseAG(parts[1])
+	agno, ok := t.agOf(parts)
 	if !ok {
 		return nil, notFound(p)
 	}
@@ -179,6 +176,14 @@ func (t *Tree) Stat(ctx context.Context, p string) (dir bool, err error) {
 	return false, notFound(p)
 }
 
+// agOf is the AG of a path below ag/N (parts[0] "ag", parts[1] N).
+func (t *Tree) agOf(parts []string) (uint32, bool) {
+	if len(parts) < 2 || parts[0] != "ag" {
+		return 0, false
+	}
+	return t.parseAG(parts[1])
+}
+
 func (t *Tree) parseAG(s string) (uint32, bool) {
 	n, err := strconv.ParseUint(s, 10, 32)
 	if err != nil || uint32(n) >= t.FS.Geo.AGCount || strconv.FormatUint(n, 10) != s {
@@ -212,7 +217,7 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 			return f(t.renderGeometryJSON)
 		case "health", "health.json":
 			asJSON := parts[0] == "health.json"
-			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, -1, asJSON) })
+			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, fsys.AllAGs, asJSON) })
 		case "ag", "inodes":
 			return nil, ErrIsDir
 		}
@@ -226,13 +231,11 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 	if len(parts) > 0 && parts[0] == "inodes" {
 		return t.openInode(parts[1:])
 	}
-	if len(parts) < 2 || parts[0] != "ag" {
-		if len(parts) == 0 {
-			return nil, ErrIsDir
-		}
-		return nil, notFound(p)
+	if len(parts) == 0 {
+		return nil, ErrIsDir
 	}
-	agno, ok := t.parseAG(parts[1])
+	// Below ag/N, by depth, as in List (what each depth holds differs).
+	agno, ok := t.agOf(parts)
 	if !ok {
 		return nil, notFound(p)
 	}
@@ -245,7 +248,7 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 		}
 		if parts[2] == "health" || parts[2] == "health.json" {
 			asJSON := parts[2] == "health.json"
-			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, int64(agno), asJSON) })
+			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, fsys.OneAG(agno), asJSON) })
 		}
 		if r := t.headerRenderer(agno, parts[2]); r != nil {
 			return f(r)

@@ -127,44 +127,49 @@ func (a *Array) Flush() error {
 	return a.flush()
 }
 
-func (a *Array) checkIndex(op string, i int64, buf []byte, exact bool) error {
+// locate checks an op (Load or Store) of record i with buf, and returns
+// the record's bytes in the append buffer, or nil when the record is in
+// the backing file.
+func (a *Array) locate(op string, i int64, buf []byte, exact bool) ([]byte, error) {
+	if err := a.usable(); err != nil {
+		return nil, err
+	}
 	if i < 0 || i >= a.n {
-		return fmt.Errorf("%w: %s of record %d, array has %d", ErrInvalid, op, i, a.n)
+		return nil, fmt.Errorf("%w: %s of record %d, array has %d", ErrInvalid, op, i, a.n)
 	}
 	if len(buf) < a.r || (exact && len(buf) != a.r) {
-		return fmt.Errorf("%w: %s with %d-byte buffer, records are %d bytes", ErrInvalid, op, len(buf), a.r)
+		return nil, fmt.Errorf("%w: %s with %d-byte buffer, records are %d bytes", ErrInvalid, op, len(buf), a.r)
 	}
-	return nil
+	if i < a.flushed {
+		return nil, nil
+	}
+	o := (i - a.flushed) * int64(a.r)
+	return a.wbuf[o : o+int64(a.r)], nil
 }
 
 // Load copies record i into dst, which must be at least RecordSize bytes.
 func (a *Array) Load(i int64, dst []byte) error {
-	if err := a.usable(); err != nil {
+	buffered, err := a.locate("load", i, dst, false)
+	if err != nil {
 		return err
 	}
-	if err := a.checkIndex("load", i, dst, false); err != nil {
-		return err
-	}
-	if i >= a.flushed {
-		o := (i - a.flushed) * int64(a.r)
-		copy(dst[:a.r], a.wbuf[o:])
+	if buffered != nil {
+		copy(dst[:a.r], buffered)
 		return nil
 	}
 	return a.rg.readAt(dst[:a.r], i*int64(a.r))
 }
 
 // Store overwrites record i with rec, which must be RecordSize bytes. If
-// it fails, the content of record i is unspecified.
+// it fails, the content of record i is unspecified. It is Load the other
+// way round (alike in shape; locate holds what they share).
 func (a *Array) Store(i int64, rec []byte) error {
-	if err := a.usable(); err != nil {
+	buffered, err := a.locate("store", i, rec, true)
+	if err != nil {
 		return err
 	}
-	if err := a.checkIndex("store", i, rec, true); err != nil {
-		return err
-	}
-	if i >= a.flushed {
-		o := (i - a.flushed) * int64(a.r)
-		copy(a.wbuf[o:o+int64(a.r)], rec)
+	if buffered != nil {
+		copy(buffered, rec)
 		return nil
 	}
 	return a.rg.writeAt(rec, i*int64(a.r))

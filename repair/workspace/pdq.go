@@ -233,7 +233,9 @@ func (s *recSorter) pdqsort(a, b, limit int) {
 // partition is the hot loop of the sort, so the comparisons against the
 // pivot (which stays at index a throughout) are written out in place
 // rather than going through less; the sequence of comparisons and swaps is
-// unchanged.
+// unchanged. slices' partitionCmpFunc writes its first scan out before
+// the loop to return alreadyPartitioned; here the first pass of the loop
+// sets it.
 func (s *recSorter) partition(a, b, pivot int) (newpivot int, alreadyPartitioned bool) {
 	s.swap(a, pivot)
 	i, j := a+1, b-1
@@ -241,32 +243,7 @@ func (s *recSorter) partition(a, b, pivot int) (newpivot int, alreadyPartitioned
 	pv := buf[a*r : a*r+r : a*r+r]
 
 	// ltPivot(k) is s.less(k, a).
-	for i <= j {
-		if s.budget--; s.budget < 0 {
-			s.poll()
-		}
-		if o := i * r; s.cmp(buf[o:o+r:o+r], pv) >= 0 {
-			break
-		}
-		i++
-	}
-	for i <= j {
-		if s.budget--; s.budget < 0 {
-			s.poll()
-		}
-		if o := j * r; s.cmp(buf[o:o+r:o+r], pv) < 0 {
-			break
-		}
-		j--
-	}
-	if i > j {
-		s.swap(j, a)
-		return j, true
-	}
-	s.swap(i, j)
-	i++
-	j--
-
+	alreadyPartitioned = true
 	for {
 		for i <= j {
 			if s.budget--; s.budget < 0 {
@@ -289,12 +266,13 @@ func (s *recSorter) partition(a, b, pivot int) (newpivot int, alreadyPartitioned
 		if i > j {
 			break
 		}
+		alreadyPartitioned = false
 		s.swap(i, j)
 		i++
 		j--
 	}
 	s.swap(j, a)
-	return j, false
+	return j, alreadyPartitioned
 }
 
 func (s *recSorter) partitionEqual(a, b, pivot int) (newpivot int) {

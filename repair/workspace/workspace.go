@@ -244,21 +244,7 @@ func (ws *Workspace) pread(p []byte, off int64) error {
 	if ws.closed {
 		return ErrClosed
 	}
-	for len(p) > 0 {
-		n, err := unix.Pread(ws.fd, p, off)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return &OpError{Op: "pread", File: ws.name, Offset: off, Err: err}
-		}
-		if n <= 0 {
-			return &OpError{Op: "pread", File: ws.name, Offset: off, Err: io.ErrUnexpectedEOF}
-		}
-		p = p[n:]
-		off += int64(n)
-	}
-	return nil
+	return ws.whole("pread", unix.Pread, io.ErrUnexpectedEOF, p, off)
 }
 
 // pwrite writes p at file offset off. Short writes are retried; a write
@@ -273,16 +259,23 @@ func (ws *Workspace) pwrite(p []byte, off int64) error {
 		return &OpError{Op: "pwrite", File: ws.name, Offset: off,
 			Err: overLimit("write", off, int64(len(p)), ws.maxBytes)}
 	}
+	return ws.whole("pwrite", unix.Pwrite, io.ErrShortWrite, p, off)
+}
+
+// whole calls rw (unix.Pread or unix.Pwrite) until all of p is done,
+// retrying EINTR and short transfers; a call that moves nothing fails
+// with noProgress. The caller holds ws.mu.
+func (ws *Workspace) whole(op string, rw func(fd int, p []byte, off int64) (int, error), noProgress error, p []byte, off int64) error {
 	for len(p) > 0 {
-		n, err := unix.Pwrite(ws.fd, p, off)
+		n, err := rw(ws.fd, p, off)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return &OpError{Op: "pwrite", File: ws.name, Offset: off, Err: err}
+			return &OpError{Op: op, File: ws.name, Offset: off, Err: err}
 		}
 		if n <= 0 {
-			return &OpError{Op: "pwrite", File: ws.name, Offset: off, Err: io.ErrShortWrite}
+			return &OpError{Op: op, File: ws.name, Offset: off, Err: noProgress}
 		}
 		p = p[n:]
 		off += int64(n)
@@ -363,6 +356,8 @@ func (rg *region) writeAt(p []byte, off int64) error {
 	return nil
 }
 
+// readAt walks the segments as writeAt does, but allocates none and
+// refuses a range that is not backed, so the two loops stay apart.
 func (rg *region) readAt(p []byte, off int64) error {
 	S := rg.ws.segSize
 	for len(p) > 0 {

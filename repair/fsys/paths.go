@@ -2,8 +2,11 @@ package fsys
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/xfsbox/xfsbox/xfsformat"
 	"github.com/xfsbox/xfsbox/xfsformat/dir"
@@ -65,4 +68,41 @@ func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// ErrSymlinkInPath: a path goes through a symlink, which Resolve does not
+// follow (a path names what is in the image, not where a link points).
+var ErrSymlinkInPath = errors.New("path goes through a symbolic link")
+
+// Resolve finds the inode a path names, from the root ("/" or "" is the
+// root; "." and ".." are directory entries like any other), looking each
+// component up by its hash. Symlinks are not followed: a symlink as the
+// last component is returned, in the middle it is ErrSymlinkInPath.
+func (fs *FS) Resolve(p string) (*Inode, error) {
+	in, err := fs.Inode(fs.RootIno())
+	if err != nil {
+		return nil, err
+	}
+	walked := ""
+	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+		if name == "" {
+			continue
+		}
+		switch in.FileType() {
+		case xfsformat.ModeDir:
+		case xfsformat.ModeSymlink:
+			return nil, fmt.Errorf("%s: %w", walked, ErrSymlinkInPath)
+		default:
+			return nil, fmt.Errorf("%s: %w", walked, ErrNotDir)
+		}
+		e, err := fs.Lookup(in, []byte(name))
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", walked, name, err)
+		}
+		walked += "/" + name
+		if in, err = fs.Inode(e.Ino); err != nil {
+			return nil, fmt.Errorf("%s: %w", walked, err)
+		}
+	}
+	return in, nil
 }

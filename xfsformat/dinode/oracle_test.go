@@ -1,0 +1,278 @@
+package dinode
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/internal/xfsdb"
+	"github.com/xfsbox/xfsbox/xfsformat"
+)
+
+// oracleProfiles are the images TestOracle reads: every feature, the
+// mkfs defaults, 1 KiB blocks, and large extent counters.
+var oracleProfiles = []string{"allfeatures", "defaults", "1k", "nrext64"}
+
+// delegated are the xfs_db fields other packages decode: local
+// directory and attribute forks.
+var delegated = []string{"u3.sfdir3", "u3.sfdir2", "u.sfdir2", "u.sfdir3", "a.sfattr"}
+
+func isDelegated(name string) bool {
+	for _, p := range delegated {
+		if strings.HasPrefix(name, p+".") || strings.HasPrefix(name, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// render writes fields as "name = text" lines, as xfs_db prints them.
+func render(fields []xfsformat.Field) string {
+	var sb strings.Builder
+	for _, f := range fields {
+		sb.WriteString(f.Name + " = " + f.Text + "\n")
+	}
+	return sb.String()
+}
+
+// pick chooses the inodes to compare: every one that is not an empty
+// regular file (directories, symlinks, files with data, attr forks,
+// btree forks of either kind), and of the empty regular files and the
+// free inodes the first few and every 97th. XFSBOX_DINODE_ALL=1 takes
+// every inode (minutes a profile).
+func pick(t *testing.T, im *image, slots []slot) []*Core {
+	t.Helper()
+	every := os.Getenv("XFSBOX_DINODE_ALL") == "1"
+	var out []*Core
+	seen := map[string]int{}
+	for i, s := range slots {
+		c, err := Decode(im.inode(t, s.ino))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.free != (c.Mode == 0) {
+			t.Errorf("inode %d: inobt says free %v, mode %#o", s.ino, s.free, c.Mode)
+		}
+		plain := c.Mode == 0 || (c.FileType() == xfsformat.ModeRegular && c.NExtents == 0 && c.ANExtents == 0 &&
+			(c.ForkOff == 0 || c.AFormat == xfsformat.FmtExtents))
+		class := fmt.Sprintf("%o/%d/%d/%d", c.FileType(), c.Format, c.ForkOff, c.AFormat)
+		if plain && !every && seen[class] >= 3 && i%97 != 0 {
+			continue
+		}
+		seen[class]++
+		out = append(out, c)
+	}
+	return out
+}
+
+// TestOracle compares, for every inode pick chooses, what we decode with
+// what xfs_db prints: `inode N` then `print`, field for field (the
+// local directory and attribute forks aside), and `bmap` then `bmap
+// -a`, line for line. The inode must also pass Verify (a false alarm
+// on a clean image is a failure), encode back to its own bytes, and
+// map any range of its forks the way its whole extent list does.
+func TestOracle(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	t.Setenv("TZ", "UTC") // xfs_db prints timestamps in local time
+	for _, profile := range oracleProfiles {
+		t.Run(profile, func(t *testing.T) {
+			im := openImage(t, profile)
+			cores := pick(t, im, im.inodes(t))
+			batches := make([][]string, len(cores))
+			for i, c := range cores {
+				batches[i] = []string{"inode " + strconv.FormatUint(c.Ino, 10), "bmap", "bmap -a", "print"}
+			}
+			shapes := map[string]int{}
+			err := xfsdb.EachObject(im.path, batches, func(i int, o *xfsdb.Object) error {
+				c := cores[i]
+				checkInode(t, im, c, o)
+				shapes[shape(c)]++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d inodes compared: %v", len(cores), shapes)
+			for _, want := range []string{"dir local", "dir extents", "symlink local", "symlink extents",
+				"regular extents", "regular btree", "attr local", "attr extents", "attr btree", "free", "unwritten"} {
+				if shapes[want] == 0 {
+					t.Errorf("no inode of shape %q compared", want)
+				}
+			}
+		})
+	}
+}
+
+// shape names what an inode exercises, for the coverage check.
+func shape(c *Core) string {
+	if c.Mode == 0 {
+		return "free"
+	}
+	kinds := map[uint16]string{xfsformat.ModeDir: "dir", xfsformat.ModeSymlink: "symlink", xfsformat.ModeRegular: "regular"}
+	formats := []string{"dev", "local", "extents", "btree"}
+	k, ok := kinds[c.FileType()]
+	if !ok || int(c.Format) >= len(formats) {
+		return "other"
+	}
+	s := k + " " + formats[c.Format]
+	if c.ForkOff != 0 && c.AFormat < 4 && (c.ANExtents != 0 || c.AFormat == xfsformat.FmtLocal) {
+		s = "attr " + formats[c.AFormat]
+	}
+	if c.Format == xfsformat.FmtExtents {
+		if recs, _ := c.Extents(false); slices.ContainsFunc(recs, func(r xfsformat.BmbtRec) bool { return r.Unwritten }) {
+			s = "unwritten"
+		}
+	}
+	return s
+}
+
+func checkInode(t *testing.T, im *image, c *Core, o *xfsdb.Object) {
+	t.Helper()
+	name := "inode " + strconv.FormatUint(c.Ino, 10)
+	var dbBmap, other []string
+	for _, m := range o.Messages {
+		if strings.HasPrefix(m, "data offset ") || strings.HasPrefix(m, "attr offset ") {
+			dbBmap = append(dbBmap, m)
+		} else {
+			other = append(other, m)
+		}
+	}
+	if len(other) > 0 {
+		t.Errorf("%s: xfs_db said %q", name, other)
+	}
+	// Fields: ours rendered and parsed like xfs_db's output.
+	ours := xfsdb.Parse(render(c.Fields(im.fs, nil)))
+	var want []xfsdb.Field
+	for _, f := range o.Fields {
+		if !isDelegated(f.Name) {
+			want = append(want, f)
+		}
+	}
+	if !reflect.DeepEqual(ours.Fields, want) {
+		t.Errorf("%s: fields differ:\n%s", name, diffFields(ours.Fields, want))
+	}
+	var wantArrays []*xfsdb.Array
+	for _, a := range o.Arrays {
+		if !isDelegated(a.Name) {
+			wantArrays = append(wantArrays, a)
+		}
+	}
+	if !reflect.DeepEqual(ours.Arrays, wantArrays) {
+		t.Errorf("%s: arrays differ:\nours   %s\nxfs_db %s", name, arraysText(ours.Arrays), arraysText(wantArrays))
+	}
+	// bmap, then bmap -a.
+	var got []string
+	data, attr := DBBmapForks(c)
+	for _, f := range []struct{ attr, on bool }{{false, data}, {true, attr}, {true, true}} {
+		if !f.on {
+			continue
+		}
+		if err := NewMap(im.fs, c, f.attr, im.reader()).DBBmap(func(l string) error {
+			got = append(got, l)
+			return nil
+		}); err != nil {
+			t.Errorf("%s: bmap (attr %v): %v", name, f.attr, err)
+		}
+	}
+	if !slices.Equal(got, dbBmap) {
+		t.Errorf("%s: bmap differs:\nours   %q\nxfs_db %q", name, head(got), head(dbBmap))
+	}
+	if errs := Verify(im.fs, c, c.Ino); len(errs) > 0 {
+		t.Errorf("%s: healthy inode fails Verify: %v", name, errs)
+	}
+	if b := c.Bytes(); !bytes.Equal(b, c.Buf) {
+		t.Errorf("%s: Bytes() differs from the inode read", name)
+	}
+	for _, attr := range []bool{false, true} {
+		checkRanges(t, im, c, attr)
+	}
+	if c.FileType() == xfsformat.ModeSymlink {
+		target, err := Target(im.fs, c, im.reader())
+		if err != nil {
+			t.Errorf("%s: symlink target: %v", name, err)
+		} else if len(target) != int(c.Size) {
+			t.Errorf("%s: target of %d bytes, size %d", name, len(target), c.Size)
+		}
+		if c.Format == xfsformat.FmtLocal && CharsText(target) != o.Value("u3.symlink") {
+			t.Errorf("%s: target %q, xfs_db %s", name, target, o.Value("u3.symlink"))
+		}
+	}
+}
+
+// checkRanges maps ranges of a fork through the bmbt lookup (Bmap from
+// an offset) and through the whole extent list (BmapExtents): they must
+// agree, holes and unwritten pieces included, and cover the range.
+func checkRanges(t *testing.T, im *image, c *Core, attr bool) {
+	t.Helper()
+	m := NewMap(im.fs, c, attr, im.reader())
+	all, err := m.Extents()
+	if err != nil {
+		t.Errorf("inode %d attr %v: %v", c.Ino, attr, err)
+		return
+	}
+	if len(all) == 0 {
+		return
+	}
+	last := all[len(all)-1]
+	end := last.StartOff + uint64(last.BlockCount)
+	offs := []uint64{0, 1, end / 3, end / 2, end - 1, end, end + 5}
+	for _, r := range all[:min(len(all), 4)] {
+		offs = append(offs, r.StartOff, r.StartOff+uint64(r.BlockCount))
+	}
+	for _, off := range offs {
+		for _, n := range []uint64{1, 3, end/4 + 1, end + 10} {
+			want := BmapExtents(all, off, n)
+			var got []Mapping
+			if err := m.Bmap(off, n, func(p Mapping) error {
+				got = append(got, p)
+				return nil
+			}); err != nil {
+				t.Errorf("inode %d attr %v bmap %d+%d: %v", c.Ino, attr, off, n, err)
+				continue
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("inode %d attr %v bmap %d+%d:\n got %+v\nwant %+v", c.Ino, attr, off, n, got, want)
+			}
+			var covered uint64
+			for _, p := range got {
+				covered += p.Count
+			}
+			if covered != n {
+				t.Errorf("inode %d attr %v bmap %d+%d covers %d blocks", c.Ino, attr, off, n, covered)
+			}
+		}
+	}
+}
+
+func head(l []string) []string { return l[:min(len(l), 8)] }
+
+func diffFields(got, want []xfsdb.Field) string {
+	var sb strings.Builder
+	for i := range max(len(got), len(want)) {
+		var g, w xfsdb.Field
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			fmt.Fprintf(&sb, "  %d: ours %s = %q, xfs_db %s = %q\n", i, g.Name, g.Value, w.Name, w.Value)
+		}
+	}
+	return sb.String()
+}
+
+func arraysText(as []*xfsdb.Array) string {
+	var sb strings.Builder
+	for _, a := range as {
+		fmt.Fprintf(&sb, "%s[%d-%d]%v%v ", a.Name, a.First, a.Last, a.Columns, a.Rows[:min(len(a.Rows), 4)])
+	}
+	return sb.String()
+}

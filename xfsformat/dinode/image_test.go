@@ -20,7 +20,13 @@ type image struct {
 
 func openImage(t testing.TB, profile string) *image {
 	t.Helper()
-	im := &image{path: testimg.Image(t, profile)}
+	return openPath(t, testimg.Image(t, profile))
+}
+
+// openPath opens the image at path.
+func openPath(t testing.TB, path string) *image {
+	t.Helper()
+	im := &image{path: path}
 	var err error
 	if im.f, err = os.Open(im.path); err != nil {
 		t.Fatal(err)

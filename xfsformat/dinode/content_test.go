@@ -38,7 +38,7 @@ func TestContentHashes(t *testing.T) {
 			if len(files) < len(contentFiles)-2 {
 				t.Errorf("only %d files of the list in the hash list", len(files))
 			}
-			objs, err := xfsdb.PrintMany(im.path, batches)
+			objs, err := xfsdb.PrintMany(im.Path, batches)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,12 +48,12 @@ func TestContentHashes(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", p, err)
 				}
-				c, err := Decode(im.inode(t, ino))
+				c, err := Decode(im.Inode(t, ino))
 				if err != nil {
 					t.Fatal(err)
 				}
 				h := sha256.New()
-				if err := readContent(im, c, h); err != nil {
+				if err := readContent(t, im, c, h); err != nil {
 					t.Errorf("%s (inode %d): %v", p, ino, err)
 					continue
 				}
@@ -66,11 +66,11 @@ func TestContentHashes(t *testing.T) {
 }
 
 // readContent writes the file's bytes to w, as a read layer would.
-func readContent(im *image, c *Core, w io.Writer) error {
-	bs := uint64(im.geo.BlockSize)
+func readContent(t *testing.T, im *image, c *Core, w io.Writer) error {
+	bs := uint64(im.Geo.BlockSize)
 	left := c.Size
 	zero := make([]byte, bs)
-	read := im.reader()
+	read := im.reader(t)
 	return NewMap(im.fs, c, false, read).Bmap(0, (c.Size+bs-1)/bs, func(p Mapping) error {
 		for i := range p.Count {
 			b := zero

@@ -71,9 +71,9 @@ func TestVerifyKernel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			agno, agino := im.geo.SplitIno(ino)
-			off := im.geo.ByteOffset(agno, 0) + int64(agino)*int64(im.geo.InodeSize)
-			orig := im.inode(t, ino)
+			agno, agino := im.Geo.SplitIno(ino)
+			off := im.Geo.ByteOffset(agno, 0) + int64(agino)*int64(im.Geo.InodeSize)
+			orig := im.Inode(t, ino)
 			c, err := Decode(append([]byte(nil), orig...))
 			if err != nil {
 				t.Fatal(err)

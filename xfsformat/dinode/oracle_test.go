@@ -55,7 +55,7 @@ func pick(t *testing.T, im *image, slots []slot) []*Core {
 	var out []*Core
 	seen := map[string]int{}
 	for i, s := range slots {
-		c, err := Decode(im.inode(t, s.ino))
+		c, err := Decode(im.Inode(t, s.ino))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestOracleProto(t *testing.T) {
 	im := openPath(t, img)
 	var cores []*Core
 	for _, s := range im.inodes(t) {
-		c, err := Decode(im.inode(t, s.ino))
+		c, err := Decode(im.Inode(t, s.ino))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +152,7 @@ func compareAll(t *testing.T, im *image, cores []*Core) map[string]int {
 		batches[i] = []string{"inode " + strconv.FormatUint(c.Ino, 10), "bmap", "bmap -a", "print"}
 	}
 	shapes := map[string]int{}
-	err := xfsdb.EachObject(im.path, batches, func(i int, o *xfsdb.Object) error {
+	err := xfsdb.EachObject(im.Path, batches, func(i int, o *xfsdb.Object) error {
 		checkInode(t, im, cores[i], o)
 		shapes[shape(cores[i])]++
 		return nil
@@ -200,12 +200,12 @@ func checkInode(t *testing.T, im *image, c *Core, o *xfsdb.Object) {
 	if len(other) > 0 {
 		t.Errorf("inode %d: xfs_db said %q", c.Ino, other)
 	}
-	compareDB(t, im.fs, c, o, dbBmap, im.reader())
+	compareDB(t, im.fs, c, o, dbBmap, im.reader(t))
 	for _, attr := range []bool{false, true} {
 		checkRanges(t, im, c, attr)
 	}
 	if c.FileType() == xfsformat.ModeSymlink {
-		target, err := Target(im.fs, c, im.reader())
+		target, err := Target(im.fs, c, im.reader(t))
 		if err != nil {
 			t.Errorf("inode %d: symlink target: %v", c.Ino, err)
 		} else if len(target) != int(c.Size) {
@@ -272,7 +272,7 @@ func compareDB(t *testing.T, fs *FS, c *Core, o *xfsdb.Object, bmap []string, re
 // agree, holes and unwritten pieces included, and cover the range.
 func checkRanges(t *testing.T, im *image, c *Core, attr bool) {
 	t.Helper()
-	m := NewMap(im.fs, c, attr, im.reader())
+	m := NewMap(im.fs, c, attr, im.reader(t))
 	all, err := m.Extents()
 	if err != nil {
 		t.Errorf("inode %d attr %v: %v", c.Ino, attr, err)

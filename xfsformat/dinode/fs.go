@@ -12,7 +12,7 @@ const (
 // FS is what decoding and checking an inode needs of its filesystem:
 // geometry and the features that change the inode's rules.
 type FS struct {
-	Geo *xfsformat.Geometry
+	Geo *xfsformat.Geometry // required
 	// CRC is a v5 filesystem: v3 inodes, printed with "v3." and "u3."
 	// fields.
 	CRC bool

@@ -72,7 +72,7 @@ func (d *DataBlock) Verify(daddr, owner uint64) []error {
 	count, lastFree, i := 0, false, -1
 	for s := range d.Slots() {
 		i++
-		p := fmt.Sprintf("%s[%d].", up, i)
+		p := slotPrefix(up, i)
 		if s.Bad != "" {
 			errs = append(errs, ferr(xfsformat.ErrRange, st, p+"length", itoa(s.Off), "%s (at offset %d)", s.Bad, s.Off))
 			break
@@ -150,6 +150,9 @@ func (d *DataBlock) Verify(daddr, owner uint64) []error {
 	}
 	return errs
 }
+
+// slotPrefix is xfs_db's name of slot i ("bu[3].").
+func slotPrefix(up string, i int) string { return up + "[" + itoa(i) + "]." }
 
 func (d *DataBlock) fieldHdr(name string) string {
 	hp, _ := d.prefixes()

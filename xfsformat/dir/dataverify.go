@@ -20,8 +20,9 @@ import (
 // counts). The kernel stops at the first problem; Verify goes on where
 // it safely can, so one block may give several errors. Besides the
 // kernel's checks it reports unused regions whose length is not a
-// multiple of 8 (xfs_repair's check) and a buffer that is not one
-// directory block.
+// multiple of 8 and file types past the last (xfs_repair's checks: the
+// kernel's check of the type cannot fire, as it reads such a type as
+// unknown) and a buffer that is not one directory block.
 func (d *DataBlock) Verify(daddr, owner uint64) []error {
 	st := "dir data"
 	want := []uint64{Data3Magic, Block3Magic}

@@ -30,15 +30,15 @@ func (d *DataBlock) Verify(daddr, owner uint64) []error {
 		want = []uint64{Data2Magic, Block2Magic}
 	}
 	if uint64(d.Hdr.Magic) != want[0] && uint64(d.Hdr.Magic) != want[1] {
-		return []error{magicErr("dir data block", d.fieldHdr("magic"), uint64(d.Hdr.Magic), want...)}
+		return []error{magicErr(st, d.fieldHdr("magic"), uint64(d.Hdr.Magic), want...)}
 	}
 	hp, up := d.prefixes()
 	if d.IsBlock() {
 		st = "dir block"
 	}
 	errs := d.Hdr.verify(st, hp, d.Buf, d.g, daddr, owner)
-	if len(d.Buf) != d.g.BlockSize {
-		errs = append(errs, ferr(xfsformat.ErrShort, st, "", "", "block is %d bytes, directory blocks are %d", len(d.Buf), d.g.BlockSize))
+	if err := sizeErr(st, len(d.Buf), d.g.BlockSize); err != nil {
+		errs = append(errs, err)
 	}
 	if d.IsBlock() {
 		if maxLeaf := (len(d.Buf) - 8 - d.g.DataHdrSize()) / 8; int64(d.TailCount) >= int64(maxLeaf) {

@@ -362,7 +362,7 @@ func checkListing(t *testing.T, what string, g *Geometry, d *dirInfo, o *xfsdb.O
 	if d.sf == nil {
 		return
 	}
-	prefix := g.FieldPrefix(d.inodeV3)
+	prefix := g.ShortformPrefix(d.inodeV3)
 	compareFields(t, what, d.sf.Fields(prefix), o, func(n string) bool { return strings.HasPrefix(n, prefix+".") })
 	if errs := d.sf.Verify(); len(errs) != 0 {
 		t.Errorf("%s: shortform does not verify: %v", what, errs)

@@ -98,7 +98,7 @@ func FuzzShortform(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = s.Fields(g.FieldPrefix(true))
+		_ = s.Fields(g.ShortformPrefix(true))
 		_ = s.Verify()
 		_ = slices.Collect(s.All(128))
 		if s.Trunc == "" && s.End() == len(fork) && !slices.Equal(s.Encode(), fork) {

@@ -174,10 +174,10 @@ func (s *Shortform) All(ino uint64) iter.Seq[Entry] {
 	}
 }
 
-// FieldPrefix is where xfs_db prints a shortform directory in an inode:
+// ShortformPrefix is where xfs_db prints a shortform directory in an inode:
 // u3 (v3 inodes) or u (older ones), then sfdir3 with ftype or sfdir2
 // without.
-func (g *Geometry) FieldPrefix(inodeV3 bool) string {
+func (g *Geometry) ShortformPrefix(inodeV3 bool) string {
 	p := "u."
 	if inodeV3 {
 		p = "u3."
@@ -189,7 +189,7 @@ func (g *Geometry) FieldPrefix(inodeV3 bool) string {
 }
 
 // Fields are the directory as xfs_db prints it in the inode, under
-// prefix (FieldPrefix): hdr.count, hdr.i8count, hdr.parent.i4 or .i8,
+// prefix (ShortformPrefix): hdr.count, hdr.i8count, hdr.parent.i4 or .i8,
 // and list[i].namelen, offset, name, inumber.i4 or .i8, filetype (with
 // ftype). Inode numbers are printed as stored.
 func (s *Shortform) Fields(prefix string) []xfsformat.Field {
@@ -219,7 +219,9 @@ func (s *Shortform) Fields(prefix string) []xfsformat.Field {
 // offset after "." and ".."), a valid inode number and file type; an
 // i8count that counts the inode numbers needing 8 bytes; entries that
 // end exactly at the fork's end; and a directory small enough that it
-// should not have been converted to the block form.
+// should not have been converted to the block form. (The kernel reads
+// a file type past the last as unknown, so its check of the type cannot
+// fire; xfs_repair's does, and so does this one.)
 func (s *Shortform) Verify() []error {
 	const st = "dir sf"
 	g := s.g

@@ -264,7 +264,7 @@ func (d *DataBlock) Fields(crcOK bool) []xfsformat.Field {
 	}
 	i := 0
 	for s := range d.Slots() {
-		fs = append(fs, d.slotFields(up+"["+itoa(i)+"].", s)...)
+		fs = append(fs, d.slotFields(slotPrefix(up, i), s)...)
 		i++
 	}
 	if !d.IsBlock() {

@@ -20,8 +20,9 @@ import (
 // counts). The kernel stops at the first problem; Verify goes on where
 // it safely can, so one block may give several errors. Besides the
 // kernel's checks it reports unused regions whose length is not a
-// multiple of 8 (xfs_repair's check) and a buffer that is not one
-// directory block.
+// multiple of 8 and file types past the last (xfs_repair's checks: the
+// kernel's check of the type cannot fire, as it reads such a type as
+// unknown) and a buffer that is not one directory block.
 func (d *DataBlock) Verify(daddr, owner uint64) []error {
 	st := "dir data"
 	want := []uint64{Data3Magic, Block3Magic}
@@ -29,15 +30,15 @@ func (d *DataBlock) Verify(daddr, owner uint64) []error {
 		want = []uint64{Data2Magic, Block2Magic}
 	}
 	if uint64(d.Hdr.Magic) != want[0] && uint64(d.Hdr.Magic) != want[1] {
-		return []error{magicErr("dir data block", d.fieldHdr("magic"), uint64(d.Hdr.Magic), want...)}
+		return []error{magicErr(st, d.fieldHdr("magic"), uint64(d.Hdr.Magic), want...)}
 	}
 	hp, up := d.prefixes()
 	if d.IsBlock() {
 		st = "dir block"
 	}
 	errs := d.Hdr.verify(st, hp, d.Buf, d.g, daddr, owner)
-	if len(d.Buf) != d.g.BlockSize {
-		errs = append(errs, ferr(xfsformat.ErrShort, st, "", "", "block is %d bytes, directory blocks are %d", len(d.Buf), d.g.BlockSize))
+	if err := sizeErr(st, len(d.Buf), d.g.BlockSize); err != nil {
+		errs = append(errs, err)
 	}
 	if d.IsBlock() {
 		if maxLeaf := (len(d.Buf) - 8 - d.g.DataHdrSize()) / 8; int64(d.TailCount) >= int64(maxLeaf) {
@@ -72,7 +73,7 @@ func (d *DataBlock) Verify(daddr, owner uint64) []error {
 	count, lastFree, i := 0, false, -1
 	for s := range d.Slots() {
 		i++
-		p := fmt.Sprintf("%s[%d].", up, i)
+		p := slotPrefix(up, i)
 		if s.Bad != "" {
 			errs = append(errs, ferr(xfsformat.ErrRange, st, p+"length", itoa(s.Off), "%s (at offset %d)", s.Bad, s.Off))
 			break
@@ -150,6 +151,9 @@ func (d *DataBlock) Verify(daddr, owner uint64) []error {
 	}
 	return errs
 }
+
+// slotPrefix is xfs_db's name of slot i ("bu[3].").
+func slotPrefix(up string, i int) string { return up + "[" + itoa(i) + "]." }
 
 func (d *DataBlock) fieldHdr(name string) string {
 	hp, _ := d.prefixes()

@@ -45,40 +45,7 @@ func walkDirs(t *testing.T, im *image) []*dirInfo {
 			t.Fatalf("directory %d (%s) reached twice", it.ino, it.path)
 		}
 		seen[it.ino] = true
-		di := im.inode(t, it.ino)
-		if di.mode&xfsformat.ModeTypeMask != xfsformat.ModeDir {
-			t.Fatalf("%s (inode %d) is not a directory: mode %#o", it.path, it.ino, di.mode)
-		}
-		d := &dirInfo{ino: it.ino, path: it.path, inodeV3: di.v3}
-		if di.format == xfsformat.FmtLocal {
-			sf, err := DecodeShortform(g, di.fork[:min(int(di.size), len(di.fork))])
-			if err != nil {
-				t.Fatalf("%s: %v", it.path, err)
-			}
-			d.form, d.sf = FormShortform, sf
-			d.entries = slices.Collect(sf.All(it.ino))
-		} else {
-			d.r = &dirReader{im: im, t: t, ext: im.bmap(t, di)}
-			form, err := FormOf(g, d.r.read)
-			if err != nil {
-				t.Fatalf("%s: %v", it.path, err)
-			}
-			d.form = form
-			for _, dablk := range d.r.blocks() {
-				if dablk >= g.LeafDA() {
-					break
-				}
-				buf, err := d.r.read(dablk)
-				if err != nil {
-					t.Fatal(err)
-				}
-				db, err := DecodeData(g, buf)
-				if err != nil {
-					t.Fatalf("%s block %d: %v", it.path, dablk, err)
-				}
-				d.entries = slices.AppendSeq(d.entries, db.Entries(g.DAToDB(dablk)))
-			}
-		}
+		d := loadDir(t, im, it.ino, it.path)
 		dirs = append(dirs, d)
 		for _, e := range d.entries {
 			name := string(e.Name)
@@ -95,6 +62,73 @@ func walkDirs(t *testing.T, im *image) []*dirInfo {
 		}
 	}
 	return dirs
+}
+
+// loadDir reads directory ino with our decoders: a shortform one whole,
+// a block, leaf or node one by its map, every data block's entries.
+func loadDir(t testing.TB, im *image, ino uint64, path string) *dirInfo {
+	t.Helper()
+	g := im.g
+	di := im.inode(t, ino)
+	if di.mode&xfsformat.ModeTypeMask != xfsformat.ModeDir {
+		t.Fatalf("%s (inode %d) is not a directory: mode %#o", path, ino, di.mode)
+	}
+	d := &dirInfo{ino: ino, path: path, inodeV3: di.v3}
+	if di.format == xfsformat.FmtLocal {
+		sf, err := DecodeShortform(g, di.fork[:min(int(di.size), len(di.fork))])
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		d.form, d.sf = FormShortform, sf
+		d.entries = slices.Collect(sf.All(ino))
+		return d
+	}
+	d.r = &dirReader{im: im, t: t, ext: im.bmap(t, di)}
+	form, err := FormOf(g, d.r.read)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	d.form = form
+	for _, dablk := range d.r.blocks() {
+		if dablk >= g.LeafDA() {
+			break
+		}
+		buf, err := d.r.read(dablk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := DecodeData(g, buf)
+		if err != nil {
+			t.Fatalf("%s block %d: %v", path, dablk, err)
+		}
+		d.entries = slices.AppendSeq(d.entries, db.Entries(g.DAToDB(dablk)))
+	}
+	return d
+}
+
+// findDir finds a directory by path from the root, looking each name up
+// with Lookup (or in the shortform entries).
+func findDir(t testing.TB, im *image, path string) *dirInfo {
+	t.Helper()
+	d := loadDir(t, im, im.sb.RootIno, "/")
+	for _, name := range strings.Split(strings.Trim(path, "/"), "/") {
+		var ino uint64
+		if d.sf != nil {
+			i := slices.IndexFunc(d.entries, func(e Entry) bool { return string(e.Name) == name })
+			if i < 0 {
+				t.Fatalf("%s: no %q in %s", path, name, d.path)
+			}
+			ino = d.entries[i].Ino
+		} else {
+			e, err := Lookup(im.g, d.r.read, []byte(name))
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			ino = e.Ino
+		}
+		d = loadDir(t, im, ino, strings.TrimSuffix(d.path, "/")+"/"+name)
+	}
+	return d
 }
 
 // lsLine is one line of xfs_db's ls: "cookie inumber type hash namelen
@@ -328,7 +362,7 @@ func checkListing(t *testing.T, what string, g *Geometry, d *dirInfo, o *xfsdb.O
 	if d.sf == nil {
 		return
 	}
-	prefix := g.FieldPrefix(d.inodeV3)
+	prefix := g.ShortformPrefix(d.inodeV3)
 	compareFields(t, what, d.sf.Fields(prefix), o, func(n string) bool { return strings.HasPrefix(n, prefix+".") })
 	if errs := d.sf.Verify(); len(errs) != 0 {
 		t.Errorf("%s: shortform does not verify: %v", what, errs)
@@ -480,6 +514,21 @@ func checkHashes(t *testing.T, im *image, d *dirInfo, st *stats) {
 			t.Errorf("%s: Lookup(%q) = %+v, %v; want inode %d at %#x", d.path, e.Name, got, err, e.Ino, e.Cookie)
 		}
 		st.lookups++
+		if g.ASCIICI {
+			// Names match whatever the case of their ASCII letters.
+			swapped := bytes.Map(func(r rune) rune {
+				switch {
+				case r >= 'a' && r <= 'z':
+					return r - 'a' + 'A'
+				case r >= 'A' && r <= 'Z':
+					return r - 'A' + 'a'
+				}
+				return r
+			}, e.Name)
+			if got, err := Lookup(g, d.r.read, swapped); err != nil || got.Ino != e.Ino {
+				t.Errorf("%s: Lookup(%q) on an ASCII-CI filesystem = %+v, %v; want inode %d", d.path, swapped, got, err, e.Ino)
+			}
+		}
 	}
 	if _, err := Lookup(g, d.r.read, []byte("no such name, not here")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("%s: Lookup of a missing name: %v", d.path, err)

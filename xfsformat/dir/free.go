@@ -85,8 +85,8 @@ func (f *Free) Verify(dablk uint32, daddr, owner uint64) []error {
 		return []error{magicErr(st, magicField(f.g.V5, "fhdr"), uint64(f.Hdr.Magic), want)}
 	}
 	errs := f.Hdr.verify(st, "fhdr", f.Buf, f.g, daddr, owner)
-	if len(f.Buf) != f.g.BlockSize {
-		errs = append(errs, ferr(xfsformat.ErrShort, st, "", "", "block is %d bytes, directory blocks are %d", len(f.Buf), f.g.BlockSize))
+	if err := sizeErr(st, len(f.Buf), f.g.BlockSize); err != nil {
+		errs = append(errs, err)
 	}
 	maxBests := f.g.FreeMaxBests()
 	first := (int64(f.g.DAToDB(dablk)) - int64(f.g.DAToDB(f.g.FreeDA()))) * int64(maxBests)

@@ -122,4 +122,15 @@ func short(st string, need, have int) error {
 	return ferr(xfsformat.ErrShort, st, "", "", "need %d bytes, have %d", need, have)
 }
 
+// sizeErr reports a buffer that is not one directory block.
+func sizeErr(st string, have, want int) error {
+	switch {
+	case have < want:
+		return ferr(xfsformat.ErrShort, st, "", "", "block is %d bytes, directory blocks are %d", have, want)
+	case have > want:
+		return ferr(xfsformat.ErrRange, st, "", "", "block is %d bytes, directory blocks are %d", have, want)
+	}
+	return nil
+}
+
 func itoa(v int) string { return strconv.Itoa(v) }

@@ -63,12 +63,16 @@ type dinode struct {
 	nexts  uint64
 }
 
-func (im *image) inode(t testing.TB, ino uint64) dinode {
-	t.Helper()
+// inodeOffset is where inode ino lives in the image.
+func (im *image) inodeOffset(ino uint64) int64 {
 	bits := uint(im.sb.AGBlkLog) + uint(im.sb.InoPBLog)
 	agno, agino := ino>>bits, ino&(1<<bits-1)
-	isize := int64(im.sb.InodeSize)
-	b := im.read(t, int64(agno*uint64(im.sb.AGBlocks))<<im.sb.BlockLog+int64(agino)*isize, int(isize))
+	return int64(agno*uint64(im.sb.AGBlocks))<<im.sb.BlockLog + int64(agino)*int64(im.sb.InodeSize)
+}
+
+func (im *image) inode(t testing.TB, ino uint64) dinode {
+	t.Helper()
+	b := im.read(t, im.inodeOffset(ino), int(im.sb.InodeSize))
 	be := binary.BigEndian
 	if be.Uint16(b) != xfsformat.DinodeMagic {
 		t.Fatalf("inode %d: bad magic %#x", ino, be.Uint16(b))

@@ -191,8 +191,8 @@ func (l *Leaf) Verify(g *Geometry, daddr, owner uint64) []error {
 	for _, e := range l.Info.Verify(st, g.MetaUUID, daddr, owner) {
 		errs = append(errs, renameField(e, "hdr.info.", "lhdr.info."))
 	}
-	if len(l.Buf) != g.BlockSize {
-		errs = append(errs, ferr(xfsformat.ErrShort, st, "", "", "block is %d bytes, directory blocks are %d", len(l.Buf), g.BlockSize))
+	if err := sizeErr(st, len(l.Buf), g.BlockSize); err != nil {
+		errs = append(errs, err)
 	}
 	if int(l.Count) > g.LeafMaxEnts() {
 		return append(errs, ferr(xfsformat.ErrRange, st, "lhdr.count", itoa(int(l.Count)), "more entries than a leaf holds (%d)", g.LeafMaxEnts()))

@@ -20,15 +20,19 @@ type SFEntry struct {
 	Offset uint16 // xfs_dir2_sf_get_offset
 	Name   []byte // aliases the fork
 	Ftype  uint8
-	Ino    uint64 // 8-byte numbers masked to 56 bits, as the kernel reads them
+	Ino    uint64 // as stored; the kernel masks 8-byte numbers to 56 bits (Inumber)
 }
+
+// Inumber is the inode number as the kernel reads it
+// (xfs_dir2_sf_get_ino): masked to 56 bits.
+func (e SFEntry) Inumber() uint64 { return e.Ino & MaxInode }
 
 // Shortform is a directory kept in the inode's data fork (local
 // format). "." is the inode itself and ".." the header's parent; they
 // have no entries.
 type Shortform struct {
 	Count, I8Count uint8
-	Parent         uint64
+	Parent         uint64    // as stored (ParentIno masks it as the kernel does)
 	Entries        []SFEntry // as many of Count as fit in the fork
 	// Trunc, when not empty, says why fewer than Count entries were read.
 	Trunc string
@@ -44,9 +48,12 @@ func (s *Shortform) inoSize() int {
 	return 4
 }
 
+// ParentIno is the parent as the kernel reads it: masked to 56 bits.
+func (s *Shortform) ParentIno() uint64 { return s.Parent & MaxInode }
+
 func (s *Shortform) getIno(b []byte) uint64 {
 	if s.I8Count != 0 {
-		return binary.BigEndian.Uint64(b) & MaxInode
+		return binary.BigEndian.Uint64(b)
 	}
 	return uint64(binary.BigEndian.Uint32(b))
 }
@@ -156,21 +163,21 @@ func (s *Shortform) All(ino uint64) iter.Seq[Entry] {
 	return func(yield func(Entry) bool) {
 		g := s.g
 		if !yield(Entry{Name: []byte("."), Ino: ino, Ftype: FtDir, Cookie: g.Dataptr(0, g.DotOffset())}) ||
-			!yield(Entry{Name: []byte(".."), Ino: s.Parent, Ftype: FtDir, Cookie: g.Dataptr(0, g.DotDotOffset())}) {
+			!yield(Entry{Name: []byte(".."), Ino: s.ParentIno(), Ftype: FtDir, Cookie: g.Dataptr(0, g.DotDotOffset())}) {
 			return
 		}
 		for _, e := range s.Entries {
-			if !yield(Entry{Name: e.Name, Ino: e.Ino, Ftype: e.Ftype, Cookie: g.Dataptr(0, int(e.Offset)), Tag: e.Offset}) {
+			if !yield(Entry{Name: e.Name, Ino: e.Inumber(), Ftype: e.Ftype, Cookie: g.Dataptr(0, int(e.Offset)), Tag: e.Offset}) {
 				return
 			}
 		}
 	}
 }
 
-// FieldPrefix is where xfs_db prints a shortform directory in an inode:
+// ShortformPrefix is where xfs_db prints a shortform directory in an inode:
 // u3 (v3 inodes) or u (older ones), then sfdir3 with ftype or sfdir2
 // without.
-func (g *Geometry) FieldPrefix(inodeV3 bool) string {
+func (g *Geometry) ShortformPrefix(inodeV3 bool) string {
 	p := "u."
 	if inodeV3 {
 		p = "u3."
@@ -182,30 +189,23 @@ func (g *Geometry) FieldPrefix(inodeV3 bool) string {
 }
 
 // Fields are the directory as xfs_db prints it in the inode, under
-// prefix (FieldPrefix): hdr.count, hdr.i8count, hdr.parent.i4 or .i8,
+// prefix (ShortformPrefix): hdr.count, hdr.i8count, hdr.parent.i4 or .i8,
 // and list[i].namelen, offset, name, inumber.i4 or .i8, filetype (with
 // ftype). Inode numbers are printed as stored.
 func (s *Shortform) Fields(prefix string) []xfsformat.Field {
-	is := s.inoSize()
-	ino := func(name string, b []byte) xfsformat.Field {
-		if is == 8 {
-			return dec(name+".i8", binary.BigEndian.Uint64(b))
-		}
-		return dec(name+".i4", uint64(binary.BigEndian.Uint32(b)))
+	sfx := ".i4"
+	if s.inoSize() == 8 {
+		sfx = ".i8"
 	}
 	fs := []xfsformat.Field{
 		dec(prefix+".hdr.count", uint64(s.Count)),
 		dec(prefix+".hdr.i8count", uint64(s.I8Count)),
-		ino(prefix+".hdr.parent", s.Buf[2:]),
+		dec(prefix+".hdr.parent"+sfx, s.Parent),
 	}
 	for i, e := range s.Entries {
 		p := fmt.Sprintf("%s.list[%d].", prefix, i)
-		at := e.Pos + 3 + len(e.Name)
-		if s.g.Ftype {
-			at++
-		}
 		fs = append(fs, dec(p+"namelen", uint64(len(e.Name))), hex(p+"offset", uint64(e.Offset)),
-			xfsformat.FieldChars(p+"name", e.Name), ino(p+"inumber", s.Buf[at:]))
+			xfsformat.FieldChars(p+"name", e.Name), dec(p+"inumber"+sfx, e.Ino))
 		if s.g.Ftype {
 			fs = append(fs, dec(p+"filetype", uint64(e.Ftype)))
 		}
@@ -219,7 +219,9 @@ func (s *Shortform) Fields(prefix string) []xfsformat.Field {
 // offset after "." and ".."), a valid inode number and file type; an
 // i8count that counts the inode numbers needing 8 bytes; entries that
 // end exactly at the fork's end; and a directory small enough that it
-// should not have been converted to the block form.
+// should not have been converted to the block form. (The kernel reads
+// a file type past the last as unknown, so its check of the type cannot
+// fire; xfs_repair's does, and so does this one.)
 func (s *Shortform) Verify() []error {
 	const st = "dir sf"
 	g := s.g
@@ -228,10 +230,10 @@ func (s *Shortform) Verify() []error {
 		errs = append(errs, ferr(kind, st, field, value, format, args...))
 	}
 	i8 := 0
-	if s.Parent > 0xffffffff {
+	if s.ParentIno() > 0xffffffff {
 		i8++
 	}
-	if !g.ValidIno(s.Parent) {
+	if !g.ValidIno(s.ParentIno()) {
 		add(xfsformat.ErrRange, "hdr.parent", u64(s.Parent), "parent is not a valid inode number")
 	}
 	offset := g.DataFirstOffset()
@@ -243,10 +245,10 @@ func (s *Shortform) Verify() []error {
 		if int(e.Offset) < offset {
 			add(xfsformat.ErrRange, p+"offset", hashText(uint32(e.Offset)), "offset below the end of the previous entry (%#x)", offset)
 		}
-		if e.Ino > 0xffffffff {
+		if e.Inumber() > 0xffffffff {
 			i8++
 		}
-		if !g.ValidIno(e.Ino) {
+		if !g.ValidIno(e.Inumber()) {
 			add(xfsformat.ErrRange, p+"inumber", u64(e.Ino), "entry %q names an invalid inode number", e.Name)
 		}
 		if g.Ftype && e.Ftype >= FtMax {

@@ -19,7 +19,7 @@ import (
 // The inodes/ views: inodes/N/ for inode N holds
 //
 //	inode, inode.json, inode.raw   the inode as xfs_db's "inode N; print"
-//	bmap                           its extents as xfs_db's bmap (and bmap -a)
+//	bmap                           its extents as xfs_db's bmap (data, then attr fork)
 //	paths                          every path that names it
 //	data                           a regular file's content, a symlink's target
 //	entries                        a directory's names: name, inode, type, hash, cookie
@@ -214,7 +214,7 @@ func (t *Tree) renderInode(w io.Writer, ino uint64, kind string) error {
 }
 
 // renderBmap prints the data fork's extents and then the attr fork's,
-// as xfs_db's bmap and bmap -a do.
+// as xfs_db's bmap does.
 func (t *Tree) renderBmap(w io.Writer, ino uint64) error {
 	in, err := t.FS.ReadInode(ino)
 	if err != nil {

@@ -441,4 +441,3 @@ func runStat(ctx context.Context, args []string, stdout io.Writer) error {
 	_, err = io.WriteString(stdout, b.String())
 	return err
 }
-

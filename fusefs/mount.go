@@ -88,12 +88,11 @@ func Mount(dir string, tree *view.Tree, opts Options) (*Server, error) {
 	ctl := NewController(tree, opts.ReadOnly)
 	root := &dirNode{tree: tree, ctl: ctl, path: ""}
 	mo := fuse.MountOptions{
-		FsName:        "xfsbox:" + tree.FS.Img.Path(),
-		Name:          "xfsbox",
-		DirectMount:   true,
-		Debug:         opts.Debug,
-		DisableXAttrs: true,
-		MaxReadAhead:  128 << 10,
+		FsName:       "xfsbox:" + tree.FS.Img.Path(),
+		Name:         "xfsbox",
+		DirectMount:  true,
+		Debug:        opts.Debug,
+		MaxReadAhead: 128 << 10,
 	}
 	if opts.ReadOnly {
 		mo.Options = append(mo.Options, "ro")

@@ -57,16 +57,13 @@ func (d *dirNode) child(name string) string { return path.Join(d.path, name) }
 // root): its inode number is a hash of the path, so every lookup of a
 // path finds the same inode (go-fuse keeps one Inode per number) and a
 // file keeps its number while the kernel forgets and finds it again
-// (find, tar and rsync rely on st_ino). 0 and 1 are go-fuse's and the
-// root's.
+// (find, tar and rsync rely on st_ino). The top bit is always set: the
+// nodes of files/ use the XFS inode numbers, which never have it (0 and
+// 1, go-fuse's and the root's, are below it too).
 func stable(p string, mode uint32) fs.StableAttr {
 	h := fnv.New64a()
 	h.Write([]byte(p))
-	ino := h.Sum64()
-	if ino < 2 {
-		ino += 2
-	}
-	return fs.StableAttr{Mode: mode, Ino: ino}
+	return fs.StableAttr{Mode: mode, Ino: h.Sum64() | 1<<63}
 }
 
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -77,6 +74,15 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 			fillFileAttr(&out.Attr)
 			return d.NewInode(ctx, cn, stable(d.child(name), syscall.S_IFREG)), 0
 		}
+	}
+	if d.path == "" && name == filesName {
+		n := &fileNode{fsys: d.tree.FS, ctl: d.ctl, ino: d.tree.FS.RootIno()}
+		in, errno := n.inode()
+		if errno != 0 {
+			return nil, errno
+		}
+		n.fillAttr(in, &out.Attr)
+		return d.NewInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: in.Ino, Gen: uint64(in.Gen)}), 0
 	}
 	if d.path == "" && name == imageName {
 		in := &imageNode{fs: d.tree.FS}
@@ -100,6 +106,9 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 
 func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	ctx = context.WithoutCancel(ctx) // see viewNode.Open
+	if d.path == "inodes" {
+		return newInodeStream(d, d.tree), 0
+	}
 	ents, err := d.tree.List(ctx, d.path)
 	if err != nil {
 		return nil, toErrno(err)
@@ -112,7 +121,8 @@ func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		out = append(out, entry(cn.kind, syscall.S_IFREG))
 	}
 	if d.path == "" {
-		out = append(out, entry(imageName, syscall.S_IFREG))
+		out = append(out, entry(imageName, syscall.S_IFREG),
+			fuse.DirEntry{Name: filesName, Mode: syscall.S_IFDIR, Ino: d.tree.FS.RootIno()})
 	}
 	for _, e := range ents {
 		mode := uint32(syscall.S_IFREG)

@@ -122,3 +122,28 @@ func FieldIno64(name string, v uint64) Field { return fIno64(name, v) }
 
 // HexText formats v as C's "%#x": 0 is "0", others "0x..".
 func HexText(v uint64) string { return hexText(v) }
+
+// FieldChars is a byte string (a directory entry's or attribute's
+// name) as xfs_db's charns printer shows it: quoted; backslash, quotes
+// and '?' escaped with a backslash; \a \b \f \n \r \t \v by name; other
+// bytes that are not printable ASCII as 3-digit octal.
+func FieldChars(name string, b []byte) Field {
+	var sb strings.Builder
+	sb.WriteByte('"')
+	for _, c := range b {
+		switch {
+		case c == '\\' || c == '\'' || c == '"' || c == '?':
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		case c >= 0x20 && c < 0x7f:
+			sb.WriteByte(c)
+		case c >= '\a' && c <= '\r':
+			sb.WriteByte('\\')
+			sb.WriteByte("abtnvfr"[c-'\a'])
+		default:
+			fmt.Fprintf(&sb, "\\%03o", c)
+		}
+	}
+	sb.WriteByte('"')
+	return Field{name, sb.String(), string(b)}
+}

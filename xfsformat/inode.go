@@ -221,8 +221,9 @@ func VerifyInode(in *Inode, g *Geometry, ino uint64, nrext64 bool) []error {
 	if in.Size>>63 != 0 {
 		add(ErrRange, "core.size", u(in.Size), "size is negative")
 	}
-	if (in.Mode&ModeTypeMask == ModeDir || in.Mode&ModeTypeMask == ModeSymlink) && in.Size == 0 {
-		add(ErrRange, "core.size", "0", "a directory or symlink cannot be empty")
+	// The kernel lets an unlinked one be: it is being inactivated.
+	if (in.Mode&ModeTypeMask == ModeDir || in.Mode&ModeTypeMask == ModeSymlink) && in.Size == 0 && in.Nlink != 0 {
+		add(ErrRange, "core.size", "0", "a linked directory or symlink cannot be empty")
 	}
 	if in.HasLargeExtentCounts() && !nrext64 {
 		add(ErrRange, "v3.flags2", hexText(in.Flags2), "large extent counters without the nrext64 feature")

@@ -16,11 +16,11 @@ import (
 // fsck: 1 means the filesystem has problems; 2 and up are operational.
 const (
 	exitOK       = 0 // success
-	exitCorrupt  = 1 // check found corruption
+	exitCorrupt  = 1 // check found corruption; a file could not be read for damage
 	exitUsage    = 2 // bad command line
 	exitRefused  = 3 // the image is not XFS, is unsupported or truncated
 	exitIO       = 4 // reading or writing failed
-	exitNotFound = 5 // the view path names nothing
+	exitNotFound = 5 // the view path, file path or inode names nothing
 	exitMount    = 6 // FUSE mount failed
 	exitCanceled = 7 // interrupted
 	exitInternal = 8 // anything else
@@ -40,7 +40,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, errCorrupt):
+	case errors.Is(err, errCorrupt), errors.Is(err, errPartial):
 		return exitCorrupt
 	case errors.Is(err, repair.ErrUnknownStruct):
 		return exitUsage
@@ -53,7 +53,11 @@ func exitCode(err error) int {
 			return exitIO
 		}
 		return exitRefused
-	case errors.Is(err, view.ErrNotFound), errors.Is(err, view.ErrIsDir), errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, fsys.ErrCorrupt):
+		return exitCorrupt
+	case errors.Is(err, view.ErrNotFound), errors.Is(err, view.ErrIsDir), errors.Is(err, os.ErrNotExist),
+		errors.Is(err, fsys.ErrNoEntry), errors.Is(err, fsys.ErrNoInode), errors.Is(err, fsys.ErrNotDir),
+		errors.Is(err, fsys.ErrNotRegular), errors.Is(err, fsys.ErrSymlinkInPath):
 		return exitNotFound
 	case errors.As(err, &ioe):
 		return exitIO

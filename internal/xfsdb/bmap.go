@@ -67,3 +67,35 @@ func Run(image string, cmds ...string) (string, error) {
 	}
 	return stdout.String(), nil
 }
+
+// RunMany is Run for many batches in ONE xfs_db process: the raw output
+// of each batch's commands (no print is added), in batch order. A batch
+// starts with an empty location stack ("pop"), as in EachObject.
+func RunMany(image string, batches [][]string) ([]string, error) {
+	var script strings.Builder
+	for _, b := range batches {
+		script.WriteString("echo " + boundary + "\npop\n")
+		for _, c := range b {
+			if strings.ContainsAny(c, "\n") {
+				return nil, fmt.Errorf("xfsdb: command %q contains a newline", c)
+			}
+			script.WriteString(c + "\n")
+		}
+	}
+	script.WriteString("quit\n")
+	cmd, _, err := command(image)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdin = strings.NewReader(script.String())
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("xfsdb: %s: %v: %s", image, err, strings.TrimSpace(stderr.String()))
+	}
+	parts := strings.Split(stdout.String(), boundary+" \n")
+	if len(parts) != len(batches)+1 {
+		return nil, fmt.Errorf("xfsdb: %s: %d outputs for %d batches", image, len(parts)-1, len(batches))
+	}
+	return parts[1:], nil
+}

@@ -35,6 +35,8 @@ type FS struct {
 	// commitMu makes the commits of AGs rebuilt in parallel one at a
 	// time (each recounts the superblock over every AG).
 	commitMu sync.Mutex
+
+	readerState // the readers of inodes, directories and file data
 }
 
 // ReadLock holds off commits until release is called.

@@ -98,13 +98,16 @@ func (t *Tree) List(ctx context.Context, p string) ([]Entry, error) {
 	case len(parts) == 0:
 		out := []Entry{{"README", false}, {"geometry", false}, {"geometry.json", false}, {"health", false}, {"health.json", false}}
 		out = append(out, withFormats("sb")...)
-		return append(out, Entry{"ag", true}), nil
+		return append(out, Entry{"ag", true}, Entry{"inodes", true}), nil
 	case len(parts) == 1 && parts[0] == "ag":
 		out := make([]Entry, 0, t.FS.Geo.AGCount)
 		for i := uint32(0); i < t.FS.Geo.AGCount; i++ {
 			out = append(out, Entry{strconv.FormatUint(uint64(i), 10), true})
 		}
 		return out, nil
+	}
+	if parts[0] == "inodes" {
+		return t.listInodes(ctx, parts[1:])
 	}
 	agno, ok := t.agOf(parts)
 	if !ok {
@@ -150,6 +153,13 @@ func (t *Tree) Stat(ctx context.Context, p string) (dir bool, err error) {
 	parts := split(p)
 	if len(parts) == 0 {
 		return true, nil
+	}
+	if len(parts) == 2 && parts[0] == "inodes" {
+		// Any inode slot, allocated or free, without listing them all.
+		if _, ok := t.parseIno(parts[1]); ok {
+			return true, nil
+		}
+		return false, notFound(p)
 	}
 	parent := strings.Join(parts[:len(parts)-1], "/")
 	ents, err := t.List(ctx, parent)
@@ -208,7 +218,7 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 		case "health", "health.json":
 			asJSON := parts[0] == "health.json"
 			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, fsys.AllAGs, asJSON) })
-		case "ag":
+		case "ag", "inodes":
 			return nil, ErrIsDir
 		}
 		if r := t.headerRenderer(0, parts[0]); r != nil {
@@ -217,6 +227,9 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 			}
 		}
 		return nil, notFound(p)
+	}
+	if len(parts) > 0 && parts[0] == "inodes" {
+		return t.openInode(parts[1:])
 	}
 	if len(parts) == 0 {
 		return nil, ErrIsDir

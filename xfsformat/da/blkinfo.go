@@ -104,10 +104,11 @@ func (b *BlkInfo) Encode(dst []byte) error {
 }
 
 // Fields are the header as xfs_db prints it, under prefix (xfs_db's
-// "hdr.info" for node and leaf blocks): the v4 part is prefix.hdr.*,
-// the v3 additions prefix.crc, bno, lsn, uuid, owner (xfs_db's
-// da3_blkinfo field table; bno is the disk address). xfs_db prints the
-// pad of v4 headers only.
+// "nhdr.info" and "lhdr.info" for directory node and leaf blocks,
+// "hdr.info" for attribute blocks): the v4 part is prefix.forw, back,
+// magic on v4 blocks and prefix.hdr.* on v3 ones, the v3 additions
+// prefix.crc, bno, lsn, uuid, owner (xfs_db's da3_blkinfo field table;
+// bno is the disk address). xfs_db never prints the pad (FLD_SKIPALL).
 func (b *BlkInfo) Fields(prefix string, crcOK bool) []xfsformat.Field {
 	h := prefix
 	if b.V3 {
@@ -118,13 +119,13 @@ func (b *BlkInfo) Fields(prefix string, crcOK bool) []xfsformat.Field {
 		hex(h+".magic", uint64(b.Magic)),
 	}
 	if !b.V3 {
-		return append(fs, dec(h+".pad", uint64(b.Pad)))
+		return fs
 	}
 	return append(fs,
 		xfsformat.FieldCRC(prefix+".crc", b.CRC, crcOK),
 		dec(prefix+".bno", b.Blkno), hex(prefix+".lsn", b.LSN),
 		xfsformat.FieldUUID(prefix+".uuid", b.UUID),
-		dec(prefix+".owner", b.Owner))
+		xfsformat.FieldIno64(prefix+".owner", b.Owner))
 }
 
 // Verify checks the header's identity as the kernel's da verifiers do

@@ -20,9 +20,10 @@ func HashName(name []byte) uint32 {
 	return h
 }
 
-// asciiCIFold is xfs_ascii_ci_xfrm: A-Z and the Latin-1 capitals with
-// accents (0xc0-0xd6, 0xd8-0xde) fold to lower case; nothing else does.
-func asciiCIFold(c byte) byte {
+// FoldCI is xfs_ascii_ci_xfrm, how ASCII-CI directories hash and
+// compare names: A-Z and the Latin-1 capitals with accents (0xc0-0xd6,
+// 0xd8-0xde) fold to lower case; nothing else does.
+func FoldCI(c byte) byte {
 	if c >= 'A' && c <= 'Z' || c >= 0xc0 && c <= 0xd6 || c >= 0xd8 && c <= 0xde {
 		return c + ('a' - 'A')
 	}
@@ -34,7 +35,7 @@ func asciiCIFold(c byte) byte {
 func HashNameCI(name []byte) uint32 {
 	var h uint32
 	for _, c := range name {
-		h = uint32(asciiCIFold(c)) ^ bits.RotateLeft32(h, 7)
+		h = uint32(FoldCI(c)) ^ bits.RotateLeft32(h, 7)
 	}
 	return h
 }

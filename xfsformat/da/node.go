@@ -75,16 +75,17 @@ func (n *Node) Entry(i int) NodeEntry {
 	return NodeEntry{binary.BigEndian.Uint32(n.Buf[off:]), binary.BigEndian.Uint32(n.Buf[off+4:])}
 }
 
-// Fields are the node's header as xfs_db prints it: v3 (type da3node)
-// under "nhdr" (nhdr.info.hdr.forw ... nhdr.level; xfs_db does not print
-// the pad), v4 (type danode) under "hdr". Entries are Entry(i), which
-// xfs_db prints as the array nbtree (v4: btree) of [hashval,before].
-func (n *Node) Fields(crcOK bool) []xfsformat.Field {
-	p := "hdr"
-	if n.Info.V3 {
-		p = "nhdr"
-	}
-	return append(n.Info.Fields(p+".info", crcOK), dec(p+".count", uint64(n.Count)), dec(p+".level", uint64(n.Level)))
+// Fields are the node's header as xfs_db prints a directory's node:
+// under "nhdr" (FieldsAt). Entries are Entry(i), which xfs_db prints as
+// the array nbtree of [hashval,before].
+func (n *Node) Fields(crcOK bool) []xfsformat.Field { return n.FieldsAt("nhdr", crcOK) }
+
+// FieldsAt are the node's header under prefix: prefix.info.* (see
+// BlkInfo.Fields), prefix.count, prefix.level; xfs_db does not print
+// the pad. Directories' nodes print under "nhdr" (types dir3 and dir2),
+// attribute forks' under "hdr".
+func (n *Node) FieldsAt(prefix string, crcOK bool) []xfsformat.Field {
+	return append(n.Info.Fields(prefix+".info", crcOK), dec(prefix+".count", uint64(n.Count)), dec(prefix+".level", uint64(n.Level)))
 }
 
 // Verify checks a node block as the kernel's xfs_da3_node_verify does,

@@ -1,0 +1,265 @@
+package fsys
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/xfsbox/xfsbox/xfsformat"
+	"github.com/xfsbox/xfsbox/xfsformat/dinode"
+	"github.com/xfsbox/xfsbox/xfsformat/dir"
+)
+
+// Errors of the directory readers.
+var (
+	// ErrNoEntry: the directory holds no such name.
+	ErrNoEntry = errors.New("no such directory entry")
+	// ErrNotDir: the inode is not a directory.
+	ErrNotDir = errors.New("not a directory")
+)
+
+// DirGeometry is the directory geometry of the filesystem (directory
+// block size, formats, ftype), made once.
+func (fs *FS) DirGeometry() (*dir.Geometry, error) {
+	fs.dirOnce.Do(func() { fs.dirGeo, fs.dirErr = dir.NewGeometry(fs.SB) })
+	return fs.dirGeo, fs.dirErr
+}
+
+// forkBlock reads the directory (or attribute) block at fork offset
+// dablk of in's data (or attr) fork: blocks fs blocks long, gathered
+// from the extents that map them (a directory block larger than a
+// filesystem block may be split over several). daddr is the disk
+// address of its first block, which the block's header must name.
+func (fs *FS) forkBlock(m *dinode.Map, dablk uint32, blocks int) (buf []byte, daddr uint64, err error) {
+	bs := int(fs.Geo.BlockSize)
+	if blocks == 1 {
+		var fsb uint64
+		err = m.Bmap(uint64(dablk), 1, func(p dinode.Mapping) error {
+			if p.Hole {
+				return fmt.Errorf("fork block %d is a hole", dablk)
+			}
+			fsb = p.StartBlock
+			return nil
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		agno, agbno := fs.Geo.SplitFSB(fsb)
+		buf, err = fs.ReadBlock(agno, agbno)
+		return buf, fs.Geo.FSBToDaddr(fsb), err
+	}
+	buf = make([]byte, blocks*bs)
+	first := true
+	err = m.Bmap(uint64(dablk), uint64(blocks), func(p dinode.Mapping) error {
+		if p.Hole {
+			return fmt.Errorf("fork block %d is a hole", p.FileOff)
+		}
+		if first {
+			daddr, first = fs.Geo.FSBToDaddr(p.StartBlock), false
+		}
+		for i := range p.Count {
+			agno, agbno := fs.Geo.SplitFSB(p.StartBlock + i)
+			b, err := fs.ReadBlock(agno, agbno)
+			if err != nil {
+				return err
+			}
+			copy(buf[int(p.FileOff-uint64(dablk)+i)*bs:], b)
+		}
+		return nil
+	})
+	return buf, daddr, err
+}
+
+// dirOf checks that d is a directory and returns what reading it needs.
+func (fs *FS) dirOf(d *Inode) (*dir.Geometry, *dinode.Map, error) {
+	if d.FileType() != xfsformat.ModeDir {
+		return nil, nil, fmt.Errorf("inode %d: %w", d.Ino, ErrNotDir)
+	}
+	g, err := fs.DirGeometry()
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, dinode.NewMap(fs.inodeFS(), d.Core, false, fs.blockReader()), nil
+}
+
+// ReadDir calls fn with the entries of directory d, "." and ".."
+// included, in directory order, from the entry whose cookie (its
+// position, dir.Entry.Cookie) is at least from; 0 is the start. It reads
+// one directory block at a time, so a directory of any size lists in
+// the memory of one block. A data block that fails its verifier is
+// skipped and the others are listed; the error returned at the end is a
+// CorruptError naming each one (so a reader sees the siblings and the
+// reason). An error from fn ends the listing with that error.
+func (fs *FS) ReadDir(d *Inode, from uint32, fn func(dir.Entry) error) error {
+	g, m, err := fs.dirOf(d)
+	if err != nil {
+		return err
+	}
+	if d.Format == xfsformat.FmtLocal {
+		return fs.readShortform(d, g, from, fn)
+	}
+	if d.Format != xfsformat.FmtExtents && d.Format != xfsformat.FmtBtree {
+		return corrupt(d.Ino, "directory", fmt.Errorf("data fork format %d", d.Format))
+	}
+	per := 1 << g.DirBlkLog
+	next := uint64(0) // the first fork block not yet listed
+	fromDB, _ := g.SplitDataptr(from)
+	var bad []error
+	err = m.Walk(uint64(g.DBToDA(fromDB)), func(e xfsformat.BmbtRec) error {
+		if e.StartOff >= uint64(g.LeafDA()) {
+			return dinode.ErrStop // past the data space
+		}
+		// Each directory block that starts in this extent.
+		da := max(e.StartOff, next)
+		da = (da + uint64(per) - 1) / uint64(per) * uint64(per)
+		for ; da < e.StartOff+uint64(e.BlockCount) && da < uint64(g.LeafDA()); da += uint64(per) {
+			next = da + uint64(per)
+			db := g.DAToDB(uint32(da))
+			if db < fromDB {
+				continue
+			}
+			buf, daddr, err := fs.forkBlock(m, uint32(da), per)
+			if err != nil {
+				bad = append(bad, fmt.Errorf("directory block %d: %w", db, err))
+				continue
+			}
+			blk, err := dir.DecodeData(g, buf)
+			if err == nil {
+				if errs := blk.Verify(daddr, d.Ino); len(errs) > 0 {
+					err = errors.Join(errs...)
+				}
+			}
+			if err != nil {
+				bad = append(bad, fmt.Errorf("directory block %d: %w", db, err))
+				continue
+			}
+			for ent := range blk.Entries(db) {
+				if ent.Cookie < from {
+					continue
+				}
+				if err := fn(ent); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		var fe *xfsformat.FormatError
+		if errors.As(err, &fe) {
+			return corrupt(d.Ino, "directory", err)
+		}
+		return err
+	}
+	if len(bad) > 0 {
+		return corrupt(d.Ino, "directory", bad...)
+	}
+	return nil
+}
+
+// readShortform lists a directory kept in the inode: ".", "..", then
+// its entries, each with the cookie it would have in block form.
+func (fs *FS) readShortform(d *Inode, g *dir.Geometry, from uint32, fn func(dir.Entry) error) error {
+	fork := d.Fork(false)
+	if d.Size <= uint64(len(fork)) {
+		fork = fork[:d.Size]
+	}
+	sf, err := dir.DecodeShortform(g, fork)
+	if err != nil {
+		return corrupt(d.Ino, "directory", err)
+	}
+	if errs := sf.Verify(); len(errs) > 0 {
+		return corrupt(d.Ino, "directory", errs...)
+	}
+	ents := []dir.Entry{
+		{Name: []byte("."), Ino: d.Ino, Ftype: dir.FtDir, Cookie: g.Dataptr(0, g.DotOffset())},
+		{Name: []byte(".."), Ino: sf.Parent, Ftype: dir.FtDir, Cookie: g.Dataptr(0, g.DotDotOffset())},
+	}
+	for _, e := range sf.Entries {
+		ents = append(ents, dir.Entry{Name: e.Name, Ino: e.Ino, Ftype: e.Ftype, Cookie: g.Dataptr(0, int(e.Offset))})
+	}
+	for _, e := range ents {
+		if e.Cookie < from {
+			continue
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lookup finds name in directory d by its hash (through the block's
+// leaf, the leaf block or the da-btree: a large directory is not
+// scanned), or in the inode for a shortform directory. "." and ".." are
+// answered too. A name the directory does not hold is ErrNoEntry.
+func (fs *FS) Lookup(d *Inode, name []byte) (dir.Entry, error) {
+	g, m, err := fs.dirOf(d)
+	if err != nil {
+		return dir.Entry{}, err
+	}
+	if string(name) == "." {
+		return dir.Entry{Name: name, Ino: d.Ino, Ftype: dir.FtDir}, nil
+	}
+	if d.Format == xfsformat.FmtLocal {
+		var found *dir.Entry
+		err := fs.readShortform(d, g, 0, func(e dir.Entry) error {
+			if string(e.Name) == string(name) {
+				found = &e
+				return errFound
+			}
+			return nil
+		})
+		if found != nil {
+			return *found, nil
+		}
+		if err != nil {
+			return dir.Entry{}, err
+		}
+		return dir.Entry{}, fmt.Errorf("inode %d: %q: %w", d.Ino, name, ErrNoEntry)
+	}
+	per := 1 << g.DirBlkLog
+	read := func(dablk uint32) ([]byte, error) {
+		buf, _, err := fs.forkBlock(m, dablk, per)
+		return buf, err
+	}
+	e, err := dir.Lookup(g, read, name)
+	switch {
+	case errors.Is(err, dir.ErrNotFound):
+		return dir.Entry{}, fmt.Errorf("inode %d: %q: %w", d.Ino, name, ErrNoEntry)
+	case err != nil:
+		var fe *xfsformat.FormatError
+		if errors.As(err, &fe) {
+			return dir.Entry{}, corrupt(d.Ino, "directory", err)
+		}
+		return dir.Entry{}, err
+	}
+	if !g.ValidIno(e.Ino) {
+		return dir.Entry{}, corrupt(d.Ino, "directory", fmt.Errorf("entry %q names inode %d, which cannot be", name, e.Ino))
+	}
+	return e, nil
+}
+
+var errFound = errors.New("found")
+
+// FtypeMode is the S_IF* file type bits a directory entry's file type
+// names (0 for unknown or a whiteout), for listings that give a type
+// without reading the inode.
+func FtypeMode(ft uint8) uint32 {
+	switch ft {
+	case dir.FtRegular:
+		return xfsformat.ModeRegular
+	case dir.FtDir:
+		return xfsformat.ModeDir
+	case dir.FtChrdev:
+		return xfsformat.ModeChar
+	case dir.FtBlkdev:
+		return xfsformat.ModeBlock
+	case dir.FtFIFO:
+		return xfsformat.ModeFIFO
+	case dir.FtSocket:
+		return xfsformat.ModeSocket
+	case dir.FtSymlink:
+		return xfsformat.ModeSymlink
+	}
+	return 0
+}

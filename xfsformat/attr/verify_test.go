@@ -343,3 +343,45 @@ func TestVerifierJudges(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeHashRepairJudge: a node entry whose hash no longer ends the
+// leaf below it (still in order, so the node verifies) is what
+// xfs_repair -n calls a bad hash path; CheckBlocks reports it, and
+// nothing on the untouched copy.
+func TestNodeHashRepairJudge(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	img := xfsdbImage(t, nil, []string{"node"})
+	cmds := []string{"-x", "-c", "path /node"}
+	for i := range 300 {
+		cmds = append(cmds, "-c", fmt.Sprintf("attr_set -v 30 attr%d", i))
+	}
+	if out, err := testimg.RunTimed(t, time.Minute, "xfs_db", append(cmds, img)...); err != nil || out != "" {
+		t.Fatalf("xfs_db attr_set: %v\n%s", err, out)
+	}
+	for _, damage := range []bool{false, true} {
+		im := openImage(t, img)
+		ino := inodeOf(t, img, "/node")
+		f := openFork(t, im, ino)
+		fsb, _ := f.fsb(0)
+		node := im.block(t, fsb)
+		if !da.IsNodeMagic(be.Uint16(node[8:])) {
+			t.Fatalf("attr block 0 of /node has magic %#x", be.Uint16(node[8:]))
+		}
+		if damage {
+			be.PutUint32(node[64:], be.Uint32(node[64:])-1) // btree[0].hashval
+			xfsformat.UpdateCRC(node, da.CRCOffset)
+			im.write(t, int64(im.daddr(fsb))<<9, node)
+		}
+		var found []error
+		if err := CheckBlocks(f.reader(t), CheckOpts{V5: true, UUID: im.uuid(), Owner: ino, Daddr: f.daddr}, func(e error) { found = append(found, e) }); err != nil {
+			t.Fatal(err)
+		}
+		out, err := testimg.RunTimed(t, 2*time.Minute, "xfs_repair", "-n", img)
+		if repairs := err != nil; repairs != (len(found) > 0) {
+			t.Errorf("damaged %v: we find %v; xfs_repair -n: %v\n%s", damage, found, err, out)
+		}
+		if damage && (len(found) != 1 || !strings.Contains(found[0].Error(), "btree[0].hashval")) {
+			t.Errorf("findings %v, want btree[0].hashval", found)
+		}
+	}
+}

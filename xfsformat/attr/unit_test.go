@@ -21,10 +21,9 @@ import (
 // an empty and a binary value and an ACL (sf.bin, the inode's attr fork
 // area), and that ACL's value (acl.bin).
 func testdata(t testing.TB, name string) []byte {
-	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
-		t.Fatal(err)
+		panic(err) // t may be nil: a missing file is the tree's fault
 	}
 	return b
 }
@@ -296,8 +295,12 @@ func TestWalkAndLookup(t *testing.T) {
 	if len(left) < 3 || len(right) < 5 {
 		t.Fatalf("leaves of %d and %d", len(left), len(right))
 	}
+	top := uint32(0)
+	for _, x := range right {
+		top = max(top, da.HashName([]byte(x.name)))
+	}
 	m := map[uint32][]byte{
-		0: buildNode(t, 4096, 1, []da.NodeEntry{{Hash: h, Before: 1}, {Hash: ^uint32(0), Before: 2}}),
+		0: buildNode(t, 4096, 1, []da.NodeEntry{{Hash: h, Before: 1}, {Hash: top, Before: 2}}),
 		1: buildLeaf(t, 4096, 2, 0, left),
 		2: buildLeaf(t, 4096, 0, 1, right),
 	}
@@ -338,6 +341,12 @@ func TestWalkAndLookup(t *testing.T) {
 	}
 	if len(errs) > 0 {
 		t.Errorf("CheckBlocks: %v", errs)
+	}
+	// A node entry that does not end its child's hashes is reported.
+	m[0] = buildNode(t, 4096, 1, []da.NodeEntry{{Hash: h, Before: 1}, {Hash: top + 1, Before: 2}})
+	errs = nil
+	if err := CheckBlocks(read, CheckOpts{V5: true, Owner: 99}, func(e error) { errs = append(errs, e) }); err != nil || len(errs) != 1 || !strings.Contains(errs[0].Error(), "btree[1].hashval") {
+		t.Errorf("CheckBlocks over a node entry above its leaf: %v %v", err, errs)
 	}
 
 	// A forward link back to itself ends a lookup; a node pointing at
@@ -389,5 +398,25 @@ func TestShortformEncode(t *testing.T) {
 	}
 	if len(cut) != 3 || cut[2].Err == nil {
 		t.Errorf("a cut list walks as %d entries, last error %v", len(cut), cut[len(cut)-1].Err)
+	}
+}
+
+// TestFirstUsedNullOff: an empty leaf of a 64 KiB block has its name
+// area starting at 65536, which 16 bits cannot hold: it is stored as
+// NullOff and read back as the block size, and the block verifies.
+func TestFirstUsedNullOff(t *testing.T) {
+	b := buildLeaf(t, 65536, 0, 0, nil)
+	l, err := DecodeLeaf(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Hdr.FirstUsed != NullOff || l.Hdr.FirstUsedBytes(len(b)) != 65536 {
+		t.Errorf("firstused %d, read as %d", l.Hdr.FirstUsed, l.Hdr.FirstUsedBytes(len(b)))
+	}
+	if errs := l.Verify(true, l.Hdr.Info.UUID, 0, 0); len(errs) > 0 {
+		t.Error(errs)
+	}
+	if EncodeFirstUsed(4096) != 4096 || EncodeFirstUsed(65535) != 65535 {
+		t.Error("firstused below 64 KiB is stored as is")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,6 +62,31 @@ var sfMutations = []mutation{
 	{"name with slash", func(b []byte) { b[SFHdrSize+SFEntryHdrSize] = '/' }, false},
 	{"value byte", func(b []byte) { b[SFHdrSize+SFEntryHdrSize+int(b[SFHdrSize])] ^= 0x20 }, false},
 	{"untouched", func(b []byte) {}, false},
+}
+
+// aclValue overwrites the value of the first shortform entry (the
+// trusted SGI_ACL_FILE that xfs_db set, 76 bytes) with acl.bin, the
+// kernel-written ACL of six entries, changed by change.
+func aclValue(change func(acl []byte)) func(b []byte) {
+	return func(b []byte) {
+		acl := testdata(nil, "acl.bin")
+		change(acl)
+		copy(b[SFHdrSize+SFEntryHdrSize+int(b[SFHdrSize]):], acl)
+	}
+}
+
+var aclMutations = []mutation{
+	{"valid", aclValue(func([]byte) {}), false},
+	{"count high", aclValue(func(a []byte) { a[3]++ }), false},
+	{"count low", aclValue(func(a []byte) { a[3]-- }), false},
+	{"bad tag", aclValue(func(a []byte) { a[7] = 0x40 }), false},
+	{"out of order", aclValue(func(a []byte) {
+		e0, e5 := slices.Clone(a[4:16]), slices.Clone(a[64:76])
+		copy(a[4:], e5)
+		copy(a[64:], e0)
+	}), false},
+	{"id on an unnamed entry", aclValue(func(a []byte) { be.PutUint32(a[8:], 5) }), false},
+	{"xfs_db fill", func([]byte) {}, false},
 }
 
 var leafMutations = []mutation{
@@ -156,7 +182,7 @@ func verifierImage(t *testing.T) (*image, []damaged) {
 	for _, k := range []struct {
 		kind string
 		ms   []mutation
-	}{{"sf", sfMutations}, {"leaf", leafMutations}, {"remote", remoteMutations}} {
+	}{{"sf", sfMutations}, {"acl", aclMutations}, {"leaf", leafMutations}, {"remote", remoteMutations}} {
 		for i, m := range k.ms {
 			ds = append(ds, damaged{file: fmt.Sprintf("%s%02d", k.kind, i), kind: k.kind, m: m})
 		}
@@ -169,6 +195,8 @@ func verifierImage(t *testing.T) (*image, []damaged) {
 		switch d.kind {
 		case "sf":
 			cmds = append(cmds, "-c", "attr_set -v 5 a", "-c", "attr_set -r -v 3 tr", "-c", "attr_set -s -v 1 sec")
+		case "acl":
+			cmds = append(cmds, "-c", "attr_set -r -v 76 "+ACLFileName, "-c", "attr_set -v 2 u")
 		case "leaf":
 			for j := range 20 {
 				cmds = append(cmds, "-c", fmt.Sprintf("attr_set -v 40 a%d", j))
@@ -186,7 +214,7 @@ func verifierImage(t *testing.T) (*image, []damaged) {
 		d := &ds[i]
 		d.ino = inodeOf(t, img, "/"+d.file)
 		f := openFork(t, im, d.ino)
-		if d.kind == "sf" {
+		if d.kind == "sf" || d.kind == "acl" {
 			if f.aformat != 1 {
 				t.Fatalf("%s: attr format %d, want local", d.file, f.aformat)
 			}
@@ -246,6 +274,11 @@ func verdicts(t *testing.T, im *image, d damaged) (verifier, kernel bool, attrs 
 		if !NameOK(a.Flags, a.Name) {
 			kernel = true
 		}
+		if ACLKind(a.Flags, a.Name) != "" {
+			if _, err := DecodeACL(a.Value, true); err != nil {
+				kernel = true // getxattr of system.posix_acl_* fails
+			}
+		}
 		v := a.Value
 		if a.Remote {
 			var errs []error
@@ -255,7 +288,7 @@ func verdicts(t *testing.T, im *image, d damaged) (verifier, kernel bool, attrs 
 		attrs = append(attrs, decoded{a.Flags, string(a.Name), v})
 		return nil
 	}
-	if d.kind == "sf" {
+	if d.kind == "sf" || d.kind == "acl" {
 		sf, err := DecodeShortform(f.local)
 		if err != nil || len(sf.Verify()) > 0 {
 			return false, true, nil
@@ -287,8 +320,8 @@ func verdicts(t *testing.T, im *image, d damaged) (verifier, kernel bool, attrs 
 	return verifier, kernel, attrs
 }
 
-// TestVerifierJudges damages shortform forks, leaf blocks and remote
-// value blocks one field at a time and holds our verdicts against the
+// TestVerifierJudges damages shortform forks, ACL values, leaf blocks
+// and remote value blocks one field at a time and holds our verdicts against the
 // judges': xfs_db, whose attr3 read verifiers are the kernel's
 // xfs_attr3_leaf_verify and xfs_attr3_rmt_verify, for the blocks; and,
 // with root, the kernel itself, reading each file's attributes
@@ -301,7 +334,7 @@ func TestVerifierJudges(t *testing.T) {
 	var batches [][]string
 	var blocks []damaged
 	for _, d := range ds {
-		if d.kind != "sf" {
+		if d.kind != "sf" && d.kind != "acl" {
 			blocks = append(blocks, d)
 			batches = append(batches, []string{"inode " + strconv.FormatUint(d.ino, 10), "ablock " + strconv.FormatUint(uint64(d.blk), 10)})
 		}
@@ -340,6 +373,48 @@ func TestVerifierJudges(t *testing.T) {
 		if !theirs {
 			kernel := getfattr(t, mnt, d.file)
 			sameView(t, d.kind+" "+d.m.name, linuxView(t, im, d.ino, attrs), kernel[d.file])
+		}
+	}
+}
+
+// TestNodeHashRepairJudge: a node entry whose hash no longer ends the
+// leaf below it (still in order, so the node verifies) is what
+// xfs_repair -n calls a bad hash path; CheckBlocks reports it, and
+// nothing on the untouched copy.
+func TestNodeHashRepairJudge(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	img := xfsdbImage(t, nil, []string{"node"})
+	cmds := []string{"-x", "-c", "path /node"}
+	for i := range 300 {
+		cmds = append(cmds, "-c", fmt.Sprintf("attr_set -v 30 attr%d", i))
+	}
+	if out, err := testimg.RunTimed(t, time.Minute, "xfs_db", append(cmds, img)...); err != nil || out != "" {
+		t.Fatalf("xfs_db attr_set: %v\n%s", err, out)
+	}
+	for _, damage := range []bool{false, true} {
+		im := openImage(t, img)
+		ino := inodeOf(t, img, "/node")
+		f := openFork(t, im, ino)
+		fsb, _ := f.fsb(0)
+		node := im.block(t, fsb)
+		if !da.IsNodeMagic(be.Uint16(node[8:])) {
+			t.Fatalf("attr block 0 of /node has magic %#x", be.Uint16(node[8:]))
+		}
+		if damage {
+			be.PutUint32(node[64:], be.Uint32(node[64:])-1) // btree[0].hashval
+			xfsformat.UpdateCRC(node, da.CRCOffset)
+			im.write(t, int64(im.daddr(fsb))<<9, node)
+		}
+		var found []error
+		if err := CheckBlocks(f.reader(t), CheckOpts{V5: true, UUID: im.uuid(), Owner: ino, Daddr: f.daddr}, func(e error) { found = append(found, e) }); err != nil {
+			t.Fatal(err)
+		}
+		out, err := testimg.RunTimed(t, 2*time.Minute, "xfs_repair", "-n", img)
+		if repairs := err != nil; repairs != (len(found) > 0) {
+			t.Errorf("damaged %v: we find %v; xfs_repair -n: %v\n%s", damage, found, err, out)
+		}
+		if damage && (len(found) != 1 || !strings.Contains(found[0].Error(), "btree[0].hashval")) {
+			t.Errorf("findings %v, want btree[0].hashval", found)
 		}
 	}
 }

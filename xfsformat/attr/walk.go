@@ -263,7 +263,8 @@ type CheckOpts struct {
 // CheckBlocks walks a leaf or node form fork and reports, through
 // report, everything wrong with it: each node and leaf block's
 // verifier (da.Node.Verify, Leaf.Verify, their CRCs on v5), hashes in
-// order across the leaves, and each attribute's Check. Remote values
+// order across the leaves, each node entry's hash equal to the last
+// hash of the block below it, and each attribute's Check. Remote values
 // are not read. It returns what ended the walk early: a read error, a
 // loop, a block that is neither node nor leaf.
 func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
@@ -285,6 +286,20 @@ func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
 			report(fmt.Errorf("attr block %d: %w", dablk, xfsformat.Errorf(xfsformat.ErrCRC, "attr block", -1, -1, "hdr.info.crc", "", "CRC does not match the block")))
 		}
 	}
+	// A node entry's hash is the last (largest) hash below it
+	// (xfs_da3_fixhashpath keeps them so; xfs_repair checks it): parents
+	// records, for each child, the entry that points at it.
+	type pointer struct {
+		node  uint32
+		index int
+		hash  uint32
+	}
+	parents := map[uint32]pointer{}
+	lastHash := func(dablk, h uint32) {
+		if p, ok := parents[dablk]; ok && p.hash != h {
+			report(xfsformat.Errorf(xfsformat.ErrRange, fmt.Sprintf("attr node %d", p.node), -1, -1, fmt.Sprintf("btree[%d].hashval", p.index), xfsformat.HexText(uint64(p.hash)), "block %d below it ends at hash %#x", dablk, h))
+		}
+	}
 	nodes := func(dablk uint32) ([]byte, error) {
 		buf, err := read(dablk)
 		if err != nil || len(buf) < da.BlkInfoSize || !da.IsNodeMagic(binary.BigEndian.Uint16(buf[8:])) {
@@ -293,6 +308,15 @@ func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
 		checked(dablk, buf)
 		if n, err := da.DecodeNode(buf); err == nil {
 			identity(dablk, n.Verify(o.V5, o.UUID, daddr(dablk), o.Owner))
+			if c := n.NumEntries(); c > 0 {
+				lastHash(dablk, n.Entry(c-1).Hash)
+			}
+			for i := range n.NumEntries() {
+				e := n.Entry(i)
+				if _, dup := parents[e.Before]; !dup {
+					parents[e.Before] = pointer{dablk, i, e.Hash}
+				}
+			}
 		}
 		return buf, nil
 	}
@@ -310,6 +334,7 @@ func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
 				report(xfsformat.Errorf(xfsformat.ErrRange, fmt.Sprintf("attr leaf %d", dablk), -1, -1, "entries[0].hashval", xfsformat.HexText(uint64(h)), "below the previous leaf's last hash %#x", last))
 			}
 			last, first = l.Entry(n-1).Hash, false
+			lastHash(dablk, last)
 		}
 		return WalkLeaf(l, dablk, func(a *Attr) error {
 			for _, e := range a.Check(o.ASCIICI, o.ValidIno) {

@@ -4,9 +4,11 @@
 # Builds one XFS image of the test matrix (see /work/shared/design/testing.md,
 # "Images") with mkfs.xfs on a sparse file, loop-mounts it, populates it so
 # that every AG btree of AG 0 is more than one level high (the fstests
-# recipe), leaves some data in the other AGs, unmounts cleanly and writes
-# OUTFILE.sha256: `sha256sum` lines of every regular file, relative paths,
-# sorted, computed while mounted.
+# recipe), leaves some data in the other AGs, gives ag0/fmt one file of
+# every format above the AG (populate_formats: directories, attribute
+# forks, bmbts, symlinks, device nodes, ACLs, timestamps), unmounts
+# cleanly and writes OUTFILE.sha256: `sha256sum` lines of every regular
+# file, relative paths, sorted, computed while mounted.
 #
 # Needs root, xfsprogs (mkfs.xfs, xfs_io, xfs_db) and loop devices.
 #
@@ -28,6 +30,11 @@
 #                truncates, removals): free space, refcounts and rmaps as
 #                years of use leave them, not as a recipe does
 #   v4           crc=0 (mkfs only, no population): for testing refusal
+#   files        4 GiB, allfeatures' options, the full recipe plus a
+#                directory of a million entries and a 1 GiB file of about
+#                ten thousand extents (written, unwritten, holes) under a
+#                three-level bmbt (for benchmarks and the campaign of
+#                files/; takes minutes)
 #
 # Filesystems as they exist in the wild (the "wild" matrix: the options
 # users' filesystems were made with, each populated by the same recipe,
@@ -59,7 +66,7 @@ set -euo pipefail
 
 usage() {
 	echo "usage: $0 PROFILE OUTFILE" >&2
-	echo "profiles: allfeatures defaults 1k 4ksector oneag manyag bench benchinodes aged v4" >&2
+	echo "profiles: allfeatures defaults 1k 4ksector oneag manyag bench benchinodes aged files v4" >&2
 	echo "  wild: rhel7 rhel8 nosparse 4knosparse isize1k isize2k 2k 64k 64kisize2k dir64k stripe nrext64 logsmall loglarge" >&2
 	exit 2
 }
@@ -108,6 +115,11 @@ benchinodes)
 	size=16g
 	populate=benchinodes
 	mkfsopts=(-d agcount=4 -m "$allmeta,uuid=6b1c8a3e-0009-4d2e-9a51-7f0e3c2b1a09" -i sparse=1)
+	;;
+files)
+	size=4g
+	populate=files
+	mkfsopts=(-m "$allmeta,uuid=6b1c8a3e-001e-4d2e-9a51-7f0e3c2b1a1e" -i sparse=1)
 	;;
 v4)
 	size=512m
@@ -187,7 +199,9 @@ if [ "$populate" = none ]; then
 	exit 0
 fi
 
-mount -o loop "$tmp" "$mnt"
+# noatime: reading every file for the hashes below must not replace the
+# access times set by the recipe.
+mount -o loop,noatime "$tmp" "$mnt"
 mounted=1
 
 blksz=$(stat -f -c %S "$mnt")
@@ -216,6 +230,195 @@ punch_every_other() {
 	awk -v b="$blksz" -v first="$first" -v n="$count" \
 		'BEGIN { for (i = 0; i < n; i++) printf "fpunch %.0f %d\n", (first + 2*i) * b, b }' |
 		xfs_io "$f" >/dev/null
+}
+
+# sb_field NAME: a field of the superblock of the image being built.
+sb_field() { xfs_db -r -c 'sb 0' -c "print $1" "$tmp" | sed 's/.* = //'; }
+
+# xattr_lines NAMEPREFIX COUNT VALUELEN: COUNT attributes NAMEPREFIX<i>
+# with VALUELEN-byte text values, as lines of getfattr's dump format
+# (what setfattr --restore reads).
+xattr_lines() {
+	awk -v p="$1" -v n="$2" -v l="$3" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			v = sprintf("%s%d=", p, i)
+			while (length(v) < l) v = v v
+			printf "%s%d=\"%s\"\n", p, i, substr(v, 1, l)
+		}
+	}'
+}
+
+# populate_formats: one instance of every on-disk format above the AG
+# that a reader of files has to decode, under ag0/fmt (sizes follow the
+# block, directory block and inode sizes, so every profile reaches the
+# same formats where its geometry allows):
+#   dirs/empty, dirs/short   shortform (short: an entry of every file type)
+#   dirs/block               one directory block (and every file type, as
+#                            hard links, and an attribute on the directory)
+#   dirs/leaf                several data blocks and one leaf block
+#   dirs/node                a da-btree node above leaf blocks, and a free
+#                            index block; every 7th entry removed
+#   files/alternating        written and unwritten blocks alternating:
+#                            thousands of extents, a bmbt whose root in the
+#                            inode is at level 2 (an on-disk node level)
+#   files/*                  preallocation past EOF, a file that is one
+#                            hole, a hole at the tail, an empty file, a
+#                            file with three hard links
+#   links/short, links/long  inline and remote (XSLM, 1023 bytes) symlinks
+#   xattr/sf, leaf, node     attribute forks in shortform, one attr3 leaf,
+#                            a da-btree of leaves; names in user, trusted
+#                            and security
+#   xattr/remote             values of more than a block (remote blocks)
+#   xattr/acl, xattr/acldir  POSIX ACLs (access; access and default)
+#   times/*                  nanosecond timestamps, before 1970, after 2038
+#   modes/*                  setuid, setgid, sticky, odd modes, uids, gids
+# Nothing in it is larger than a few MiB at 4 KiB blocks.
+populate_formats() {
+	local fmt=$mnt/ag0/fmt i n
+	local isize dirblk
+	isize=$(sb_field inodesize)
+	dirblk=$((blksz << $(sb_field dirblklog)))
+	mkdir -p "$fmt"/{dirs,files,links,xattr,times,modes}
+
+	# Directories. Shortform entries of every type.
+	mkdir "$fmt/dirs/empty" "$fmt/dirs/short"
+	local short=$fmt/dirs/short
+	printf 'regular\n' >"$short/reg"
+	mkdir "$short/dir"
+	ln -s reg "$short/symlink"
+	mknod "$short/chr" c 1 3
+	mknod "$short/blk" b 7 200
+	mknod "$short/chrbig" c 300 70000
+	mkfifo "$short/fifo"
+	# The system's python3 first: a version manager's shim takes seconds.
+	local py
+	py=$(command -v /usr/bin/python3 python3 | head -n 1 || true)
+	if [ -n "$py" ]; then
+		"$py" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$short/sock"
+	else
+		log "python3 not found: no socket in the image"
+	fi
+	# Block: more entries than the inode holds, fewer than a block: 30-byte
+	# names (about 40 bytes in the inode, 56 in a block with the leaf entry).
+	local block=$fmt/dirs/block
+	n=$(((isize - 176) / 36 + 2))
+	[ $((n * 56 + 200)) -le "$dirblk" ] || n=$(((dirblk - 200) / 56))
+	mkdir "$block"
+	(cd "$block" && seq -f 'block-entry-%018g' 1 "$n" | xargs touch)
+	local special=()
+	for i in chr blk fifo symlink sock; do
+		[ ! -e "$short/$i" ] && [ ! -L "$short/$i" ] || special+=("$short/$i")
+	done
+	ln -P -t "$block" "${special[@]}"
+	mkdir "$block/subdir"
+	# Leaf: 40-byte names (56-byte data entries, 8-byte leaf entries), a
+	# sixteenth of a block's bytes in entries: 3.5 data blocks, half a leaf.
+	mkdir "$fmt/dirs/leaf"
+	(cd "$fmt/dirs/leaf" && seq -f 'leaf-entry-with-a-forty-byte-name-%06g' 1 $((dirblk / 16)) | xargs touch)
+	# Node: leaf entries for 2.5 blocks.
+	mkdir "$fmt/dirs/node"
+	n=$((dirblk * 5 / 16))
+	(cd "$fmt/dirs/node" && seq -f 'node-entry-with-a-forty-byte-name-%06g' 1 "$n" | xargs touch)
+	(cd "$fmt/dirs/node" && seq -f 'node-entry-with-a-forty-byte-name-%06g' 7 7 "$n" | xargs rm -f)
+
+	# Files. Alternating written and unwritten blocks: two extents per two
+	# blocks, 6144 of them (fewer past 4 KiB blocks: at most 24 MiB).
+	n=6144
+	[ $((n * blksz)) -le $((24 << 20)) ] || n=$(((24 << 20) / blksz))
+	awk -v b="$blksz" -v n="$n" 'BEGIN {
+		printf "falloc 0 %d\n", n * b
+		for (i = 0; i < n; i += 2) printf "pwrite -q -S %d %d %d\n", i % 251 + 1, i * b, b
+	}' | xfs_io -f "$fmt/files/alternating" >/dev/null
+	# Preallocated past EOF (falloc -k): unwritten extents beyond the size.
+	xfs_io -f -c "pwrite -q -S 0x61 0 10" -c "falloc -k 0 1m" "$fmt/files/prealloc-past-eof"
+	# A file that is one hole, and one whose tail is a hole.
+	xfs_io -f -c "truncate 16m" "$fmt/files/hole-only"
+	xfs_io -f -c "pwrite -q -S 0x62 0 8k" -c "truncate 1m" "$fmt/files/tail-hole"
+	: >"$fmt/files/empty"
+	printf 'three names\n' >"$fmt/files/linked"
+	ln "$fmt/files/linked" "$fmt/links/linked.2"
+	ln "$fmt/files/linked" "$fmt/dirs/short/linked.3"
+
+	# Symlinks: inline, and remote (1023 bytes, the longest: two blocks at
+	# 1 KiB blocks).
+	ln -s ../files/linked "$fmt/links/short"
+	ln -s "$(printf 'x%.0s' $(seq 1 1015))/a/b/c/d" "$fmt/links/long"
+
+	# Extended attributes, set through the kernel by one setfattr (-h: on
+	# the symlink, not its target).
+	local remote=$((blksz * 3 / 2 < 60000 ? blksz * 3 / 2 : 60000)) nleaf=$((blksz / 80))
+	[ $((nleaf * 45)) -gt $((isize - 176)) ] || nleaf=$(((isize - 176) / 45 + 2))
+	# POSIX ACLs in the kernel's xattr form (little-endian: version 2, then
+	# tag, perm, id): user::rw- user:1000:r-- group::r-- group:100:r-x
+	# mask::r-x other::r--.
+	local acl=0x02000000
+	acl+=01000600ffffffff
+	acl+=02000400e8030000
+	acl+=04000400ffffffff
+	acl+=0800050064000000
+	acl+=10000500ffffffff
+	acl+=20000400ffffffff
+	local x
+	for x in sf leaf node remote acl; do printf '%s\n' "$x" >"$fmt/xattr/$x"; done
+	mkdir "$fmt/xattr/acldir"
+	{
+		# Shortform, one name in each namespace.
+		printf '# file: xattr/sf\nuser.a="1"\ntrusted.b="two"\nsecurity.c=0x0003ff\n\n'
+		# One leaf: more than the inode holds, less than a block (about 52
+		# bytes an attribute: 32-byte value, 8-byte entry, header, name).
+		echo '# file: xattr/leaf'
+		xattr_lines user.leaf "$nleaf" 32
+		printf 'trusted.leaf="t"\nsecurity.leaf="s"\n\n'
+		# A da-btree above leaves: about seven blocks of attributes, and a
+		# remote value.
+		echo '# file: xattr/node'
+		xattr_lines user.node $((blksz / 8)) 32
+		xattr_lines trusted.node 20 16
+		xattr_lines security.node 20 16
+		xattr_lines user.noderemote 1 "$remote"
+		# One leaf with a remote value of 1.5 blocks (at most 60000 bytes: a
+		# 64 KiB block holds values up to 3/4 of a block inline) beside
+		# local ones.
+		printf '\n# file: xattr/remote\n'
+		xattr_lines user.remote 1 "$remote"
+		xattr_lines trusted.local 2 $((remote / 8))
+		printf 'user.small="small"\n\n'
+		printf '# file: xattr/acl\nsystem.posix_acl_access=%s\n\n' "$acl"
+		printf '# file: xattr/acldir\nsystem.posix_acl_access=%s\nsystem.posix_acl_default=%s\n\n' "$acl" "$acl"
+		# On a directory and on a symlink (no user.* on symlinks).
+		printf '# file: dirs/block\nuser.dir="block"\n\n'
+		printf '# file: links/short\ntrusted.link="short"\n\n'
+	} | (cd "$fmt" && setfattr -h --restore=-)
+
+	# Modes, owners.
+	local m=$fmt/modes
+	for i in 0000 0640 4755 2710 6711 0777; do
+		printf 'mode %s\n' "$i" >"$m/m$i"
+		chmod "$i" "$m/m$i"
+	done
+	mkdir "$m/sticky"
+	chmod 1777 "$m/sticky"
+	chown 1234:5678 "$m/m0640"
+	chown 65534:65534 "$m/m4755"
+	chown 3000000000:3000000001 "$m/m0777"
+	chown -h 42:43 "$fmt/links/long"
+	chmod 4755 "$m/m4755" # chown clears the setuid bit
+
+	# Timestamps last (creating entries changes a directory's): every one
+	# of atime and mtime different, to the nanosecond; before 1970 and
+	# after 2038 (clamped where bigtime is off).
+	local t=$fmt/times
+	printf 'times\n' >"$t/ns"
+	touch -m -d '2021-03-04 05:06:07.123456789 UTC' "$t/ns"
+	touch -a -d '2019-08-09 10:11:12.987654321 UTC' "$t/ns"
+	printf 'old\n' >"$t/pre1970"
+	touch -m -d '@-2000000000.000000001' "$t/pre1970"
+	touch -a -d '@-1.5' "$t/pre1970"
+	printf 'future\n' >"$t/post2038"
+	touch -m -d '2100-01-02 03:04:05.000000006 UTC' "$t/post2038"
+	touch -a -d '2038-01-19 03:14:08.5 UTC' "$t/post2038"
+	touch -h -m -d '2001-02-03 04:05:06.7 UTC' "$fmt/links/short"
+	touch -m -d '2011-12-13 14:15:16.171819202 UTC' "$t" "$fmt/dirs/short"
 }
 
 populate_full() {
@@ -283,6 +486,8 @@ populate_full() {
 		seq -f "spread$d-%g" 1 100 | (cd "$mnt/spread$d/sub" && xargs touch)
 	done
 
+	populate_formats
+
 	# bnobt/cntbt and rmapbt: a file whose every other block is punched leaves
 	# one-block free extents (free space) and one-block data extents (rmaps,
 	# and a bmbt for the file).
@@ -301,6 +506,23 @@ populate_full() {
 	fi
 
 	(cd "$mnt/ag0/inodes" && seq -f 'f%06g' 19 19 "$ninodes" | xargs rm -f)
+}
+
+populate_files() {
+	populate_full
+	# A directory of a million entries (FILES_ENTRIES), empty files.
+	mkdir "$mnt/million"
+	(cd "$mnt/million" && seq -f 'entry-%07g' 1 "${FILES_ENTRIES:-1000000}" | xargs touch)
+	# A 1 GiB file: preallocated, 64 KiB written every 256 KiB, a 4 KiB
+	# hole punched in the middle of every fourth unwritten run.
+	mkdir "$mnt/big"
+	awk 'BEGIN {
+		print "falloc 0 1g"
+		for (i = 0; i < 4096; i++) {
+			printf "pwrite -q -S %d %d 65536\n", i % 255 + 1, i * 262144
+			if (i % 4 == 0) printf "fpunch %d 4096\n", i * 262144 + 163840
+		}
+	}' | xfs_io -f "$mnt/big/gib" >/dev/null
 }
 
 populate_bench() {
@@ -370,6 +592,7 @@ populate_aged() {
 log "populating ($blksz-byte blocks)"
 case $populate in
 full) populate_full ;;
+files) populate_files ;;
 bench) populate_bench ;;
 benchinodes) populate_benchinodes ;;
 aged) populate_aged ;;
@@ -381,7 +604,7 @@ sync
 umount "$mnt"
 mounted=0
 
-if [ "$populate" = full ]; then
+if [ "$populate" = full ] || [ "$populate" = files ]; then
 	# Extended attributes, offline, through xfs_db (as fstests can).
 	cmds=(-c "path /ag0/xattr/few")
 	for i in 1 2 3; do cmds+=(-c "attr_set -v 16 user.few$i"); done
@@ -394,7 +617,7 @@ fi
 
 # Give back the zeroes mkfs wrote (the log, mostly): smaller cache, faster
 # copies. Reads only the allocated parts of the file.
-if [ "$populate" = full ] || [ "$populate" = aged ] && command -v fallocate >/dev/null; then
+if { [ "$populate" = full ] || [ "$populate" = files ] || [ "$populate" = aged ]; } && command -v fallocate >/dev/null; then
 	fallocate --dig-holes "$tmp" || true
 fi
 

@@ -3,6 +3,13 @@
 // file, write until full, delete half, unmount). A repair is correct
 // only when they agree. Every mount is bounded in time and undone in
 // t.Cleanup.
+//
+// The kernel is also the judge of our readers of files: Snapshot records
+// what a mounted tree says of every path (statx to the nanosecond,
+// symlink targets, xattrs, content hashes, directory entries),
+// KernelTree takes that snapshot through a read-only loop mount of an
+// image, and Diff lists how two snapshots differ (ours against the
+// kernel's).
 package judge
 
 import (

@@ -71,3 +71,39 @@ func TestBenchInodesImage(t *testing.T) {
 	}
 	repairClean(t, img, agcount)
 }
+
+// TestFilesImage checks the files image: a directory of a million
+// entries and a 1 GiB file of thousands of extents under a bmbt of three
+// levels, xfs_repair -n clean. Building it takes minutes, so it runs
+// only when asked for.
+func TestFilesImage(t *testing.T) {
+	if os.Getenv("XFSBOX_TEST_BENCH") != "1" {
+		t.Skip("set XFSBOX_TEST_BENCH=1 to build and check the bench images (takes minutes)")
+	}
+	testimg.Require(t, "root", "xfsprogs", "loop")
+	img := testimg.Image(t, "files")
+	objs, err := xfsdb.PrintMany(img, [][]string{{"sb 0"}, {"path /big/gib"}, {"path /million"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, big, dir := objs[0], objs[1], objs[2]
+	icount, _ := sb.Uint("icount")
+	size, _ := big.Uint("core.size")
+	nextents, _ := big.Uint("core.nextents")
+	level, _ := big.Uint("u3.bmbt.level")
+	dirSize, _ := dir.Uint("core.size")
+	t.Logf("files: %d inodes; /big/gib %d bytes, %d extents, bmbt root level %d; /million %d bytes of directory data",
+		icount, size, nextents, level, dirSize)
+	if icount < 1000000 {
+		t.Errorf("%d inodes, want a million and more", icount)
+	}
+	if size != 1<<30 || nextents < 1000 || level < 2 {
+		t.Errorf("/big/gib: %d bytes, %d extents, bmbt root level %d: want 1 GiB, >= 1000, >= 2", size, nextents, level)
+	}
+	// A data block entry of a 13-byte name takes 32 bytes: ask for 24.
+	if dirSize < 1000000*24 {
+		t.Errorf("/million: %d bytes of directory data, too few for a million entries", dirSize)
+	}
+	sbAgcount, _ := sb.Uint("agcount")
+	repairClean(t, img, sbAgcount)
+}

@@ -32,9 +32,12 @@ import (
 )
 
 // Profiles are the images of the test matrix, in the order tests should run
-// them. The bench, benchinodes, aged and v4 profiles are not in it:
-// Image("bench") and Image("benchinodes") are for benchmarks (they take
-// minutes to build), Image("aged") for comparisons with xfs_repair on a
+// them. The bench, benchinodes, files, aged and v4 profiles are not in
+// it: Image("bench") and Image("benchinodes") are for benchmarks (they
+// take minutes to build), Image("files") for benchmarks and campaigns of
+// the files/ tree (the full recipe plus a directory of a million entries
+// and a 1 GiB file of about ten thousand extents; minutes to build and
+// about 1 GiB in the cache), Image("aged") for comparisons with xfs_repair on a
 // filesystem a random workload aged (its trees are not filled past one
 // level by recipe) and Image("v4") for refusal tests.
 func Profiles() []string {
@@ -80,7 +83,7 @@ func knownProfile(p string) bool {
 			return true
 		}
 	}
-	return p == "bench" || p == "benchinodes" || p == "aged" || p == "v4"
+	return p == "bench" || p == "benchinodes" || p == "files" || p == "aged" || p == "v4"
 }
 
 // Require skips the test unless everything named is available: "root"
@@ -227,7 +230,7 @@ func cacheName(script []byte, profile string) string {
 }
 
 // Image returns the path of the cached image of profile (one of Profiles,
-// WildProfiles, "bench", "benchinodes", "aged" or "v4"), building it first if needed. The path is shared: read
+// WildProfiles, "bench", "benchinodes", "files", "aged" or "v4"), building it first if needed. The path is shared: read
 // it, never write it (use Copy). Its file hashes are in path+".sha256".
 //
 // Building needs root, xfsprogs and loop devices (Require); a cached image
@@ -238,7 +241,7 @@ func Image(t testing.TB, profile string) string {
 	t.Helper()
 	Require(t, "xfsprogs")
 	if !knownProfile(profile) {
-		t.Fatalf("testimg: unknown profile %q (have %v, %v, bench, benchinodes, aged, v4)", profile, Profiles(), WildProfiles())
+		t.Fatalf("testimg: unknown profile %q (have %v, %v, bench, benchinodes, files, aged, v4)", profile, Profiles(), WildProfiles())
 	}
 	script, content, err := generator()
 	if err != nil {

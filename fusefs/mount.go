@@ -102,6 +102,8 @@ func Mount(dir string, tree *view.Tree, opts Options) (*Server, error) {
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,
+		// files/ shows a mode of 0 as 0 (go-fuse would make it 0644).
+		NullPermissions: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)

@@ -34,6 +34,17 @@ version for every kind), then the kind's keys.
                               the envelope; then one per record, without)
       shape                   height, blocks and fill per level, record count
       blocks/AGBNO            one block as xfs_db prints it; AGBNO.raw its bytes
+  files/                      the filesystem's own tree, read by xfsbox's decoders
+                              (not the kernel's XFS): st_ino is the XFS inode,
+                              xattrs via getfattr, birth time via statx; read-only
+  inodes/N/                   inode N (listing inodes/ streams the allocated ones;
+                              any slot, free ones too, opens by number)
+    inode, .json, .raw        as xfs_db -c 'inode N' -c print
+    bmap                      as xfs_db -c 'inode N' -c bmap
+    paths                     every path that names it
+    data                      a file's content, a symlink's target
+    entries                   a directory's names: cookie inode type hash name
+    attrs/NAME                each extended attribute's value (/ as %%2F, %% as %%25)
 
 Examples:
   cat ag/1/agf

@@ -16,7 +16,9 @@ import (
 	"github.com/xfsbox/xfsbox/repair/view"
 )
 
-// Errors of the control files (turned into errnos by toErrno).
+// Errors of the control files (turned into errnos by toErrno). Like
+// package repair's sentinels they are a block of errors.New: alike in
+// shape only.
 var (
 	ErrBusy     = errors.New("another operation is running")
 	ErrBadCmd   = errors.New("bad command")

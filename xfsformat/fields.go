@@ -124,11 +124,18 @@ func FieldIno64(name string, v uint64) Field { return fIno64(name, v) }
 func HexText(v uint64) string { return hexText(v) }
 
 // FieldChars is a byte string (a directory entry's or attribute's
-// name) as xfs_db's charns printer shows it: quoted; backslash, quotes
-// and '?' escaped with a backslash; \a \b \f \n \r \t \v by name; other
-// bytes that are not printable ASCII as 3-digit octal.
-func FieldChars(name string, b []byte) Field {
+// name) as xfs_db's charns printer shows it (CharsText).
+func FieldChars(name string, b []byte) Field { return Field{name, CharsText(b), string(b)} }
+
+// CharsText quotes bytes as xfs_db prints a char array (fp_charns):
+// backslash before \ ' " and ?, printable ASCII as itself, 3-digit octal
+// for other bytes but the control characters 7 to 13, which xfs_db
+// prints as a backslash and c + ('a' - '\a'): \a \b, then \c for a tab,
+// \d for a newline, \e \f \g for \v \f \r (its own quirk, kept so that
+// the output compares). The one printer of names for every package.
+func CharsText(b []byte) string {
 	var sb strings.Builder
+	sb.Grow(len(b) + 2)
 	sb.WriteByte('"')
 	for _, c := range b {
 		switch {
@@ -139,11 +146,11 @@ func FieldChars(name string, b []byte) Field {
 			sb.WriteByte(c)
 		case c >= '\a' && c <= '\r':
 			sb.WriteByte('\\')
-			sb.WriteByte("abtnvfr"[c-'\a'])
+			sb.WriteByte(c + ('a' - '\a'))
 		default:
 			fmt.Fprintf(&sb, "\\%03o", c)
 		}
 	}
 	sb.WriteByte('"')
-	return Field{name, sb.String(), string(b)}
+	return sb.String()
 }

@@ -62,7 +62,7 @@ func runExtract(ctx context.Context, args []string, stdout io.Writer) error {
 	if _, err := os.Lstat(dest); err == nil {
 		return &usageError{fmt.Sprintf("%s exists: extract writes a new file or directory, it does not merge", dest)}
 	}
-	fs, in, _, err := openFiles(pos[:2], *byIno, true)
+	fs, in, _, err := openArgs(pos[:2], *byIno, true)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ import (
 // They read the image with xfsbox's own decoders (no kernel XFS), open
 // it read-only and write nothing to it.
 
+// Each command is one entry of the command table: alike in shape,
+// different in content.
 func init() {
 	register(&command{
 		name: "ls", readOnly: true,
@@ -97,8 +99,19 @@ func statFlags(fl *flag.FlagSet) (asJSON, byIno *bool) {
 	return jsonFlag(fl, "xfsbox.stat"), inodeFlag(fl)
 }
 
-// openFiles opens IMAGE read-only and resolves the path or inode number.
-func openFiles(args []string, byIno bool, need bool) (*fsys.FS, *fsys.Inode, string, error) {
+// openFiles parses the command line (fl's flags already defined), opens
+// IMAGE read-only and resolves the path or inode number (the root when
+// need is false and there is none).
+func openFiles(fl *flag.FlagSet, cmdArgs []string, byIno *bool, need bool) (*fsys.FS, *fsys.Inode, string, error) {
+	args, err := parseFlags(fl, cmdArgs)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return openArgs(args, *byIno, need)
+}
+
+// openArgs is openFiles after the flags: IMAGE and PATH (or INO).
+func openArgs(args []string, byIno bool, need bool) (*fsys.FS, *fsys.Inode, string, error) {
 	if len(args) < 1 || len(args) > 2 || (need && len(args) != 2) {
 		return nil, nil, "", &usageError{fmt.Sprintf("need IMAGE and a PATH (or, with --inode, an inode number); got %d argument(s)", len(args))}
 	}
@@ -133,11 +146,7 @@ func resolveArg(fs *fsys.FS, arg string, byIno bool) (*fsys.Inode, error) {
 func runLs(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("ls")
 	long, asJSON, byIno := lsFlags(fl)
-	pos, err := parseFlags(fl, args)
-	if err != nil {
-		return err
-	}
-	fs, d, arg, err := openFiles(pos, *byIno, false)
+	fs, d, arg, err := openFiles(fl, args, byIno, false)
 	if err != nil {
 		return err
 	}
@@ -346,11 +355,7 @@ func modeString(mode uint16) string {
 func runCat(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("cat")
 	byIno := inodeFlag(fl)
-	pos, err := parseFlags(fl, args)
-	if err != nil {
-		return err
-	}
-	fs, in, arg, err := openFiles(pos, *byIno, true)
+	fs, in, arg, err := openFiles(fl, args, byIno, true)
 	if err != nil {
 		return err
 	}
@@ -395,11 +400,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 func runStat(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("stat")
 	asJSON, byIno := statFlags(fl)
-	pos, err := parseFlags(fl, args)
-	if err != nil {
-		return err
-	}
-	fs, in, arg, err := openFiles(pos, *byIno, true)
+	fs, in, arg, err := openFiles(fl, args, byIno, true)
 	if err != nil {
 		return err
 	}

@@ -245,21 +245,14 @@ var errFound = errors.New("found")
 // names (0 for unknown or a whiteout), for listings that give a type
 // without reading the inode.
 func FtypeMode(ft uint8) uint32 {
-	switch ft {
-	case dir.FtRegular:
-		return xfsformat.ModeRegular
-	case dir.FtDir:
-		return xfsformat.ModeDir
-	case dir.FtChrdev:
-		return xfsformat.ModeChar
-	case dir.FtBlkdev:
-		return xfsformat.ModeBlock
-	case dir.FtFIFO:
-		return xfsformat.ModeFIFO
-	case dir.FtSocket:
-		return xfsformat.ModeSocket
-	case dir.FtSymlink:
-		return xfsformat.ModeSymlink
+	if int(ft) < len(ftypeModes) {
+		return ftypeModes[ft]
 	}
 	return 0
+}
+
+var ftypeModes = [...]uint32{
+	dir.FtRegular: xfsformat.ModeRegular, dir.FtDir: xfsformat.ModeDir, dir.FtChrdev: xfsformat.ModeChar,
+	dir.FtBlkdev: xfsformat.ModeBlock, dir.FtFIFO: xfsformat.ModeFIFO, dir.FtSocket: xfsformat.ModeSocket,
+	dir.FtSymlink: xfsformat.ModeSymlink,
 }

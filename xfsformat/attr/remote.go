@@ -47,7 +47,9 @@ func DecodeRemoteHdr(buf []byte) (RemoteHdr, error) {
 }
 
 // Encode writes the header (the CRC as it stands; the caller updates
-// it once the block's data is in place).
+// it once the block's data is in place). The symlink block header
+// (xfsformat/dinode SymlinkHeader.Encode) has the same layout of fields
+// and is written the same way; they stay two: different structures.
 func (h *RemoteHdr) Encode(dst []byte) error {
 	if len(dst) < RemoteHdrSize {
 		return xfsformat.Errorf(xfsformat.ErrShort, "attr remote", -1, -1, "", "", "need %d bytes, have %d", RemoteHdrSize, len(dst))

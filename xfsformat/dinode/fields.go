@@ -2,7 +2,6 @@ package dinode
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -139,32 +138,9 @@ func hexText(v uint64) string {
 	return "0x" + strconv.FormatUint(v, 16)
 }
 
-// CharsText quotes bytes as xfs_db prints a char array (FLDT_CHARNS):
-// backslash before \ ' " and ?, a backslash and a letter for the
-// control characters 7 to 13, 3-digit octal for other bytes outside the
-// printable ASCII.
-func CharsText(b []byte) string {
-	var sb strings.Builder
-	sb.WriteByte('"')
-	for _, c := range b {
-		switch {
-		case c == '\\' || c == '\'' || c == '"' || c == '?':
-			sb.WriteByte('\\')
-			sb.WriteByte(c)
-		case c >= 0x20 && c < 0x7f:
-			sb.WriteByte(c)
-		case c >= '\a' && c <= '\r':
-			// xfs_db prints c + ('a' - '\a'): \a \b, then \c for a tab,
-			// \d for a newline, \e \f \g for \v \f \r.
-			sb.WriteByte('\\')
-			sb.WriteByte(c + ('a' - '\a'))
-		default:
-			fmt.Fprintf(&sb, "\\%03o", c)
-		}
-	}
-	sb.WriteByte('"')
-	return sb.String()
-}
+// CharsText quotes bytes as xfs_db prints a char array: xfsformat's
+// one printer of names.
+func CharsText(b []byte) string { return xfsformat.CharsText(b) }
 
 // diflagNames are di_flags' bits in xfs_db's order.
 var diflagNames = []struct {

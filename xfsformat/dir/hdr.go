@@ -39,6 +39,9 @@ func (h *BlkHdr) size() int {
 	return 4
 }
 
+// encode writes the header. The v3 identity fields are those of
+// xfsformat/da's BlkInfo, written the same way, but after a 4-byte magic
+// instead of the da header's sibling links: two layouts, two encoders.
 func (h *BlkHdr) encode(dst []byte) {
 	be := binary.BigEndian
 	be.PutUint32(dst, h.Magic)

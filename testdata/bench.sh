@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # xfsbox benchmark table: every row is ours beside a reference measured in
 # the same run on the same image (median of RUNS), with the ratio.
-# Usage: testdata/bench.sh BIN BENCH_IMAGE [INODES_IMAGE]
+# Usage: testdata/bench.sh BIN BENCH_IMAGE [INODES_IMAGE [FILES_IMAGE]]
 # INODES_IMAGE (the benchinodes profile: about a million inodes) adds the
-# check and repair rows on it.
+# check and repair rows on it; FILES_IMAGE (the files profile: a
+# directory of a million entries, a 1 GiB file of ~9,000 extents) the
+# rows of files/ against a kernel loop mount of the same image.
 set -euo pipefail
-BIN=$(realpath "$1"); IMG=$(realpath "$2"); INODES=${3:+$(realpath "$3")}
+BIN=$(realpath "$1"); IMG=$(realpath "$2"); INODES=${3:+$(realpath "$3")}; FILES=${4:+$(realpath "$4")}
 RUNS=${RUNS:-3}
 work=$(mktemp -d /tmp/xfsbox-bench.XXXXXX)
 mnt="$work/mnt"; mkdir -p "$mnt"
@@ -68,6 +70,37 @@ nrec=$(grep -vc '^#' "$mnt/ag/0/bnobt/records")
 hwm=$(awk '/VmHWM/ {print $2}' /proc/$mpid/status)
 fusermount3 -u "$mnt"; wait $mpid || true
 row "stream ag/0/bnobt/records ($nrec recs) vs xfs_db" "${o[0]}" "${r[0]}" "$hwm" "${r[1]}"
+
+# files/ against the kernel's XFS on the same image, each side's caches
+# dropped first (the kernel's page cache; our mount is started afresh).
+if [ -n "$FILES" ]; then
+  kmnt="$work/kmnt"; mkdir -p "$kmnt"
+  drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+  ours() { # SETUP-free: start our mount, run CMD on files/, report "seconds rss_kb_of_the_mount"
+    "$BIN" mount --read-only "$FILES" "$mnt" & local mpid=$!
+    for _ in $(seq 100); do [ -e "$mnt/geometry" ] && break; sleep 0.1; done
+    drop
+    local s e; s=$(date +%s.%N); sh -c "$1" _ "$mnt/files" >/dev/null; e=$(date +%s.%N)
+    local hwm; hwm=$(awk '/VmHWM/ {print $2}' /proc/$mpid/status)
+    fusermount3 -u "$mnt"; wait $mpid || true
+    awk -v s="$s" -v e="$e" -v h="$hwm" 'BEGIN { printf "%.3f %d\n", e-s, h }'
+  }
+  kernel() {
+    mount -o ro,nouuid,loop "$FILES" "$kmnt"; drop
+    local s e; s=$(date +%s.%N); sh -c "$1" _ "$kmnt" >/dev/null; e=$(date +%s.%N)
+    umount "$kmnt"
+    awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f 0\n", e-s }'
+  }
+  files_row() { # NAME CMD ($1 in CMD is the tree's root)
+    local o k
+    read -r -a o < <(ours "$2"); read -r -a k < <(kernel "$2")
+    row "$1" "${o[0]}" "${k[0]}" "${o[1]}" 0
+  }
+  files_row "tar cf - files/ | wc -c vs kernel" 'tar cf - -C "$1" . | wc -c'
+  files_row "find files/ -printf '%i %s %T@' vs kernel" 'find "$1" -printf "%i %s %T@\n"'
+  files_row "read 1 GiB file (~9,000 extents) vs kernel" 'cat "$1/big/gib"'
+  files_row "ls -f of a 1,000,000-entry dir vs kernel" 'ls -f "$1/million" | wc -l'
+fi
 
 # Mount an empty 8 TiB sparse image (no reference: target < 2 s, < 100 MB).
 truncate -s 8T "$work/8t.img"; mkfs.xfs -q -m rmapbt=1,reflink=1 "$work/8t.img"

@@ -58,6 +58,8 @@ image_rows() {
 	mapfile -t o < <(median "copyimg $img" "$BIN" repair --force "$work/copy.img" all)
 	row "repair all (every btree of every AG) vs xfs_repair$sfx" "${o[0]}" "${r[0]}" "${o[1]}" "${r[1]}"
 }
+# ONLY=files runs the files/ rows alone (with FILES_IMAGE).
+if [ "${ONLY:-}" != files ]; then
 image_rows "$IMG" ""
 if [ -n "$INODES" ]; then image_rows "$INODES" " (inodes)"; fi
 
@@ -70,6 +72,7 @@ nrec=$(grep -vc '^#' "$mnt/ag/0/bnobt/records")
 hwm=$(awk '/VmHWM/ {print $2}' /proc/$mpid/status)
 fusermount3 -u "$mnt"; wait $mpid || true
 row "stream ag/0/bnobt/records ($nrec recs) vs xfs_db" "${o[0]}" "${r[0]}" "$hwm" "${r[1]}"
+fi
 
 # files/ against the kernel's XFS on the same image, each side's caches
 # dropped first (the kernel's page cache; our mount is started afresh).
@@ -101,6 +104,8 @@ if [ -n "$FILES" ]; then
   files_row "read 1 GiB file (~9,000 extents) vs kernel" 'cat "$1/big/gib"'
   files_row "ls -f of a 1,000,000-entry dir vs kernel" 'ls -f "$1/million" | wc -l'
 fi
+
+[ "${ONLY:-}" = files ] && exit 0
 
 # Mount an empty 8 TiB sparse image (no reference: target < 2 s, < 100 MB).
 truncate -s 8T "$work/8t.img"; mkfs.xfs -q -m rmapbt=1,reflink=1 "$work/8t.img"

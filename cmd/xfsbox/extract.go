@@ -67,7 +67,7 @@ func runExtract(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer fs.Close()
-	x := &extractor{ctx: ctx, fs: fs, links: map[uint64]string{}}
+	x := &extractor{ctx: ctx, fs: fs, links: map[uint64]string{}, inDirs: map[uint64]bool{}}
 	x.entry(in, dest)
 	x.finish()
 	logrus.Infof("extracted %d file(s), %d director(ies), %d other, %d bytes to %s", x.files, x.dirs, x.other, x.bytes, dest)
@@ -84,6 +84,7 @@ type extractor struct {
 	ctx    context.Context
 	fs     *fsys.FS
 	links  map[uint64]string // inodes with more than one link: where the first went
+	inDirs map[uint64]bool   // directories being extracted: a loop in the image stops here
 	later  []dirTimes        // directories, whose times are set last
 	failed int
 
@@ -141,6 +142,11 @@ func (x *extractor) entry(in *fsys.Inode, dest string) {
 }
 
 func (x *extractor) dir(in *fsys.Inode, dest string) error {
+	if x.inDirs[in.Ino] {
+		return fmt.Errorf("directory inode %d is its own ancestor (a directory loop in the image): not followed", in.Ino)
+	}
+	x.inDirs[in.Ino] = true
+	defer delete(x.inDirs, in.Ino)
 	if err := os.Mkdir(dest, 0o700); err != nil {
 		return err
 	}

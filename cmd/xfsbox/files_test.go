@@ -166,3 +166,40 @@ func firstDiff(a, b string) string {
 	}
 	return "lengths differ: " + strconv.Itoa(len(al)) + " and " + strconv.Itoa(len(bl)) + " lines"
 }
+
+// TestExtractLoop: a damaged image whose directory names its own
+// ancestor (a loop) is extracted to the end: the loop is reported and
+// not followed, the rest is copied, the exit status says something was
+// left out; paths of an inode below the loop are found once each.
+func TestExtractLoop(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	img := testimg.Copy(t, "allfeatures")
+	o, err := xfsdb.PrintMany(img, [][]string{{"path /ag0/tree", "print v3.inumber"}, {"path /ag0/tree/a/b", "print u3.sfdir3.list[0].name"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, _ := o[0].Uint("v3.inumber")
+	if name, _ := o[1].Get("u3.sfdir3.list[0].name"); name != `"c"` {
+		t.Fatalf("/ag0/tree/a/b's first entry is %s, not c", name)
+	}
+	// /ag0/tree/a/b/c now names /ag0/tree: b/c -> tree -> a -> b -> c ...
+	if out, err := exec.Command("xfs_db", "-x", "-c", "path /ag0/tree/a/b", "-c", "write u3.sfdir3.list[0].inumber.i4 "+strconv.FormatUint(tree, 10), img).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	dest := filepath.Join(t.TempDir(), "out")
+	_, errOut, code := runCLI("extract", img, "/ag0/tree", dest)
+	if code != exitCorrupt || !strings.Contains(errOut, "own ancestor") {
+		t.Fatalf("extract of a loop: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "x", "y", "file")); err != nil {
+		t.Errorf("the rest of the tree was not extracted: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "a", "b", "c")); !os.IsNotExist(err) {
+		t.Errorf("b/c names an ancestor: it must not be copied (%v)", err)
+	}
+	// Two entries name it now, each found once.
+	out, _, code := runCLI("dump", img, "inodes/"+strconv.FormatUint(tree, 10)+"/paths")
+	if code != 0 || out != "/ag0/tree\n/ag0/tree/a/b/c\n" {
+		t.Errorf("paths of the looped directory: exit %d: %q", code, out)
+	}
+}

@@ -35,6 +35,9 @@ func (fs *FS) LockCommits() (unlock func()) {
 // (callers hold the state lock) and rereads the primary superblock.
 func (fs *FS) Invalidate() {
 	fs.Cache.Clear()
+	fs.pathsMu.Lock()
+	fs.paths = nil
+	fs.pathsMu.Unlock()
 	if s, buf, err := fs.ReadSB(0); err == nil && len(buf) > 0 {
 		fs.SB = s
 	}

@@ -151,6 +151,9 @@ type readerState struct {
 	dirOnce sync.Once
 	dirGeo  *dir.Geometry
 	dirErr  error
+
+	pathsMu sync.Mutex
+	paths   map[uint64][]dirRef // Paths' index, nil until first used
 }
 
 // AllocatedInodes calls fn with every allocated inode number, AG by AG

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
@@ -13,34 +12,78 @@ import (
 )
 
 // Paths returns every path from the root that names inode ino (more than
-// one for a hard link), sorted. It walks the directory tree from the
-// root, each directory once (a directory loop cannot make it go round),
-// reading one directory block at a time; directories that cannot be
-// read are passed over. The root is "/".
+// one for a hard link), sorted. The first call walks the directory tree
+// from the root once, each directory once (a directory loop cannot make
+// it go round; directories that cannot be read are passed over), and
+// keeps an index of who names whom; later calls follow it up to the
+// root. Invalidate drops it. The root is "/".
 //
-// This walks the whole tree for one inode. Parent pointers (the parent
-// feature) would answer from the inode itself, and a directory index
-// built once in the workspace would answer many inodes at once; both
-// are left for later.
+// The index lives in memory: about 40 bytes and the name per directory
+// entry. Parent pointers (the parent feature) would answer from the
+// inode itself, and an index in the workspace would bound the memory;
+// both are left for later.
 func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
+	idx, err := fs.pathIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
 	root := fs.RootIno()
-	if ino == root {
-		return []string{"/"}, nil
-	}
 	var out []string
-	seen := map[uint64]bool{root: true}
-	type todo struct {
-		ino uint64
-		p   string
+	// up follows the names of ino to the root; onPath guards against a
+	// loop of directories naming each other (the inode asked for is not
+	// on it: a path may go through it once, as one turn of a loop does).
+	onPath := map[uint64]bool{}
+	start := ino
+	var up func(ino uint64, suffix string)
+	up = func(ino uint64, suffix string) {
+		if ino == root {
+			if suffix == "" {
+				suffix = "/"
+			}
+			out = append(out, suffix)
+			return
+		}
+		if onPath[ino] || len(out) > 10000 {
+			return
+		}
+		if ino != start {
+			onPath[ino] = true
+			defer delete(onPath, ino)
+		}
+		for _, r := range idx[ino] {
+			up(r.parent, "/"+r.name+suffix)
+		}
 	}
-	queue := []todo{{root, "/"}}
+	up(ino, "")
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// dirRef is one directory entry naming an inode: the directory and the name.
+type dirRef struct {
+	parent uint64
+	name   string
+}
+
+// pathIndex walks the tree once and keeps, for every inode, the entries
+// that name it.
+func (fs *FS) pathIndex(ctx context.Context) (map[uint64][]dirRef, error) {
+	fs.pathsMu.Lock()
+	defer fs.pathsMu.Unlock()
+	if fs.paths != nil {
+		return fs.paths, nil
+	}
+	idx := map[uint64][]dirRef{}
+	root := fs.RootIno()
+	seen := map[uint64]bool{root: true}
+	queue := []uint64{root}
 	for len(queue) > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		d := queue[0]
 		queue = queue[1:]
-		din, err := fs.Inode(d.ino)
+		din, err := fs.Inode(d)
 		if err != nil || din.FileType() != xfsformat.ModeDir {
 			continue
 		}
@@ -49,10 +92,7 @@ func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
 			if name == "." || name == ".." {
 				return nil
 			}
-			p := path.Join(d.p, name)
-			if e.Ino == ino {
-				out = append(out, p)
-			}
+			idx[e.Ino] = append(idx[e.Ino], dirRef{d, name})
 			isDir := e.Ftype == dir.FtDir
 			if e.Ftype == dir.FtUnknown { // no ftype feature: ask the inode
 				if in, err := fs.Inode(e.Ino); err == nil {
@@ -61,13 +101,13 @@ func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
 			}
 			if isDir && !seen[e.Ino] {
 				seen[e.Ino] = true
-				queue = append(queue, todo{e.Ino, p})
+				queue = append(queue, e.Ino)
 			}
 			return nil
 		})
 	}
-	slices.Sort(out)
-	return out, nil
+	fs.paths = idx
+	return idx, nil
 }
 
 // ErrSymlinkInPath: a path goes through a symlink, which Resolve does not

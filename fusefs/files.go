@@ -29,32 +29,6 @@ type fileNode struct {
 	ino  uint64
 }
 
-var (
-	_ fs.NodeLookuper       = (*fileNode)(nil)
-	_ fs.NodeGetattrer      = (*fileNode)(nil)
-	_ fs.NodeStatxer        = (*fileNode)(nil)
-	_ fs.NodeOpendirHandler = (*fileNode)(nil)
-	_ fs.NodeOpener         = (*fileNode)(nil)
-	_ fs.NodeReader         = (*fileNode)(nil)
-	_ fs.NodeReadlinker     = (*fileNode)(nil)
-	_ fs.NodeSetattrer      = (*fileNode)(nil)
-	_ fs.NodeCreater        = (*fileNode)(nil)
-	_ fs.NodeMkdirer        = (*fileNode)(nil)
-	_ fs.NodeMknoder        = (*fileNode)(nil)
-	_ fs.NodeUnlinker       = (*fileNode)(nil)
-	_ fs.NodeRmdirer        = (*fileNode)(nil)
-	_ fs.NodeRenamer        = (*fileNode)(nil)
-	_ fs.NodeLinker         = (*fileNode)(nil)
-	_ fs.NodeSymlinker      = (*fileNode)(nil)
-	_ fs.NodeSetxattrer     = (*fileNode)(nil)
-	_ fs.NodeRemovexattrer  = (*fileNode)(nil)
-	_ fs.FileReaddirenter   = (*fileDir)(nil)
-	_ fs.FileSeekdirer      = (*fileDir)(nil)
-	_ fs.FileReleasedirer   = (*fileDir)(nil)
-	_ fs.NodeGetxattrer     = (*fileNode)(nil)
-	_ fs.NodeListxattrer    = (*fileNode)(nil)
-)
-
 // errno translates a reader's error, and says in the mount's log why an
 // entry could not be read (a damaged inode or block gives EIO on that
 // entry only).

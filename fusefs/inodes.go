@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/xfsbox/xfsbox/repair/view"
@@ -65,5 +64,3 @@ func (s *inodeStream) Next() (fuse.DirEntry, syscall.Errno) {
 }
 
 func (s *inodeStream) Close() { s.cancel() }
-
-var _ fs.DirStream = (*inodeStream)(nil)

@@ -21,7 +21,9 @@ type Free struct {
 }
 
 // DecodeFree decodes a free-index block. It fails only on a buffer too
-// short for the header; a wrong magic is left to Verify.
+// short for the header; a wrong magic is left to Verify. (It reads its
+// header as DecodeData does, then fields of another layout: alike in
+// shape only.)
 func DecodeFree(g *Geometry, buf []byte) (*Free, error) {
 	hs := g.FreeHdrSize()
 	if len(buf) < hs {

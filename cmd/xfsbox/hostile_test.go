@@ -296,6 +296,12 @@ func walkTree(root string) (files, dirs, failed int, err error) {
 				queue = append(queue, p)
 				continue
 			}
+			if !e.Type().IsRegular() {
+				// files/ holds the image's FIFOs, devices and symlinks as
+				// themselves: opening a FIFO waits for a writer on any
+				// filesystem, a device node opens the host's device.
+				continue
+			}
 			files++
 			if err := bounded("reading "+p, func() error { return readCapped(p) }); err != nil {
 				return files, dirs, failed, err

@@ -2,7 +2,6 @@ package fusefs
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"syscall"
 
@@ -57,20 +56,6 @@ func (n *fileNode) inode() (*fsys.Inode, syscall.Errno) {
 	return in, 0
 }
 
-// sysvDev splits an XFS device number (xfs_dev_t, the SysV layout: 14
-// bits of major, 18 of minor) as the kernel's xfs_to_linux_dev_t does.
-func sysvDev(in *fsys.Inode) (major, minor uint32) {
-	if in.Format != xfsformat.FmtDev {
-		return 0, 0
-	}
-	fork := in.Fork(false)
-	if len(fork) < 4 {
-		return 0, 0
-	}
-	d := binary.BigEndian.Uint32(fork)
-	return d >> 18 & 0x3fff, d & 0x3ffff
-}
-
 // fillAttr is stat(2) of the inode, as the kernel's XFS reports it.
 func (n *fileNode) fillAttr(in *fsys.Inode, a *fuse.Attr) {
 	a.Ino = in.Ino
@@ -80,7 +65,7 @@ func (n *fileNode) fillAttr(in *fsys.Inode, a *fuse.Attr) {
 	a.Size = in.Size
 	a.Blocks = in.NBlocks << (n.fsys.Geo.BlockLog - 9)
 	a.Blksize = n.fsys.Geo.BlockSize
-	major, minor := sysvDev(in)
+	major, minor := in.Rdev()
 	a.Rdev = minor&0xff | major<<8 | (minor&^0xff)<<12 // new_encode_dev
 	bt := in.HasBigtime()
 	sec, nsec := in.ATime.Unix(bt)
@@ -117,7 +102,7 @@ func (n *fileNode) Statx(ctx context.Context, f fs.FileHandle, flags, mask uint3
 	sx.Ctime = fuse.SxTime{Sec: a.Ctime, Nsec: a.Ctimensec}
 	sec, nsec := in.CrTime.Unix(in.HasBigtime())
 	sx.Btime = fuse.SxTime{Sec: uint64(sec), Nsec: nsec}
-	sx.RdevMajor, sx.RdevMinor = sysvDev(in)
+	sx.RdevMajor, sx.RdevMinor = in.Rdev()
 	return 0
 }
 

@@ -288,12 +288,7 @@ func statOf(fs *fsys.FS, in *fsys.Inode) statInfo {
 	if in.ForkOff != 0 {
 		st.AttrFormat, st.AttrExts = forkFormat(in.AFormat), uint64(in.ANExtents)
 	}
-	if in.Format == xfsformat.FmtDev {
-		if f := in.Fork(false); len(f) >= 4 {
-			d := uint32(f[0])<<24 | uint32(f[1])<<16 | uint32(f[2])<<8 | uint32(f[3])
-			st.RdevMajor, st.RdevMinor = d>>18&0x3fff, d&0x3ffff
-		}
-	}
+	st.RdevMajor, st.RdevMinor = in.Rdev()
 	if in.FileType() == xfsformat.ModeSymlink {
 		if t, err := fs.Readlink(in); err == nil {
 			st.Target = string(t)
@@ -372,17 +367,10 @@ func runCat(ctx context.Context, args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("%s: %w (a %s)", arg, fsys.ErrNotRegular, typeName(in.Mode))
 	}
-	r := io.NewSectionReader(readerAt{fs, in}, 0, int64(in.Size))
+	r := fs.Content(in)
 	_, err = io.CopyBuffer(stdout, ctxReader{ctx, r}, make([]byte, 1<<20))
 	return err
 }
-
-type readerAt struct {
-	fs *fsys.FS
-	in *fsys.Inode
-}
-
-func (r readerAt) ReadAt(p []byte, off int64) (int, error) { return r.fs.ReadFileAt(r.in, p, off) }
 
 // ctxReader stops a long copy when the command is interrupted.
 type ctxReader struct {

@@ -91,3 +91,31 @@ func (fs *FS) Readlink(in *Inode) ([]byte, error) {
 	}
 	return t, nil
 }
+
+// Content is in's file data as an io.SectionReader (ReadFileAt under it),
+// for copies and hashes of a whole file.
+func (fs *FS) Content(in *Inode) *io.SectionReader {
+	return io.NewSectionReader(contentReader{fs, in}, 0, int64(in.Size))
+}
+
+type contentReader struct {
+	fs *FS
+	in *Inode
+}
+
+func (r contentReader) ReadAt(p []byte, off int64) (int, error) { return r.fs.ReadFileAt(r.in, p, off) }
+
+// Rdev is a device inode's number as the kernel's xfs_to_linux_dev_t
+// splits xfs_dev_t (the SysV layout: 14 bits of major, 18 of minor);
+// 0, 0 for any other inode.
+func (in *Inode) Rdev() (major, minor uint32) {
+	if in.Format != xfsformat.FmtDev {
+		return 0, 0
+	}
+	fork := in.Fork(false)
+	if len(fork) < 4 {
+		return 0, 0
+	}
+	d := uint32(fork[0])<<24 | uint32(fork[1])<<16 | uint32(fork[2])<<8 | uint32(fork[3])
+	return d >> 18 & 0x3fff, d & 0x3ffff
+}

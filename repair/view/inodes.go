@@ -250,16 +250,9 @@ func (t *Tree) renderData(w io.Writer, ino uint64) error {
 		_, err = w.Write(target)
 		return err
 	}
-	_, err = io.Copy(w, io.NewSectionReader(fileReader{t.FS, in}, 0, int64(in.Size)))
+	_, err = io.Copy(w, t.FS.Content(in))
 	return err
 }
-
-type fileReader struct {
-	fs *fsys.FS
-	in *fsys.Inode
-}
-
-func (r fileReader) ReadAt(p []byte, off int64) (int, error) { return r.fs.ReadFileAt(r.in, p, off) }
 
 // renderEntries lists a directory: cookie, inode, type, hash, name, one
 // entry a line, in directory order.

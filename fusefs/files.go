@@ -1,11 +1,10 @@
 package fusefs
 
 import (
-	"context"
 	"errors"
 	"syscall"
+	"time"
 
-	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
@@ -17,54 +16,100 @@ import (
 // filesystem's own tree.
 const filesName = "files"
 
-// fileNode is one XFS inode of files/: its st_ino is the inode number,
-// so hard links are one node, and everything it shows is read by our
-// decoders from the image (never through the kernel's XFS). files/ is
+// filesFS serves files/, the filesystem's own tree, at the FUSE protocol
+// level, and passes every other request to go-fuse's node tree (next).
+//
+// files/ keeps no state per file. Its FUSE node IDs are the XFS inode
+// numbers plus filesBase, so a request names the inode it is about and
+// everything it answers is read from the image (through fsys's caches)
+// at that moment; FORGET has nothing to drop. A node tree would keep a
+// node for every name the kernel holds, and the kernel holds every name
+// tar or find ever looked up: half a gigabyte for a directory of a
+// million files. READDIRPLUS answers with the attributes of each entry
+// it lists, one request for dozens of entries instead of a LOOKUP each.
+//
+// st_ino is the XFS inode number, so hard links are one file. files/ is
 // read-only in every mode: what would change it gets EROFS.
-type fileNode struct {
-	fs.Inode
+type filesFS struct {
+	next fuse.RawFileSystem
 	fsys *fsys.FS
 	ctl  *Controller
-	ino  uint64
+	// timeout is how long the kernel may keep what files/ told it.
+	timeout time.Duration
 }
 
-// errno translates a reader's error, and says in the mount's log why an
+// filesTimeout is files/'s timeout on a read-only mount, where the image
+// never changes: long, so that names and attributes that READDIRPLUS
+// gave stay good until the tool that listed a directory of a million
+// entries gets to stat them (find and tar read a directory whole
+// first). Elsewhere a commit can change what files/ shows, and it is
+// entryTimeout.
+const filesTimeout = time.Hour
+
+// filesBase is added to an XFS inode number to make its node ID: above
+// every ID go-fuse hands out (a counter from 1), below go-fuse's own
+// poll node (all ones). Inode numbers of 2^62 and more (an exabyte
+// filesystem) are refused with EOVERFLOW.
+const filesBase = 1 << 62
+
+func (f *filesFS) ours(id uint64) bool { return id >= filesBase && id != ^uint64(0) }
+
+// status translates a reader's error, and says in the mount's log why an
 // entry could not be read (a damaged inode or block gives EIO on that
 // entry only).
-func (n *fileNode) errno(err error) syscall.Errno {
+func (f *filesFS) status(err error) fuse.Status {
 	switch {
+	case err == nil:
+		return fuse.OK
 	case errors.Is(err, fsys.ErrNoEntry), errors.Is(err, fsys.ErrNoInode):
-		return syscall.ENOENT
+		return fuse.ENOENT
 	case errors.Is(err, fsys.ErrNotDir):
-		return syscall.ENOTDIR
+		return fuse.ENOTDIR
 	case errors.Is(err, fsys.ErrNotRegular):
-		return syscall.EISDIR
+		return fuse.EISDIR
 	case errors.Is(err, fsys.ErrCorrupt):
-		if n.ctl != nil {
-			n.ctl.logf("files: %v", err)
+		if f.ctl != nil {
+			f.ctl.logf("files: %v", err)
 		}
-		return syscall.EIO
+		return fuse.EIO
 	}
-	return toErrno(err)
+	return fuse.Status(toErrno(err))
 }
 
-func (n *fileNode) inode() (*fsys.Inode, syscall.Errno) {
-	in, err := n.fsys.Inode(n.ino)
+// inode is the inode a node ID of files/ names.
+func (f *filesFS) inode(id uint64) (*fsys.Inode, fuse.Status) {
+	in, err := f.fsys.Inode(id - filesBase)
 	if err != nil {
-		return nil, n.errno(err)
+		return nil, f.status(err)
 	}
-	return in, 0
+	return in, fuse.OK
+}
+
+// entry fills out with inode ino as a lookup's answer.
+func (f *filesFS) entry(ino uint64, out *fuse.EntryOut) fuse.Status {
+	if ino >= filesBase {
+		return fuse.Status(syscall.EOVERFLOW)
+	}
+	in, st := f.inode(ino + filesBase)
+	if !st.Ok() {
+		return st
+	}
+	out.NodeId, out.Generation = ino+filesBase, uint64(in.Gen)
+	fillAttr(f.fsys, in, &out.Attr)
+	out.SetEntryTimeout(f.timeout)
+	out.SetAttrTimeout(f.timeout)
+	return fuse.OK
 }
 
 // fillAttr is stat(2) of the inode, as the kernel's XFS reports it.
-func (n *fileNode) fillAttr(in *fsys.Inode, a *fuse.Attr) {
+func fillAttr(fs *fsys.FS, in *fsys.Inode, a *fuse.Attr) {
 	a.Ino = in.Ino
 	a.Mode = uint32(in.Mode)
 	a.Nlink = in.LinkCount()
 	a.Owner = fuse.Owner{Uid: in.UID, Gid: in.GID}
 	a.Size = in.Size
-	a.Blocks = in.NBlocks << (n.fsys.Geo.BlockLog - 9)
-	a.Blksize = n.fsys.Geo.BlockSize
+	a.Blocks = in.NBlocks << (fs.Geo.BlockLog - 9)
+	a.Blksize = fs.Geo.BlockSize
 	major, minor := in.Rdev()
 	a.Rdev = minor&0xff | major<<8 | (minor&^0xff)<<12 // new_encode_dev
 	bt := in.HasBigtime()
@@ -76,23 +121,61 @@ func (n *fileNode) fillAttr(in *fsys.Inode, a *fuse.Attr) {
 	a.Ctime, a.Ctimensec = uint64(sec), nsec
 }
 
-func (n *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	in, errno := n.inode()
-	if errno != 0 {
-		return errno
+func (f *filesFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	if h.NodeId == fuse.FUSE_ROOT_ID && name == filesName {
+		return f.entry(f.fsys.RootIno(), out)
 	}
-	n.fillAttr(in, &out.Attr)
-	return 0
+	if !f.ours(h.NodeId) {
+		return f.next.Lookup(cancel, h, name, out)
+	}
+	d, st := f.inode(h.NodeId)
+	if !st.Ok() {
+		return st
+	}
+	e, err := f.fsys.Lookup(d, []byte(name))
+	if errors.Is(err, fsys.ErrNoEntry) {
+		// A negative entry the kernel may keep for a while.
+		*out = fuse.EntryOut{}
+		out.SetEntryTimeout(f.timeout)
+		return fuse.OK
+	}
+	if err != nil {
+		return f.status(err)
+	}
+	return f.entry(e.Ino, out)
 }
 
-// Statx adds the birth time (di_crtime) to what Getattr says.
-func (n *fileNode) Statx(ctx context.Context, f fs.FileHandle, flags, mask uint32, out *fuse.StatxOut) syscall.Errno {
-	in, errno := n.inode()
-	if errno != 0 {
-		return errno
+// Forget: files/ keeps nothing per node.
+func (f *filesFS) Forget(id, nlookup uint64) {
+	if !f.ours(id) {
+		f.next.Forget(id, nlookup)
+	}
+}
+
+func (f *filesFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	if !f.ours(in.NodeId) {
+		return f.next.GetAttr(cancel, in, out)
+	}
+	ino, st := f.inode(in.NodeId)
+	if !st.Ok() {
+		return st
+	}
+	fillAttr(f.fsys, ino, &out.Attr)
+	out.SetTimeout(f.timeout)
+	return fuse.OK
+}
+
+// Statx adds the birth time (di_crtime) to what GetAttr says.
+func (f *filesFS) Statx(cancel <-chan struct{}, in *fuse.StatxIn, out *fuse.StatxOut) fuse.Status {
+	if !f.ours(in.NodeId) {
+		return f.next.Statx(cancel, in, out)
+	}
+	ino, st := f.inode(in.NodeId)
+	if !st.Ok() {
+		return st
 	}
 	var a fuse.Attr
-	n.fillAttr(in, &a)
+	fillAttr(f.fsys, ino, &a)
 	sx := &out.Statx
 	sx.Mask = 0x7ff | 0x800 // STATX_BASIC_STATS | STATX_BTIME
 	sx.Blksize, sx.Nlink, sx.Uid, sx.Gid = a.Blksize, a.Nlink, a.Uid, a.Gid
@@ -100,213 +183,201 @@ func (n *fileNode) Statx(ctx context.Context, f fs.FileHandle, flags, mask uint3
 	sx.Atime = fuse.SxTime{Sec: a.Atime, Nsec: a.Atimensec}
 	sx.Mtime = fuse.SxTime{Sec: a.Mtime, Nsec: a.Mtimensec}
 	sx.Ctime = fuse.SxTime{Sec: a.Ctime, Nsec: a.Ctimensec}
-	sec, nsec := in.CrTime.Unix(in.HasBigtime())
+	sec, nsec := ino.CrTime.Unix(ino.HasBigtime())
 	sx.Btime = fuse.SxTime{Sec: uint64(sec), Nsec: nsec}
-	sx.RdevMajor, sx.RdevMinor = in.Rdev()
-	return 0
+	sx.RdevMajor, sx.RdevMinor = ino.Rdev()
+	out.SetTimeout(f.timeout)
+	return fuse.OK
 }
 
-func (n *fileNode) child(ctx context.Context, ino uint64, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	cn := &fileNode{fsys: n.fsys, ctl: n.ctl, ino: ino}
-	in, errno := cn.inode()
-	if errno != 0 {
-		return nil, errno
+func (f *filesFS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
+	if !f.ours(h.NodeId) {
+		return f.next.Readlink(cancel, h)
 	}
-	cn.fillAttr(in, &out.Attr)
-	return n.NewInode(ctx, cn, fs.StableAttr{Mode: uint32(in.FileType()), Ino: ino, Gen: uint64(in.Gen)}), 0
+	in, st := f.inode(h.NodeId)
+	if !st.Ok() {
+		return nil, st
+	}
+	t, err := f.fsys.Readlink(in)
+	return t, f.status(err)
 }
 
-func (n *fileNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	d, errno := n.inode()
-	if errno != 0 {
-		return nil, errno
+func (f *filesFS) Access(cancel <-chan struct{}, in *fuse.AccessIn) fuse.Status {
+	if !f.ours(in.NodeId) {
+		return f.next.Access(cancel, in)
 	}
-	e, err := n.fsys.Lookup(d, []byte(name))
-	if err != nil {
-		return nil, n.errno(err)
+	if in.Mask&2 != 0 { // W_OK
+		return fuse.EROFS
 	}
-	return n.child(ctx, e.Ino, out)
+	_, st := f.inode(in.NodeId)
+	return st
 }
 
-// fileDir is an open directory of files/: it lists one directory block
-// at a time from the position (cookie) of the next entry, so a
-// directory of millions of entries never sits in memory, and seekdir
-// and telldir positions stay valid.
-type fileDir struct {
-	n    *fileNode
-	d    *fsys.Inode
-	next uint32      // cookie of the next entry to read
-	buf  []dir.Entry // entries read ahead, from next on
-	done bool
-}
-
-func (n *fileNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	d, errno := n.inode()
-	if errno != 0 {
-		return nil, 0, errno
+func (f *filesFS) GetXAttr(cancel <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
+	if !f.ours(h.NodeId) {
+		return f.next.GetXAttr(cancel, h, name, dest)
 	}
-	if d.FileType() != xfsformat.ModeDir {
-		return nil, 0, syscall.ENOTDIR
+	in, st := f.inode(h.NodeId)
+	if !st.Ok() {
+		return 0, st
 	}
-	return &fileDir{n: n, d: d}, 0, 0
-}
-
-// fill reads ahead up to a batch of entries from fd.next.
-func (fd *fileDir) fill() syscall.Errno {
-	const batch = 512
-	fd.buf = fd.buf[:0]
-	err := fd.n.fsys.ReadDir(fd.d, fd.next, func(e dir.Entry) error {
-		e.Name = append([]byte(nil), e.Name...)
-		fd.buf = append(fd.buf, e)
-		if len(fd.buf) == batch {
-			return errBatch
-		}
-		return nil
-	})
-	if err == nil {
-		fd.done = true
-	} else if !errors.Is(err, errBatch) {
-		if len(fd.buf) == 0 {
-			return fd.n.errno(err)
-		}
-		fd.n.errno(err) // logged; the entries read stand
-		fd.done = true
-	}
-	return 0
-}
-
-var errBatch = errors.New("batch full")
-
-func (fd *fileDir) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
-	if len(fd.buf) == 0 {
-		if fd.done {
-			return nil, 0
-		}
-		if errno := fd.fill(); errno != 0 {
-			return nil, errno
-		}
-		if len(fd.buf) == 0 {
-			return nil, 0
-		}
-	}
-	e := fd.buf[0]
-	fd.buf = fd.buf[1:]
-	fd.next = e.Cookie + 1
-	return &fuse.DirEntry{Name: string(e.Name), Ino: e.Ino, Mode: fsys.FtypeMode(e.Ftype), Off: uint64(e.Cookie) + 1}, 0
-}
-
-func (fd *fileDir) Seekdir(ctx context.Context, off uint64) syscall.Errno {
-	fd.next, fd.buf, fd.done = uint32(off), fd.buf[:0], false
-	return 0
-}
-
-func (fd *fileDir) Releasedir(ctx context.Context, releaseFlags uint32) {}
-
-// fileHandle is an open regular file of files/.
-type fileHandle struct{ in *fsys.Inode }
-
-func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
-		return nil, 0, syscall.EROFS
-	}
-	in, errno := n.inode()
-	if errno != 0 {
-		return nil, 0, errno
-	}
-	if in.FileType() != xfsformat.ModeRegular {
-		return nil, 0, syscall.EINVAL
-	}
-	return &fileHandle{in: in}, fuse.FOPEN_KEEP_CACHE, 0
-}
-
-func (n *fileNode) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	h, ok := f.(*fileHandle)
-	if !ok {
-		return nil, syscall.EBADF
-	}
-	m, err := n.fsys.ReadFileAt(h.in, dest, off)
-	if err != nil && m == 0 && off < int64(h.in.Size) {
-		return nil, n.errno(err)
-	}
-	return fuse.ReadResultData(dest[:m]), 0
-}
-
-func (n *fileNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	in, errno := n.inode()
-	if errno != 0 {
-		return nil, errno
-	}
-	t, err := n.fsys.Readlink(in)
-	if err != nil {
-		return nil, n.errno(err)
-	}
-	return t, 0
-}
-
-func (n *fileNode) Getxattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
-	in, errno := n.inode()
-	if errno != 0 {
-		return 0, errno
-	}
-	v, err := n.fsys.Xattr(in, name)
+	v, err := f.fsys.Xattr(in, name)
 	if errors.Is(err, fsys.ErrNoXattr) {
-		return 0, syscall.ENODATA
+		return 0, fuse.ENOATTR
 	} else if err != nil {
-		return 0, n.errno(err)
+		return 0, f.status(err)
 	}
 	if len(dest) < len(v) {
-		return uint32(len(v)), syscall.ERANGE
+		return uint32(len(v)), fuse.ERANGE
 	}
-	return uint32(copy(dest, v)), 0
+	return uint32(copy(dest, v)), fuse.OK
 }
 
-// Listxattr gives the names NUL-terminated, as listxattr(2) does; with a
+// ListXAttr gives the names NUL-terminated, as listxattr(2) does; with a
 // buffer too small, the size it needs and ERANGE.
-func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	in, errno := n.inode()
-	if errno != 0 {
-		return 0, errno
+func (f *filesFS) ListXAttr(cancel <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
+	if !f.ours(h.NodeId) {
+		return f.next.ListXAttr(cancel, h, dest)
+	}
+	in, st := f.inode(h.NodeId)
+	if !st.Ok() {
+		return 0, st
 	}
 	var list []byte
-	err := n.fsys.Xattrs(in, false, func(x fsys.Xattr) error {
+	err := f.fsys.Xattrs(in, false, func(x fsys.Xattr) error {
 		list = append(append(list, x.Name...), 0)
 		return nil
 	})
 	if err != nil {
-		return 0, n.errno(err)
+		return 0, f.status(err)
 	}
 	if len(dest) < len(list) {
-		return uint32(len(list)), syscall.ERANGE
+		return uint32(len(list)), fuse.ERANGE
 	}
-	return uint32(copy(dest, list)), 0
+	return uint32(copy(dest, list)), fuse.OK
 }
 
-// What would change files/ is refused: it shows the image as it is.
+// Open opens a regular file for reading; Read finds the inode by the
+// node ID again (from the inode cache), so there is no handle to keep.
+func (f *filesFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	if !f.ours(in.NodeId) {
+		return f.next.Open(cancel, in, out)
+	}
+	if in.Flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return fuse.EROFS
+	}
+	ino, st := f.inode(in.NodeId)
+	if !st.Ok() {
+		return st
+	}
+	if ino.FileType() != xfsformat.ModeRegular {
+		return fuse.EINVAL
+	}
+	out.OpenFlags = fuse.FOPEN_KEEP_CACHE
+	return fuse.OK
+}
 
-func (n *fileNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	return syscall.EROFS
+func (f *filesFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	if !f.ours(in.NodeId) {
+		return f.next.Read(cancel, in, buf)
+	}
+	ino, st := f.inode(in.NodeId)
+	if !st.Ok() {
+		return nil, st
+	}
+	n, err := f.fsys.ReadFileAt(ino, buf, int64(in.Offset))
+	if err != nil && n == 0 && in.Offset < ino.Size {
+		return nil, f.status(err)
+	}
+	return fuse.ReadResultData(buf[:n]), fuse.OK
 }
-func (n *fileNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EROFS
+
+func (f *filesFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
+	if !f.ours(in.NodeId) {
+		f.next.Release(cancel, in)
+	}
 }
-func (n *fileNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+
+func (f *filesFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	if !f.ours(in.NodeId) {
+		return f.next.OpenDir(cancel, in, out)
+	}
+	d, st := f.inode(in.NodeId)
+	if !st.Ok() {
+		return st
+	}
+	if d.FileType() != xfsformat.ModeDir {
+		return fuse.ENOTDIR
+	}
+	return fuse.OK
 }
-func (n *fileNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+
+func (f *filesFS) ReleaseDir(in *fuse.ReleaseIn) {
+	if !f.ours(in.NodeId) {
+		f.next.ReleaseDir(in)
+	}
 }
-func (n *fileNode) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
-func (n *fileNode) Rmdir(ctx context.Context, name string) syscall.Errno  { return syscall.EROFS }
-func (n *fileNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EROFS
+
+func (f *filesFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	if !f.ours(in.NodeId) {
+		return f.next.ReadDir(cancel, in, out)
+	}
+	return f.readDir(in, out, false)
 }
-func (n *fileNode) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+
+func (f *filesFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	if !f.ours(in.NodeId) {
+		return f.next.ReadDirPlus(cancel, in, out)
+	}
+	return f.readDir(in, out, true)
 }
-func (n *fileNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	return nil, syscall.EROFS
+
+// readDir lists a directory from the offset the kernel gives, which is
+// the position (cookie) of the next entry plus one: each request reads
+// from there, one directory block at a time, as many entries as fit, so
+// a directory of millions of entries never sits in memory, and seekdir
+// and telldir positions stay valid. With plus, each entry carries its
+// inode's attributes; an entry whose inode cannot be read goes without
+// (the kernel looks it up when asked, and gets EIO then).
+func (f *filesFS) readDir(in *fuse.ReadIn, out *fuse.DirEntryList, plus bool) fuse.Status {
+	d, st := f.inode(in.NodeId)
+	if !st.Ok() {
+		return st
+	}
+	from := uint32(0)
+	if in.Offset > 0 {
+		if in.Offset > 1<<32 {
+			return fuse.OK // past the end
+		}
+		from = uint32(in.Offset)
+	}
+	listed := 0
+	err := f.fsys.ReadDir(d, from, func(e dir.Entry) error {
+		de := fuse.DirEntry{Name: string(e.Name), Ino: e.Ino, Mode: fsys.FtypeMode(e.Ftype), Off: uint64(e.Cookie) + 1}
+		if !plus {
+			if !out.AddDirEntry(de) {
+				return errFull
+			}
+			listed++
+			return nil
+		}
+		eo := out.AddDirLookupEntry(de)
+		if eo == nil {
+			return errFull
+		}
+		listed++
+		if de.Name != "." && de.Name != ".." && f.entry(e.Ino, eo) != fuse.OK {
+			*eo = fuse.EntryOut{}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFull) {
+		st := f.status(err) // logged; the entries listed stand
+		if listed == 0 {
+			return st
+		}
+	}
+	return fuse.OK
 }
-func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return syscall.EROFS
-}
-func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno { return syscall.EROFS }
+
+var errFull = errors.New("reply full")

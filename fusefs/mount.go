@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -84,7 +83,7 @@ func Mount(dir string, tree *view.Tree, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	timeout := time.Second
+	timeout := entryTimeout
 	ctl := NewController(tree, opts.ReadOnly)
 	root := &dirNode{tree: tree, ctl: ctl, path: ""}
 	mo := fuse.MountOptions{
@@ -97,15 +96,24 @@ func Mount(dir string, tree *view.Tree, opts Options) (*Server, error) {
 	if opts.ReadOnly {
 		mo.Options = append(mo.Options, "ro")
 	}
-	srv, err := fs.Mount(real, root, &fs.Options{
-		MountOptions:    mo,
+	// go-fuse's node tree serves everything but files/, which filesFS
+	// serves itself, in front of it.
+	nodes := fs.NewNodeFS(root, &fs.Options{
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,
-		// files/ shows a mode of 0 as 0 (go-fuse would make it 0644).
-		NullPermissions: true,
 	})
+	files := &filesFS{next: nodes, fsys: tree.FS, ctl: ctl, timeout: entryTimeout}
+	if opts.ReadOnly {
+		files.timeout = filesTimeout
+	}
+	srv, err := fuse.NewServer(files, real, &mo)
 	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		srv.Unmount()
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
 	slog.Info("mounted", "image", tree.FS.Img.Path(), "mountpoint", real)

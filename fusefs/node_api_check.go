@@ -1,6 +1,9 @@
 package fusefs
 
-import "github.com/hanwen/go-fuse/v2/fs"
+import (
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
 
 // The go-fuse interfaces each node and handle type implements, checked at
 // compile time and kept in one list (as gocryptfs's node_api_check.go):
@@ -28,30 +31,9 @@ var (
 	_ fs.FileWriter    = (*controlHandle)(nil)
 	_ fs.FileFlusher   = (*controlHandle)(nil)
 
-	// files.go: the files/ tree
-	_ fs.NodeLookuper       = (*fileNode)(nil)
-	_ fs.NodeGetattrer      = (*fileNode)(nil)
-	_ fs.NodeStatxer        = (*fileNode)(nil)
-	_ fs.NodeOpendirHandler = (*fileNode)(nil)
-	_ fs.NodeOpener         = (*fileNode)(nil)
-	_ fs.NodeReader         = (*fileNode)(nil)
-	_ fs.NodeReadlinker     = (*fileNode)(nil)
-	_ fs.NodeSetattrer      = (*fileNode)(nil)
-	_ fs.NodeCreater        = (*fileNode)(nil)
-	_ fs.NodeMkdirer        = (*fileNode)(nil)
-	_ fs.NodeMknoder        = (*fileNode)(nil)
-	_ fs.NodeUnlinker       = (*fileNode)(nil)
-	_ fs.NodeRmdirer        = (*fileNode)(nil)
-	_ fs.NodeRenamer        = (*fileNode)(nil)
-	_ fs.NodeLinker         = (*fileNode)(nil)
-	_ fs.NodeSymlinker      = (*fileNode)(nil)
-	_ fs.NodeSetxattrer     = (*fileNode)(nil)
-	_ fs.NodeRemovexattrer  = (*fileNode)(nil)
-	_ fs.FileReaddirenter   = (*fileDir)(nil)
-	_ fs.FileSeekdirer      = (*fileDir)(nil)
-	_ fs.FileReleasedirer   = (*fileDir)(nil)
-	_ fs.NodeGetxattrer     = (*fileNode)(nil)
-	_ fs.NodeListxattrer    = (*fileNode)(nil)
+	// files.go, files_rest.go: the files/ tree, served below go-fuse's
+	// node tree (every method written out, none promoted)
+	_ fuse.RawFileSystem = (*filesFS)(nil)
 
 	// inodes.go: the inodes/ listing
 	_ fs.DirStream = (*inodeStream)(nil)

@@ -66,6 +66,10 @@ func stable(p string, mode uint32) fs.StableAttr {
 	return fs.StableAttr{Mode: mode, Ino: h.Sum64() | 1<<63}
 }
 
+// entryTimeout is how long the kernel keeps a name it looked up before
+// asking again.
+const entryTimeout = time.Second
+
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	ctx = context.WithoutCancel(ctx) // see viewNode.Open
 	for _, cn := range d.controlFiles() {
@@ -76,13 +80,10 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		}
 	}
 	if d.path == "" && name == filesName {
-		n := &fileNode{fsys: d.tree.FS, ctl: d.ctl, ino: d.tree.FS.RootIno()}
-		in, errno := n.inode()
-		if errno != 0 {
-			return nil, errno
-		}
-		n.fillAttr(in, &out.Attr)
-		return d.NewInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: in.Ino, Gen: uint64(in.Gen)}), 0
+		// files/ is filesFS's, which answers its LOOKUP before go-fuse
+		// sees it; this is READDIRPLUS of the root asking, and the entry
+		// goes without attributes, so the kernel looks it up.
+		return nil, syscall.ENOENT
 	}
 	if d.path == "" && name == imageName {
 		in := &imageNode{fs: d.tree.FS}

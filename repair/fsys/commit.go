@@ -35,6 +35,8 @@ func (fs *FS) LockCommits() (unlock func()) {
 // (callers hold the state lock) and rereads the primary superblock.
 func (fs *FS) Invalidate() {
 	fs.Cache.Clear()
+	fs.mapCache.clear()
+	fs.inodeCache.clear()
 	fs.pathsMu.Lock()
 	fs.paths = nil
 	fs.pathsMu.Unlock()

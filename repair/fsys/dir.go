@@ -78,7 +78,7 @@ func (fs *FS) dirOf(d *Inode) (*dir.Geometry, *dinode.Map, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return g, dinode.NewMap(fs.inodeFS(), d.Core, false, fs.blockReader()), nil
+	return g, fs.fork(d, false), nil
 }
 
 // ReadDir calls fn with the entries of directory d, "." and ".."

@@ -46,7 +46,7 @@ func (fs *FS) ReadFileAt(in *Inode, p []byte, off int64) (int, error) {
 	bs := int64(fs.Geo.BlockSize)
 	first := uint64(off / bs)
 	last := uint64((off + int64(len(want)) - 1) / bs)
-	m := dinode.NewMap(fs.inodeFS(), in.Core, false, fs.blockReader())
+	m := fs.fork(in, false)
 	err := m.Bmap(first, last-first+1, func(pc dinode.Mapping) error {
 		// The piece's bytes, cut to what p wants.
 		from := max(int64(pc.FileOff)*bs, off)

@@ -1,6 +1,7 @@
 package fsys
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,9 @@ func (fs *FS) ValidIno(ino uint64) bool {
 	return agbno >= g.HeaderBlocks() && agbno < g.AGLength(agno)
 }
 
+// inodeReadUnit is how much InodeBytes reads at once.
+const inodeReadUnit = 32 << 10
+
 // InodeBytes returns a copy of the bytes of inode ino's slot, whatever
 // they hold.
 func (fs *FS) InodeBytes(ino uint64) ([]byte, error) {
@@ -89,13 +93,19 @@ func (fs *FS) InodeBytes(ino uint64) ([]byte, error) {
 	g := fs.Geo
 	agno, agino := g.SplitIno(ino)
 	agbno, idx := g.AGInoBlock(agino)
-	isize := int(g.InodeSize)
-	off := g.ByteOffset(agno, agbno) + int64(idx)*int64(isize)
-	buf := make([]byte, isize)
-	if err := fs.Img.ReadAt(buf, off); err != nil {
+	// Through the block cache, 32 KiB at a time (a chunk of 64 inodes
+	// of 512 bytes): the inodes of a directory's entries mostly share
+	// chunks, and a listing that stats them reads each chunk once.
+	per := max(uint32(inodeReadUnit>>g.BlockLog), 1)
+	first := agbno / per * per
+	n := min(per, g.AGLength(agno)-first)
+	buf, err := fs.Cache.Read(g.ByteOffset(agno, first), int(n)<<g.BlockLog)
+	if err != nil {
 		return nil, fmt.Errorf("inode %d: %w", ino, err)
 	}
-	return buf, nil
+	isize := int(g.InodeSize)
+	i := int(agbno-first)<<g.BlockLog + int(idx)*isize
+	return bytes.Clone(buf[i : i+isize]), nil
 }
 
 // ReadInode reads inode ino as it is, allocated or free, sound or not:
@@ -115,8 +125,12 @@ func (fs *FS) ReadInode(ino uint64) (*Inode, error) {
 // Inode reads an allocated inode and checks it as the kernel does before
 // using it (the inode verifier: magic, version, CRC, identity, forks
 // that fit the inode's type and size). A free inode is ErrNoInode; a
-// damaged one a CorruptError.
+// damaged one a CorruptError. The inode may be shared with other
+// callers (it comes from a cache): it is not to be changed.
 func (fs *FS) Inode(ino uint64) (*Inode, error) {
+	if in := fs.inodeCache.get(ino); in != nil {
+		return in, nil
+	}
 	in, err := fs.ReadInode(ino)
 	if err != nil {
 		return nil, err
@@ -127,6 +141,7 @@ func (fs *FS) Inode(ino uint64) (*Inode, error) {
 	if errs := dinode.Verify(fs.inodeFS(), in.Core, ino); len(errs) > 0 {
 		return nil, corrupt(ino, "inode", errs...)
 	}
+	fs.inodeCache.put(in)
 	return in, nil
 }
 
@@ -151,6 +166,9 @@ type readerState struct {
 	dirOnce sync.Once
 	dirGeo  *dir.Geometry
 	dirErr  error
+
+	mapCache   mapCache
+	inodeCache inodeCache
 
 	pathsMu sync.Mutex
 	paths   map[uint64][]dirRef // Paths' index, nil until first used

@@ -30,7 +30,7 @@ func (fs *FS) attrFork(in *Inode) (local []byte, read func(uint32) ([]byte, erro
 	case xfsformat.FmtLocal:
 		return in.Fork(true), nil, nil, true, nil
 	case xfsformat.FmtExtents, xfsformat.FmtBtree:
-		m = dinode.NewMap(fs.inodeFS(), in.Core, true, fs.blockReader())
+		m = fs.fork(in, true)
 		read = func(dablk uint32) ([]byte, error) {
 			buf, _, err := fs.forkBlock(m, dablk, 1)
 			return buf, err

@@ -2,6 +2,7 @@ package dinode
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -268,8 +269,10 @@ func compareDB(t *testing.T, fs *FS, c *Core, o *xfsdb.Object, bmap []string, re
 }
 
 // checkRanges maps ranges of a fork through the bmbt lookup (Bmap from
-// an offset) and through the whole extent list (BmapExtents): they must
-// agree, holes and unwritten pieces included, and cover the range.
+// an offset), through the whole extent list (BmapExtents), and through a
+// map that knows its list (Map.Known, as a caller's cache serves it,
+// reading nothing): they must agree, holes and unwritten pieces
+// included, and cover the range.
 func checkRanges(t *testing.T, im *image, c *Core, attr bool) {
 	t.Helper()
 	m := NewMap(im.fs, c, attr, im.reader(t))
@@ -278,6 +281,17 @@ func checkRanges(t *testing.T, im *image, c *Core, attr bool) {
 		t.Errorf("inode %d attr %v: %v", c.Ino, attr, err)
 		return
 	}
+	known := NewMap(im.fs, c, attr, func(fsb uint64) ([]byte, error) {
+		t.Errorf("inode %d attr %v: a map that knows its extents read block %d", c.Ino, attr, fsb)
+		return nil, errors.New("no reads")
+	})
+	known.Known = all
+	checkRangesOf(t, c, attr, m, all)
+	checkRangesOf(t, c, attr, known, all)
+}
+
+func checkRangesOf(t *testing.T, c *Core, attr bool, m *Map, all []xfsformat.BmbtRec) {
+	t.Helper()
 	if len(all) == 0 {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sort"
 	"strconv"
 
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -29,6 +30,10 @@ type Map struct {
 	// bad magic number, levels that do not step down by one, keys or
 	// extents out of order, a block reached twice) still ends it.
 	Lenient bool
+	// Known, when not nil, is the fork's whole extent list as a full
+	// Walk of this same fork returned it (a caller's cache): Walk
+	// serves from it, finding from by binary search, and reads nothing.
+	Known []xfsformat.BmbtRec
 }
 
 // NewMap is the map of the data fork (attr false) or the attr fork.
@@ -43,6 +48,9 @@ func NewMap(fs *FS, c *Core, attr bool, read BlockReader) *Map {
 // level: millions of extents need no more memory than a few. Local and
 // device forks have no extents.
 func (m *Map) Walk(from uint64, fn func(xfsformat.BmbtRec) error) error {
+	if m.Known != nil {
+		return walkKnown(m.Known, from, fn)
+	}
 	w := &walker{m: m, from: from, fn: fn, field: forkName(m.Attr)}
 	var err error
 	switch f := m.Core.ForkFormat(m.Attr); f {
@@ -63,6 +71,20 @@ func (m *Map) Walk(from uint64, fn func(xfsformat.BmbtRec) error) error {
 			"the fork maps %d extents", w.count)
 	}
 	return err
+}
+
+// walkKnown is Walk over a list already walked (and checked) whole.
+func walkKnown(exts []xfsformat.BmbtRec, from uint64, fn func(xfsformat.BmbtRec) error) error {
+	i := sort.Search(len(exts), func(i int) bool { return exts[i].StartOff+uint64(exts[i].BlockCount) > from })
+	for _, r := range exts[i:] {
+		if err := fn(r); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // All is Walk as an iterator: each extent, or one error that ends it.
@@ -120,13 +142,13 @@ type walker struct {
 }
 
 // record passes one extent on, after the order and range checks.
-func (w *walker) record(name string, r xfsformat.BmbtRec, mk mkErr) error {
+func (w *walker) record(name fieldName, r xfsformat.BmbtRec, mk mkErr) error {
 	if w.started && r.StartOff < w.next {
-		return mk(xfsformat.ErrRange, name, recText(r), "extent at file block %d overlaps or precedes the previous one (ending at %d)", r.StartOff, w.next)
+		return mk(xfsformat.ErrRange, name.String(), recText(r), "extent at file block %d overlaps or precedes the previous one (ending at %d)", r.StartOff, w.next)
 	}
 	if !w.m.Lenient {
 		if p := ExtentProblem(w.m.FS, w.m.Core.IsRealtime(), w.m.Attr, r); p != "" {
-			return mk(xfsformat.ErrRange, name, recText(r), "%s", p)
+			return mk(xfsformat.ErrRange, name.String(), recText(r), "%s", p)
 		}
 	}
 	w.started = true
@@ -144,11 +166,26 @@ func (w *walker) extents() error {
 		return err
 	}
 	for i, r := range recs {
-		if err := w.record(w.field+".bmx["+strconv.Itoa(i)+"]", r, w.coreErr); err != nil {
+		if err := w.record(fieldName{w.field + ".bmx", i}, r, w.coreErr); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fieldName names a field of a record or key by its array and index
+// (index < 0: the name alone), made into a string only for an error:
+// a walk passes hundreds of names for every one it reports.
+type fieldName struct {
+	base string
+	i    int
+}
+
+func (f fieldName) String() string {
+	if f.i < 0 {
+		return f.base
+	}
+	return f.base + "[" + strconv.Itoa(f.i) + "]"
 }
 
 // coreErr makes a FormatError about the inode's own fields.
@@ -214,7 +251,7 @@ func (w *walker) node(level int, keys, ptrs []uint64, lo, hi uint64, mk mkErr, p
 		if i+1 < len(keys) {
 			khi = keys[i+1]
 		}
-		if err := w.child(level-1, ptrs[i], keys[i], khi, mk, prefix+"ptrs["+strconv.Itoa(i+1)+"]"); err != nil {
+		if err := w.child(level-1, ptrs[i], keys[i], khi, mk, fieldName{prefix + "ptrs", i + 1}); err != nil {
 			return err
 		}
 	}
@@ -223,13 +260,13 @@ func (w *walker) node(level int, keys, ptrs []uint64, lo, hi uint64, mk mkErr, p
 
 // child reads and walks the block fsb, which its parent says is at
 // level and maps file offsets in [lo, hi).
-func (w *walker) child(level int, fsb, lo, hi uint64, mk mkErr, ptrName string) error {
+func (w *walker) child(level int, fsb, lo, hi uint64, mk mkErr, ptr fieldName) error {
 	g := w.m.FS.Geo
 	if _, _, ok := xfsformat.CheckFSBExtent(g, fsb, 1); !ok {
-		return mk(xfsformat.ErrRange, ptrName, strconv.FormatUint(fsb, 10), "bmbt pointer is not a block of the filesystem")
+		return mk(xfsformat.ErrRange, ptr.String(), strconv.FormatUint(fsb, 10), "bmbt pointer is not a block of the filesystem")
 	}
 	if w.visited[fsb] {
-		return mk(xfsformat.ErrRange, ptrName, strconv.FormatUint(fsb, 10), "bmbt block reached twice (a loop)")
+		return mk(xfsformat.ErrRange, ptr.String(), strconv.FormatUint(fsb, 10), "bmbt block reached twice (a loop)")
 	}
 	w.visited[fsb] = true
 	buf, err := w.m.Read(fsb)
@@ -276,11 +313,26 @@ func (w *walker) child(level int, fsb, lo, hi uint64, mk mkErr, ptrName string) 
 		}
 		return w.node(level, keys, ptrs, lo, hi, bmk, "")
 	}
-	for i := range n {
+	first := 0
+	if !w.started && w.from > 0 {
+		// A walk from the middle starts at the leaf that maps from:
+		// the records that end before it are passed over unchecked
+		// (a walk from the start checks them), the last of them
+		// still the bound the next must start after.
+		for first < n {
+			r := b.Rec(first)
+			if r.StartOff < lo || r.StartOff+uint64(r.BlockCount) > w.from {
+				break
+			}
+			w.started, w.next = true, r.StartOff+uint64(r.BlockCount)
+			first++
+		}
+	}
+	for i := first; i < n; i++ {
 		r := b.Rec(i)
-		name := "recs[" + strconv.Itoa(i+1) + "]"
+		name := fieldName{"recs", i + 1}
 		if r.StartOff < lo || r.StartOff >= hi {
-			return bmk(xfsformat.ErrRange, name, recText(r), "extent outside its parent key's range [%d, %d)", lo, hi)
+			return bmk(xfsformat.ErrRange, name.String(), recText(r), "extent outside its parent key's range [%d, %d)", lo, hi)
 		}
 		if err := w.record(name, r, bmk); err != nil {
 			return err

@@ -88,7 +88,7 @@ bench: deps build
 	@XFSBOX_BENCH_TABLE=1 $(GO) test -tags bench -count=1 -timeout 60m -run TestPrintBenchTable -v ./repair/workspace/ | grep -v '^=== RUN' || true
 
 campaign: deps build
-	$(GO) test -tags campaign -count=1 -timeout 600m -run TestCampaignFull -v ./internal/campaign/
+	$(GO) test -tags campaign -count=1 -timeout 600m -run 'TestCampaignFull|TestReadLayerDamageFull' -v ./internal/campaign/
 	$(MAKE) wild
 	$(MAKE) safety
 

@@ -141,3 +141,19 @@ func TestCampaignWild(t *testing.T) {
 		return cases
 	})
 }
+
+// TestReadLayerDamageFull is TestReadLayerDamage with every case of
+// every object above the AG (make campaign), on the profiles of
+// $XFSBOX_CAMPAIGN_PROFILES (default allfeatures and 1k).
+func TestReadLayerDamageFull(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	profiles := []string{"allfeatures", "1k"}
+	if s := os.Getenv("XFSBOX_CAMPAIGN_PROFILES"); s != "" {
+		profiles = strings.Split(s, ",")
+	}
+	for _, prof := range profiles {
+		t.Run(prof, func(t *testing.T) {
+			readLayerDamage(t, prof, func(cases []campaign.Case) []campaign.Case { return cases })
+		})
+	}
+}

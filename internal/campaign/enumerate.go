@@ -123,14 +123,6 @@ func Enumerate(ctx context.Context, image, profile string, ag int) (*Plan, error
 		prints = append(prints, leaf)
 	}
 
-	for i := range objs {
-		off, n, err := Locate(ctx, image, objs[i].Nav)
-		if err != nil {
-			return nil, err
-		}
-		objs[i].Offset, objs[i].Length = off, n
-	}
-
 	// The AGFL's live slots are where a fuzz matters most; add them to
 	// first, middle and last.
 	var agflExtra []int
@@ -139,21 +131,34 @@ func Enumerate(ctx context.Context, image, profile string, ag int) (*Plan, error
 			agflExtra = append(agflExtra, int(v))
 		}
 	}
+	if err := p.addObjects(ctx, image, objs, prints, map[string][]int{"agfl": agflExtra}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
-	for i, o := range objs {
-		var extra []int
-		if o.Name == "agfl" {
-			extra = agflExtra
+// addObjects locates the objects, lists the fields xfs_db prints for
+// each (prints[i] is objs[i] printed; extra adds array indexes by object
+// name), keeps those xfs_db accepts, and adds every (object, field,
+// verb) case to the plan.
+func (p *Plan) addObjects(ctx context.Context, image string, objs []Object, prints []*xfsdb.Object, extra map[string][]int) error {
+	for i := range objs {
+		off, n, err := Locate(ctx, image, objs[i].Nav)
+		if err != nil {
+			return err
 		}
-		names := FieldNames(prints[i], extra)
+		objs[i].Offset, objs[i].Length = off, n
+	}
+	for i, o := range objs {
+		names := FieldNames(prints[i], extra[o.Name])
 		ok, rej, err := validate(image, o, names)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.Fields[o.Name] = ok
 		p.Rejected = append(p.Rejected, rej...)
 	}
-	p.Objects = objs
+	p.Objects = append(p.Objects, objs...)
 	for i, o := range objs {
 		for _, f := range p.Fields[o.Name] {
 			for _, v := range Verbs {
@@ -162,13 +167,13 @@ func Enumerate(ctx context.Context, image, profile string, ag int) (*Plan, error
 					continue
 				}
 				p.Cases = append(p.Cases, Case{
-					Profile: profile, AG: ag, Object: o.Name, Field: f, Verb: v,
+					Profile: p.Profile, AG: p.AG, Object: o.Name, Field: f, Verb: v,
 					Nav: o.Nav, Offset: o.Offset, Length: o.Length,
 				})
 			}
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // btreeMagic are the v5 magic numbers of the AG btree blocks.

@@ -130,6 +130,7 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	fs.Scratch = wo // the paths index of inodes/N/paths
 	tree := view.NewTree(fs)
 	tree.Workspace = wo
 	srv, err := fusefs.Mount(pos[1], tree, fusefs.Options{ReadOnly: *readOnly, Debug: *debug})

@@ -38,6 +38,7 @@ func (fs *FS) Invalidate() {
 	fs.mapCache.clear()
 	fs.inodeCache.clear()
 	fs.pathsMu.Lock()
+	fs.paths.close()
 	fs.paths = nil
 	fs.pathsMu.Unlock()
 	if s, buf, err := fs.ReadSB(0); err == nil && len(buf) > 0 {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/xfsbox/xfsbox/repair/store"
+	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -23,6 +24,9 @@ type FS struct {
 	JournalPending bool
 	// Recovered says what a read-write open did with a journal.
 	Recovered store.JournalOutcome
+	// Scratch says where indexes the readers build live (the index of
+	// Paths): a memfd by default, or an unnamed file in ScratchDir.
+	Scratch workspace.Options
 
 	unlock       func()
 	journal      string // where a repair's journal goes
@@ -224,6 +228,10 @@ func (fs *FS) Close() error {
 		fs.unlock()
 		fs.unlock = nil
 	}
+	fs.pathsMu.Lock()
+	fs.paths.close()
+	fs.paths = nil
+	fs.pathsMu.Unlock()
 	return fs.Img.Close()
 }
 

@@ -171,7 +171,7 @@ type readerState struct {
 	inodeCache inodeCache
 
 	pathsMu sync.Mutex
-	paths   map[uint64][]dirRef // Paths' index, nil until first used
+	paths   *pathIndex // Paths' index, nil until first used
 }
 
 // AllocatedInodes calls fn with every allocated inode number, AG by AG

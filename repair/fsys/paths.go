@@ -1,12 +1,15 @@
 package fsys
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 	"github.com/xfsbox/xfsbox/xfsformat/dir"
 )
@@ -15,14 +18,18 @@ import (
 // one for a hard link), sorted. The first call walks the directory tree
 // from the root once, each directory once (a directory loop cannot make
 // it go round; directories that cannot be read are passed over), and
-// keeps an index of who names whom; later calls follow it up to the
-// root. Invalidate drops it. The root is "/".
+// keeps an index of who names whom in a workspace (FS.Scratch: a memfd,
+// or an unnamed file in a directory the user names), sorted by the inode
+// named, so the Go heap holds only the set of directories seen; later
+// calls look the inode up there and follow the names to the root.
+// Invalidate drops it. The root is "/".
 //
-// The index lives in memory: about 40 bytes and the name per directory
-// entry. Parent pointers (the parent feature) would answer from the
-// inode itself, and an index in the workspace would bound the memory;
-// both are left for later.
+// Parent pointers (the parent feature, xfsprogs 6.10 and later, which
+// this machine's mkfs cannot make) would answer from the inode itself;
+// they are not read yet, and the index serves those filesystems too.
 func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
+	fs.pathsMu.Lock()
+	defer fs.pathsMu.Unlock()
 	idx, err := fs.pathIndex(ctx)
 	if err != nil {
 		return nil, err
@@ -34,27 +41,36 @@ func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
 	// on it: a path may go through it once, as one turn of a loop does).
 	onPath := map[uint64]bool{}
 	start := ino
-	var up func(ino uint64, suffix string)
-	up = func(ino uint64, suffix string) {
+	var up func(ino uint64, suffix string) error
+	up = func(ino uint64, suffix string) error {
 		if ino == root {
 			if suffix == "" {
 				suffix = "/"
 			}
 			out = append(out, suffix)
-			return
+			return nil
 		}
 		if onPath[ino] || len(out) > 10000 {
-			return
+			return nil
 		}
 		if ino != start {
 			onPath[ino] = true
 			defer delete(onPath, ino)
 		}
-		for _, r := range idx[ino] {
-			up(r.parent, "/"+r.name+suffix)
+		refs, err := idx.namesOf(ino)
+		if err != nil {
+			return err
 		}
+		for _, r := range refs {
+			if err := up(r.parent, "/"+r.name+suffix); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	up(ino, "")
+	if err := up(ino, ""); err != nil {
+		return nil, err
+	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
 }
@@ -65,21 +81,94 @@ type dirRef struct {
 	name   string
 }
 
-// pathIndex walks the tree once and keeps, for every inode, the entries
-// that name it.
-func (fs *FS) pathIndex(ctx context.Context) (map[uint64][]dirRef, error) {
-	fs.pathsMu.Lock()
-	defer fs.pathsMu.Unlock()
+// pathIndex is the index Paths follows: one 24-byte record per directory
+// entry (the inode named, the directory, the name's cookie in names),
+// sorted by the inode named.
+type pathIndex struct {
+	ws    *workspace.Workspace
+	refs  *workspace.Array
+	names *workspace.Blobs
+	rec   [24]byte
+}
+
+func (x *pathIndex) close() {
+	if x != nil {
+		x.ws.Close()
+	}
+}
+
+// namesOf returns the entries that name ino, by binary search.
+func (x *pathIndex) namesOf(ino uint64) ([]dirRef, error) {
+	child := func(i int64) (uint64, error) {
+		if err := x.refs.Load(i, x.rec[:]); err != nil {
+			return 0, err
+		}
+		return binary.BigEndian.Uint64(x.rec[:]), nil
+	}
+	lo, hi := int64(0), x.refs.Len()
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		c, err := child(mid)
+		if err != nil {
+			return nil, err
+		}
+		if c < ino {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	var out []dirRef
+	for i := lo; i < x.refs.Len(); i++ {
+		c, err := child(i)
+		if err != nil {
+			return nil, err
+		}
+		if c != ino {
+			break
+		}
+		name, err := x.names.Get(workspace.Cookie(binary.BigEndian.Uint64(x.rec[16:])))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dirRef{parent: binary.BigEndian.Uint64(x.rec[8:]), name: string(name)})
+	}
+	return out, nil
+}
+
+// pathIndex returns the index, walking the tree to build it the first
+// time (fs.pathsMu held).
+func (fs *FS) pathIndex(ctx context.Context) (*pathIndex, error) {
 	if fs.paths != nil {
 		return fs.paths, nil
 	}
-	idx := map[uint64][]dirRef{}
+	ws, err := workspace.New(ctx, fs.Scratch)
+	if err != nil {
+		return nil, fmt.Errorf("paths index: %w", err)
+	}
+	x := &pathIndex{ws: ws}
+	if err := fs.buildPathIndex(ctx, x); err != nil {
+		ws.Close()
+		return nil, fmt.Errorf("paths index: %w", err)
+	}
+	fs.paths = x
+	return x, nil
+}
+
+func (fs *FS) buildPathIndex(ctx context.Context, x *pathIndex) error {
+	var err error
+	if x.refs, err = x.ws.NewArray(len(x.rec)); err != nil {
+		return err
+	}
+	if x.names, err = x.ws.NewBlobs(); err != nil {
+		return err
+	}
 	root := fs.RootIno()
 	seen := map[uint64]bool{root: true}
 	queue := []uint64{root}
 	for len(queue) > 0 {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		d := queue[0]
 		queue = queue[1:]
@@ -87,12 +176,25 @@ func (fs *FS) pathIndex(ctx context.Context) (map[uint64][]dirRef, error) {
 		if err != nil || din.FileType() != xfsformat.ModeDir {
 			continue
 		}
+		var werr error
 		_ = fs.ReadDir(din, 0, func(e dir.Entry) error {
 			name := string(e.Name)
 			if name == "." || name == ".." {
 				return nil
 			}
-			idx[e.Ino] = append(idx[e.Ino], dirRef{d, name})
+			c, err := x.names.Put(e.Name)
+			if err != nil {
+				werr = err
+				return err
+			}
+			var rec [24]byte
+			binary.BigEndian.PutUint64(rec[:], e.Ino)
+			binary.BigEndian.PutUint64(rec[8:], d)
+			binary.BigEndian.PutUint64(rec[16:], uint64(c))
+			if err := x.refs.Append(rec[:]); err != nil {
+				werr = err
+				return err
+			}
 			isDir := e.Ftype == dir.FtDir
 			if e.Ftype == dir.FtUnknown { // no ftype feature: ask the inode
 				if in, err := fs.Inode(e.Ino); err == nil {
@@ -105,9 +207,11 @@ func (fs *FS) pathIndex(ctx context.Context) (map[uint64][]dirRef, error) {
 			}
 			return nil
 		})
+		if werr != nil {
+			return werr
+		}
 	}
-	fs.paths = idx
-	return idx, nil
+	return x.refs.Sort(ctx, func(a, b []byte) int { return bytes.Compare(a[:16], b[:16]) })
 }
 
 // ErrSymlinkInPath: a path goes through a symlink, which Resolve does not

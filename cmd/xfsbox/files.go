@@ -368,21 +368,8 @@ func runCat(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s: %w (a %s)", arg, fsys.ErrNotRegular, typeName(in.Mode))
 	}
 	r := fs.Content(in)
-	_, err = io.CopyBuffer(stdout, ctxReader{ctx, r}, make([]byte, 1<<20))
+	_, err = io.CopyBuffer(stdout, fsys.Stoppable(ctx, r), make([]byte, 1<<20))
 	return err
-}
-
-// ctxReader stops a long copy when the command is interrupted.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func runStat(ctx context.Context, args []string, stdout io.Writer) error {

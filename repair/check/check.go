@@ -168,8 +168,19 @@ func Check(ctx context.Context, fs *fsys.FS, opts CheckOptions) (*CheckResult, e
 
 	findings := &Findings{}
 	res := &CheckResult{Findings: findings, AGs: ags}
-	checks, err := Collect(ctx, fs, ags, ws, findings, opts.Progress, CollectFull)
+	// The check above the AG (inodes, directories, attributes, link
+	// counts) runs in the same inode scan: xfsbox check's, not the
+	// rebuilds'.
+	content, err := newContentCheck(fs, ws, findings)
 	if err != nil {
+		return nil, err
+	}
+	checks, err := collect(ctx, fs, ags, ws, findings, opts.Progress, CollectFull, content)
+	if err != nil {
+		return nil, err
+	}
+	opts.Progress.Report("link counts", 0, 1)
+	if err := content.linkCounts(ctx); err != nil {
 		return nil, err
 	}
 	checkSuperblocks(fs, checks, opts.AGs.All(), findings)
@@ -204,6 +215,12 @@ const (
 // is Collect of every AG (or one) in CollectFull mode, plus the
 // superblock's counters.
 func Collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn fsys.Progress, mode CollectMode) (map[uint32]*AG, error) {
+	return collect(ctx, fs, ags, ws, findings, progressFn, mode, nil)
+}
+
+// collect is Collect with, when content is not nil, the check above the
+// AG in its inode scan.
+func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn fsys.Progress, mode CollectMode, content *contentCheck) (map[uint32]*AG, error) {
 	checks := make(map[uint32]*AG, len(ags))
 	var logLSN uint64
 	if ls, err := fsys.ReadLogState(fs); err == nil {
@@ -228,7 +245,7 @@ func Collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 	}
 	if mode != CollectRmap {
 		progress("inodes", 0, 1)
-		if err := scanForCheck(ctx, fs, checks, findings); err != nil {
+		if err := scanForCheck(ctx, fs, checks, findings, content); err != nil {
 			return nil, err
 		}
 	}

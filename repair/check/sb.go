@@ -37,7 +37,7 @@ func checkSuperblocks(fs *fsys.FS, checks map[uint32]*AG, all bool, findings *Fi
 // scanForCheck reads every inode and adds the blocks their forks use to
 // the used-space arrays of the AGs being checked, and compares each
 // chunk's in-use inodes with the inobt's free mask.
-func scanForCheck(ctx context.Context, fs *fsys.FS, checks map[uint32]*AG, findings *Findings) error {
+func scanForCheck(ctx context.Context, fs *fsys.FS, checks map[uint32]*AG, findings *Findings, content *contentCheck) error {
 	sink := func(agno uint32, r xfsformat.RmapRec) error {
 		c := checks[agno]
 		if c == nil {
@@ -62,5 +62,5 @@ func scanForCheck(ctx context.Context, fs *fsys.FS, checks map[uint32]*AG, findi
 		}
 		return nil
 	}
-	return ScanInodes(ctx, fs, sink, onChunk, findings)
+	return scanInodes(ctx, fs, nil, sink, onChunk, findings, content)
 }

@@ -82,6 +82,12 @@ func ScanInodes(ctx context.Context, fs *fsys.FS, sink RmapSink, onChunk func(Ch
 // (sorted by startino) instead of read from their inobt: the inobt
 // rebuild scans the chunks it found without trusting the old tree.
 func ScanInodesWith(ctx context.Context, fs *fsys.FS, chunks map[uint32][]xfsformat.InobtRec, sink RmapSink, onChunk func(ChunkUse) error, findings *Findings) error {
+	return scanInodes(ctx, fs, chunks, sink, onChunk, findings, nil)
+}
+
+// scanInodes is ScanInodesWith with, when content is not nil, the check
+// above the AG of every in-use inode the scan trusts.
+func scanInodes(ctx context.Context, fs *fsys.FS, chunks map[uint32][]xfsformat.InobtRec, sink RmapSink, onChunk func(ChunkUse) error, findings *Findings, content *contentCheck) error {
 	if findings == nil {
 		findings = &Findings{}
 	}
@@ -99,7 +105,7 @@ func ScanInodesWith(ctx context.Context, fs *fsys.FS, chunks map[uint32][]xfsfor
 	for range workers {
 		wg.Go(func() {
 			s := newInodeScanner(fs, out, findings)
-			s.given = chunks
+			s.given, s.content = chunks, content
 			for agno := range ags {
 				if err := s.scanAG(ctx, agno); err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
@@ -146,6 +152,7 @@ type inodeScanner struct {
 	nrext64  bool
 
 	given     map[uint32][]xfsformat.InobtRec // chunks not to read from the inobt
+	content   *contentCheck                   // the check above the AG, or nil
 	ctx       context.Context
 	agno      uint32
 	chunk     []byte   // one chunk's inodes
@@ -329,8 +336,10 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad, foreign 
 		return false, true, true, nil
 	}
 	trusted := true
+	reported := map[string]bool{}
 	for _, p := range xfsformat.VerifyInode(in, g, ino, s.nrext64) {
 		code := inodeCode(p)
+		reported[code] = true
 		switch code {
 		case "inode.magic", "inode.version", "inode.ino", "inode.uuid", "inode.short":
 			trusted, bad, foreign = false, true, true
@@ -360,6 +369,13 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad, foreign 
 		agbno, _ := g.AGInoBlock(agino)
 		s.findings.Addf("inode.nblocks", Corrupt, int64(s.agno), "inode", int64(agbno),
 			"inode %d: core.nblocks = %d, but its forks map %d blocks", ino, in.NBlocks, blocks)
+		reported["inode.nblocks"] = true
+	}
+	if s.content != nil {
+		if !clean {
+			reported["fork"] = true
+		}
+		s.content.inode(ino, buf, reported)
 	}
 	return inUse, bad, foreign, nil
 }

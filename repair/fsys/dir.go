@@ -256,3 +256,43 @@ var ftypeModes = [...]uint32{
 	dir.FtBlkdev: xfsformat.ModeBlock, dir.FtFIFO: xfsformat.ModeFIFO, dir.FtSocket: xfsformat.ModeSocket,
 	dir.FtSymlink: xfsformat.ModeSymlink,
 }
+
+// ForkBlocks lists the blocks of a directory's data fork (attr false:
+// directory blocks) or of an inode's attribute fork (attr true: one
+// filesystem block each) by their fork offset, in order, and gives a
+// reader of them that says where each was read from, for checks of every
+// block (dir.CheckBlocks, attr.CheckBlocks). A fork whose map cannot be
+// walked is a CorruptError.
+func (fs *FS) ForkBlocks(in *Inode, attr bool) (blocks []uint32, read func(dablk uint32) ([]byte, uint64, error), err error) {
+	per, what := uint64(1), "attributes"
+	m := fs.fork(in, attr)
+	if !attr {
+		g, dm, err := fs.dirOf(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		per, what, m = uint64(1)<<g.DirBlkLog, "directory", dm
+	}
+	next := uint64(0)
+	// No more blocks than the inode and the filesystem have: a damaged
+	// map cannot make the list outgrow them.
+	most := min(in.NBlocks, fs.Geo.DBlocks) + 1
+	err = m.Walk(0, func(e xfsformat.BmbtRec) error {
+		for da := (max(e.StartOff, next) + per - 1) / per * per; da < e.StartOff+uint64(e.BlockCount); da += per {
+			if uint64(len(blocks)) >= most {
+				return fmt.Errorf("the fork maps more blocks than the inode's %d", in.NBlocks)
+			}
+			if da > uint64(^uint32(0)) {
+				return fmt.Errorf("extent at file block %d maps past the fork's 32-bit offsets", e.StartOff)
+			}
+			blocks = append(blocks, uint32(da))
+			next = da + per
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, corrupt(in.Ino, what, err)
+	}
+	read = func(dablk uint32) ([]byte, uint64, error) { return fs.forkBlock(m, dablk, int(per)) }
+	return blocks, read, nil
+}

@@ -1,6 +1,7 @@
 package fsys
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -96,6 +97,23 @@ func (fs *FS) Readlink(in *Inode) ([]byte, error) {
 // for copies and hashes of a whole file.
 func (fs *FS) Content(in *Inode) *io.SectionReader {
 	return io.NewSectionReader(contentReader{fs, in}, 0, int64(in.Size))
+}
+
+// Stoppable is r whose reads fail once ctx is done: a long copy stops
+// when its command is interrupted (a damaged size can make a file of
+// exabytes of zeroes).
+func Stoppable(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 type contentReader struct {

@@ -154,7 +154,7 @@ func (t *Tree) openInode(parts []string) (*File, error) {
 			return nil
 		})
 	case "data":
-		return f(func(ctx context.Context, w io.Writer) error { return t.renderData(w, ino) })
+		return f(func(ctx context.Context, w io.Writer) error { return t.renderData(ctx, w, ino) })
 	case "entries":
 		return f(func(ctx context.Context, w io.Writer) error { return t.renderEntries(w, ino) })
 	case "attrs":
@@ -237,7 +237,7 @@ func (t *Tree) renderBmap(w io.Writer, ino uint64) error {
 }
 
 // renderData writes a regular file's content or a symlink's target.
-func (t *Tree) renderData(w io.Writer, ino uint64) error {
+func (t *Tree) renderData(ctx context.Context, w io.Writer, ino uint64) error {
 	in, err := t.FS.Inode(ino)
 	if err != nil {
 		return err
@@ -250,7 +250,9 @@ func (t *Tree) renderData(w io.Writer, ino uint64) error {
 		_, err = w.Write(target)
 		return err
 	}
-	_, err = io.Copy(w, t.FS.Content(in))
+	// Stops when ctx is done: a damaged size can make a file of
+	// exabytes of zeroes.
+	_, err = io.Copy(w, fsys.Stoppable(ctx, t.FS.Content(in)))
 	return err
 }
 

@@ -401,3 +401,34 @@ func infoFields(info *da.BlkInfo, crcOK bool) []xfsformat.Field {
 	}
 	return fs
 }
+
+// CheckSpace is xfs_repair's check of a leaf's name area beyond the
+// kernel's verifier (process_leaf_attr_block): no two entries' names and
+// values claim the same byte, and the header's usedbytes counts what
+// they take. Call it on a block Verify passed.
+func (l *Leaf) CheckSpace() []error {
+	const st = "attr leaf"
+	claimed := make([]uint64, (len(l.Buf)+63)/64)
+	var used int
+	var errs []error
+	for i := range l.NumEntries() {
+		n, err := l.Name(i)
+		if err != nil {
+			return append(errs, err)
+		}
+		start, size := int(l.Entry(i).NameIdx), n.Size()
+		used += size
+		for b := start; b < start+size && b < len(l.Buf); b++ {
+			if claimed[b/64]&(1<<(b%64)) != 0 {
+				errs = append(errs, xfsformat.Errorf(xfsformat.ErrRange, st, -1, -1, fmt.Sprintf("entries[%d].nameidx", i), itoa(start),
+					"entry %d's name and value (%d bytes at %d) claim byte %d, which another entry uses", i, size, start, b))
+				break
+			}
+			claimed[b/64] |= 1 << (b % 64)
+		}
+	}
+	if used != int(l.Hdr.UsedBytes) && len(errs) == 0 {
+		errs = append(errs, xfsformat.Errorf(xfsformat.ErrRange, st, -1, -1, "hdr.usedbytes", itoa(int(l.Hdr.UsedBytes)), "the entries take %d bytes", used))
+	}
+	return errs
+}

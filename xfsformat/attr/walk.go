@@ -286,20 +286,9 @@ func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
 			report(fmt.Errorf("attr block %d: %w", dablk, xfsformat.Errorf(xfsformat.ErrCRC, "attr block", -1, -1, "hdr.info.crc", "", "CRC does not match the block")))
 		}
 	}
-	// A node entry's hash is the last (largest) hash below it
-	// (xfs_da3_fixhashpath keeps them so; xfs_repair checks it): parents
-	// records, for each child, the entry that points at it.
-	type pointer struct {
-		node  uint32
-		index int
-		hash  uint32
-	}
-	parents := map[uint32]pointer{}
-	lastHash := func(dablk, h uint32) {
-		if p, ok := parents[dablk]; ok && p.hash != h {
-			report(xfsformat.Errorf(xfsformat.ErrRange, fmt.Sprintf("attr node %d", p.node), -1, -1, fmt.Sprintf("btree[%d].hashval", p.index), xfsformat.HexText(uint64(p.hash)), "block %d below it ends at hash %#x", dablk, h))
-		}
-	}
+	hp := &da.HashPath{Report: func(node uint32, i int, hash, child, last uint32) {
+		report(xfsformat.Errorf(xfsformat.ErrRange, fmt.Sprintf("attr node %d", node), -1, -1, fmt.Sprintf("btree[%d].hashval", i), xfsformat.HexText(uint64(hash)), "block %d below it ends at hash %#x", child, last))
+	}}
 	nodes := func(dablk uint32) ([]byte, error) {
 		buf, err := read(dablk)
 		if err != nil || len(buf) < da.BlkInfoSize || !da.IsNodeMagic(binary.BigEndian.Uint16(buf[8:])) {
@@ -308,15 +297,7 @@ func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
 		checked(dablk, buf)
 		if n, err := da.DecodeNode(buf); err == nil {
 			identity(dablk, n.Verify(o.V5, o.UUID, daddr(dablk), o.Owner))
-			if c := n.NumEntries(); c > 0 {
-				lastHash(dablk, n.Entry(c-1).Hash)
-			}
-			for i := range n.NumEntries() {
-				e := n.Entry(i)
-				if _, dup := parents[e.Before]; !dup {
-					parents[e.Before] = pointer{dablk, i, e.Hash}
-				}
-			}
+			hp.Node(dablk, n)
 		}
 		return buf, nil
 	}
@@ -328,13 +309,19 @@ func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
 			return err
 		}
 		checked(dablk, buf)
-		identity(dablk, l.Verify(o.V5, o.UUID, daddr(dablk), o.Owner))
+		verrs := l.Verify(o.V5, o.UUID, daddr(dablk), o.Owner)
+		identity(dablk, verrs)
+		if len(verrs) == 0 {
+			for _, e := range l.CheckSpace() {
+				report(fmt.Errorf("attr block %d: %w", dablk, e))
+			}
+		}
 		if n := l.NumEntries(); n > 0 {
 			if h := l.Entry(0).Hash; !first && h < last {
 				report(xfsformat.Errorf(xfsformat.ErrRange, fmt.Sprintf("attr leaf %d", dablk), -1, -1, "entries[0].hashval", xfsformat.HexText(uint64(h)), "below the previous leaf's last hash %#x", last))
 			}
 			last, first = l.Entry(n-1).Hash, false
-			lastHash(dablk, last)
+			hp.Last(dablk, last)
 		}
 		return WalkLeaf(l, dablk, func(a *Attr) error {
 			for _, e := range a.Check(o.ASCIICI, o.ValidIno) {

@@ -207,3 +207,44 @@ func Leaves(read ReadFunc, root uint32, fn func(dablk uint32, buf []byte) error)
 	}
 	return walk(root, -1)
 }
+
+// HashPath checks what xfs_da3_fixhashpath keeps and xfs_repair checks:
+// each node entry's hash is the last (largest) hash in the block below
+// it. Feed it every node (Node) and the last hash of every block (Last,
+// nodes and leaves alike); it calls Report for each entry that
+// disagrees.
+type HashPath struct {
+	Report  func(node uint32, index int, hash, child, last uint32)
+	parents map[uint32]hashPointer
+}
+
+type hashPointer struct {
+	node  uint32
+	index int
+	hash  uint32
+}
+
+// Node records node n at dablk: its last hash against its own parent's
+// entry, and its entries as the parents of the blocks they point at.
+func (p *HashPath) Node(dablk uint32, n *Node) {
+	if p.parents == nil {
+		p.parents = map[uint32]hashPointer{}
+	}
+	if c := n.NumEntries(); c > 0 {
+		p.Last(dablk, n.Entry(c-1).Hash)
+	}
+	for i := range n.NumEntries() {
+		e := n.Entry(i)
+		if _, dup := p.parents[e.Before]; !dup {
+			p.parents[e.Before] = hashPointer{dablk, i, e.Hash}
+		}
+	}
+}
+
+// Last checks the last hash of the block at dablk against the node
+// entry that points at it.
+func (p *HashPath) Last(dablk, hash uint32) {
+	if ptr, ok := p.parents[dablk]; ok && ptr.hash != hash {
+		p.Report(ptr.node, ptr.index, ptr.hash, dablk, hash)
+	}
+}

@@ -27,6 +27,9 @@ type FS struct {
 	// RExtSize its extent size in blocks.
 	RBlocks  uint64
 	RExtSize uint32
+	// RBMIno is the realtime bitmap inode (sb_rbmino), the one inode
+	// that may carry the newrtbm flag.
+	RBMIno uint64
 }
 
 // NewFS takes the features from the superblock sb and the geometry g
@@ -43,6 +46,7 @@ func NewFS(sb *xfsformat.Superblock, g *xfsformat.Geometry) *FS {
 		Metadir:  v5 && sb.FeaturesIncompat&xfsformat.IncompatMetadir != 0,
 		RBlocks:  sb.RBlocks,
 		RExtSize: sb.RExtSize,
+		RBMIno:   sb.RBMIno,
 	}
 }
 

@@ -90,6 +90,10 @@ func (v *verifier) flags() {
 	if c.Mode != 0 && rt && fs.RBlocks == 0 {
 		v.add(xfsformat.ErrRange, "core.realtime", "1", "realtime file on a filesystem without a realtime device")
 	}
+	if c.Mode != 0 && c.Flags&DiflagNewRTBM != 0 && v.ino != fs.RBMIno {
+		// xfs_repair's check: the flag belongs to the realtime bitmap.
+		v.add(xfsformat.ErrRange, "core.newrtbm", "1", "the newrtbm flag on an inode that is not the realtime bitmap (%d)", fs.RBMIno)
+	}
 	v.extSize("core.extsize", c.ExtSize, c.Flags&DiflagExtSize != 0, c.Flags&DiflagExtSzInherit != 0, false)
 	if c.Version < 3 {
 		return
@@ -226,6 +230,32 @@ func (v *verifier) inUse() {
 	}
 	if c.ForkOff != 0 {
 		v.fork(true)
+	}
+	v.timestamps()
+}
+
+// timestamps: xfs_repair's check, beyond the kernel's, that a legacy
+// timestamp's nanoseconds are under a second (a bigtime one is one count
+// of nanoseconds, and cannot be wrong that way).
+func (v *verifier) timestamps() {
+	c := v.c
+	if c.HasBigtime() {
+		return
+	}
+	ts := []struct {
+		field string
+		t     Timestamp
+	}{{"core.atime", c.ATime}, {"core.mtime", c.MTime}, {"core.ctime", c.CTime}}
+	if c.Version >= 3 {
+		ts = append(ts, struct {
+			field string
+			t     Timestamp
+		}{"v3.crtime", c.CrTime})
+	}
+	for _, t := range ts {
+		if nsec := uint32(t.t); nsec >= 1e9 {
+			v.add(xfsformat.ErrRange, t.field+".nsec", u(uint64(nsec)), "nanoseconds of a second past 999999999")
+		}
 	}
 }
 

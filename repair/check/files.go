@@ -1,0 +1,364 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+
+	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+	"github.com/xfsbox/xfsbox/xfsformat/attr"
+	"github.com/xfsbox/xfsbox/xfsformat/dinode"
+	"github.com/xfsbox/xfsbox/xfsformat/dir"
+)
+
+// contentCheck is the check above the AG, run on every in-use inode the
+// inode scan trusts (xfsbox check only; the rebuilds' scans skip it):
+// the kernel's whole inode verifier, every block of a directory and its
+// indexes, every attribute block, a symlink's target; and, after the
+// scan, link counts and entries against the inodes they name, from
+// records staged in the workspace (entries, inodes), sorted and joined,
+// so that no Go map grows with the filesystem.
+type contentCheck struct {
+	fs       *fsys.FS
+	findings *Findings
+	dirGeo   *dir.Geometry
+
+	ws      *workspace.Workspace
+	mu      sync.Mutex // the arrays are one goroutine's at a time
+	entries *workspace.Array
+	// inodes are each AG's in-use inodes, in inode order as the scan
+	// meets them (one worker scans an AG): no sort needed.
+	inodes []*workspace.Array
+	err    error // a workspace failure: the link-count join is skipped
+}
+
+// Staged records, big-endian so that bytes.Compare sorts by inode.
+const (
+	// entryRec: the inode named (8), the directory (8), the entry's
+	// file type (1), flags (1: 1 for "." and "..").
+	entryRecLen = 18
+	// inodeRec: the inode (8), its link count (4), its file type as a
+	// directory entry names it (1).
+	inodeRecLen = 13
+)
+
+func newContentCheck(fs *fsys.FS, ws *workspace.Workspace, findings *Findings) (*contentCheck, error) {
+	g, err := fs.DirGeometry()
+	if err != nil {
+		return nil, err
+	}
+	c := &contentCheck{fs: fs, findings: findings, dirGeo: g, ws: ws, inodes: make([]*workspace.Array, fs.Geo.AGCount)}
+	if c.entries, err = ws.NewArray(entryRecLen); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ftypeOf is the directory entry file type of a mode (fsys.FtypeMode
+// the other way).
+func ftypeOf(mode uint16) uint8 {
+	for ft := uint8(1); ft < 8; ft++ {
+		if fsys.FtypeMode(ft) == uint32(mode&xfsformat.ModeTypeMask) {
+			return ft
+		}
+	}
+	return dir.FtUnknown
+}
+
+// where is the AG and block of inode ino, for findings.
+func (c *contentCheck) where(ino uint64) (int64, int64) {
+	agno, agino := c.fs.Geo.SplitIno(ino)
+	agbno, _ := c.fs.Geo.AGInoBlock(agino)
+	return int64(agno), int64(agbno)
+}
+
+func (c *contentCheck) add(code string, ino uint64, structure string, err error) {
+	ag, blk := c.where(ino)
+	var fe *xfsformat.FormatError
+	if errors.As(err, &fe) && fe.Block >= 0 {
+		ag, blk = fe.AG, fe.Block
+	}
+	c.findings.Add(Finding{Code: code, Severity: Corrupt, AG: ag, Structure: structure, Block: blk,
+		Message: fmt.Sprintf("inode %d: %v", ino, err)})
+}
+
+func (c *contentCheck) stage(a *workspace.Array, rec []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = a.Append(rec)
+	}
+}
+
+// stageInode appends an inode record to its AG's array, which only the
+// worker scanning that AG touches.
+func (c *contentCheck) stageInode(ino uint64, rec []byte) {
+	agno, _ := c.fs.Geo.SplitIno(ino)
+	c.mu.Lock()
+	a, failed := c.inodes[agno], c.err != nil
+	if a == nil && !failed {
+		a, c.err = c.ws.NewArray(inodeRecLen)
+		c.inodes[agno] = a
+	}
+	c.mu.Unlock()
+	if a == nil || failed {
+		return
+	}
+	if err := a.Append(rec); err != nil {
+		c.mu.Lock()
+		c.err = err
+		c.mu.Unlock()
+	}
+}
+
+// inode checks one in-use inode the scan trusts (buf is its slot);
+// reported holds the codes the scan's own verifier gave it.
+func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
+	core, err := dinode.Decode(buf)
+	if err != nil {
+		return // the scan said why
+	}
+	for _, p := range dinode.Verify(c.fs.InodeFS(), core, ino) {
+		if code := inodeCode(p); !reported[code] {
+			reported[code] = true
+			c.add(code, ino, "inode", p)
+		}
+	}
+	var rec [inodeRecLen]byte
+	binary.BigEndian.PutUint64(rec[:], ino)
+	binary.BigEndian.PutUint32(rec[8:], core.LinkCount())
+	rec[12] = ftypeOf(core.Mode)
+	c.stageInode(ino, rec[:])
+	if len(reported) > 0 {
+		return // its forks cannot be trusted to say more
+	}
+	in := &fsys.Inode{Ino: ino, Core: core}
+	switch core.FileType() {
+	case xfsformat.ModeDir:
+		c.directory(in)
+	case xfsformat.ModeSymlink:
+		if _, err := dinode.Target(c.fs.InodeFS(), core, c.readFSB); err != nil {
+			c.add("symlink", ino, "symlink", err)
+		}
+	}
+	if core.ForkOff != 0 {
+		c.attributes(in)
+	}
+}
+
+func (c *contentCheck) readFSB(fsb uint64) ([]byte, error) {
+	agno, agbno := c.fs.Geo.SplitFSB(fsb)
+	return c.fs.ReadBlock(agno, agbno)
+}
+
+// entry stages a directory entry for the link-count join.
+func (c *contentCheck) entry(d uint64, e dir.Entry) {
+	var rec [entryRecLen]byte
+	binary.BigEndian.PutUint64(rec[:], e.Ino)
+	binary.BigEndian.PutUint64(rec[8:], d)
+	rec[16] = e.Ftype
+	if string(e.Name) == "." || string(e.Name) == ".." {
+		rec[17] = 1
+	}
+	c.stage(c.entries, rec[:])
+}
+
+// directory checks every block of a directory and stages its entries.
+func (c *contentCheck) directory(d *fsys.Inode) {
+	g := c.dirGeo
+	if d.Format == xfsformat.FmtLocal {
+		fork := d.Fork(false)
+		if d.Size <= uint64(len(fork)) {
+			fork = fork[:d.Size]
+		}
+		sf, err := dir.DecodeShortform(g, fork)
+		if err != nil {
+			c.add("dir.shortform", d.Ino, "directory", err)
+			return
+		}
+		bad := false
+		for _, e := range sf.Verify() {
+			c.add("dir.shortform", d.Ino, "directory", e)
+			bad = true
+		}
+		if bad {
+			return
+		}
+		for e := range sf.All(d.Ino) {
+			c.entry(d.Ino, e)
+		}
+		return
+	}
+	blocks, read, err := c.fs.ForkBlocks(d, false)
+	if err != nil {
+		c.add("dir.map", d.Ino, "directory", err)
+		return
+	}
+	daddrs := map[uint32]uint64{}
+	rd := func(dablk uint32) ([]byte, error) {
+		buf, daddr, err := read(dablk)
+		daddrs[dablk] = daddr
+		return buf, err
+	}
+	o := dir.CheckOpts{Owner: d.Ino, ASCIICI: g.ASCIICI, Daddr: func(dablk uint32) uint64 { return daddrs[dablk] }}
+	report := func(err error) { c.add(dirCode(err), d.Ino, "directory", err) }
+	if err := dir.CheckBlocks(g, blocks, rd, o, report, func(e dir.Entry) error {
+		c.entry(d.Ino, e)
+		return nil
+	}); err != nil {
+		c.add("dir.read", d.Ino, "directory", err)
+	}
+}
+
+// dirCode is the finding code of a directory problem, by the block it
+// is in.
+func dirCode(err error) string {
+	msg := err.Error()
+	for _, k := range []struct{ prefix, code string }{
+		{"directory block", "dir.block"}, {"directory leaf", "dir.leaf"}, {"directory node", "dir.node"},
+		{"directory free index", "dir.free"},
+	} {
+		if len(msg) >= len(k.prefix) && msg[:len(k.prefix)] == k.prefix {
+			return k.code
+		}
+	}
+	return "dir.index"
+}
+
+// attributes checks an inode's attribute fork, blocks and remote
+// values.
+func (c *contentCheck) attributes(in *fsys.Inode) {
+	g := c.dirGeo
+	o := attr.CheckOpts{V5: g.V5, UUID: g.MetaUUID, Owner: in.Ino, ASCIICI: g.ASCIICI,
+		ValidIno: c.fs.ValidIno}
+	report := func(err error) { c.add("attr.block", in.Ino, "attributes", err) }
+	switch in.AFormat {
+	case xfsformat.FmtLocal:
+		if err := attr.CheckShortform(in.Fork(true), o, func(err error) { c.add("attr.shortform", in.Ino, "attributes", err) }); err != nil {
+			c.add("attr.shortform", in.Ino, "attributes", err)
+		}
+		return
+	case xfsformat.FmtExtents, xfsformat.FmtBtree:
+		if in.AFormat == xfsformat.FmtExtents && in.ANExtents == 0 {
+			return
+		}
+	default:
+		return // the verifier said so
+	}
+	blocks, read, err := c.fs.ForkBlocks(in, true)
+	if err != nil {
+		c.add("attr.map", in.Ino, "attributes", err)
+		return
+	}
+	if len(blocks) == 0 {
+		return
+	}
+	daddrs := map[uint32]uint64{}
+	o.Daddr = func(dablk uint32) uint64 { return daddrs[dablk] }
+	rd := func(dablk uint32) ([]byte, error) {
+		buf, daddr, err := read(dablk)
+		daddrs[dablk] = daddr
+		return buf, err
+	}
+	if err := attr.CheckBlocks(rd, o, report); err != nil {
+		c.add("attr.read", in.Ino, "attributes", err)
+		return
+	}
+	// Remote values, each block's header checked as getxattr does.
+	if err := c.fs.Xattrs(in, true, func(fsys.Xattr) error { return nil }); err != nil {
+		c.add("attr.remote", in.Ino, "attributes", err)
+	}
+}
+
+// metadata reports whether the superblock names ino as one of its
+// metadata inodes (realtime bitmap and summary, quotas).
+func (c *contentCheck) metadata(ino uint64) bool {
+	sb := c.fs.SB
+	for _, m := range []uint64{sb.RBMIno, sb.RSumIno, sb.UQuotIno, sb.GQuotIno, sb.PQuotIno} {
+		if ino == m && m != 0 && m != ^uint64(0) {
+			return true
+		}
+	}
+	return false
+}
+
+// linkCounts joins the staged entries with the staged inodes: every
+// entry must name an inode in use of the type it says, and every inode
+// must have as many links as entries name it (".", ".." and the
+// directory's name in its parent count for a directory, as the kernel
+// counts them). An inode in use that no entry names and that has links
+// is an orphan.
+func (c *contentCheck) linkCounts(ctx context.Context) error {
+	if c.err != nil {
+		c.findings.Addf("check.links", Warning, -1, "inode", -1, "link counts not checked: %v", c.err)
+		return nil
+	}
+	cmp := func(a, b []byte) int { return bytes.Compare(a[:8], b[:8]) }
+	if err := c.entries.Sort(ctx, cmp); err != nil {
+		return err
+	}
+	var eerr, ierr error
+	nextEntry, stop := iter.Pull(c.entries.All(ctx, &eerr))
+	defer stop()
+	type entryRec struct {
+		target, dir uint64
+		ftype       uint8
+		dot         bool
+	}
+	var e entryRec
+	load := func() bool {
+		b, ok := nextEntry()
+		if ok {
+			e = entryRec{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), b[16], b[17] == 1}
+		}
+		return ok
+	}
+	eok := load()
+	notInUse := func() {
+		c.add("dir.entry", e.dir, "directory", fmt.Errorf("an entry names inode %d, which is not in use", e.target))
+	}
+	allInodes := func(yield func([]byte) bool) {
+		for _, a := range c.inodes {
+			if a == nil {
+				continue
+			}
+			for rec := range a.All(ctx, &ierr) {
+				if !yield(rec) {
+					return
+				}
+			}
+		}
+	}
+	for rec := range allInodes {
+		ino, nlink, ft := binary.BigEndian.Uint64(rec), binary.BigEndian.Uint32(rec[8:]), rec[12]
+		for ; eok && e.target < ino; eok = load() {
+			notInUse()
+		}
+		var named uint32
+		for ; eok && e.target == ino; eok = load() {
+			named++
+			if (e.ftype != dir.FtUnknown || c.dirGeo.Ftype) && e.ftype != ft && !e.dot {
+				c.add("dir.ftype", e.dir, "directory", fmt.Errorf("the entry for inode %d says file type %d, the inode is of type %d", ino, e.ftype, ft))
+			}
+		}
+		switch {
+		case named == nlink:
+		case named == 0 && c.metadata(ino):
+			// The realtime and quota inodes: the superblock names them.
+		case named == 0:
+			c.add("inode.orphan", ino, "inode", fmt.Errorf("link count %d, but no directory entry names it", nlink))
+		default:
+			c.add("inode.nlink", ino, "inode", fmt.Errorf("link count %d, but %d directory entries name it", nlink, named))
+		}
+	}
+	for ; eok; eok = load() {
+		notInUse()
+	}
+	return errors.Join(eerr, ierr)
+}

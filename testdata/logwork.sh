@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # logwork.sh MNT [full|light|intents]
+# logwork.sh MNT nearend IMG
 #
 # A metadata workload for dirty-log tests, run on a mounted XFS: file
 # creation and writes, a punched hole, a reflinked copy (where the
@@ -13,13 +14,33 @@
 # little room). "intents" does all of "full" and adds deferred work under a loop of log forces:
 # an intent (EFI, RUI, CUI, BUI) and its done item in one checkpoint
 # cancel out, so only a force between them leaves the intent in the log;
-# which intents do is a matter of timing.
+# which intents do is a matter of timing. "nearend" churns the log of
+# IMG (mounted on MNT) until its head is a few blocks from the log's end,
+# so that what comes next wraps.
 set -euo pipefail
 mnt=$1
 mode=${2:-full}
 d=$mnt/logwork
 mkdir -p "$d"
 fsync() { xfs_io -c fsync "$@"; }
+
+if [ "$mode" = nearend ]; then
+	# Synchronous writes force the log a record or two each; a freeze
+	# writes everything back, so the tail follows the head, and the log
+	# can be read from the image while frozen. Halve the distance to the
+	# log's end until it is under 24 blocks.
+	img=$3
+	while :; do
+		xfs_io -x -c freeze "$mnt"
+		out=$(xfs_logprint -t "$img" 2>/dev/null) || true
+		xfs_io -x -c thaw "$mnt"
+		head=$(sed -n 's/.*log tail: [0-9]* head: \([0-9]*\).*/\1/p' <<<"$out")
+		size=$(sed -n 's/.*log device: .* length: \([0-9]*\).*/\1/p' <<<"$out")
+		[ -n "$head" ] && [ -n "$size" ] || { echo "logwork: no head in xfs_logprint -t $img" >&2; exit 1; }
+		[ $((size - head)) -gt 24 ] || exit 0
+		dd if=/dev/zero of="$d/churn" bs=512 count=$(((size - head) / 4 + 1)) oflag=dsync status=none
+	done
+fi
 
 for i in $(seq 0 9); do
 	echo "file $i" >"$d/f$i"
@@ -43,6 +64,8 @@ mkdir "$d/sub"
 for i in $(seq 0 399); do : >"$d/sub/entry-with-a-longer-name-$i"; done
 rm "$d/sub/entry-with-a-longer-name-7"
 fsync "$d/sub"
+# Not forced: in the log after a shutdown -f, lost after a plain one.
+: >"$d/unforced"
 [ "$mode" = intents ] || exit 0
 
 # frag FILE: 4 MiB with every other 4 KiB block punched out.

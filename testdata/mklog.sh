@@ -68,23 +68,13 @@ dirty() {
 }
 
 wrapped() {
-	local img=$1 try tail head size daddr
+	local img=$1 try tail head
 	for try in 1 2 3 4 5; do
 		truncate -s 0 "$img"
 		truncate -s 256m "$img"
 		mkfs -l size=1368b "$img"
-		read -r daddr size < <(logdaddr "$img")
 		mount -o loop "$img" "$mnt"
-		# Synchronous writes force the log a record or two each; a
-		# freeze writes everything back, so the tail follows the head.
-		while :; do
-			xfs_io -x -c freeze "$mnt"
-			read -r tail head < <(state "$img")
-			xfs_io -x -c thaw "$mnt"
-			[ $((size - head)) -gt 24 ] || break
-			# A write takes about two blocks: halve the distance.
-			dd if=/dev/zero of="$mnt/churn" bs=512 count=$(((size - head) / 4 + 1)) oflag=dsync status=none
-		done
+		"$here/logwork.sh" "$mnt" nearend "$img"
 		"$here/logwork.sh" "$mnt" light
 		xfs_io -x -c shutdown "$mnt"
 		umount "$mnt"

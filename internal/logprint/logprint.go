@@ -42,6 +42,34 @@ func Run(timeout time.Duration, img string, args ...string) (string, error) {
 	return string(out), nil
 }
 
+// Log is what xfs_logprint says of an image's log: the text of
+// xfs_logprint -t and of its plain output (the whole physical log), and
+// both parsed.
+type Log struct {
+	TransText, PlainText string
+	State                State
+	Trans                []*Trans
+	Records              []*Record
+}
+
+// Read runs xfs_logprint -t and xfs_logprint on img, each bounded by a
+// few minutes, and parses them.
+func Read(img string) (*Log, error) {
+	l := &Log{}
+	var err error
+	if l.TransText, err = Run(2*time.Minute, img, "-t"); err != nil {
+		return nil, err
+	}
+	if l.PlainText, err = Run(5*time.Minute, img); err != nil {
+		return nil, err
+	}
+	if l.State, l.Trans, err = ParseTrans(l.TransText); err != nil {
+		return nil, err
+	}
+	l.Records, err = ParseRecords(l.PlainText)
+	return l, err
+}
+
 // State is xfs_logprint -t's "log tail: T head: H state: <S>" line.
 type State struct {
 	Tail, Head uint32

@@ -151,13 +151,15 @@ func (l *logReader) readRecord(at uint32) (*xlog.Record, string, error) {
 	return rec, "", nil
 }
 
-// LogRecords calls fn with each record from ls.RecordsFrom up to the
-// head, in log order, across the log's end. Only one record is in memory
-// at a time: a Record and its ops' data are valid until fn returns. A
-// record whose header does not verify, or that runs past the head, ends
-// the walk with an error (the kernel stops recovery there too); CRC and
-// other damage inside a record are in its Problems.
-func LogRecords(ctx context.Context, fs *FS, ls *LogState, fn func(*xlog.Record) error) error {
+// LogRecords calls fn with each record from log block from (a record's
+// start: ls.TailBlock for what a mount would replay, ls.RecordsFrom for
+// every record that matters) up to the head, in log order, across the
+// log's end. Only one record is in memory at a time: a Record and its
+// ops' data are valid until fn returns. A record whose header does not
+// verify, or that runs past the head, ends the walk with an error (the
+// kernel stops recovery there too); CRC and other damage inside a record
+// are in its Problems.
+func LogRecords(ctx context.Context, fs *FS, ls *LogState, from uint32, fn func(*xlog.Record) error) error {
 	l, err := newLogReader(fs)
 	if err != nil {
 		return err
@@ -165,7 +167,7 @@ func LogRecords(ctx context.Context, fs *FS, ls *LogState, fn func(*xlog.Record)
 	if ls.LogBlocks != l.nbb {
 		return fmt.Errorf("log state of a %d-block log for a %d-block one", ls.LogBlocks, l.nbb)
 	}
-	for at := ls.RecordsFrom; at != ls.HeadBlock; {
+	for at := from % l.nbb; at != ls.HeadBlock; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -186,4 +188,21 @@ func LogRecords(ctx context.Context, fs *FS, ls *LogState, fn func(*xlog.Record)
 		at = (at + n) % l.nbb
 	}
 	return nil
+}
+
+// LogRecordAt reads the record at log block at, as LogRecords would hand
+// it out (its Record is the caller's).
+func LogRecordAt(fs *FS, at uint32) (*xlog.Record, error) {
+	l, err := newLogReader(fs)
+	if err != nil {
+		return nil, err
+	}
+	if at >= l.nbb {
+		return nil, fmt.Errorf("log block %d is past the log's %d", at, l.nbb)
+	}
+	rec, why, err := l.readRecord(at)
+	if err == nil && why != "" {
+		err = fmt.Errorf("log record at block %d: %s", at, why)
+	}
+	return rec, err
 }

@@ -1,6 +1,7 @@
 package fsys
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -181,12 +182,7 @@ func TestLogStateDirty(t *testing.T) {
 // each O_DSYNC write forces the log, and flushes to tmpfs are cheap.
 func TestLogStateWrapped(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
-	dir := t.TempDir()
-	if d, err := os.MkdirTemp("/dev/shm", "xfsbox-log-"); err == nil {
-		dir = d
-		t.Cleanup(func() { os.RemoveAll(d) })
-	}
-	img := filepath.Join(dir, "wrap.img")
+	img := filepath.Join(testimg.TmpfsDir(t), "wrap.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +233,29 @@ func TestLogStateWrapped(t *testing.T) {
 		t.Fatalf("shutdown reported clean: %s", ls.Reason)
 	}
 	compareLogprint(t, img, ls)
+
+	// The records from the tail to the head, across the end if the tail
+	// is past the head: each where the one before it ends.
+	fs, err := Open(img, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	next, n, low := ls.TailBlock, 0, 0
+	err = LogRecords(context.Background(), fs, ls, ls.TailBlock, func(r *xlog.Record) error {
+		if r.Block != next || len(r.Problems) > 0 {
+			return fmt.Errorf("record at block %d (expected %d): %v", r.Block, next, r.Problems)
+		}
+		if r.Block < ls.TailBlock {
+			low++
+		}
+		n++
+		next = (r.Block + uint32(r.Header.Blocks(ls.LogV2))) % ls.LogBlocks
+		return nil
+	})
+	if err != nil || next != ls.HeadBlock || n == 0 || (ls.TailBlock > ls.HeadBlock) != (low > 0) {
+		t.Fatalf("LogRecords: %v; %d records (%d past the end), ended at %d, head %d", err, n, low, next, ls.HeadBlock)
+	}
 }
 
 // TestLogStateDamaged: damage near the head makes the log "not clean",

@@ -156,7 +156,7 @@ var bufFlagNames = []bitName[uint16]{{BufInodeBuf, "INODE_BUF"}, {BufCancel, "CA
 func (it *BufItem) Fields() []xfsformat.Field {
 	f := &it.Format
 	names := bitNames(f.Flags&(1<<bufTypeShift-1), bufFlagNames)
-	var ranges []string
+	ranges := []string{}
 	for _, p := range it.Placements {
 		ranges = append(ranges, fmt.Sprintf("%d-%d", p.Offset, p.Offset+p.Len-1))
 	}

@@ -134,7 +134,7 @@ func (l *extentLayout) opText(flags uint32) string {
 // Fields: the id and the extents, each as [owner:]start+len[@offset][ op].
 func (it *IntentItem) Fields() []xfsformat.Field {
 	l := it.layout
-	var text []string
+	text := []string{}
 	js := []map[string]any{}
 	for _, e := range it.Extents {
 		s := fmt.Sprintf("%d+%d", e.StartBlock, e.Len)

@@ -206,7 +206,7 @@ type bitName[T ~uint8 | ~uint16 | ~uint32] struct {
 // bitNames names the bits of v in the table's order, bits it does not
 // know in hex.
 func bitNames[T ~uint8 | ~uint16 | ~uint32](v T, names []bitName[T]) []string {
-	var out []string
+	out := []string{}
 	for _, n := range names {
 		if v&n.bit != 0 {
 			out = append(out, n.name)

@@ -99,28 +99,42 @@ func writeTransaction(w *bufio.Writer, n int, tr *xlog.Transaction) {
 	}
 }
 
-// writeTransactionJSON prints a transaction as one JSON object.
+// writeTransactionJSON prints a transaction as one JSON object, an item
+// at a time (a checkpoint may hold tens of thousands).
 func writeTransactionJSON(w *bufio.Writer, n int, tr *xlog.Transaction) error {
-	items := make([]*jsonObject, 0, len(tr.Items))
-	for _, raw := range tr.Items {
+	var commit any
+	if tr.CommitLSN != 0 {
+		commit = xlog.LSNText(tr.CommitLSN)
+	}
+	head, err := json.Marshal((&jsonObject{}).add("n", n).add("tid", tr.TID).add("start_lsn", xlog.LSNText(tr.StartLSN)).
+		add("commit_lsn", commit).add("type", tr.Header.Type).add("num_regions", tr.Header.NumItems))
+	if err != nil {
+		return err
+	}
+	w.Write(head[:len(head)-1])
+	w.WriteString(`,"items":[`)
+	for i, raw := range tr.Items {
 		it := xlog.DecodeItem(raw, tr.Order)
 		var magic uint64
 		if len(raw.Regions) > 0 && len(raw.Regions[0].Data) >= 2 {
 			magic = uint64(tr.Order.Uint16(raw.Regions[0].Data))
 		}
-		items = append(items, (&jsonObject{}).add("type", it.Type().String()).add("magic", magic).
+		b, err := json.Marshal((&jsonObject{}).add("type", it.Type().String()).add("magic", magic).
 			add("fields", fieldsObject(it.Fields())).add("problems", emptyNotNil(it.Problems())))
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.Write(b)
 	}
-	var commit any
-	if tr.CommitLSN != 0 {
-		commit = xlog.LSNText(tr.CommitLSN)
-	}
-	o := (&jsonObject{}).add("n", n).add("tid", tr.TID).add("start_lsn", xlog.LSNText(tr.StartLSN)).add("commit_lsn", commit).
-		add("type", tr.Header.Type).add("num_regions", tr.Header.NumItems).add("items", items).add("problems", emptyNotNil(tr.Problems))
-	b, err := json.Marshal(o)
+	problems, err := json.Marshal(emptyNotNil(tr.Problems))
 	if err != nil {
 		return err
 	}
-	w.Write(b)
-	return w.WriteByte('\n')
+	w.WriteString(`],"problems":`)
+	w.Write(problems)
+	_, err = w.WriteString("}\n")
+	return err
 }

@@ -33,38 +33,39 @@ const JournalDir = "journal"
 // journalCache keeps the log's state and where its records start until
 // Invalidate: finding the head reads the first word of every log block.
 type journalCache struct {
-	mu     sync.Mutex
-	state  *fsys.LogState
-	starts []uint32 // log blocks of the records from the tail to the head
+	mu      sync.Mutex
+	state   *fsys.LogState
+	starts  []uint32 // log blocks of the records from the tail to the head
+	walkErr error    // what ended the walk of the records short of the head
 }
 
-// journalState returns (and caches) the log's state and record starts.
-func (t *Tree) journalState(ctx context.Context) (*fsys.LogState, []uint32, error) {
+// journalState returns (and caches) the log's state and where its
+// records start, as far as they could be walked (walkErr says why not
+// further).
+func (t *Tree) journalState(ctx context.Context) (ls *fsys.LogState, starts []uint32, walkErr error, err error) {
 	j := &t.journal
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.state != nil {
-		return j.state, j.starts, nil
+		return j.state, j.starts, j.walkErr, nil
 	}
-	ls, err := fsys.ReadLogState(t.FS)
-	if err != nil {
-		return nil, nil, err
+	if ls, err = fsys.ReadLogState(t.FS); err != nil {
+		return nil, nil, nil, err
 	}
-	var starts []uint32
-	err = fsys.LogRecords(ctx, t.FS, ls, ls.RecordsFrom, func(r *xlog.Record) error {
+	walkErr = fsys.LogRecords(ctx, t.FS, ls, ls.RecordsFrom, func(r *xlog.Record) error {
 		starts = append(starts, r.Block)
 		return nil
 	})
-	if err != nil {
-		return nil, nil, err
+	if ctx.Err() != nil {
+		return nil, nil, nil, ctx.Err()
 	}
-	j.state, j.starts = ls, starts
-	return ls, starts, nil
+	j.state, j.starts, j.walkErr = ls, starts, walkErr
+	return ls, starts, walkErr, nil
 }
 
 func (j *journalCache) reset() {
 	j.mu.Lock()
-	j.state, j.starts = nil, nil
+	j.state, j.starts, j.walkErr = nil, nil, nil
 	j.mu.Unlock()
 }
 
@@ -74,7 +75,7 @@ func (t *Tree) listJournal(ctx context.Context, parts []string) ([]Entry, error)
 	case len(parts) == 0:
 		return []Entry{{"summary", false}, {"transactions", false}, {"transactions.json", false}, {"records", true}}, nil
 	case len(parts) == 1 && parts[0] == "records":
-		_, starts, err := t.journalState(ctx)
+		_, starts, _, err := t.journalState(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +107,7 @@ func (t *Tree) openJournal(ctx context.Context, parts []string) (*File, error) {
 		if err != nil || strconv.FormatUint(n, 10) != parts[1] {
 			return nil, notFound(p)
 		}
-		_, starts, err := t.journalState(ctx)
+		_, starts, _, err := t.journalState(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +123,7 @@ func (t *Tree) openJournal(ctx context.Context, parts []string) (*File, error) {
 // renderJournalSummary prints the log's state and what lies between its
 // tail and its head.
 func (t *Tree) renderJournalSummary(ctx context.Context, w io.Writer) error {
-	ls, starts, err := t.journalState(ctx)
+	ls, starts, walkErr, err := t.journalState(ctx)
 	if err != nil {
 		return err
 	}
@@ -148,6 +149,9 @@ func (t *Tree) renderJournalSummary(ctx context.Context, w io.Writer) error {
 		{Name: "version", Text: map[bool]string{true: "2", false: "1"}[ls.LogV2]},
 		dec("records", uint64(len(starts))),
 	}
+	if walkErr != nil {
+		fields = append(fields, xfsformat.Field{Name: "problem", Text: walkErr.Error()})
+	}
 	committed, open, problems := 0, 0, 0
 	a := &xlog.Assembler{MaxRegionBytes: 1}
 	// What a mount would replay: from the tail (none on a clean log).
@@ -157,7 +161,7 @@ func (t *Tree) renderJournalSummary(ctx context.Context, w io.Writer) error {
 		}
 		return a.Add(r, func(tr *xlog.Transaction) error { committed++; return nil })
 	})
-	if err != nil {
+	if err != nil && err.Error() != fmt.Sprint(walkErr) {
 		fields = append(fields, xfsformat.Field{Name: "problem", Text: err.Error()})
 	}
 	open = len(a.Open())

@@ -1,6 +1,7 @@
 package view_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -227,34 +228,42 @@ func TestJournalViewWrapped(t *testing.T) {
 	}
 }
 
+// flipByte flips bits of the byte at off bytes into log block bb of img.
+func flipByte(t *testing.T, img string, bb, off int, bits byte) {
+	t.Helper()
+	fs, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	agno, agbno, _ := fs.Geo.InternalLogAG()
+	at := fs.Geo.ByteOffset(agno, agbno) + int64(bb)*512 + int64(off)
+	b := []byte{0}
+	if err := fs.Img.ReadAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= bits
+	if err := fs.Img.WriteAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestJournalViewDamaged: a record with a flipped bit is shown with its
-// damage, counted in the summary and flagged in transactions; no view
-// fails or panics on it.
+// damage, counted in the summary and flagged in transactions; a record
+// header that does not verify ends the walk there, said in the summary.
+// No view panics.
 func TestJournalViewDamaged(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
 	img := testimg.DirtyLog(t, "defaults", "light", "", true)
 	tree, _ := journalTree(t, img)
 	ents, err := tree.List(context.Background(), "journal/records")
-	if err != nil || len(ents) < 2 {
+	if err != nil || len(ents) < 10 {
 		t.Fatalf("%d records, %v", len(ents), err)
 	}
 	first, _ := strconv.Atoi(ents[0].Name)
-	fs, err := fsys.Open(img, fsys.OpenOptions{Writable: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	agno, agbno, _ := fs.Geo.InternalLogAG()
-	off := fs.Geo.ByteOffset(agno, agbno) + int64(first+1)*512 + 100 // in the first record's data
-	b := []byte{0}
-	if err := fs.Img.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0x10
-	if err := fs.Img.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	fs.Close()
+	second, _ := strconv.Atoi(ents[1].Name)
 
+	flipByte(t, img, first+1, 100, 0x10) // in the first record's data
 	_, render := journalTree(t, img)
 	sum := render("journal/summary")
 	rec := render("journal/records/" + ents[0].Name)
@@ -263,5 +272,21 @@ func TestJournalViewDamaged(t *testing.T) {
 	if field(sum, "records_damaged") != "1" || !strings.Contains(rec, "(bad)") || !strings.Contains(field(rec, "problem"), "bad CRC") ||
 		!strings.Contains(trans, "# record at block "+ents[0].Name+": bad CRC") {
 		t.Errorf("damage not shown:\n%s\n%s\n%s", sum, rec, trans)
+	}
+
+	flipByte(t, img, second, 12, 0x40) // the second record's h_len
+	tree, render = journalTree(t, img)
+	sum = render("journal/summary")
+	if ents, err := tree.List(context.Background(), "journal/records"); err != nil || len(ents) != 1 ||
+		!strings.Contains(field(sum, "problem"), "log record at block "+strconv.Itoa(second)) {
+		t.Errorf("after a damaged header: %d records listed (%v), summary:\n%s", len(ents), err, sum)
+	}
+	f, err := tree.Open(context.Background(), "journal/transactions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := f.Render(context.Background(), &b); err == nil || !strings.Contains(err.Error(), strconv.Itoa(second)) {
+		t.Errorf("transactions past a damaged header: %v", err)
 	}
 }

@@ -23,7 +23,7 @@ const journalKeep = 512
 // state, then one object a transaction. Transactions started but never
 // committed (the kernel does not replay them) come last.
 func (t *Tree) renderTransactions(ctx context.Context, w io.Writer, asJSON bool) error {
-	ls, _, err := t.journalState(ctx)
+	ls, _, _, err := t.journalState(ctx)
 	if err != nil {
 		return err
 	}

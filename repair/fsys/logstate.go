@@ -28,6 +28,10 @@ type LogState struct {
 	RecordsFrom uint32
 	// Cycle is the cycle number of the last record written.
 	Cycle uint32
+	// TailLSN is the last record's h_tail_lsn: the cycle and block of
+	// the oldest record whose changes may not have reached their blocks
+	// (its block is RecordsFrom).
+	TailLSN uint64
 	// RecordBlock is where the last record before the head starts.
 	RecordBlock uint32
 	// LogBlocks is the size of the log in basic blocks.
@@ -79,6 +83,7 @@ func ReadLogState(fs *FS) (*LogState, error) {
 		st.Reason = fmt.Sprintf("the record at block %d is for filesystem %s, not this one (%s)", rec.Block, h.FSUUID, fs.SB.UUID)
 		return st, nil
 	}
+	st.TailLSN = h.TailLSN
 	st.TailBlock = xlog.LSNBlock(h.TailLSN)
 	st.RecordsFrom = st.TailBlock
 	switch {

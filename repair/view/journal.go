@@ -140,6 +140,7 @@ func (t *Tree) renderJournalSummary(ctx context.Context, w io.Writer) error {
 		dec("tail", uint64(ls.TailBlock)),
 		dec("records_from", uint64(ls.RecordsFrom)),
 		dec("cycle", uint64(ls.Cycle)),
+		{Name: "tail_lsn", Text: xlog.LSNText(ls.TailLSN)},
 		{Name: "wrapped", Text: strconv.FormatBool(ls.Wrapped())},
 		dec("torn", uint64(ls.Torn)),
 		dec("logblocks", uint64(g.LogBlocks)),
@@ -205,6 +206,9 @@ func writeRecord(w *bufio.Writer, r *xlog.Record) {
 	}
 	for i, op := range r.Ops {
 		fmt.Fprintf(w, "op[%d] = tid %#x len %d client %s flags %s", i, op.TID, op.Len, xlog.ClientName(op.ClientID), xlog.FlagNames(op.Flags))
+		if magic, ok := xlog.UnmountMagic(op.OpHeader, op.Data, h.Order()); ok {
+			fmt.Fprintf(w, " unmount %#x", magic)
+		}
 		if n := min(len(op.Data), 16); n > 0 {
 			fmt.Fprintf(w, " data %x", op.Data[:n])
 			if n < len(op.Data) {

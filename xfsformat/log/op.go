@@ -70,3 +70,13 @@ func ClientName(c uint8) string {
 	}
 	return "ERROR"
 }
+
+// UnmountMagic is the magic of an unmount record's op (xfs_unmount_log_format:
+// a 16-bit magic, XLOG_UNMOUNT_TYPE, in the writer's order, then
+// padding), and whether the op is one: client LOG, flagged UNMOUNT.
+func UnmountMagic(oh OpHeader, data []byte, bo binary.ByteOrder) (uint16, bool) {
+	if oh.ClientID != ClientLog || oh.Flags&OpUnmount == 0 || len(data) < 2 {
+		return 0, false
+	}
+	return bo.Uint16(data), true
+}

@@ -195,10 +195,13 @@ func (d *LogDinode) diskTimestamp(ts uint64) uint64 {
 }
 
 // ToDisk writes the core into to, an on-disk inode (big-endian, at least
-// 96 bytes, 176 for v3), as the kernel's xfs_log_dinode_to_disk does: the
-// fields the log carries, the v3 lsn set to lsn, the v3 padding zeroed.
-// di_next_unlinked and di_crc are left as they are; the caller sets them
-// (and the forks) as its replay requires.
+// 96 bytes, 176 for v3), as the kernel's recovery does
+// (xlog_recover_inode_commit_pass2: di_flushiter reset to 0, then
+// xfs_log_dinode_to_disk): the fields the log carries, the v3 lsn set to
+// lsn (the replayed transaction's), the v3 padding zeroed. di_metatype is
+// copied, as kernels with metadata directories do (older ones zeroed
+// di_onlink). di_next_unlinked and di_crc are left as they are; the
+// caller sets them, and the forks, as its replay requires.
 func (d *LogDinode) ToDisk(to []byte, lsn uint64) error {
 	need := LogDinodeSizeV2
 	if d.Version >= 3 {
@@ -225,7 +228,12 @@ func (d *LogDinode) ToDisk(to []byte, lsn uint64) error {
 	// The extent counters, and what shares their union.
 	switch {
 	case d.NRExt64():
-		be.PutUint64(to[24:], d.BigNext)
+		// Recovery's reset of di_flushiter clears the union's last two
+		// bytes, in the writer's order.
+		var u [8]byte
+		d.order.PutUint64(u[:], d.BigNext)
+		clear(u[6:])
+		be.PutUint64(to[24:], d.order.Uint64(u[:]))
 		be.PutUint32(to[76:], d.Nextents)
 		be.PutUint16(to[80:], 0)
 	case d.Version >= 3:
@@ -233,8 +241,7 @@ func (d *LogDinode) ToDisk(to []byte, lsn uint64) error {
 		be.PutUint32(to[76:], d.Nextents)
 		be.PutUint16(to[80:], d.Anextents)
 	default:
-		clear(to[24:30])
-		be.PutUint16(to[30:], d.Flushiter())
+		clear(to[24:32]) // di_v2_pad, and di_flushiter reset
 		be.PutUint32(to[76:], d.Nextents)
 		be.PutUint16(to[80:], d.Anextents)
 	}

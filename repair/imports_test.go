@@ -23,6 +23,7 @@ var layers = []string{
 	"xfsformat/da",
 	"xfsformat/dir",
 	"xfsformat/attr",
+	"xfsformat/log",
 	"repair/store",
 	"repair/workspace",
 	"repair/fsys",

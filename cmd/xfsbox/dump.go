@@ -25,6 +25,8 @@ Examples:
   xfsbox dump disk.img ag/0/bnobt/records    # every free extent of AG 0
   xfsbox dump disk.img ag/0/rmapbt/blocks/   # blocks the rmapbt walk reached
   xfsbox dump disk.img ag/2/agi.json | jq .fields.count
+  xfsbox dump disk.img journal/summary       # the log: clean or dirty, and why
+  xfsbox dump disk.img journal/transactions  # what a mount would replay
 `,
 		run: runDump,
 	})

@@ -3,8 +3,10 @@
 // lock taken and an interrupted repair's journal replayed), reads its AG
 // headers and blocks through the bounded cache, walks any AG btree
 // through the one generic walker (Walk, which survives cycles, bad
-// pointers and impossible heights), and reads the internal log's state
-// (ReadLogState). The FS-level plumbing of writes is here too, because
+// pointers and impossible heights), and reads the internal log: its state
+// (ReadLogState: head, tail, clean or dirty, as the kernel finds them)
+// and its records from the tail to the head (LogRecords), which
+// xfsformat/log decodes and assembles into transactions. The FS-level plumbing of writes is here too, because
 // it needs the FS's own locks: the sandbox's accessors (Sandboxed,
 // Overlay, CommitOverlay, DiscardOverlay, Throwaway) and Commit, the one
 // way a rebuild's header sectors become durable. Readers of inodes,

@@ -4,8 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/xfsbox/xfsbox/repair/store"
-	"github.com/xfsbox/xfsbox/xfsformat"
+	xlog "github.com/xfsbox/xfsbox/xfsformat/log"
 )
 
 // ErrExternalLog is returned by ReadLogState for a filesystem whose log
@@ -21,19 +20,35 @@ type LogState struct {
 	// xfs_logprint prints them ("log tail: T head: H"). The head is where
 	// the next record would go; on a clean log the tail equals it.
 	HeadBlock, TailBlock uint32
+	// RecordsFrom is where the records that matter begin: the last
+	// record's tail. On a dirty log it is TailBlock; on a clean one it
+	// is where the kernel found the tail before moving it past the
+	// unmount record, so that the records from it to the head end with
+	// that unmount record.
+	RecordsFrom uint32
 	// Cycle is the cycle number of the last record written.
 	Cycle uint32
+	// TailLSN is the last record's h_tail_lsn: the cycle and block of
+	// the oldest record whose changes may not have reached their blocks
+	// (its block is RecordsFrom).
+	TailLSN uint64
 	// RecordBlock is where the last record before the head starts.
 	RecordBlock uint32
 	// LogBlocks is the size of the log in basic blocks.
 	LogBlocks uint32
+	// Torn is how many records at the head were discarded as torn
+	// writes (a damaged header, a bad CRC, a record that does not end
+	// where the next begins), as the kernel discards them.
+	Torn int
+	// LogV2 says records may have extended headers (v2 logs).
+	LogV2 bool
 	// Reason says in words why the log is clean or dirty.
 	Reason string
 }
 
-// logScanChunk is the read size of the head search: large sequential
-// reads, of which only each BB's first word is looked at.
-const logScanChunk = 1 << 20
+// Wrapped reports whether the records from RecordsFrom to the head run
+// past the log's end.
+func (ls *LogState) Wrapped() bool { return ls.RecordsFrom > ls.HeadBlock }
 
 // ReadLogState finds the head of the internal log and tells clean from
 // dirty the way the kernel does at mount (xlog_find_head, xlog_find_tail,
@@ -41,182 +56,148 @@ const logScanChunk = 1 << 20
 // cannot be sure: torn records at the head are discarded as the kernel
 // does, but an unmount record found only behind torn ones is not clean.
 // A damaged log is reported as not clean, with the reason, not as an
-// error; errors are I/O failures and unsupported layouts.
+// error; errors are I/O failures and unsupported layouts. The kernel's
+// check that the head has not overwritten the tail (xlog_verify_tail)
+// is not made.
 func ReadLogState(fs *FS) (*LogState, error) {
-	g, sb := fs.Geo, fs.SB
-	if g.LogStart == 0 {
-		return nil, ErrExternalLog
+	l, err := newLogReader(fs)
+	if err != nil {
+		return nil, err
 	}
-	agno, agbno, ok := g.InternalLogAG()
-	if !ok || g.LogBlocks == 0 || uint64(agbno)+uint64(g.LogBlocks) > uint64(g.AGLength(agno)) {
-		return nil, fmt.Errorf("internal log at block %d (+%d blocks) does not fit in its AG", g.LogStart, g.LogBlocks)
-	}
-	nbb := uint64(g.LogBlocks) << (g.BlockLog - 9)
-	if nbb > 1<<31 {
-		return nil, fmt.Errorf("internal log of %d blocks is larger than XFS allows", g.LogBlocks)
-	}
-	l := &logReader{img: fs.Img, start: g.ByteOffset(agno, agbno), nbb: uint32(nbb)}
-	logv2 := sb.VersionNum&0x400 != 0 || sb.VersionNum&0xf == 5 // XFS_SB_VERSION_LOGV2BIT; v5 always
-
 	head, cycle0, err := l.findHead()
 	if err != nil {
 		return nil, err
 	}
-	st := &LogState{HeadBlock: head, TailBlock: head, LogBlocks: l.nbb}
+	st := &LogState{HeadBlock: head, TailBlock: head, RecordsFrom: head, LogBlocks: l.nbb, LogV2: l.logv2}
 	if cycle0 == 0 {
 		st.Clean, st.Reason = true, "the log was never written (all zeroes): nothing to replay"
 		return st, nil
 	}
-	torn, tornWhy := 0, ""
-	for {
-		rec, h, hdr, data, why, err := l.lastRecord(st.HeadBlock, logv2)
-		if err != nil {
-			return nil, err
-		}
-		if h == nil {
-			st.RecordBlock, st.Reason = rec, why
-			return st, nil
-		}
-		st.RecordBlock, st.Cycle = rec, h.Cycle
-		end := (uint64(rec) + uint64(h.HeaderBlocks(logv2)) + uint64(h.DataBlocks())) % uint64(l.nbb)
-		why = ""
-		switch {
-		case end != uint64(st.HeadBlock):
-			why = fmt.Sprintf("the record at block %d ends at block %d, not at the head %d", rec, end, st.HeadBlock)
-		case h.CRC != 0 && !xfsformat.LogRecordCRCOK(hdr, data):
-			// A zero CRC passes, as in the kernel's CRC pass: mkfs
-			// writes its unmount record without one.
-			why = fmt.Sprintf("the record at block %d has a bad CRC", rec)
-		}
-		// A torn write at the head: the kernel discards the record and
-		// looks at the one before it, as many times as iclogs may be in
-		// flight.
-		if why != "" {
-			if torn == 0 {
-				tornWhy = why
-			}
-			torn++
-			if torn > 8 {
-				st.Reason = why + " (and more torn records before it)"
-				return st, nil
-			}
-			st.HeadBlock, st.TailBlock = rec, rec
-			continue
-		}
-		if !h.FSUUID.IsZero() && h.FSUUID != sb.UUID {
-			st.Reason = fmt.Sprintf("the record at block %d is for filesystem %s, not this one (%s)", rec, h.FSUUID, sb.UUID)
-			return st, nil
-		}
-		st.TailBlock = xfsformat.LSNBlock(h.TailLSN)
-		op, _ := xfsformat.DecodeLogOpHeader(data)
-		unmount := h.NumLogOps == 1 && op.Flags&xfsformat.LogUnmountTrans != 0
-		switch {
-		case unmount && torn == 0:
-			st.Clean, st.TailBlock = true, st.HeadBlock
-			st.Reason = fmt.Sprintf("the last record (block %d, cycle %d) is an unmount record", rec, h.Cycle)
-		case unmount:
-			// The kernel would call this clean too, but if we took a
-			// good record for a torn one we would be wrong in the
-			// dangerous direction: leave it to a mount to settle.
-			st.TailBlock = st.HeadBlock
-			st.Reason = fmt.Sprintf("an unmount record (block %d, cycle %d) is followed by %d torn record(s) (%s)", rec, h.Cycle, torn, tornWhy)
-		default:
-			st.Reason = fmt.Sprintf("the last record (block %d, cycle %d, %d ops) is not an unmount record: the log has changes to replay (tail %d, head %d)",
-				rec, h.Cycle, h.NumLogOps, st.TailBlock, st.HeadBlock)
-			if torn > 0 {
-				st.Reason += fmt.Sprintf("; %d torn record(s) after it discarded (%s)", torn, tornWhy)
-			}
-		}
+	rec, tornWhy, err := l.verifyHead(st)
+	if err != nil || rec == nil {
+		return st, err
+	}
+	h := rec.Header
+	st.RecordBlock, st.Cycle = rec.Block, h.Cycle
+	if !h.FSUUID.IsZero() && h.FSUUID != fs.SB.UUID {
+		st.Reason = fmt.Sprintf("the record at block %d is for filesystem %s, not this one (%s)", rec.Block, h.FSUUID, fs.SB.UUID)
 		return st, nil
 	}
-}
-
-// logReader reads basic blocks of the circular log.
-type logReader struct {
-	img   *store.Image
-	start int64  // byte offset of the log in the image
-	nbb   uint32 // log size in BBs
-}
-
-// read fills p (whole BBs) from block bb on, wrapping at the log's end.
-func (l *logReader) read(p []byte, bb uint32) error {
-	for len(p) > 0 {
-		bb %= l.nbb
-		n := min(len(p), int(l.nbb-bb)*xfsformat.BBSize)
-		if err := l.img.ReadAt(p[:n], l.start+int64(bb)*xfsformat.BBSize); err != nil {
-			return err
+	st.TailLSN = h.TailLSN
+	st.TailBlock = xlog.LSNBlock(h.TailLSN)
+	st.RecordsFrom = st.TailBlock
+	switch {
+	case rec.IsUnmount() && st.Torn == 0:
+		st.Clean, st.TailBlock = true, st.HeadBlock
+		st.Reason = fmt.Sprintf("the last record (block %d, cycle %d) is an unmount record", rec.Block, h.Cycle)
+	case rec.IsUnmount():
+		// The kernel would call this clean too, but if we took a
+		// good record for a torn one we would be wrong in the
+		// dangerous direction: leave it to a mount to settle.
+		st.TailBlock = st.HeadBlock
+		st.Reason = fmt.Sprintf("an unmount record (block %d, cycle %d) is followed by %d torn record(s) (%s)", rec.Block, h.Cycle, st.Torn, tornWhy)
+	default:
+		st.Reason = fmt.Sprintf("the last record (block %d, cycle %d, %d ops) is not an unmount record: the log has changes to replay (tail %d, head %d)",
+			rec.Block, h.Cycle, h.NumLogOps, st.TailBlock, st.HeadBlock)
+		if st.Torn > 0 {
+			st.Reason += fmt.Sprintf("; %d torn record(s) after it discarded (%s)", st.Torn, tornWhy)
 		}
-		p, bb = p[n:], bb+uint32(n/xfsformat.BBSize)
 	}
-	return nil
+	return st, nil
 }
 
-// findHead returns the first block after the last one written and the
-// cycle of block 0. Every BB is stamped with the cycle that wrote it, so
-// the log reads c, c, ..., c, c-1, ..., c-1 (or 0s where never written);
-// the head is the first block whose cycle is behind block 0's. Blocks
-// ahead of it (a later iclog that landed before an earlier one) do not
-// count. If no block is behind, the last record ends at the log's end and
-// the head is 0. A linear scan: logs are at most 2 GiB, usually tens of
-// MiB, and only one word per BB is looked at.
-func (l *logReader) findHead() (head, cycle0 uint32, err error) {
-	buf := make([]byte, min(logScanChunk, int(l.nbb)*xfsformat.BBSize))
-	for bb := uint32(0); bb < l.nbb; {
-		n := min(len(buf)/xfsformat.BBSize, int(l.nbb-bb))
-		if err := l.read(buf[:n*xfsformat.BBSize], bb); err != nil {
-			return 0, 0, err
-		}
-		for i := 0; i < n; i++ {
-			c := xfsformat.LogBlockCycle(buf[i*xfsformat.BBSize:])
-			if bb == 0 && i == 0 {
-				cycle0 = c
-				if c == 0 {
-					return 0, 0, nil
-				}
-				continue
-			}
-			if c == 0 || int32(c-cycle0) < 0 {
-				return bb + uint32(i), cycle0, nil
-			}
-		}
-		bb += uint32(n)
+// verifyHead finds the last good record before st.HeadBlock, as the
+// kernel's xlog_verify_head does: it checks the records that may have
+// been in flight at a crash (the last MaxIclogs before the head, not
+// past the last one's tail), oldest first, and truncates the head at
+// the first that fails: a damaged header, a bad CRC, blocks stamped
+// with another cycle, or a record that does not end where the next one
+// begins. A zero CRC passes (mkfs writes its unmount record without
+// one). It sets st's head and Torn, and returns the last good record
+// and why the first torn one failed; with no good record, st.Reason
+// says why and the record is nil.
+func (l *logReader) verifyHead(st *LogState) (*xlog.Record, string, error) {
+	head := st.HeadBlock
+	last, ok, err := l.prevHeader(head, l.nbb)
+	if err != nil {
+		return nil, "", err
 	}
-	return 0, cycle0, nil
-}
-
-// lastRecord finds the record header nearest before head and reads the
-// record. It returns h == nil and why when there is no usable record.
-func (l *logReader) lastRecord(head uint32, logv2 bool) (rec uint32, h *xfsformat.LogRecHeader, hdr, data []byte, why string, err error) {
-	// A record is at most LogMaxRecordBlocks long, so its header is
-	// within that distance of the head.
-	win := min(uint32(xfsformat.LogMaxRecordBlocks), l.nbb)
-	buf := make([]byte, int(win)*xfsformat.BBSize)
-	first := (head + l.nbb - win) % l.nbb
-	if err := l.read(buf, first); err != nil {
-		return 0, nil, nil, nil, "", err
+	if !ok {
+		st.Reason = fmt.Sprintf("no log record header within %d blocks before the head (block %d): the log is damaged", min(uint32(xlog.MaxRecordBlocks), l.nbb), head)
+		return nil, "", nil
 	}
-	found := -1
-	for i := int(win) - 1; i >= 0; i-- {
-		if xfsformat.IsLogRecHeader(buf[i*xfsformat.BBSize:]) {
-			found = i
+	// The walk back stops at the last record's tail, if its header
+	// says where that is.
+	span := l.nbb
+	if h, why, err := l.readHeader(last); err == nil && why == "" {
+		span = l.distance(xlog.LSNBlock(h.TailLSN), last)
+	}
+	starts := []uint32{last}
+	for walked := uint32(0); len(starts) < xlog.MaxIclogs; {
+		prev, ok, err := l.prevHeader(starts[0], span-walked)
+		if err != nil {
+			return nil, "", err
+		}
+		if !ok {
 			break
 		}
+		walked += l.distance(prev, starts[0])
+		starts = append([]uint32{prev}, starts...)
 	}
-	if found < 0 {
-		return 0, nil, nil, nil, fmt.Sprintf("no log record header within %d blocks before the head (block %d): the log is damaged", win, head), nil
+	var good *xlog.Record
+	for i, at := range starts {
+		next := head
+		if i+1 < len(starts) {
+			next = starts[i+1]
+		}
+		rec, why, err := l.readRecord(at)
+		if err != nil {
+			return nil, "", err
+		}
+		if why == "" {
+			if end := (at + uint32(rec.Header.Blocks(l.logv2))) % l.nbb; end != next {
+				why = fmt.Sprintf("the record at block %d ends at block %d, not at %d", at, end, next)
+			} else if len(rec.Problems) > 0 {
+				why = fmt.Sprintf("the record at block %d: %s", at, rec.Problems[0])
+			}
+		}
+		if why == "" {
+			good = rec
+			continue
+		}
+		st.Torn = len(starts) - i
+		st.HeadBlock, st.TailBlock, st.RecordsFrom = at, at, at
+		if good != nil {
+			return good, why, nil
+		}
+		// The first record checked is torn: the one before it must
+		// stand on its own.
+		rec, why2, err := l.lastRecord(at)
+		if err != nil || rec == nil {
+			st.Reason = fmt.Sprintf("%s, after %d torn record(s) (%s)", why2, st.Torn, why)
+		}
+		return rec, why, err
 	}
-	rec = (first + uint32(found)) % l.nbb
-	h, err = xfsformat.DecodeLogRecHeader(buf[found*xfsformat.BBSize:])
-	if err == nil {
-		err = h.Verify(logv2)
+	return good, "", nil
+}
+
+// lastRecord reads the record before head and checks that it ends there.
+// It returns a nil record and why when there is no good one.
+func (l *logReader) lastRecord(head uint32) (*xlog.Record, string, error) {
+	at, ok, err := l.prevHeader(head, l.nbb)
+	if err != nil || !ok {
+		return nil, fmt.Sprintf("no log record header within %d blocks before block %d", min(uint32(xlog.MaxRecordBlocks), l.nbb), head), err
 	}
-	if err != nil {
-		return rec, nil, nil, nil, fmt.Sprintf("the last record header (block %d) is damaged: %v", rec, err), nil
+	rec, why, err := l.readRecord(at)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case why != "":
+		return nil, fmt.Sprintf("the record header at block %d is damaged (%s)", at, why), nil
+	case (at+uint32(rec.Header.Blocks(l.logv2)))%l.nbb != head:
+		return nil, fmt.Sprintf("the record at block %d does not end at block %d", at, head), nil
+	case len(rec.Problems) > 0:
+		return nil, fmt.Sprintf("the record at block %d: %s", at, rec.Problems[0]), nil
 	}
-	hb, db := h.HeaderBlocks(logv2), h.DataBlocks()
-	rbuf := make([]byte, (hb+db)*xfsformat.BBSize)
-	if err := l.read(rbuf, rec); err != nil {
-		return 0, nil, nil, nil, "", err
-	}
-	return rec, h, rbuf[:hb*xfsformat.BBSize], rbuf[hb*xfsformat.BBSize : hb*xfsformat.BBSize+int(h.Len)], "", nil
+	return rec, "", nil
 }

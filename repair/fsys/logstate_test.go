@@ -1,6 +1,7 @@
 package fsys
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/xfsformat"
+	xlog "github.com/xfsbox/xfsbox/xfsformat/log"
 )
 
 // logprint is what `xfs_logprint -t` says of the log: "log tail: T head:
@@ -79,9 +81,9 @@ func TestLogStateCleanImages(t *testing.T) {
 // checkLogRecords walks every record from block 0 to the head of a log
 // that has not wrapped and checks what the kernel wrote against our
 // decoding: each header verifies, each CRC checks (extended headers
-// included), and once unpacked the data holds exactly h_num_logops
-// operation headers from known clients. It returns how many records had
-// extended headers.
+// included), the blocks carry the record's cycle, and once unpacked the
+// data holds exactly h_num_logops operation headers from known clients.
+// It returns how many records had extended headers.
 func checkLogRecords(t *testing.T, img string) (extended int) {
 	t.Helper()
 	fs, err := Open(img, OpenOptions{})
@@ -97,53 +99,38 @@ func checkLogRecords(t *testing.T, img string) (extended int) {
 		t.Logf("the log has wrapped (cycle %d): records not walked", ls.Cycle)
 		return 0
 	}
-	agno, agbno, _ := fs.Geo.InternalLogAG()
-	l := &logReader{img: fs.Img, start: fs.Geo.ByteOffset(agno, agbno), nbb: ls.LogBlocks}
+	l, err := newLogReader(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	for bb := uint32(0); bb < ls.HeadBlock; n++ {
-		one := make([]byte, xfsformat.BBSize)
-		if err := l.read(one, bb); err != nil {
-			t.Fatal(err)
+		rec, why, err := l.readRecord(bb)
+		if err != nil || why != "" {
+			t.Fatalf("block %d: %v %s", bb, err, why)
 		}
-		h, err := xfsformat.DecodeLogRecHeader(one)
-		if err == nil {
-			err = h.Verify(true)
-		}
-		if err != nil {
-			t.Fatalf("block %d: %v", bb, err)
-		}
-		if xfsformat.LSNBlock(h.LSN) != bb || h.FSUUID != fs.SB.UUID {
+		h := rec.Header
+		if xlog.LSNBlock(h.LSN) != bb || h.FSUUID != fs.SB.UUID {
 			t.Fatalf("block %d: lsn %#x, uuid %s", bb, h.LSN, h.FSUUID)
 		}
-		hb, db := h.HeaderBlocks(true), h.DataBlocks()
-		if hb > 1 {
+		if rec.HeaderBlocks > 1 {
 			extended++
 		}
-		rec := make([]byte, (hb+db)*xfsformat.BBSize)
-		if err := l.read(rec, bb); err != nil {
-			t.Fatal(err)
-		}
-		hdr, data := rec[:hb*xfsformat.BBSize], rec[hb*xfsformat.BBSize:hb*xfsformat.BBSize+int(h.Len)]
-		if h.CRC == 0 {
+		if rec.CRCZero {
 			t.Logf("record at block %d has no CRC (mkfs writes none)", bb)
-		} else if !xfsformat.LogRecordCRCOK(hdr, data) {
-			t.Fatalf("record at block %d (%d header blocks, len %d): bad CRC", bb, hb, h.Len)
 		}
-		if err := xfsformat.UnpackLogRecord(hdr, data); err != nil {
-			t.Fatal(err)
+		if len(rec.Problems) > 0 || (!rec.CRCOK && !rec.CRCZero) {
+			t.Fatalf("record at block %d (%d header blocks, len %d): %v", bb, rec.HeaderBlocks, h.Len, rec.Problems)
 		}
-		off := 0
-		for i := uint32(0); i < h.NumLogOps; i++ {
-			op, err := xfsformat.DecodeLogOpHeader(data[min(off, len(data)):])
-			if err != nil || (op.ClientID != xfsformat.LogClientTransaction && op.ClientID != xfsformat.LogClientLog) {
-				t.Fatalf("record at block %d, op %d at byte %d: %+v %v (data not unpacked right?)", bb, i, off, op, err)
+		if len(rec.Ops) != int(h.NumLogOps) {
+			t.Fatalf("record at block %d: %d ops of %d", bb, len(rec.Ops), h.NumLogOps)
+		}
+		for i, op := range rec.Ops {
+			if op.ClientID != xlog.ClientTransaction && op.ClientID != xlog.ClientLog {
+				t.Fatalf("record at block %d, op %d at byte %d: %+v (data not unpacked right?)", bb, i, op.Offset, op.OpHeader)
 			}
-			off += xfsformat.LogOpHeaderSize + int(op.Len)
 		}
-		if off > len(data) {
-			t.Fatalf("record at block %d: ops run %d bytes past the data", bb, off-len(data))
-		}
-		bb += uint32(hb + db)
+		bb += uint32(h.Blocks(true))
 	}
 	t.Logf("%d records checked, %d with extended headers", n, extended)
 	return extended
@@ -195,12 +182,7 @@ func TestLogStateDirty(t *testing.T) {
 // each O_DSYNC write forces the log, and flushes to tmpfs are cheap.
 func TestLogStateWrapped(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
-	dir := t.TempDir()
-	if d, err := os.MkdirTemp("/dev/shm", "xfsbox-log-"); err == nil {
-		dir = d
-		t.Cleanup(func() { os.RemoveAll(d) })
-	}
-	img := filepath.Join(dir, "wrap.img")
+	img := filepath.Join(testimg.TmpfsDir(t), "wrap.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +233,29 @@ func TestLogStateWrapped(t *testing.T) {
 		t.Fatalf("shutdown reported clean: %s", ls.Reason)
 	}
 	compareLogprint(t, img, ls)
+
+	// The records from the tail to the head, across the end if the tail
+	// is past the head: each where the one before it ends.
+	fs, err := Open(img, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	next, n, low := ls.TailBlock, 0, 0
+	err = LogRecords(context.Background(), fs, ls, ls.TailBlock, func(r *xlog.Record) error {
+		if r.Block != next || len(r.Problems) > 0 {
+			return fmt.Errorf("record at block %d (expected %d): %v", r.Block, next, r.Problems)
+		}
+		if r.Block < ls.TailBlock {
+			low++
+		}
+		n++
+		next = (r.Block + uint32(r.Header.Blocks(ls.LogV2))) % ls.LogBlocks
+		return nil
+	})
+	if err != nil || next != ls.HeadBlock || n == 0 || (ls.TailBlock > ls.HeadBlock) != (low > 0) {
+		t.Fatalf("LogRecords: %v; %d records (%d past the end), ended at %d, head %d", err, n, low, next, ls.HeadBlock)
+	}
 }
 
 // TestLogStateDamaged: damage near the head makes the log "not clean",
@@ -279,7 +284,7 @@ func TestLogStateDamaged(t *testing.T) {
 				t.Fatal(err)
 			}
 			agno, agbno, _ := fs.Geo.InternalLogAG()
-			off := fs.Geo.ByteOffset(agno, agbno) + int64(tc.bb(clean))*xfsformat.BBSize + int64(tc.off)
+			off := fs.Geo.ByteOffset(agno, agbno) + int64(tc.bb(clean))*xlog.BBSize + int64(tc.off)
 			b := []byte{0}
 			fs.Img.ReadAt(b, off)
 			b[0] ^= 0x5a
@@ -326,9 +331,9 @@ func TestLogStateAppendedRecord(t *testing.T) {
 		wantHead   uint32
 		want       string
 	}{
-		{"second unmount record", xfsformat.LogUnmountTrans, false, true, clean.HeadBlock + 2, "is an unmount record"},
-		{"transaction", xfsformat.LogCommitTrans, false, false, clean.HeadBlock + 2, "not an unmount record"},
-		{"torn", xfsformat.LogUnmountTrans, true, false, clean.HeadBlock, "torn"},
+		{"second unmount record", xlog.OpUnmount, false, true, clean.HeadBlock + 2, "is an unmount record"},
+		{"transaction", xlog.OpCommit, false, false, clean.HeadBlock + 2, "not an unmount record"},
+		{"torn", xlog.OpUnmount, true, false, clean.HeadBlock, "torn"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "img")
@@ -345,7 +350,7 @@ func TestLogStateAppendedRecord(t *testing.T) {
 				rec[32] ^= 1
 			}
 			agno, agbno, _ := fs.Geo.InternalLogAG()
-			if err := fs.Img.WriteAt(rec, fs.Geo.ByteOffset(agno, agbno)+int64(clean.HeadBlock)*xfsformat.BBSize); err != nil {
+			if err := fs.Img.WriteAt(rec, fs.Geo.ByteOffset(agno, agbno)+int64(clean.HeadBlock)*xlog.BBSize); err != nil {
 				t.Fatal(err)
 			}
 			fs.Close()
@@ -365,23 +370,23 @@ func TestLogStateAppendedRecord(t *testing.T) {
 // appendLogRecord builds a one-op record of one data block that follows
 // the log's last record, packed and checksummed as the kernel writes it.
 func appendLogRecord(ls *LogState, uuid xfsformat.UUID, flags uint8) []byte {
-	b := make([]byte, 2*xfsformat.BBSize)
+	b := make([]byte, 2*xlog.BBSize)
 	be := binary.BigEndian
-	be.PutUint32(b, xfsformat.LogHeaderMagic)
+	be.PutUint32(b, xlog.HeaderMagic)
 	be.PutUint32(b[4:], ls.Cycle)
-	be.PutUint32(b[8:], xfsformat.LogVersion2)
-	be.PutUint32(b[12:], xfsformat.BBSize)
+	be.PutUint32(b[8:], xlog.Version2)
+	be.PutUint32(b[12:], xlog.BBSize)
 	be.PutUint64(b[16:], uint64(ls.Cycle)<<32|uint64(ls.HeadBlock))
 	be.PutUint64(b[24:], uint64(ls.Cycle)<<32|uint64(ls.HeadBlock))
 	be.PutUint32(b[36:], ls.RecordBlock)
 	be.PutUint32(b[40:], 1)
 	be.PutUint32(b[300:], 1)
 	copy(b[304:320], uuid[:])
-	be.PutUint32(b[320:], xfsformat.LogHeaderCycleSize)
-	data := b[xfsformat.BBSize:]
-	client := uint8(xfsformat.LogClientTransaction)
-	if flags&xfsformat.LogUnmountTrans != 0 {
-		client = xfsformat.LogClientLog
+	be.PutUint32(b[320:], xlog.HeaderCycleSize)
+	data := b[xlog.BBSize:]
+	client := uint8(xlog.ClientTransaction)
+	if flags&xlog.OpUnmount != 0 {
+		client = xlog.ClientLog
 	}
 	be.PutUint32(data, 0x12345678) // oh_tid
 	be.PutUint32(data[4:], 8)      // oh_len
@@ -391,6 +396,6 @@ func appendLogRecord(ls *LogState, uuid xfsformat.UUID, flags uint8) []byte {
 	// cycle takes its place.
 	copy(b[44:48], data[:4])
 	be.PutUint32(data, ls.Cycle)
-	binary.LittleEndian.PutUint32(b[32:], xfsformat.LogRecordCRC(b[:xfsformat.BBSize], data))
+	binary.LittleEndian.PutUint32(b[32:], xlog.RecordCRC(b[:xlog.BBSize], data))
 	return b
 }

@@ -1,7 +1,6 @@
 package view_test
 
 import (
-	"bytes"
 	"context"
 	"strconv"
 	"strings"
@@ -50,17 +49,7 @@ func TestInodeViewOracle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			render := func(p string) string {
-				f, err := tree.Open(ctx, p)
-				if err != nil {
-					t.Fatalf("%s: %v", p, err)
-				}
-				var b bytes.Buffer
-				if err := f.Render(ctx, &b); err != nil {
-					t.Fatalf("%s: %v", p, err)
-				}
-				return b.String()
-			}
+			render := func(p string) string { return render(t, ctx, tree, p) }
 			var batches [][]string
 			for _, ino := range inos {
 				s := "inode " + strconv.FormatUint(ino, 10)

@@ -1,7 +1,6 @@
 package view_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -77,15 +76,7 @@ func TestOracle(t *testing.T) {
 				t.Fatalf("xfs_db printed %d objects for %d requests", len(objs), len(paths))
 			}
 			for i, p := range paths {
-				f, err := tree.Open(ctx, p)
-				if err != nil {
-					t.Fatalf("%s: %v", p, err)
-				}
-				var buf bytes.Buffer
-				if err := f.Render(ctx, &buf); err != nil {
-					t.Fatalf("%s: %v", p, err)
-				}
-				compareObjects(t, p, xfsdb.Parse(buf.String()), objs[i])
+				compareObjects(t, p, xfsdb.Parse(render(t, ctx, tree, p)), objs[i])
 			}
 			for _, bt := range xfsformat.BtreeTypes {
 				if fs.HasBtree(bt) && perType[bt] == 0 {

@@ -45,6 +45,11 @@ version for every kind), then the kind's keys.
     data                      a file's content, a symlink's target
     entries                   a directory's names: cookie inode type hash name
     attrs/NAME                each extended attribute's value (/ as %%2F, %% as %%25)
+  journal/                    the filesystem's log (the "log" file is xfsbox's own)
+    summary                   head, tail, clean or dirty and why, size, counts
+    transactions              every transaction committed between tail and head,
+                              its items decoded (as xfs_logprint -t); .json too
+    records/BLOCK             each record from tail to head: header and ops
 
 Examples:
   cat ag/1/agf

@@ -48,6 +48,7 @@ type Tree struct {
 	Workspace workspace.Options
 
 	healthState healthCache
+	journal     journalCache
 
 	mu      sync.Mutex
 	reached map[reachedKey][]uint32 // blocks each walk reached, sorted
@@ -69,6 +70,7 @@ func (t *Tree) Invalidate() {
 	t.healthState.mu.Lock()
 	t.healthState.results = nil
 	t.healthState.mu.Unlock()
+	t.journal.reset()
 }
 
 func notFound(p string) error { return fmt.Errorf("%s: %w", p, ErrNotFound) }
@@ -98,7 +100,7 @@ func (t *Tree) List(ctx context.Context, p string) ([]Entry, error) {
 	case len(parts) == 0:
 		out := []Entry{{"README", false}, {"geometry", false}, {"geometry.json", false}, {"health", false}, {"health.json", false}}
 		out = append(out, withFormats("sb")...)
-		return append(out, Entry{"ag", true}, Entry{"inodes", true}), nil
+		return append(out, Entry{"ag", true}, Entry{"inodes", true}, Entry{JournalDir, true}), nil
 	case len(parts) == 1 && parts[0] == "ag":
 		out := make([]Entry, 0, t.FS.Geo.AGCount)
 		for i := uint32(0); i < t.FS.Geo.AGCount; i++ {
@@ -108,6 +110,9 @@ func (t *Tree) List(ctx context.Context, p string) ([]Entry, error) {
 	}
 	if parts[0] == "inodes" {
 		return t.listInodes(ctx, parts[1:])
+	}
+	if parts[0] == JournalDir {
+		return t.listJournal(ctx, parts[1:])
 	}
 	agno, ok := t.agOf(parts)
 	if !ok {
@@ -218,7 +223,7 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 		case "health", "health.json":
 			asJSON := parts[0] == "health.json"
 			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, fsys.AllAGs, asJSON) })
-		case "ag", "inodes":
+		case "ag", "inodes", JournalDir:
 			return nil, ErrIsDir
 		}
 		if r := t.headerRenderer(0, parts[0]); r != nil {
@@ -230,6 +235,9 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 	}
 	if len(parts) > 0 && parts[0] == "inodes" {
 		return t.openInode(parts[1:])
+	}
+	if len(parts) > 0 && parts[0] == JournalDir {
+		return t.openJournal(ctx, parts[1:])
 	}
 	if len(parts) == 0 {
 		return nil, ErrIsDir

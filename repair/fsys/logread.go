@@ -1,0 +1,208 @@
+package fsys
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/xfsbox/xfsbox/repair/store"
+	xlog "github.com/xfsbox/xfsbox/xfsformat/log"
+)
+
+// logReader reads basic blocks of the circular internal log.
+type logReader struct {
+	img   *store.Image
+	start int64  // byte offset of the log in the image
+	nbb   uint32 // log size in BBs
+	logv2 bool
+	rbuf  []byte // one record's worth, reused
+}
+
+// logScanChunk is the read size of the head search: large sequential
+// reads, of which only each BB's first word is looked at.
+const logScanChunk = 1 << 20
+
+// newLogReader locates the internal log.
+func newLogReader(fs *FS) (*logReader, error) {
+	g, sb := fs.Geo, fs.SB
+	if g.LogStart == 0 {
+		return nil, ErrExternalLog
+	}
+	agno, agbno, ok := g.InternalLogAG()
+	if !ok || g.LogBlocks == 0 || uint64(agbno)+uint64(g.LogBlocks) > uint64(g.AGLength(agno)) {
+		return nil, fmt.Errorf("internal log at block %d (+%d blocks) does not fit in its AG", g.LogStart, g.LogBlocks)
+	}
+	nbb := uint64(g.LogBlocks) << (g.BlockLog - 9)
+	if nbb > 1<<31 {
+		return nil, fmt.Errorf("internal log of %d blocks is larger than XFS allows", g.LogBlocks)
+	}
+	// XFS_SB_VERSION_LOGV2BIT; v5 filesystems always have v2 logs.
+	logv2 := sb.VersionNum&0x400 != 0 || sb.VersionNum&0xf == 5
+	return &logReader{img: fs.Img, start: g.ByteOffset(agno, agbno), nbb: uint32(nbb), logv2: logv2}, nil
+}
+
+// read fills p (whole BBs) from block bb on, wrapping at the log's end.
+func (l *logReader) read(p []byte, bb uint32) error {
+	for len(p) > 0 {
+		bb %= l.nbb
+		n := min(len(p), int(l.nbb-bb)*xlog.BBSize)
+		if err := l.img.ReadAt(p[:n], l.start+int64(bb)*xlog.BBSize); err != nil {
+			return err
+		}
+		p, bb = p[n:], bb+uint32(n/xlog.BBSize)
+	}
+	return nil
+}
+
+// distance is how many blocks from a forward to b, around the log.
+func (l *logReader) distance(a, b uint32) uint32 { return (b + l.nbb - a%l.nbb) % l.nbb }
+
+// findHead returns the first block after the last one written and the
+// cycle of block 0. Every BB is stamped with the cycle that wrote it, so
+// the log reads c, c, ..., c, c-1, ..., c-1 (or 0s where never written);
+// the head is the first block whose cycle is behind block 0's. Blocks
+// ahead of it (a later iclog that landed before an earlier one) do not
+// count, as the kernel's xlog_find_verify_cycle moves the head back to
+// such a hole. If no block is behind, the last record ends at the log's
+// end and the head is 0. A linear scan: logs are at most 2 GiB, usually
+// tens of MiB, and only one word per BB is looked at.
+func (l *logReader) findHead() (head, cycle0 uint32, err error) {
+	buf := make([]byte, min(logScanChunk, int(l.nbb)*xlog.BBSize))
+	for bb := uint32(0); bb < l.nbb; {
+		n := min(len(buf)/xlog.BBSize, int(l.nbb-bb))
+		if err := l.read(buf[:n*xlog.BBSize], bb); err != nil {
+			return 0, 0, err
+		}
+		for i := 0; i < n; i++ {
+			c := xlog.BlockCycle(buf[i*xlog.BBSize:])
+			if bb == 0 && i == 0 {
+				cycle0 = c
+				if c == 0 {
+					return 0, 0, nil
+				}
+				continue
+			}
+			if c == 0 || int32(c-cycle0) < 0 {
+				return bb + uint32(i), cycle0, nil
+			}
+		}
+		bb += uint32(n)
+	}
+	return 0, cycle0, nil
+}
+
+// prevHeader finds the record header nearest before block from, looking
+// back at most limit blocks (and never more than a record's length: a
+// record's header is within MaxRecordBlocks of its end).
+func (l *logReader) prevHeader(from, limit uint32) (uint32, bool, error) {
+	win := min(uint32(xlog.MaxRecordBlocks), l.nbb, limit)
+	if win == 0 {
+		return 0, false, nil
+	}
+	buf := make([]byte, int(win)*xlog.BBSize)
+	first := (from + l.nbb - win) % l.nbb
+	if err := l.read(buf, first); err != nil {
+		return 0, false, err
+	}
+	for i := int(win) - 1; i >= 0; i-- {
+		if xlog.IsRecHeader(buf[i*xlog.BBSize:]) {
+			return (first + uint32(i)) % l.nbb, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// readHeader reads the record header at block at. A header that does
+// not decode or verify is why, not an error; errors are I/O failures.
+func (l *logReader) readHeader(at uint32) (*xlog.RecHeader, string, error) {
+	one := make([]byte, xlog.BBSize)
+	if err := l.read(one, at); err != nil {
+		return nil, "", err
+	}
+	h, err := xlog.DecodeRecHeader(one)
+	if err == nil {
+		err = h.Verify(l.logv2)
+	}
+	if err != nil {
+		return nil, err.Error(), nil
+	}
+	return h, "", nil
+}
+
+// readRecord reads and decodes the record at block at into the reader's
+// buffer (the record is valid until the next call), with why as
+// readHeader.
+func (l *logReader) readRecord(at uint32) (*xlog.Record, string, error) {
+	h, why, err := l.readHeader(at)
+	if err != nil || why != "" {
+		return nil, why, err
+	}
+	n := h.Blocks(l.logv2) * xlog.BBSize
+	if cap(l.rbuf) < n {
+		l.rbuf = make([]byte, xlog.MaxRecordBlocks*xlog.BBSize)
+	}
+	raw := l.rbuf[:n]
+	if err := l.read(raw, at); err != nil {
+		return nil, "", err
+	}
+	rec, err := xlog.DecodeRecord(at, raw, l.logv2)
+	if err != nil {
+		return nil, err.Error(), nil
+	}
+	return rec, "", nil
+}
+
+// LogRecords calls fn with each record from log block from (a record's
+// start: ls.TailBlock for what a mount would replay, ls.RecordsFrom for
+// every record that matters) up to the head, in log order, across the
+// log's end. Only one record is in memory at a time: a Record and its
+// ops' data are valid until fn returns. A record whose header does not
+// verify, or that runs past the head, ends the walk with an error (the
+// kernel stops recovery there too); CRC and other damage inside a record
+// are in its Problems.
+func LogRecords(ctx context.Context, fs *FS, ls *LogState, from uint32, fn func(*xlog.Record) error) error {
+	l, err := newLogReader(fs)
+	if err != nil {
+		return err
+	}
+	if ls.LogBlocks != l.nbb {
+		return fmt.Errorf("log state of a %d-block log for a %d-block one", ls.LogBlocks, l.nbb)
+	}
+	for at := from % l.nbb; at != ls.HeadBlock; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, why, err := l.readRecord(at)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			return fmt.Errorf("log record at block %d: %s", at, why)
+		}
+		n := uint32(rec.Header.Blocks(l.logv2))
+		if left := l.distance(at, ls.HeadBlock); n > left {
+			return fmt.Errorf("log record at block %d runs %d blocks past the head (block %d)", at, n-left, ls.HeadBlock)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+		at = (at + n) % l.nbb
+	}
+	return nil
+}
+
+// LogRecordAt reads the record at log block at, as LogRecords would hand
+// it out (its Record is the caller's).
+func LogRecordAt(fs *FS, at uint32) (*xlog.Record, error) {
+	l, err := newLogReader(fs)
+	if err != nil {
+		return nil, err
+	}
+	if at >= l.nbb {
+		return nil, fmt.Errorf("log block %d is past the log's %d", at, l.nbb)
+	}
+	rec, why, err := l.readRecord(at)
+	if err == nil && why != "" {
+		err = fmt.Errorf("log record at block %d: %s", at, why)
+	}
+	return rec, err
+}

@@ -89,6 +89,9 @@ func (c *contentCheck) add(code string, ino uint64, structure string, err error)
 }
 
 func (c *contentCheck) stage(a *workspace.Array, rec []byte) {
+	if a == nil {
+		return // one inode's check (CheckInode): nothing to join
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil {
@@ -100,6 +103,9 @@ func (c *contentCheck) stage(a *workspace.Array, rec []byte) {
 // worker scanning that AG touches.
 func (c *contentCheck) stageInode(ino uint64, rec []byte) {
 	agno, _ := c.fs.Geo.SplitIno(ino)
+	if int(agno) >= len(c.inodes) {
+		return // one inode's check (CheckInode), or no such AG
+	}
 	c.mu.Lock()
 	a, failed := c.inodes[agno], c.err != nil
 	if a == nil && !failed {
@@ -361,4 +367,81 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 		notInUse()
 	}
 	return errors.Join(eerr, ierr)
+}
+
+// CheckInode checks one inode as xfsbox check does in its scan (the
+// inode's verifiers, its directory, attribute or symlink blocks), and
+// its link count against the entries that name it, found through the
+// paths index (fsys.Paths), for inodes/N/health. A free inode is
+// checked as the scan checks a free slot.
+func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error) {
+	findings := &Findings{}
+	buf, err := fs.InodeBytes(ino)
+	if err != nil {
+		return nil, err
+	}
+	g, err := fs.DirGeometry()
+	if err != nil {
+		return nil, err
+	}
+	c := &contentCheck{fs: fs, findings: findings, dirGeo: g}
+	in, err := xfsformat.DecodeInode(buf)
+	if err != nil {
+		c.add("inode.short", ino, "inode", err)
+		return findings, nil
+	}
+	reported := map[string]bool{}
+	for _, p := range xfsformat.VerifyInode(in, fs.Geo, ino, fs.SB.FeaturesIncompat&xfsformat.IncompatNrext64 != 0) {
+		code := inodeCode(p)
+		if !reported[code] {
+			reported[code] = true
+			c.add(code, ino, "inode", p)
+		}
+	}
+	if in.Magic != xfsformat.DinodeMagic || !in.InUse() {
+		return findings, nil
+	}
+	c.inode(ino, buf, reported)
+	if len(reported) > 0 {
+		return findings, nil
+	}
+	named, err := fs.NameCount(ctx, ino)
+	if err != nil {
+		return nil, err
+	}
+	want := uint32(named)
+	if in.Mode&xfsformat.ModeTypeMask == xfsformat.ModeDir {
+		// Its "." and each subdirectory's "..", and the root's own "..".
+		want++
+		if ino == fs.RootIno() {
+			want++
+		}
+		d, err := fs.Inode(ino)
+		if err == nil {
+			_ = fs.ReadDir(d, 0, func(e dir.Entry) error {
+				if string(e.Name) == "." || string(e.Name) == ".." {
+					return ctx.Err()
+				}
+				isDir := e.Ftype == dir.FtDir
+				if e.Ftype == dir.FtUnknown { // no ftype feature: ask the inode
+					if sub, err := fs.Inode(e.Ino); err == nil {
+						isDir = sub.FileType() == xfsformat.ModeDir
+					}
+				}
+				if isDir {
+					want++
+				}
+				return ctx.Err()
+			})
+		}
+	}
+	core, err := dinode.Decode(buf)
+	if err == nil && core.LinkCount() != want && !c.metadata(ino) {
+		code := "inode.nlink"
+		if named == 0 && ino != fs.RootIno() {
+			code = "inode.orphan"
+		}
+		c.add(code, ino, "inode", fmt.Errorf("link count %d, but the directory entries that name it make %d", core.LinkCount(), want))
+	}
+	return findings, nil
 }

@@ -75,6 +75,19 @@ func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
+// NameCount is the number of directory entries that name inode ino
+// ("." and ".." not counted), from the paths index.
+func (fs *FS) NameCount(ctx context.Context, ino uint64) (int, error) {
+	fs.pathsMu.Lock()
+	defer fs.pathsMu.Unlock()
+	idx, err := fs.pathIndex(ctx)
+	if err != nil {
+		return 0, err
+	}
+	refs, err := idx.namesOf(ino)
+	return len(refs), err
+}
+
 // dirRef is one directory entry naming an inode: the directory and the name.
 type dirRef struct {
 	parent uint64

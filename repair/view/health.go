@@ -63,27 +63,49 @@ func (t *Tree) renderHealth(ctx context.Context, w io.Writer, ag fsys.AGs, asJSO
 	if err != nil {
 		return err
 	}
-	list := res.Findings.List()
 	if asJSON {
 		return writeJSON(w, "health", struct {
 			AG any `json:"ag"` // null for the whole filesystem's health
 			CheckReport
 		}{agOrNull(ag), NewCheckReport(res)})
 	}
+	scope := "filesystem"
+	if agno, one := ag.One(); one {
+		scope = fmt.Sprintf("ag %d", agno)
+	}
+	return writeFindings(w, scope, res)
+}
+
+// renderInodeHealth is inodes/N/health: what xfsbox check finds in the
+// inode, its blocks and its link count (check.CheckInode).
+func (t *Tree) renderInodeHealth(ctx context.Context, w io.Writer, ino uint64, asJSON bool) error {
+	f, err := check.CheckInode(ctx, t.FS, ino)
+	if err != nil {
+		return err
+	}
+	res := &check.CheckResult{Findings: f}
+	if asJSON {
+		return writeJSON(w, "health", struct {
+			Inode uint64 `json:"inode"`
+			CheckReport
+		}{ino, NewCheckReport(res)})
+	}
+	return writeFindings(w, fmt.Sprintf("inode %d", ino), res)
+}
+
+// writeFindings writes a check's verdict and its findings, a line each.
+func writeFindings(w io.Writer, scope string, res *check.CheckResult) error {
+	list := res.Findings.List()
 	var sb strings.Builder
 	verdict := "clean"
 	if res.Findings.Corrupt() {
 		verdict = "corrupt"
 	}
-	scope := "filesystem"
-	if agno, one := ag.One(); one {
-		scope = fmt.Sprintf("ag %d", agno)
-	}
 	fmt.Fprintf(&sb, "%s: %s, %d finding(s)\n", scope, verdict, len(list)+res.Findings.Suppressed)
 	for _, f := range list {
 		sb.WriteString(f.String() + "\n")
 	}
-	_, err = io.WriteString(w, sb.String())
+	_, err := io.WriteString(w, sb.String())
 	return err
 }
 

@@ -63,7 +63,8 @@ func (t *Tree) listInodes(ctx context.Context, parts []string) ([]Entry, error) 
 	switch {
 	case len(parts) == 1:
 		out := withFormats("inode")
-		out = append(out, Entry{"bmap", false}, Entry{"paths", false}, Entry{"attrs", true})
+		out = append(out, Entry{"bmap", false}, Entry{"paths", false}, Entry{"attrs", true},
+			Entry{"health", false}, Entry{"health.json", false})
 		switch in.FileType() {
 		case xfsformat.ModeRegular, xfsformat.ModeSymlink:
 			out = append(out, Entry{"data", false})
@@ -157,6 +158,9 @@ func (t *Tree) openInode(parts []string) (*File, error) {
 		return f(func(ctx context.Context, w io.Writer) error { return t.renderData(ctx, w, ino) })
 	case "entries":
 		return f(func(ctx context.Context, w io.Writer) error { return t.renderEntries(w, ino) })
+	case "health", "health.json":
+		asJSON := parts[1] == "health.json"
+		return f(func(ctx context.Context, w io.Writer) error { return t.renderInodeHealth(ctx, w, ino, asJSON) })
 	case "attrs":
 		return nil, ErrIsDir
 	}

@@ -45,6 +45,8 @@ version for every kind), then the kind's keys.
     data                      a file's content, a symlink's target
     entries                   a directory's names: cookie inode type hash name
     attrs/NAME                each extended attribute's value (/ as %%2F, %% as %%25)
+    health, health.json       what xfsbox check finds in it: its verifiers, its
+                              blocks, its link count against the names it has
   journal/                    the filesystem's log (the "log" file is xfsbox's own)
     summary                   head, tail, clean or dirty and why, size, counts
     transactions              every transaction committed between tail and head,

@@ -145,6 +145,17 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 		return // its forks cannot be trusted to say more
 	}
 	in := &fsys.Inode{Ino: ino, Core: core}
+	// A bmbt walked the way the readers walk it, every rule on (keys
+	// against the blocks below them, siblings, counts): the scan's own
+	// walk only claims the blocks.
+	for _, attr := range []bool{false, true} {
+		if core.ForkFormat(attr) == xfsformat.FmtBtree && (!attr || core.ForkOff != 0) {
+			if _, err := dinode.NewMap(c.fs.InodeFS(), core, attr, c.readFSB).Extents(); err != nil {
+				c.add("bmbt.tree", ino, "bmbt", err)
+				return
+			}
+		}
+	}
 	switch core.FileType() {
 	case xfsformat.ModeDir:
 		c.directory(in)
@@ -163,8 +174,12 @@ func (c *contentCheck) readFSB(fsb uint64) ([]byte, error) {
 	return c.fs.ReadBlock(agno, agbno)
 }
 
-// entry stages a directory entry for the link-count join.
+// entry stages a directory entry for the link-count join, after
+// xfs_repair's check of its name (no "/" or NUL; not empty).
 func (c *contentCheck) entry(d uint64, e dir.Entry) {
+	if len(e.Name) == 0 || bytes.ContainsAny(e.Name, "/\x00") {
+		c.add("dir.name", d, "directory", fmt.Errorf("entry %q (inode %d) has an illegal name", e.Name, e.Ino))
+	}
 	var rec [entryRecLen]byte
 	binary.BigEndian.PutUint64(rec[:], e.Ino)
 	binary.BigEndian.PutUint64(rec[8:], d)

@@ -289,6 +289,9 @@ func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
 	hp := &da.HashPath{Report: func(node uint32, i int, hash, child, last uint32) {
 		report(xfsformat.Errorf(xfsformat.ErrRange, fmt.Sprintf("attr node %d", node), -1, -1, fmt.Sprintf("btree[%d].hashval", i), xfsformat.HexText(uint64(hash)), "block %d below it ends at hash %#x", child, last))
 	}}
+	sib := &da.Siblings{Report: func(dablk uint32, field string, got, want uint32) {
+		report(xfsformat.Errorf(xfsformat.ErrRange, fmt.Sprintf("attr block %d", dablk), -1, -1, "hdr.info.hdr."+field, itoa(int(got)), "should be %d", want))
+	}}
 	nodes := func(dablk uint32) ([]byte, error) {
 		buf, err := read(dablk)
 		if err != nil || len(buf) < da.BlkInfoSize || !da.IsNodeMagic(binary.BigEndian.Uint16(buf[8:])) {
@@ -297,18 +300,22 @@ func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
 		checked(dablk, buf)
 		if n, err := da.DecodeNode(buf); err == nil {
 			identity(dablk, n.Verify(o.V5, o.UUID, daddr(dablk), o.Owner))
+			if dablk == 0 {
+				sib.Root(dablk, n.Info)
+			}
 			hp.Node(dablk, n)
 		}
 		return buf, nil
 	}
 	var last uint32
 	first := true
-	return da.Leaves(nodes, 0, func(dablk uint32, buf []byte) error {
+	err := da.Leaves(nodes, 0, func(dablk uint32, buf []byte) error {
 		l, err := leafAt(dablk, buf)
 		if err != nil {
 			return err
 		}
 		checked(dablk, buf)
+		sib.Leaf(dablk, l.Hdr.Info)
 		verrs := l.Verify(o.V5, o.UUID, daddr(dablk), o.Owner)
 		identity(dablk, verrs)
 		if len(verrs) == 0 {
@@ -330,6 +337,10 @@ func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
 			return nil
 		})
 	})
+	if err == nil {
+		sib.End()
+	}
+	return err
 }
 
 // CheckShortform reports everything wrong with a local attr fork: the

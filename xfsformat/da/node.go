@@ -248,3 +248,46 @@ func (p *HashPath) Last(dablk, hash uint32) {
 		p.Report(ptr.node, ptr.index, ptr.hash, dablk, hash)
 	}
 }
+
+// Siblings checks the sibling pointers of a da-btree as xfs_repair
+// does: the root has none, and the leaves, fed in order (Leaf), each
+// point back at the one before and forward at the one after (End checks
+// the last). Report gets the block, the field ("forw" or "back"), what
+// it says and what it should say.
+type Siblings struct {
+	Report   func(dablk uint32, field string, got, want uint32)
+	prev     uint32
+	prevForw uint32
+	started  bool
+}
+
+// Root checks the root block's (a node or a lone leaf) pointers.
+func (s *Siblings) Root(dablk uint32, info BlkInfo) {
+	if info.Forw != 0 {
+		s.Report(dablk, "forw", info.Forw, 0)
+	}
+	if info.Back != 0 {
+		s.Report(dablk, "back", info.Back, 0)
+	}
+}
+
+// Leaf checks the next leaf in hash order.
+func (s *Siblings) Leaf(dablk uint32, info BlkInfo) {
+	switch {
+	case !s.started && info.Back != 0:
+		s.Report(dablk, "back", info.Back, 0)
+	case s.started && info.Back != s.prev:
+		s.Report(dablk, "back", info.Back, s.prev)
+	}
+	if s.started && s.prevForw != dablk {
+		s.Report(s.prev, "forw", s.prevForw, dablk)
+	}
+	s.prev, s.prevForw, s.started = dablk, info.Forw, true
+}
+
+// End checks the last leaf's forward pointer.
+func (s *Siblings) End() {
+	if s.started && s.prevForw != 0 {
+		s.Report(s.prev, "forw", s.prevForw, 0)
+	}
+}

@@ -90,6 +90,9 @@ func (v *verifier) flags() {
 	if c.Mode != 0 && rt && fs.RBlocks == 0 {
 		v.add(xfsformat.ErrRange, "core.realtime", "1", "realtime file on a filesystem without a realtime device")
 	}
+	if c.Mode != 0 {
+		v.flagsByType()
+	}
 	if c.Mode != 0 && c.Flags&DiflagNewRTBM != 0 && v.ino != fs.RBMIno {
 		// xfs_repair's check: the flag belongs to the realtime bitmap.
 		v.add(xfsformat.ErrRange, "core.newrtbm", "1", "the newrtbm flag on an inode that is not the realtime bitmap (%d)", fs.RBMIno)
@@ -117,6 +120,39 @@ func (v *verifier) flags() {
 	}
 	if c.Format != fmtMetaBtree && c.NExtents+uint64(c.ANExtents) == 0 && c.NBlocks != 0 {
 		v.add(xfsformat.ErrRange, "core.nblocks", u(c.NBlocks), "blocks but no extents")
+	}
+}
+
+// Flags xfs_repair knows (XFS_DIFLAG_ANY, XFS_DIFLAG2_ANY).
+const (
+	diflagAny  = 1<<15 - 1
+	diflag2Any = Diflag2DAX | xfsformat.Diflag2Reflink | Diflag2CowExtSize | xfsformat.Diflag2Bigtime | xfsformat.Diflag2Nrext64 | Diflag2Metadata
+)
+
+// flagsByType is xfs_repair's check of an in-use inode's flags beyond
+// the kernel's (process_check_inode_flags): no unknown flag, directory
+// flags only on directories, file flags only on regular files, DAX and
+// the CoW extent size only on regular files and directories.
+func (v *verifier) flagsByType() {
+	c := v.c
+	typ := c.FileType()
+	if c.Flags&^diflagAny != 0 {
+		v.add(xfsformat.ErrRange, "core.flags", hexText(uint64(c.Flags)), "flags xfs_repair does not know")
+	}
+	if typ != xfsformat.ModeDir && c.Flags&(DiflagRTInherit|DiflagExtSzInherit|DiflagProjInherit|DiflagNoSymlinks) != 0 {
+		v.add(xfsformat.ErrRange, "core.flags", hexText(uint64(c.Flags)), "directory flags (rtinherit, extszinherit, projinherit, nosymlinks) on an inode that is not a directory")
+	}
+	if typ != xfsformat.ModeRegular && c.Flags&(xfsformat.DiflagRealtime|DiflagExtSize) != 0 {
+		v.add(xfsformat.ErrRange, "core.flags", hexText(uint64(c.Flags)), "file flags (realtime, extsize) on an inode that is not a regular file")
+	}
+	if c.Version < 3 {
+		return
+	}
+	if c.Flags2&^diflag2Any != 0 {
+		v.add(xfsformat.ErrRange, "v3.flags2", hexText(c.Flags2), "flags2 xfs_repair does not know")
+	}
+	if typ != xfsformat.ModeRegular && typ != xfsformat.ModeDir && c.Flags2&(Diflag2DAX|Diflag2CowExtSize) != 0 {
+		v.add(xfsformat.ErrRange, "v3.flags2", hexText(c.Flags2), "DAX or CoW extent size on an inode that is neither a regular file nor a directory")
 	}
 }
 

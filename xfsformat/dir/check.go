@@ -128,6 +128,9 @@ func CheckBlocks(g *Geometry, blocks []uint32, read func(dablk uint32) ([]byte, 
 		hp := &da.HashPath{Report: func(node uint32, i int, hash, child, last uint32) {
 			say("directory node", node, fmt.Errorf("btree[%d].hashval %#x, but block %d below it ends at hash %#x", i, hash, child, last))
 		}}
+		sib := &da.Siblings{Report: func(dablk uint32, field string, got, want uint32) {
+			say("directory node", dablk, fmt.Errorf("%s %d, should be %d", field, got, want))
+		}}
 		nodes := func(dablk uint32) ([]byte, error) {
 			b, err := read(dablk)
 			if err != nil || len(b) < da.BlkInfoSize || !da.IsNodeMagic(binary.BigEndian.Uint16(b[8:])) {
@@ -141,6 +144,9 @@ func CheckBlocks(g *Geometry, blocks []uint32, read func(dablk uint32) ([]byte, 
 			for _, e := range n.Verify(g.V5, g.MetaUUID, daddr(dablk), o.Owner) {
 				say("directory node", dablk, e)
 			}
+			if dablk == leafDA {
+				sib.Root(dablk, n.Info)
+			}
 			hp.Node(dablk, n)
 			return b, nil
 		}
@@ -149,6 +155,7 @@ func CheckBlocks(g *Geometry, blocks []uint32, read func(dablk uint32) ([]byte, 
 			if l == nil {
 				return nil
 			}
+			sib.Leaf(dablk, l.Info)
 			if n := l.NumEntries(); n > 0 {
 				if h := l.Entry(0).Hash; !first && h < last {
 					say("directory leaf", dablk, fmt.Errorf("first hash %#x below the previous leaf's last %#x", h, last))
@@ -163,12 +170,16 @@ func CheckBlocks(g *Geometry, blocks []uint32, read func(dablk uint32) ([]byte, 
 			say("directory node", leafDA, err)
 			return nil
 		}
+		sib.End()
 		checkBests(g, frees, read, daddr, o.Owner, best, say)
 	} else {
 		l := leaf(leafDA, buf)
 		if l == nil {
 			return nil
 		}
+		(&da.Siblings{Report: func(dablk uint32, field string, got, want uint32) {
+			say("directory leaf", dablk, fmt.Errorf("%s %d, should be %d", field, got, want))
+		}}).Root(leafDA, l.Info)
 		if !l.IsLeaf1() {
 			say("directory leaf", leafDA, fmt.Errorf("a node-form leaf where a leaf directory's single leaf block goes"))
 		}

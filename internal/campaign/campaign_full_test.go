@@ -4,6 +4,7 @@ package campaign_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ func TestCampaignFull(t *testing.T) {
 	if s := os.Getenv("XFSBOX_CAMPAIGN_PROFILES"); s != "" {
 		profiles = strings.Split(s, ",")
 	}
-	runAndReport(t, profiles, "campaign.txt", func(plan *campaign.Plan) []campaign.Case {
+	runAndReport(t, profiles, "campaign.txt", campaign.PlanFor, func(plan *campaign.Plan) []campaign.Case {
 		cases := selectObjects(plan.Cases, os.Getenv("XFSBOX_CAMPAIGN_OBJECTS"))
 		t.Logf("%s: %d objects, %d cases, %d selected", plan.Profile, len(plan.Objects), len(plan.Cases), len(cases))
 		return cases
@@ -40,7 +41,7 @@ func TestCampaignFull(t *testing.T) {
 // the kernel judging repairs as kernelEvery says, writes the table to
 // stdout and to $XFSBOX_CAMPAIGN_OUT (default testdata/cache/<name>),
 // and fails on any miss or failed repair.
-func runAndReport(t *testing.T, profiles []string, name string, pick func(*campaign.Plan) []campaign.Case) {
+func runAndReport(t *testing.T, profiles []string, name string, planFor func(testing.TB, string) *campaign.Plan, pick func(*campaign.Plan) []campaign.Case) {
 	t.Helper()
 	out := os.Getenv("XFSBOX_CAMPAIGN_OUT")
 	if out == "" {
@@ -54,7 +55,7 @@ func runAndReport(t *testing.T, profiles []string, name string, pick func(*campa
 	var results []campaign.Result
 	start := time.Now()
 	for _, p := range profiles {
-		plan := campaign.PlanFor(t, p)
+		plan := planFor(t, p)
 		cases := pick(plan)
 		plans = append(plans, plan)
 		results = append(results, run(t, p, cases, 50, kernelEvery(t))...)
@@ -134,7 +135,7 @@ func TestCampaignWild(t *testing.T) {
 		}
 		perPair = n
 	}
-	runAndReport(t, profiles, "campaign-wild.txt", func(plan *campaign.Plan) []campaign.Case {
+	runAndReport(t, profiles, "campaign-wild.txt", campaign.PlanFor, func(plan *campaign.Plan) []campaign.Case {
 		cases := campaign.Sample(plan.Cases, perPair, sampleSeed)
 		checkCoverage(t, plan, cases)
 		t.Logf("%s: %d objects, %d cases in all, sampling %d", plan.Profile, len(plan.Objects), len(plan.Cases), len(cases))
@@ -156,4 +157,27 @@ func TestReadLayerDamageFull(t *testing.T) {
 			readLayerDamage(t, prof, func(cases []campaign.Case) []campaign.Case { return cases })
 		})
 	}
+}
+
+// TestCampaignFilesFull is the campaign over every case of the objects
+// above the AG (campaign.EnumerateFiles) on fullProfiles (or
+// $XFSBOX_CAMPAIGN_PROFILES), judged by xfs_repair -n and our check;
+// the table goes to testdata/cache/campaign-files.txt (or
+// $XFSBOX_CAMPAIGN_OUT). It fails on any miss. About 45,000 cases: hours.
+func TestCampaignFilesFull(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	profiles := fullProfiles
+	if s := os.Getenv("XFSBOX_CAMPAIGN_PROFILES"); s != "" {
+		profiles = strings.Split(s, ",")
+	}
+	planFor := func(t testing.TB, prof string) *campaign.Plan {
+		plan, err := campaign.EnumerateFiles(context.Background(), testimg.Image(t, prof), prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return plan
+	}
+	runAndReport(t, profiles, "campaign-files.txt", planFor, func(plan *campaign.Plan) []campaign.Case {
+		return selectObjects(plan.Cases, os.Getenv("XFSBOX_CAMPAIGN_OBJECTS"))
+	})
 }

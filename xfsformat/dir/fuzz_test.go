@@ -226,5 +226,14 @@ func FuzzLookup(f *testing.F) {
 			return blocks[i*4096 : (i+1)*4096], nil
 		}
 		_, _ = Lookup(g, read, name)
+		// And the whole-directory check over the same blocks, laid at
+		// the first offsets of each directory space.
+		var at []uint32
+		for i := range min(n, 8) {
+			at = append(at, uint32(i), g.LeafDA()+uint32(i), g.FreeDA()+uint32(i))
+		}
+		slices.Sort(at)
+		o := CheckOpts{Owner: 128, Daddr: func(uint32) uint64 { return 0 }}
+		_ = CheckBlocks(g, at, read, o, func(error) {}, func(Entry) error { return nil })
 	})
 }

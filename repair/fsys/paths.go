@@ -50,10 +50,13 @@ func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
 			out = append(out, suffix)
 			return nil
 		}
+		// A path goes through each directory once; the inode asked for
+		// is marked when met again (one turn of a loop, or a directory
+		// that names itself), not at the start.
 		if onPath[ino] || len(out) > 10000 {
 			return nil
 		}
-		if ino != start {
+		if ino != start || suffix != "" {
 			onPath[ino] = true
 			defer delete(onPath, ino)
 		}

@@ -2,8 +2,10 @@ package fsys
 
 import (
 	"context"
+	"os/exec"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
 )
@@ -55,5 +57,35 @@ func TestPathsMatchXfsDB(t *testing.T) {
 				t.Error("Invalidate left the paths index")
 			}
 		})
+	}
+}
+
+// TestPathsSelfNamed: a directory whose "." was renamed (the campaign's
+// dir-leaf-data du[0].name case: an entry naming the directory itself)
+// made Paths recurse without end; its paths are its own and one turn
+// through itself.
+func TestPathsSelfNamed(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	img := testimg.Copy(t, "allfeatures")
+	if out, err := exec.Command("xfs_db", "-x", "-c", "path /ag0/fmt/dirs/leaf", "-c", "dblock 0", "-c", "fuzz -d du[0].name firstbit", img).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	fs, err := Open(img, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	d, err := fs.Resolve("/ag0/fmt/dirs/leaf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := fs.Paths(ctx, d.Ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/ag0/fmt/dirs/leaf", "/ag0/fmt/dirs/leaf/\xae"}; !slices.Equal(got, want) {
+		t.Errorf("paths %q, want %q", got, want)
 	}
 }

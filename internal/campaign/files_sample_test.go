@@ -11,9 +11,9 @@ import (
 
 // TestCampaignFilesSample is the campaign over the objects above the AG
 // (campaign.EnumerateFiles: inode cores, directory blocks of every
-// format, attribute blocks, bmbt blocks, symlinks), one field drawn
-// per object and verb, on the all-features, mkfs-defaults and 1 KiB-block
-// images: xfs_repair -n and our check judge each case, and a case
+// format, attribute blocks, bmbt blocks, symlinks), one field drawn per
+// object and verb, half of those on each of the all-features,
+// mkfs-defaults and 1 KiB-block images: xfs_repair -n and our check judge each case, and a case
 // xfs_repair flags and we call clean (a miss) fails the test.
 func TestCampaignFilesSample(t *testing.T) {
 	if testing.Short() {
@@ -23,7 +23,7 @@ func TestCampaignFilesSample(t *testing.T) {
 	var plans []*campaign.Plan
 	var results []campaign.Result
 	start := time.Now()
-	for _, prof := range []string{"allfeatures", "defaults", "1k"} {
+	for pi, prof := range []string{"allfeatures", "defaults", "1k"} {
 		img := testimg.Image(t, prof)
 		plan, err := campaign.EnumerateFiles(context.Background(), img, prof)
 		if err != nil {
@@ -32,7 +32,16 @@ func TestCampaignFilesSample(t *testing.T) {
 		if len(plan.Notes) > 0 {
 			t.Fatalf("%s: objects missing: %v", prof, plan.Notes)
 		}
-		cases := campaign.Sample(plan.Cases, 1, sampleSeed)
+		// One field per object and verb, and of those every other one,
+		// the other half on the next profile: every object and verb is
+		// judged on some image, in a couple of minutes (make
+		// campaign-files runs them all).
+		var cases []campaign.Case
+		for i, c := range campaign.Sample(plan.Cases, 1, sampleSeed) {
+			if (i+pi)%2 == 0 {
+				cases = append(cases, c)
+			}
+		}
 		t.Logf("%s: %d objects, %d cases in all, sampling %d", prof, len(plan.Objects), len(plan.Cases), len(cases))
 		plans = append(plans, plan)
 		images := make([]string, workers)

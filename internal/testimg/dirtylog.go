@@ -49,10 +49,17 @@ func Shutdown(t testing.TB, mnt string, force bool) {
 // root, xfsprogs and loop devices (Require).
 func DirtyLog(t testing.TB, profile, mode, opts string, force bool) string {
 	t.Helper()
+	return DirtyLogAt(t, profile, mode, opts, force, 0)
+}
+
+// DirtyLogAt is DirtyLog shut down after stop steps of the workload
+// (logwork.sh's STOP; 0 runs it all): a shutdown point.
+func DirtyLogAt(t testing.TB, profile, mode, opts string, force bool, stop int) string {
+	t.Helper()
 	Require(t, "root", "xfsprogs", "loop")
 	img := Copy(t, profile)
 	mnt, umount := LoopMount(t, img, "loop"+opts)
-	LogWork(t, mnt, mode)
+	LogWork(t, mnt, mode, strconv.Itoa(stop))
 	Shutdown(t, mnt, force)
 	umount()
 	return img

@@ -381,15 +381,24 @@ var intentNames = map[string]string{
 	"RUI_RT": "realtime reverse-mapping", "CUI_RT": "realtime reference-count",
 }
 
-// unfinishedText names the unfinished intents by kind.
+// unfinishedText names the unfinished intents by kind: "the log holds
+// unfinished free-extent intents (2 EFI): xfsbox cannot finish them yet".
 func unfinishedText(in []Intent) string {
 	var kinds []string
-	seen := map[string]bool{}
+	count := map[string]int{}
 	for _, it := range in {
-		if !seen[it.Type] {
-			seen[it.Type] = true
-			kinds = append(kinds, fmt.Sprintf("%s (%s)", intentNames[it.Type], it.Type))
+		if count[it.Type] == 0 {
+			kinds = append(kinds, it.Type)
 		}
+		count[it.Type]++
 	}
-	return fmt.Sprintf("the log holds %d unfinished intent(s): %s; xfsbox cannot finish them yet", len(in), strings.Join(kinds, ", "))
+	names, counts := make([]string, len(kinds)), make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i], counts[i] = intentNames[k], fmt.Sprintf("%d %s", count[k], k)
+	}
+	list := strings.Join(names, ", ")
+	if n := len(names); n > 1 {
+		list = strings.Join(names[:n-1], ", ") + " and " + names[n-1]
+	}
+	return fmt.Sprintf("the log holds unfinished %s intents (%s): xfsbox cannot finish them yet", list, strings.Join(counts, ", "))
 }

@@ -99,11 +99,7 @@ func runPoint(t *testing.T, p shutdownPoint) outcome {
 	} else {
 		dirty = testimg.DirtyLogAt(t, p.profile, p.mode, p.opts, p.force, p.stop)
 	}
-	st, err := logprint.Read(dirty)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.State.Clean {
+	if logState(t, dirty).Clean {
 		t.Fatalf("%s: the kernel left a clean log: no shutdown point", p)
 	}
 	dir := t.TempDir()
@@ -133,10 +129,24 @@ func runPoint(t *testing.T, p shutdownPoint) outcome {
 		t.Errorf("%s: xfs_repair -n on xfsbox's replay:\n%s", p, out)
 	}
 	ourCheck(t, p, b)
-	if lp, err := logprint.Read(b); err != nil || !lp.State.Clean {
-		t.Errorf("%s: xfs_logprint on xfsbox's replay: %+v %v", p, lp, err)
+	if st := logState(t, b); !st.Clean {
+		t.Errorf("%s: xfs_logprint -t finds xfsbox's replay dirty: %+v", p, st)
 	}
 	return out
+}
+
+// logState is what xfs_logprint -t says of img's log.
+func logState(t testing.TB, img string) logprint.State {
+	t.Helper()
+	out, err := logprint.Run(2*time.Minute, img, "-t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := logprint.ParseState(out)
+	if err != nil {
+		t.Fatalf("xfs_logprint -t %s: %v", img, err)
+	}
+	return st
 }
 
 // copyFile copies src to a new file dst.

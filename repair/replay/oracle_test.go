@@ -382,8 +382,7 @@ func TestReplayOracle(t *testing.T) {
 	points := []shutdownPoint{
 		{profile: "allfeatures", mode: "full", force: true, stop: 9},
 		{profile: "allfeatures", mode: "full"},
-		{profile: "defaults", mode: "full", force: true},
-		{profile: "defaults", mode: "light", stop: 5},
+		{profile: "defaults", mode: "full", force: true, stop: 14},
 		{wrapped: true},
 	}
 	var outs []outcome

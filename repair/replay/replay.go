@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
@@ -263,15 +264,7 @@ func reorder(t *xlog.Transaction) ([]xlog.Item, error) {
 			items = append(items, it)
 		}
 	}
-	return slicesConcat(bufs, items, inodeBufs, cancels), nil
-}
-
-func slicesConcat(lists ...[]xlog.Item) []xlog.Item {
-	var out []xlog.Item
-	for _, l := range lists {
-		out = append(out, l...)
-	}
-	return out
+	return slices.Concat(bufs, items, inodeBufs, cancels), nil
 }
 
 // pass1 records the cancelled buffers and the quota types turned off.

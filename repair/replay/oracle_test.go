@@ -325,13 +325,16 @@ func ourCheck(t *testing.T, p shutdownPoint, img string) {
 }
 
 // report logs the outcomes as a table and fails if every point was
-// refused (the oracle would have judged nothing).
+// refused (the oracle would have judged nothing). Its columns count the
+// log's items: transactions, buffers and inodes replayed, items skipped
+// as newer on disk, cancelled items, inode chunks created, intents done
+// of those logged.
 func report(t *testing.T, outs []outcome) string {
 	t.Helper()
 	var sb strings.Builder
 	replayed, refused := 0, 0
 	reasons := map[string]int{}
-	fmt.Fprintf(&sb, "%-44s %-9s %6s %6s %6s %7s  %s\n", "shutdown point", "result", "trans", "bufs", "inodes", "seconds", "why refused")
+	fmt.Fprintf(&sb, "%-44s %-9s %5s %5s %6s %6s %5s %5s %7s %7s  %s\n", "shutdown point", "result", "trans", "bufs", "inodes", "newer", "cancl", "icrt", "intents", "seconds", "why refused")
 	for _, o := range outs {
 		res := o.res
 		if res == nil {
@@ -346,8 +349,10 @@ func report(t *testing.T, outs []outcome) string {
 		} else {
 			replayed++
 		}
-		fmt.Fprintf(&sb, "%-44s %-9s %6d %6d %6d %7.2f  %s\n", o.point, verdict, res.Counts.Transactions, res.Counts.Buffers,
-			res.Counts.Inodes, o.took.Seconds(), why)
+		c := res.Counts
+		fmt.Fprintf(&sb, "%-44s %-9s %5d %5d %6d %6d %5d %5d %3d/%-3d %7.2f  %s\n", o.point, verdict, c.Transactions, c.Buffers+c.InodeBuffers,
+			c.Inodes, c.BuffersSkipped+c.InodesSkipped, c.BuffersCancelled+c.InodesCancelled+c.ICreatesCancelled, c.ICreates,
+			c.IntentsDone, c.Intents, o.took.Seconds(), why)
 	}
 	fmt.Fprintf(&sb, "\n%d shutdown points: %d replayed and equal to the kernel's replay (unless failures above), %d refused by name\n", len(outs), replayed, refused)
 	for k, n := range reasons {

@@ -242,15 +242,87 @@ func diffBlocks(t testing.TB, a, b string, skipFrom, skipTo int64) []int64 {
 	}
 }
 
-// explain prints the block at byte off of both images as xfs_db sees
-// it: by the type its magic suggests, else as raw text.
+// xfsdbTypes are the xfs_db types of blocks by their magic number.
+var xfsdbTypes = map[string]string{
+	"XFSB": "sb", "XAGF": "agf", "XAGI": "agi", "XAFL": "agfl", "AB3B": "bnobt", "AB3C": "cntbt", "IAB3": "inobt",
+	"FIB3": "finobt", "RMB3": "rmapbt", "R3FC": "refcntbt", "BMA3": "bmapbtd", "XDB3": "dir3", "XDD3": "dir3",
+	"XDF3": "dir3", "XSLM": "symlink", "XARM": "attr3",
+}
+
+// explain shows how the 4 KiB at byte off differ between a and b as
+// xfs_db prints them: the fields that differ, of each inode for an
+// inode block, of the block by its magic otherwise (raw text when the
+// magic names no type).
 func explain(a, b string, off int64) string {
+	buf := make([]byte, 4096)
+	f, err := os.Open(a)
+	if err == nil {
+		_, err = f.ReadAt(buf, off)
+		f.Close()
+	}
+	if err != nil {
+		return err.Error()
+	}
+	isize := 512
+	if fs, err := fsys.Open(a, fsys.OpenOptions{}); err == nil {
+		isize = int(fs.Geo.InodeSize)
+		fs.Close()
+	}
+	var objs [][]string
+	switch magic := string(buf[:4]); {
+	case magic[:2] == "IN":
+		for i := 0; i < len(buf); i += isize {
+			objs = append(objs, []string{fmt.Sprintf("daddr %d", (off+int64(i))/512), "type inode"})
+		}
+	case xfsdbTypes[magic] != "":
+		objs = append(objs, []string{fmt.Sprintf("daddr %d", off/512), "type " + xfsdbTypes[magic]})
+	case buf[8] == 0x3d || buf[8] == 0x3e || buf[8] == 0x3b: // da3 blocks: directory leaves and nodes, attribute leaves
+		typ := map[bool]string{true: "attr3", false: "dir3"}[buf[8] == 0x3b]
+		objs = append(objs, []string{fmt.Sprintf("daddr %d", off/512), "type " + typ})
+	}
 	var sb strings.Builder
-	for _, img := range []string{a, b} {
-		out, err := xfsdb.Run(img, fmt.Sprintf("daddr %d", off/512), "type text", "p")
-		fmt.Fprintf(&sb, "== %s (%v)\n%s\n", filepath.Base(img), err, firstLines(out, 24))
+	for _, cmds := range objs {
+		oa, ea := xfsdb.Print(a, cmds...)
+		ob, eb := xfsdb.Print(b, cmds...)
+		if ea != nil || eb != nil {
+			fmt.Fprintf(&sb, "%q: %v / %v\n", cmds, ea, eb)
+			continue
+		}
+		for _, d := range fieldDiff(oa, ob) {
+			fmt.Fprintf(&sb, "%s: %s\n", cmds[0], d)
+		}
+	}
+	if len(objs) == 0 {
+		for _, img := range []string{a, b} {
+			out, err := xfsdb.Run(img, fmt.Sprintf("daddr %d", off/512), "type text", "p")
+			fmt.Fprintf(&sb, "== %s (%v)\n%s\n", filepath.Base(img), err, firstLines(out, 24))
+		}
 	}
 	return sb.String()
+}
+
+// fieldDiff lists the fields and array rows xfs_db printed differently
+// (a's value, then b's).
+func fieldDiff(a, b *xfsdb.Object) []string {
+	var out []string
+	for _, f := range a.Fields {
+		if v := b.Value(f.Name); v != f.Value {
+			out = append(out, fmt.Sprintf("%s = %s | %s", f.Name, f.Value, v))
+		}
+	}
+	for _, arr := range a.Arrays {
+		other := b.Array(arr.Name)
+		for i, row := range arr.Rows {
+			var orow []string
+			if other != nil && i < len(other.Rows) {
+				orow = other.Rows[i]
+			}
+			if strings.Join(row, ",") != strings.Join(orow, ",") {
+				out = append(out, fmt.Sprintf("%s[%d] = %v | %v", arr.Name, arr.Index[i], row, orow))
+			}
+		}
+	}
+	return out
 }
 
 func firstLines(s string, n int) string {

@@ -199,6 +199,7 @@ func (e *engine) buffer(it *xlog.BufItem) error {
 			return err
 		}
 		e.res.Counts.InodeBuffers++
+		e.c.undue(k)
 		return e.c.write(k.daddr, buf)
 	case f.Flags&bufDquotFlags != 0:
 		// Replayed only with quotas on, and not for a type a quotaoff
@@ -217,11 +218,12 @@ func (e *engine) buffer(it *xlog.BufItem) error {
 			e.res.Counts.DquotsSkipped++
 			return nil
 		}
-		if err := copyRegions(it, buf); err != nil {
+		if err := copyRegions(it, buf, dquotOK); err != nil {
 			return err
 		}
+		e.c.undue(k) // a dquot buffer's verifier stamps nothing
 	default:
-		if err := copyRegions(it, buf); err != nil {
+		if err := copyRegions(it, buf, nil); err != nil {
 			return err
 		}
 		if s := e.stampFor(buf, f.BufType()); s != nil {
@@ -233,12 +235,16 @@ func (e *engine) buffer(it *xlog.BufItem) error {
 }
 
 // copyRegions copies the item's regions into buf where its bitmap puts
-// them (xlog_recover_do_reg_buffer).
-func copyRegions(it *xlog.BufItem, buf []byte) error {
+// them (xlog_recover_do_reg_buffer); with ok set, only the regions it
+// accepts (a dquot buffer's whose first dquot verifies).
+func copyRegions(it *xlog.BufItem, buf []byte, ok func([]byte) bool) error {
 	for _, p := range it.Placements {
 		r := it.Raw().Regions[p.Region]
 		if p.Offset+p.Len > len(buf) || p.Len > len(r.Data) {
 			return refusef("buffer at daddr %d: a region of %d bytes at byte %d of a %d-byte buffer", it.Format.Blkno, p.Len, p.Offset, len(buf))
+		}
+		if ok != nil && !ok(r.Data) {
+			continue
 		}
 		copy(buf[p.Offset:], r.Data[:p.Len])
 	}

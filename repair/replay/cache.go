@@ -122,17 +122,25 @@ func (c *cache) write(daddr int64, buf []byte) error {
 // flush (the latest transaction's LSN wins, as the buffer's log item
 // carries the last one).
 func (c *cache) due(k bufKey, s stamp) {
-	if _, ok := c.pending[k]; !ok {
+	if _, ok := c.pending[k]; !ok { // a key dropped and due again stamps twice, alike
 		c.order = append(c.order, k)
 	}
 	c.pending[k] = s
 }
 
+// undue drops buffer k's pending stamp: a later replay gave the buffer
+// a verifier that stamps nothing (an inode buffer's), as the kernel's
+// buffer keeps one verifier.
+func (c *cache) undue(k bufKey) { delete(c.pending, k) }
+
 // flush writes the buffers out as the kernel's delayed-write submission
 // does: each pending buffer gets its write verifier's LSN and CRC.
 func (c *cache) flush() error {
 	for _, k := range c.order {
-		s := c.pending[k]
+		s, ok := c.pending[k]
+		if !ok {
+			continue
+		}
 		buf, err := c.read(k)
 		if err != nil {
 			return err

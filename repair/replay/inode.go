@@ -90,6 +90,7 @@ func (e *engine) inode(it *xlog.InodeItem) error {
 	}
 	xfsformat.UpdateCRC(dip, xfsformat.InodeCRCOffset())
 	e.res.Counts.Inodes++
+	e.c.undue(k) // read as an inode buffer now: its verifier stamps nothing
 	return e.c.write(k.daddr, buf)
 }
 
@@ -253,7 +254,9 @@ func (e *engine) icreate(it *xlog.ICreateItem) error {
 			xfsformat.UpdateCRC(dip, xfsformat.InodeCRCOffset())
 			ino++
 		}
-		if err := e.c.write(int64(g.Daddr(it.AG, it.AGBno+j*cb)), buf); err != nil {
+		k := bufKey{int64(g.Daddr(it.AG, it.AGBno+j*cb)), bbs}
+		e.c.undue(k)
+		if err := e.c.write(k.daddr, buf); err != nil {
 			return err
 		}
 	}
@@ -270,6 +273,17 @@ const (
 	dqblkLSN   = 112
 	dqTypeMask = 0x7 // XFS_DQTYPE_REC_MASK
 )
+
+// dquotOK is the kernel's first checks of a logged dquot
+// (xfs_dquot_verify): its magic, version, and a known type.
+func dquotOK(b []byte) bool {
+	const dqTypeAny = 0x1 | 0x2 | 0x4 | 0x80 // USER, PROJ, GROUP, BIGTIME
+	if len(b) < diskDquot || binary.BigEndian.Uint16(b) != dqMagic || b[2] != 1 || b[3]&^dqTypeAny != 0 {
+		return false
+	}
+	t := b[3] & dqTypeMask
+	return t == 1 || t == 2 || t == 4
+}
 
 // dquot replays a dquot item (xlog_recover_dquot_commit_pass2): only
 // with quotas on, not for a type turned off, and not over a dquot whose
@@ -288,7 +302,7 @@ func (e *engine) dquot(it *xlog.DquotItem) error {
 		e.res.Counts.DquotsSkipped++
 		return nil
 	}
-	if be.Uint16(r.Data) != dqMagic || r.Data[2] != 1 || be.Uint32(r.Data[4:]) != it.ID {
+	if !dquotOK(r.Data) || be.Uint32(r.Data[4:]) != it.ID {
 		return refusef("dquot %d: the logged dquot does not verify", it.ID)
 	}
 	if it.Len != 1 {
@@ -310,5 +324,6 @@ func (e *engine) dquot(it *xlog.DquotItem) error {
 	copy(buf[off:], r.Data)
 	xfsformat.UpdateCRC(buf[off:off+dqblkSize], dqblkCRC)
 	e.res.Counts.Dquots++
+	e.c.undue(k)
 	return e.c.write(k.daddr, buf)
 }

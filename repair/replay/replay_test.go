@@ -2,9 +2,11 @@ package replay
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,10 +20,12 @@ import (
 // Tests without root: the small fixture image in memory, its log made
 // dirty by records written here the way the kernel writes them.
 
-// op is one operation of a record written by the tests.
+// op is one operation of a record written by the tests (tid 0: the
+// record's).
 type op struct {
 	flags uint8
 	data  []byte
+	tid   uint32
 }
 
 // logWriter writes records at the head of a clean image's log.
@@ -55,7 +59,7 @@ func (w *logWriter) record(tid uint32, ops ...op) uint64 {
 	var data []byte
 	for _, o := range ops {
 		var h [xlog.OpHeaderSize]byte
-		binary.BigEndian.PutUint32(h[:], tid)
+		binary.BigEndian.PutUint32(h[:], cmp.Or(o.tid, tid))
 		binary.BigEndian.PutUint32(h[4:], uint32(len(o.data)))
 		h[8], h[9] = xlog.ClientTransaction, o.flags
 		data = append(append(data, h[:]...), o.data...)
@@ -79,6 +83,11 @@ func (w *logWriter) record(tid uint32, ops ...op) uint64 {
 // transaction writes a one-record checkpoint of the items (each a list
 // of regions) and returns its LSN.
 func (w *logWriter) transaction(tid uint32, items ...[][]byte) uint64 {
+	return w.record(tid, transOps(tid, items...)...)
+}
+
+// transOps are the ops of a checkpoint of the items.
+func transOps(tid uint32, items ...[][]byte) []op {
 	nregions := 0
 	for _, it := range items {
 		nregions += len(it)
@@ -89,13 +98,13 @@ func (w *logWriter) transaction(tid uint32, items ...[][]byte) uint64 {
 	le.PutUint32(hdr[4:], xlog.TransCheckpoint)
 	le.PutUint32(hdr[8:], tid)
 	le.PutUint32(hdr[12:], uint32(nregions))
-	ops := []op{{xlog.OpStart, nil}, {0, hdr}}
+	ops := []op{{xlog.OpStart, nil, tid}, {0, hdr, tid}}
 	for _, it := range items {
 		for _, r := range it {
-			ops = append(ops, op{0, r})
+			ops = append(ops, op{0, r, tid})
 		}
 	}
-	return w.record(tid, append(ops, op{xlog.OpCommit, nil})...)
+	return append(ops, op{xlog.OpCommit, nil, tid})
 }
 
 // bufItem is a buffer item logging the given 128-byte chunks of a
@@ -205,6 +214,37 @@ func TestReplaySynthetic(t *testing.T) {
 	// Replaying the replayed image again does nothing.
 	if res, _, err := replayMem(t, out, Options{}); err != nil || !res.AlreadyClean {
 		t.Errorf("a second replay: %+v %v", res, err)
+	}
+
+	// A buffer logged as a btree block, then made an inode chunk by an
+	// icreate of a checkpoint that started in the same record: written
+	// once, as inodes, with no btree LSN or CRC stamped over them.
+	img = bytes.Clone(small)
+	w = newLogWriter(t, img)
+	const agbno = 200
+	cluster := int(g.InodeClusterBlocks() << (g.BlockLog - 9))
+	daddr := int64(g.Daddr(0, agbno))
+	btree := make([]byte, 128)
+	copy(btree, "AB3B")
+	icr := make([]byte, 28)
+	binary.LittleEndian.PutUint16(icr, uint16(xlog.ItemICreate))
+	binary.LittleEndian.PutUint16(icr[2:], 1)
+	be := binary.BigEndian
+	be.PutUint32(icr[4:], 0)
+	be.PutUint32(icr[8:], agbno)
+	be.PutUint32(icr[12:], g.ChunkBlocks()*g.InoPBlock)
+	be.PutUint32(icr[16:], g.InodeSize)
+	be.PutUint32(icr[20:], g.ChunkBlocks())
+	be.PutUint32(icr[24:], 77)
+	w.record(0x61, slices.Concat(transOps(0x61, bufItem(daddr, cluster, blftBtree<<11, map[int][]byte{0: btree})), transOps(0x62, [][]byte{icr}))...)
+	res, out, err = replayMem(t, img, Options{})
+	if err != nil || res.Counts.ICreates != 1 || res.Counts.Buffers != 1 {
+		t.Fatalf("a btree buffer, then an icreate over it: %+v %v", res, err)
+	}
+	ino := out[daddr*xlog.BBSize : daddr*xlog.BBSize+int64(g.InodeSize)]
+	if string(ino[:2]) != "IN" || !xfsformat.CRCOK(ino, xfsformat.InodeCRCOffset()) || binary.BigEndian.Uint64(ino[24:]) != 0 ||
+		binary.BigEndian.Uint32(ino[dinodeGen:]) != 77 {
+		t.Errorf("the first inode of the chunk: % x", ino[:64])
 	}
 
 	refused := func(name string, img []byte, want string) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # logwork.sh MNT [full|light|intents] [STOP]
 # logwork.sh MNT nearend IMG
+# logwork.sh MNT unlinked STOP PIDFILE
 #
 # A metadata workload for dirty-log tests, run on a mounted XFS: file
 # creation and writes, a punched hole, a reflinked copy (where the
@@ -19,6 +20,10 @@
 # so that what comes next wraps. STOP, when given, ends the workload
 # after that many of its steps (a step ends with a log force or a
 # metadata change): the shutdown points of the replay oracle.
+# "unlinked" does the steps of "light", then removes a file that a
+# process it leaves running (its pid in PIDFILE) holds open: after a
+# shutdown, and that process killed, the inode stays on its AGI's
+# unlinked list for the next mount to free.
 set -euo pipefail
 mnt=$1
 mode=${2:-full}
@@ -65,6 +70,14 @@ setfattr -n user.small -v hello "$d/f3"
 fsync "$d/f3"
 step
 [ "$mode" = light ] && exit 0
+if [ "$mode" = unlinked ]; then
+	xfs_io -f -c "pwrite -S 0x68 0 64k" -c fsync "$d/held" >/dev/null
+	sleep 600 <"$d/held" >/dev/null 2>&1 &
+	echo $! >"$4"
+	rm "$d/held"
+	fsync "$d"
+	exit 0
+fi
 
 xfs_io -c "pwrite -S 0x62 256k 768k" -c "fpunch 64k 128k" -c fsync "$d/big" >/dev/null
 step

@@ -35,6 +35,7 @@ help:
 	@echo "make campaign-files  the campaign over inodes, directories, attributes, bmbt and symlinks (hours)"
 	@echo "make wild       the wild image matrix in full: oracle, xfs_repair comparison, campaign sample (make campaign runs it)"
 	@echo "make safety     240 SIGKILLs during repairs and a wider hostile-image sample (make campaign runs it)"
+	@echo "make replay-sweep  the log replay oracle over 200-odd shutdown points (make campaign runs it)"
 	@echo "make lint       go vet, gofmt and staticcheck ($(STATICCHECK))"
 	@echo "make install    install xfsbox, xfsbox(8) and the bash completion under DESTDIR PREFIX (default /usr/local)"
 	@echo "make uninstall  remove what make install installed (same DESTDIR and PREFIX)"
@@ -92,6 +93,7 @@ campaign: deps build
 	$(GO) test -tags campaign -count=1 -timeout 600m -run 'TestCampaignFull|TestReadLayerDamageFull' -v ./internal/campaign/
 	$(MAKE) wild
 	$(MAKE) safety
+	$(MAKE) replay-sweep
 
 # The campaign over the objects above the AG (inodes, directories,
 # attributes, bmbt, symlinks), every field and verb on allfeatures,
@@ -116,6 +118,15 @@ wild: deps build
 safety:
 	XFSBOX_KILL_ROUNDS=$${XFSBOX_KILL_ROUNDS:-240} XFSBOX_HOSTILE_CASES=40 XFSBOX_HOSTILE_SEEDS=40 XFSBOX_HOSTILE_REPAIRS=30 \
 	  $(GO) test -count=1 -timeout 180m -run 'TestKillDuringRepair|TestHostile' -v ./cmd/xfsbox/
+
+# The log replay oracle's sweep (make campaign runs it): the kernel's
+# replay and ours of dirty images shut down at 200-odd points of a
+# workload on sixteen profiles must agree; the table goes to
+# testdata/results/replay-sweep.txt.
+.PHONY: replay-sweep
+replay-sweep: deps
+	XFSBOX_REPLAY_SWEEP=$${XFSBOX_REPLAY_SWEEP:-all} XFSBOX_REPLAY_OUT=$(CURDIR)/testdata/results/replay-sweep.txt \
+	  $(GO) test -count=1 -timeout 600m -run TestReplayOracleSweep -v ./repair/replay/
 
 install: build
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)"

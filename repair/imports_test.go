@@ -27,6 +27,7 @@ var layers = []string{
 	"repair/store",
 	"repair/workspace",
 	"repair/fsys",
+	"repair/replay",
 	"repair/check",
 	"repair",
 	"repair/view",

@@ -108,7 +108,7 @@ func preflight(fs *fsys.FS) error {
 		return fmt.Errorf("%w: cannot read the log: %v", ErrRefused, err)
 	}
 	if !ls.Clean {
-		return fmt.Errorf("%w: the log is dirty (%s): mount and unmount the filesystem to replay it, or zero it with xfs_repair -L (losing its changes)", ErrRefused, ls.Reason)
+		return fmt.Errorf("%w: the log is dirty (%s): replay it first (xfsbox repair --replay-log, or a mount and an unmount), or zero it with xfs_repair -L (losing its changes)", ErrRefused, ls.Reason)
 	}
 	return nil
 }

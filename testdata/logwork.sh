@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# logwork.sh MNT [full|light|intents]
+# logwork.sh MNT [full|light|intents] [STOP]
 # logwork.sh MNT nearend IMG
+# logwork.sh MNT unlinked STOP PIDFILE
 #
 # A metadata workload for dirty-log tests, run on a mounted XFS: file
 # creation and writes, a punched hole, a reflinked copy (where the
@@ -16,13 +17,25 @@
 # cancel out, so only a force between them leaves the intent in the log;
 # which intents do is a matter of timing. "nearend" churns the log of
 # IMG (mounted on MNT) until its head is a few blocks from the log's end,
-# so that what comes next wraps.
+# so that what comes next wraps. STOP, when given, ends the workload
+# after that many of its steps (a step ends with a log force or a
+# metadata change): the shutdown points of the replay oracle.
+# "unlinked" does the steps of "light", then removes a file that a
+# process it leaves running (its pid in PIDFILE) holds open: after a
+# shutdown, and that process killed, the inode stays on its AGI's
+# unlinked list for the next mount to free.
 set -euo pipefail
 mnt=$1
 mode=${2:-full}
+stop=${3:-0}
 d=$mnt/logwork
 mkdir -p "$d"
 fsync() { xfs_io -c fsync "$@"; }
+steps=0
+step() {
+	steps=$((steps + 1))
+	if [ "$stop" -gt 0 ] && [ "$steps" -ge "$stop" ]; then exit 0; fi
+}
 
 if [ "$mode" = nearend ]; then
 	# Synchronous writes force the log a record or two each; a freeze
@@ -45,27 +58,50 @@ fi
 for i in $(seq 0 9); do
 	echo "file $i" >"$d/f$i"
 	fsync "$d/f$i"
+	[ $((i % 3)) -eq 2 ] && step
 done
 xfs_io -f -c "pwrite -S 0x61 0 256k" -c fsync "$d/big" >/dev/null
+step
 mv "$d/f1" "$d/renamed"
+step
 rm "$d/f2"
+step
 setfattr -n user.small -v hello "$d/f3"
 fsync "$d/f3"
+step
 [ "$mode" = light ] && exit 0
+if [ "$mode" = unlinked ]; then
+	xfs_io -f -c "pwrite -S 0x68 0 64k" -c fsync "$d/held" >/dev/null
+	sleep 600 <"$d/held" >/dev/null 2>&1 &
+	echo $! >"$4"
+	rm "$d/held"
+	fsync "$d"
+	exit 0
+fi
 
 xfs_io -c "pwrite -S 0x62 256k 768k" -c "fpunch 64k 128k" -c fsync "$d/big" >/dev/null
+step
 # reflink fails where the filesystem has none: that is fine.
 xfs_io -f -c "reflink $d/big 0 0 512k" -c fsync "$d/shared" >/dev/null 2>&1 || true
+step
 xfs_io -c "truncate 300k" -c fsync "$d/big"
+step
 setfattr -n user.big -v "$(head -c 3000 /dev/zero | tr '\0' x)" "$d/f4"
+step
 ln -s target "$d/link"
 ln "$d/f5" "$d/hard"
+step
 mkdir "$d/sub"
-for i in $(seq 0 399); do : >"$d/sub/entry-with-a-longer-name-$i"; done
+for i in $(seq 0 399); do
+	: >"$d/sub/entry-with-a-longer-name-$i"
+	[ $((i % 100)) -eq 99 ] && step
+done
 rm "$d/sub/entry-with-a-longer-name-7"
 fsync "$d/sub"
+step
 # Not forced: in the log after a shutdown -f, lost after a plain one.
 : >"$d/unforced"
+step
 [ "$mode" = intents ] || exit 0
 
 # frag FILE: 4 MiB with every other 4 KiB block punched out.

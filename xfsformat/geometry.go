@@ -127,6 +127,21 @@ func NewGeometry(s *Superblock) (*Geometry, error) {
 
 func isPow2(v uint64) bool { return v != 0 && v&(v-1) == 0 }
 
+// InodeClusterBlocks is the blocks of one inode cluster buffer, the unit
+// inodes are read and written in (xfs_ialloc_setup_geometry): 8 KiB
+// scaled by the inode size over 256 bytes (v5) when the inode alignment
+// allows that many blocks, and never less than a block.
+func (g *Geometry) InodeClusterBlocks() uint32 {
+	size := uint32(8192)
+	if scaled := size * (g.InodeSize / 256); g.InoAlignMt >= scaled>>g.BlockLog {
+		size = scaled
+	}
+	if size <= g.BlockSize {
+		return 1
+	}
+	return size >> g.BlockLog
+}
+
 // AGLength is the number of blocks in AG agno (the last may be short).
 func (g *Geometry) AGLength(agno uint32) uint32 {
 	if agno+1 < g.AGCount {

@@ -36,6 +36,7 @@ and .raw files; MNT/README explains the tree.
 
 Modes:
   (default)        read-write: a repair commits to the image crash-safely
+                   (a dirty log refuses repairs: see below)
   --read-only      views only; every control file refuses writes (EROFS)
                    (xfsbox repair --dry-run plans without a mount)
   --sandbox        repairs are staged in a copy-on-write overlay; the image
@@ -45,6 +46,17 @@ Modes:
                    before it is applied; "discard" drops it. The overlay is
                    in memory unless --overlay FILE names a file, which
                    survives unmount and mounts again over the same image.
+
+A dirty log (a crash, a frozen or live copy) is replayed at mount, as the
+kernel's mount would, so that files/ and the views show the replayed
+state: with --sandbox into the overlay (the log marked clean there;
+"commit" applies the replay with everything else); with --read-only in
+memory only, nothing written, the log left as it is on disk (journal/
+shows it), and what the kernel does after a replay that xfsbox cannot
+(finish unfinished intents, free inodes left on the unlinked lists) left
+undone and logged. A log xfsbox cannot replay is logged by name and the
+image shown as it is on disk. The default mode does not replay: its
+repairs refuse a dirty log (xfsbox repair --replay-log replays it).
 
 Control files: write a command line, read the JSON result of the last one.
   ctl              check [ag=N] | repair ag=N STRUCT... [force] | plan ag=N STRUCT...
@@ -130,6 +142,10 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A dirty log is replayed first, so that the views show what a mount
+	// would: into the sandbox's overlay, or in memory when read-only.
+	fs, release := replayAtMount(ctx, fs, *readOnly)
+	defer release()
 	fs.Scratch = wo // the paths index of inodes/N/paths
 	tree := view.NewTree(fs)
 	tree.Workspace = wo

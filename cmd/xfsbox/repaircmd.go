@@ -22,7 +22,7 @@ func init() {
 	register(&command{
 		name:    "repair",
 		summary: "rebuild AG btrees and headers from the filesystem's other metadata",
-		usage:   "[--ag N] [--force] [--full-scan] [--json] [--dry-run | --output NEW] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE STRUCTURE...|all",
+		usage:   "[--ag N] [--force] [--full-scan] [--replay-log] [--json] [--dry-run | --output NEW] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE STRUCTURE...|all",
 		help: `Rebuilds the named structures of one AG in place, as xfs_repair's phase 5
 and the kernel's online repair do, and commits crash-safely: new btree
 blocks go to space that is free before and after, then the AG headers and
@@ -70,9 +70,20 @@ Modes:
   "xfsbox mount --sandbox".
 
 Refused, by name, before anything is written: a read-only image, an
-image mounted by the kernel or locked by another xfsbox, a dirty log,
-unknown features, or corrupt metadata the rebuild must rely on (inobt,
-refcountbt, inodes).
+image mounted by the kernel or locked by another xfsbox, a dirty log
+(unless --replay-log), unknown features, or corrupt metadata the rebuild
+must rely on (inobt, refcountbt, inodes).
+
+Dirty logs:
+  --replay-log replays the log first, as the kernel's mount does (every
+               committed transaction from the tail to the head, the
+               superblock counters recounted, the log marked clean with an
+               unmount record), committed crash-safely like a repair, then
+               repairs. With --dry-run the replay, too, goes to the
+               throwaway overlay; with --output, to the copy. A log that
+               leaves work xfsbox cannot do yet (unfinished intents, inodes
+               on the unlinked lists, copy-on-write staging extents), or a
+               damaged one, is refused by name and nothing is written.
 
 Flags:
 {{flags}}
@@ -83,6 +94,7 @@ Examples:
   xfsbox repair --ag 0 --force --json disk.img bnobt | jq '.repairs[].counters'
   xfsbox repair --dry-run disk.img all
   xfsbox repair --output fixed.img evidence.img all && xfs_repair -n fixed.img
+  xfsbox repair --replay-log --output fixed.img crashed.img all
 `,
 		flags: func(fl *flag.FlagSet) { repairFlags(fl) },
 		run:   runRepair,
@@ -94,9 +106,10 @@ Examples:
 // them in step).
 var repairStructures = repair.StructureNames()
 
-func repairFlags(fl *flag.FlagSet) (ag *int64, force, fullScan, asJSON, dryRun *bool, output, scratch, maxWS *string) {
+func repairFlags(fl *flag.FlagSet) (ag *int64, force, fullScan, replayLog, asJSON, dryRun *bool, output, scratch, maxWS *string) {
 	ag = agFlag(fl, ", in parallel")
 	force = fl.Bool("force", false, "rebuild even when the check finds nothing wrong")
+	replayLog = fl.Bool("replay-log", false, "replay a dirty log first, as a mount would (else a dirty log\nrefuses the repair)")
 	fullScan = fl.Bool("full-scan", false, "take used space from every inode even when the rmapbt\nis sound (slower; the result says which source it used)")
 	asJSON = jsonFlag(fl, `xfsbox.repair; a plan has "plan": true`)
 	dryRun = fl.Bool("dry-run", false, "report what the repair would do, writing nothing")
@@ -107,7 +120,7 @@ func repairFlags(fl *flag.FlagSet) (ag *int64, force, fullScan, asJSON, dryRun *
 
 func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	fl := newFlags("repair")
-	ag, force, fullScan, asJSON, dryRun, output, scratch, maxWS := repairFlags(fl)
+	ag, force, fullScan, replayLog, asJSON, dryRun, output, scratch, maxWS := repairFlags(fl)
 	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return err
@@ -128,12 +141,25 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 		// end is not the repaired copy asked for (IMAGE is untouched).
 		defer func() { removeUnfinishedCopy(*output, err) }()
 	}
+	if *replayLog && !*dryRun {
+		if err := replayInPlace(ctx, target); err != nil {
+			return err
+		}
+	}
 	fs, err := fsys.Open(target, fsys.OpenOptions{Writable: !*dryRun})
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
 	reportJournal(fs)
+	if *replayLog && *dryRun {
+		tfs, release, err := replayThrowaway(ctx, fs)
+		if err != nil {
+			return err
+		}
+		defer release()
+		fs = tfs
+	}
 	where, err := agsOf(fs, *ag)
 	if err != nil {
 		return err

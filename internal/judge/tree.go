@@ -229,12 +229,22 @@ func dirNames(full string) ([]string, error) {
 	return names, nil
 }
 
+// xattrsTooMany stands for the names of a file whose list is too long
+// for llistxattr (E2BIG).
+const xattrsTooMany = "(llistxattr: E2BIG)"
+
 // xattrs reads every extended attribute of full without following a
 // symlink, retrying when one grows between the size query and the read.
 func xattrs(full string) (map[string][]byte, error) {
 	list, err := sized(func(b []byte) (int, error) { return unix.Llistxattr(full, b) })
 	if errors.Is(err, unix.ENOTSUP) {
 		return nil, nil
+	}
+	if errors.Is(err, unix.E2BIG) {
+		// More names than one list may hold (XATTR_LIST_MAX, 64 KiB):
+		// the kernel cannot list them, so neither side of a comparison
+		// can; say so the same way on both.
+		return map[string][]byte{xattrsTooMany: nil}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("llistxattr %s: %w", full, err)

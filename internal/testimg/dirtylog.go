@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -49,11 +51,38 @@ func Shutdown(t testing.TB, mnt string, force bool) {
 // root, xfsprogs and loop devices (Require).
 func DirtyLog(t testing.TB, profile, mode, opts string, force bool) string {
 	t.Helper()
+	return DirtyLogAt(t, profile, mode, opts, force, 0)
+}
+
+// DirtyLogAt is DirtyLog shut down after stop steps of the workload
+// (logwork.sh's STOP; 0 runs it all): a shutdown point.
+func DirtyLogAt(t testing.TB, profile, mode, opts string, force bool, stop int) string {
+	t.Helper()
 	Require(t, "root", "xfsprogs", "loop")
 	img := Copy(t, profile)
 	mnt, umount := LoopMount(t, img, "loop"+opts)
-	LogWork(t, mnt, mode)
+	if mode != "unlinked" {
+		LogWork(t, mnt, mode, strconv.Itoa(stop))
+		Shutdown(t, mnt, force)
+		umount()
+		return img
+	}
+	// The holder of the removed file lives until after the shutdown.
+	pidfile := filepath.Join(t.TempDir(), "holder.pid")
+	LogWork(t, mnt, mode, strconv.Itoa(stop), pidfile)
+	b, err := os.ReadFile(pidfile)
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || perr != nil || pid <= 1 {
+		t.Fatalf("logwork.sh unlinked: no holder pid (%v %v)", err, perr)
+	}
 	Shutdown(t, mnt, force)
+	syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	umount()
 	return img
 }

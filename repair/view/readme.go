@@ -47,7 +47,10 @@ version for every kind), then the kind's keys.
     attrs/NAME                each extended attribute's value (/ as %%2F, %% as %%25)
     health, health.json       what xfsbox check finds in it: its verifiers, its
                               blocks, its link count against the names it has
-  journal/                    the filesystem's log (the "log" file is xfsbox's own)
+  journal/                    the filesystem's log (the "log" file is xfsbox's own);
+                              a --read-only or --sandbox mount of a dirty image
+                              replays it first: the other views show the replayed
+                              state (read-only: journal/ the log as on disk)
     summary                   head, tail, clean or dirty and why, size, counts
     transactions              every transaction committed between tail and head,
                               its items decoded (as xfs_logprint -t); .json too

@@ -67,10 +67,17 @@ func DecodeRecord(block uint32, raw []byte, logv2 bool) (*Record, error) {
 		r.Problems = append(r.Problems, fmt.Sprintf("bad CRC: stored %#08x, computed %#08x", h.CRC, RecordCRC(hdr, data)))
 	}
 	// Every data block must carry the record's cycle before unpacking:
-	// another cycle means the block is from another write.
+	// another cycle means the block is from another write. A record
+	// written across the log's end carries the next cycle from the
+	// first block past it on (xlog_split_iclog).
+	want := h.Cycle
 	for i := 0; i < h.DataBlocks(); i++ {
-		if c := BlockCycle(raw[(hb+i)*BBSize:]); c != h.Cycle {
-			r.Problems = append(r.Problems, fmt.Sprintf("data block %d is stamped with cycle %d, not %d", i, c, h.Cycle))
+		c := BlockCycle(raw[(hb+i)*BBSize:])
+		if c != want && want == h.Cycle && c == nextCycle(h.Cycle) {
+			want = c
+		}
+		if c != want {
+			r.Problems = append(r.Problems, fmt.Sprintf("data block %d is stamped with cycle %d, not %d", i, c, want))
 			break
 		}
 	}

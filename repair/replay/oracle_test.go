@@ -453,15 +453,16 @@ func reasonKind(s string) string {
 }
 
 // TestReplayOracle runs the oracle on a sample of shutdown points of the
-// all-features and mkfs-defaults profiles (make test; make campaign
-// runs TestReplayOracleSweep's many more) and on a log wrapped round its
-// end.
+// all-features and mkfs-defaults profiles and of a log of 4 KiB sectors
+// (make test; make campaign runs TestReplayOracleSweep's many more) and
+// on a log wrapped round its end.
 func TestReplayOracle(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
 	points := []shutdownPoint{
 		{profile: "allfeatures", mode: "full", force: true, stop: 9},
 		{profile: "allfeatures", mode: "full"},
 		{profile: "defaults", mode: "full", force: true, stop: 14},
+		{profile: "4ksector", mode: "full", stop: 7}, // records padded to the 4 KiB log sector
 		{wrapped: true},
 	}
 	var outs []outcome

@@ -70,7 +70,7 @@ func (w *logWriter) record(tid uint32, ops ...op) uint64 {
 	}
 	h := xlog.RecHeader{Cycle: w.cycle, Version: xlog.Version2, LSN: lsn, TailLSN: w.tail, PrevBlock: w.prev,
 		NumLogOps: uint32(len(ops)), Fmt: xlog.FmtLinuxLE, FSUUID: w.uuid, Size: xlog.HeaderCycleSize}
-	raw, err := xlog.BuildRecord(h, data, -1)
+	raw, err := xlog.BuildRecord(h, data, 1, -1)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -328,4 +328,23 @@ func FuzzReplay(f *testing.F) {
 			t.Logf("replay: %v", err)
 		}
 	})
+}
+
+// TestUnmountRecordSize: an unmount record fills the log's write unit,
+// as the kernel's does (4 KiB-sector logs write 3584 bytes after the
+// header), with a header block per 32 KiB of data.
+func TestUnmountRecordSize(t *testing.T) {
+	for _, tc := range []struct {
+		sunit                uint32
+		sect                 uint16
+		wantHblks, wantBytes int
+	}{
+		{1, 0, 1, 512}, {0, 512, 1, 512}, {1, 4096, 1, 3584}, {4096, 4096, 1, 3584},
+		{32768, 512, 1, 32256}, {65536, 512, 2, 64512}, {262144, 4096, 8, 258048},
+	} {
+		hb, n := unmountRecordSize(true, &xfsformat.Superblock{LogSUnit: tc.sunit, LogSectSize: tc.sect})
+		if hb != tc.wantHblks || n != tc.wantBytes {
+			t.Errorf("logsunit %d, log sector %d: %d header blocks and %d bytes, want %d and %d", tc.sunit, tc.sect, hb, n, tc.wantHblks, tc.wantBytes)
+		}
+	}
 }

@@ -296,6 +296,23 @@ func TestReplaySynthetic(t *testing.T) {
 		w.transaction(0x42+uint32(i), bufItem(agf0/xlog.BBSize, sectBBs, flags, map[int][]byte{0: chunk}))
 	}
 	refused("bad CRC", img, "bad CRC")
+	// A record of a newer format, before more good ones.
+	img = bytes.Clone(small)
+	w = newLogWriter(t, img)
+	at = w.base + int64(w.head)*xlog.BBSize
+	w.transaction(0x71, bufItem(agf0/xlog.BBSize, sectBBs, flags, map[int][]byte{0: chunk}))
+	binary.BigEndian.PutUint32(img[at+8:], 4) // h_version
+	for i := range xlog.MaxIclogs + 1 {
+		w.transaction(0x72+uint32(i), bufItem(agf0/xlog.BBSize, sectBBs, flags, map[int][]byte{0: chunk}))
+	}
+	refused("newer record format", img, "unknown log record version")
+	// A superblock naming log-incompatible features of a newer kernel.
+	img = bytes.Clone(small)
+	w = newLogWriter(t, img)
+	w.transaction(0x81, bufItem(agf0/xlog.BBSize, sectBBs, flags, map[int][]byte{0: chunk}))
+	binary.BigEndian.PutUint32(img[220:], 0x80)
+	xfsformat.UpdateCRC(img[:g.SectSize], xfsformat.SBCRCOffset())
+	refused("unknown log-incompatible feature", img, "log-incompatible features")
 }
 
 // FuzzReplay replays a log whose one transaction is built from the

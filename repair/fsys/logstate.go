@@ -86,7 +86,17 @@ func ReadLogState(fs *FS) (*LogState, error) {
 	st.TailLSN = h.TailLSN
 	st.TailBlock = xlog.LSNBlock(h.TailLSN)
 	st.RecordsFrom = st.TailBlock
+	sect := uint32(1)
+	if s := uint32(fs.SB.LogSectSize); s > xlog.BBSize {
+		sect = s / xlog.BBSize
+	}
 	switch {
+	case rec.IsUnmount() && st.Torn == 0 && st.HeadBlock%sect != 0:
+		// The kernel and xfs_logprint take a head inside a log sector
+		// back to the sector's start: the unmount record is then torn.
+		st.TailBlock = st.HeadBlock
+		st.Reason = fmt.Sprintf("the last record (block %d, cycle %d) is an unmount record, but it ends inside a %d-byte log sector (block %d), where the kernel takes it for torn",
+			rec.Block, h.Cycle, sect*xlog.BBSize, st.HeadBlock)
 	case rec.IsUnmount() && st.Torn == 0:
 		st.Clean, st.TailBlock = true, st.HeadBlock
 		st.Reason = fmt.Sprintf("the last record (block %d, cycle %d) is an unmount record", rec.Block, h.Cycle)

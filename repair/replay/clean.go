@@ -132,6 +132,28 @@ func (e *engine) recount(clean bool) error {
 	return e.c.write(k.daddr, b)
 }
 
+// unmountRecordSize is the header blocks and the bytes of data of an
+// unmount record as the kernel writes it: padded to the log's write
+// unit (xlog_calc_iclog_size: the log stripe unit on v2 logs that have
+// one, else the log sector; records stay aligned to it), with as many
+// header blocks as that data needs (one per 32 KiB).
+func unmountRecordSize(logv2 bool, sb *xfsformat.Superblock) (hblks, data int) {
+	roundoff := xlog.BBSize
+	switch {
+	case logv2 && sb.LogSUnit > 1:
+		roundoff = int(sb.LogSUnit)
+	case sb.LogSectSize > xlog.BBSize:
+		roundoff = int(sb.LogSectSize)
+	}
+	roundoff = min((roundoff+xlog.BBSize-1)/xlog.BBSize*xlog.BBSize, xlog.MaxRecordSize)
+	for hblks = 1; ; hblks++ {
+		total := (hblks*xlog.BBSize + xlog.UnmountSize + roundoff - 1) / roundoff * roundoff
+		if data = total - hblks*xlog.BBSize; data <= hblks*xlog.HeaderCycleSize || !logv2 || hblks == xlog.MaxHeaderBlocks {
+			return hblks, data
+		}
+	}
+}
+
 // unmountTID is the transaction id of the unmount records xfsbox
 // writes ("xfsb"); the kernel's are its tickets', any number.
 const unmountTID = 0x78667362
@@ -163,21 +185,31 @@ func (e *engine) markClean(ls *fsys.LogState) error {
 		cycle++
 	}
 	version := uint32(xlog.Version1)
+	if ls.LogV2 {
+		version = xlog.Version2
+	}
+	hblks, data := unmountRecordSize(ls.LogV2, e.sb)
 	size := uint32(0)
 	if ls.LogV2 {
-		version, size = xlog.Version2, xlog.HeaderCycleSize
+		size = uint32(hblks) * xlog.HeaderCycleSize
 	}
 	h := xlog.RecHeader{Cycle: cycle, Version: version, LSN: xlog.MakeLSN(cycle, head), TailLSN: xlog.MakeLSN(ls.Cycle, ls.RecordBlock),
 		PrevBlock: ls.RecordBlock, NumLogOps: 1, Fmt: xlog.FmtLinuxLE, FSUUID: e.sb.UUID, Size: size}
-	wrapAt := -1
-	if head+1 == n {
-		wrapAt = 0
+	blocks := uint32(hblks + data/xlog.BBSize)
+	if blocks+8 > n {
+		return refusef("a log of %d blocks has no room for an unmount record of %d", n, blocks)
 	}
-	raw, err := xlog.BuildRecord(h, xlog.UnmountRecord(unmountTID, binary.LittleEndian), wrapAt)
+	wrapAt := -1
+	if head+blocks > n {
+		wrapAt = int(n - head)
+	}
+	body := make([]byte, data)
+	copy(body, xlog.UnmountRecord(unmountTID, binary.LittleEndian))
+	raw, err := xlog.BuildRecord(h, body, hblks, wrapAt)
 	if err != nil {
 		return err
 	}
-	for i := range uint32(len(raw) / xlog.BBSize) {
+	for i := range blocks {
 		if err := e.c.write(base+int64((head+i)%n), raw[i*xlog.BBSize:(i+1)*xlog.BBSize]); err != nil {
 			return err
 		}
@@ -185,7 +217,7 @@ func (e *engine) markClean(ls *fsys.LogState) error {
 	// xlog_clear_stale_blocks from the block after the record, up to the
 	// old tail and never over the record: blocks before the log's end
 	// get the cycle before the new head's, blocks past it the head's.
-	next := head + 2
+	next := head + blocks
 	ncycle := cycle
 	if next >= n {
 		next -= n

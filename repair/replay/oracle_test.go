@@ -453,15 +453,16 @@ func reasonKind(s string) string {
 }
 
 // TestReplayOracle runs the oracle on a sample of shutdown points of the
-// all-features and mkfs-defaults profiles (make test; make campaign
-// runs TestReplayOracleSweep's many more) and on a log wrapped round its
-// end.
+// all-features and mkfs-defaults profiles and of a log of 4 KiB sectors
+// (make test; make campaign runs TestReplayOracleSweep's many more) and
+// on a log wrapped round its end.
 func TestReplayOracle(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
 	points := []shutdownPoint{
 		{profile: "allfeatures", mode: "full", force: true, stop: 9},
 		{profile: "allfeatures", mode: "full"},
 		{profile: "defaults", mode: "full", force: true, stop: 14},
+		{profile: "4ksector", mode: "full", stop: 7}, // records padded to the 4 KiB log sector
 		{wrapped: true},
 	}
 	var outs []outcome
@@ -537,7 +538,7 @@ func TestReplayOracleSweep(t *testing.T) {
 	}
 	table := report(t, outs)
 	if out := os.Getenv("XFSBOX_REPLAY_OUT"); out != "" {
-		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
+		if err := os.WriteFile(out, []byte(sweepHeader()+table), 0o644); err != nil {
 			t.Error(err)
 		}
 	}
@@ -585,4 +586,18 @@ func TestReplayUnlinked(t *testing.T) {
 		}
 		t.Logf("inode %d: left on an unlinked list by the replay; the kernel freed it", ino)
 	}
+}
+
+// sweepHeader says what a sweep's table was made with: the kernel that
+// made and replayed the dirty images, xfsprogs, and xfsbox's commit.
+func sweepHeader() string {
+	run := func(name string, args ...string) string {
+		out, err := exec.Command(name, args...).CombinedOutput()
+		if err != nil {
+			return "?"
+		}
+		return strings.TrimSpace(string(out))
+	}
+	return fmt.Sprintf("# make replay-sweep, %s\n# kernel %s, %s, xfsbox %s\n# judges: the kernel's replay (loop mount, unmount), xfs_db, xfs_repair -n, xfs_logprint -t, files read through read-only mounts\n\n",
+		time.Now().UTC().Format("2006-01-02"), run("uname", "-r"), run("xfs_repair", "-V"), run("git", "rev-parse", "--short", "HEAD"))
 }

@@ -2,11 +2,13 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 	xlog "github.com/xfsbox/xfsbox/xfsformat/log"
 )
@@ -113,6 +115,12 @@ func Replay(ctx context.Context, fs *fsys.FS, opts Options) (*Result, error) {
 	}
 	if ls.Cycle == 0 {
 		return res, refusef("the log cannot be replayed: %s", ls.Reason)
+	}
+	// XFS_SB_FEAT_INCOMPAT_LOG_XATTRS and _LOG_EXCHRANGE: any other
+	// bit is a log format newer than this replay.
+	const knownLogIncompat = 0x1 | 0x2
+	if bad := fs.SB.FeaturesLogIncompat &^ knownLogIncompat; bad != 0 {
+		return res, refusef("the superblock has log-incompatible features xfsbox does not know (%#x): the log may hold items of a newer format", bad)
 	}
 	tfs, release, err := fs.Throwaway()
 	if err != nil {
@@ -227,6 +235,12 @@ func (e *engine) pass(ctx context.Context, ls *fsys.LogState, pass int) error {
 	})
 	if err == nil && len(asm.Problems) > 0 {
 		err = refusef("the log: %s", asm.Problems[0])
+	}
+	var ioe *store.IOError
+	if err != nil && !errors.Is(err, ErrRefused) && !errors.As(err, &ioe) && ctx.Err() == nil {
+		// A record header that does not verify, or a record that runs
+		// past the head, between the tail and the head.
+		err = refusef("the log cannot be replayed: %v", err)
 	}
 	return err
 }

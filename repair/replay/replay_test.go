@@ -70,7 +70,7 @@ func (w *logWriter) record(tid uint32, ops ...op) uint64 {
 	}
 	h := xlog.RecHeader{Cycle: w.cycle, Version: xlog.Version2, LSN: lsn, TailLSN: w.tail, PrevBlock: w.prev,
 		NumLogOps: uint32(len(ops)), Fmt: xlog.FmtLinuxLE, FSUUID: w.uuid, Size: xlog.HeaderCycleSize}
-	raw, err := xlog.BuildRecord(h, data, -1)
+	raw, err := xlog.BuildRecord(h, data, 1, -1)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -296,6 +296,23 @@ func TestReplaySynthetic(t *testing.T) {
 		w.transaction(0x42+uint32(i), bufItem(agf0/xlog.BBSize, sectBBs, flags, map[int][]byte{0: chunk}))
 	}
 	refused("bad CRC", img, "bad CRC")
+	// A record of a newer format, before more good ones.
+	img = bytes.Clone(small)
+	w = newLogWriter(t, img)
+	at = w.base + int64(w.head)*xlog.BBSize
+	w.transaction(0x71, bufItem(agf0/xlog.BBSize, sectBBs, flags, map[int][]byte{0: chunk}))
+	binary.BigEndian.PutUint32(img[at+8:], 4) // h_version
+	for i := range xlog.MaxIclogs + 1 {
+		w.transaction(0x72+uint32(i), bufItem(agf0/xlog.BBSize, sectBBs, flags, map[int][]byte{0: chunk}))
+	}
+	refused("newer record format", img, "unknown log record version")
+	// A superblock naming log-incompatible features of a newer kernel.
+	img = bytes.Clone(small)
+	w = newLogWriter(t, img)
+	w.transaction(0x81, bufItem(agf0/xlog.BBSize, sectBBs, flags, map[int][]byte{0: chunk}))
+	binary.BigEndian.PutUint32(img[220:], 0x80)
+	xfsformat.UpdateCRC(img[:g.SectSize], xfsformat.SBCRCOffset())
+	refused("unknown log-incompatible feature", img, "log-incompatible features")
 }
 
 // FuzzReplay replays a log whose one transaction is built from the
@@ -328,4 +345,44 @@ func FuzzReplay(f *testing.F) {
 			t.Logf("replay: %v", err)
 		}
 	})
+}
+
+// TestUnmountRecordSize: an unmount record fills the log's write unit,
+// as the kernel's does (4 KiB-sector logs write 3584 bytes after the
+// header), with a header block per 32 KiB of data.
+func TestUnmountRecordSize(t *testing.T) {
+	for _, tc := range []struct {
+		sunit                uint32
+		sect                 uint16
+		wantHblks, wantBytes int
+	}{
+		{1, 0, 1, 512}, {0, 512, 1, 512}, {1, 4096, 1, 3584}, {4096, 4096, 1, 3584},
+		{32768, 512, 1, 32256}, {65536, 512, 2, 64512}, {262144, 4096, 8, 258048},
+	} {
+		hb, n := unmountRecordSize(true, &xfsformat.Superblock{LogSUnit: tc.sunit, LogSectSize: tc.sect})
+		if hb != tc.wantHblks || n != tc.wantBytes {
+			t.Errorf("logsunit %d, log sector %d: %d header blocks and %d bytes, want %d and %d", tc.sunit, tc.sect, hb, n, tc.wantHblks, tc.wantBytes)
+		}
+	}
+}
+
+// TestLogStateSectorHead: on a log of 4 KiB sectors, an unmount record
+// that ends inside a sector does not make the log clean: the kernel and
+// xfs_logprint take the head back to the sector's start, and the record
+// for torn (the small fixture's log made one of 4 KiB sectors: its
+// unmount record ends at block 2).
+func TestLogStateSectorHead(t *testing.T) {
+	img := bytes.Clone(testimg.SmallImage(t))
+	if ls, err := fsys.ReadLogState(openMem(t, img)); err != nil || !ls.Clean || ls.HeadBlock != 2 {
+		t.Fatalf("the fixture's log: %+v %v", ls, err)
+	}
+	img[193] = 12 // sb_logsectlog
+	binary.BigEndian.PutUint16(img[194:], 4096)
+	xfsformat.UpdateCRC(img[:512], xfsformat.SBCRCOffset())
+	fs := openMem(t, img)
+	defer fs.Close()
+	ls, err := fsys.ReadLogState(fs)
+	if err != nil || ls.Clean || !strings.Contains(ls.Reason, "log sector") {
+		t.Errorf("an unmount record ending inside a 4 KiB log sector: %+v %v", ls, err)
+	}
 }

@@ -51,10 +51,22 @@ func DecodeRecord(block uint32, raw []byte, logv2 bool) (*Record, error) {
 	}
 	r := &Record{Block: block, Header: h, HeaderBlocks: hb}
 	hdr, data := raw[:hb*BBSize], raw[hb*BBSize:hb*BBSize+int(h.Len)]
+	// Every block after the header must carry the record's cycle (the
+	// extended headers in xh_cycle, data blocks in their first word,
+	// before unpacking): another cycle means the block is from another
+	// write. A record written across the log's end carries the next
+	// cycle from the first block past it on (xlog_split_iclog).
+	want := h.Cycle
+	stamped := func(c uint32) bool {
+		if c != want && want == h.Cycle && c == nextCycle(h.Cycle) {
+			want = c
+		}
+		return c == want
+	}
 	for i := 1; i < hb; i++ {
 		c := ExtCycle(hdr[i*BBSize:])
 		r.ExtCycles = append(r.ExtCycles, c)
-		if c != h.Cycle {
+		if !stamped(c) {
 			r.Problems = append(r.Problems, fmt.Sprintf("extended header %d has cycle %d, the record %d", i, c, h.Cycle))
 		}
 	}
@@ -66,17 +78,8 @@ func DecodeRecord(block uint32, raw []byte, logv2 bool) (*Record, error) {
 	default:
 		r.Problems = append(r.Problems, fmt.Sprintf("bad CRC: stored %#08x, computed %#08x", h.CRC, RecordCRC(hdr, data)))
 	}
-	// Every data block must carry the record's cycle before unpacking:
-	// another cycle means the block is from another write. A record
-	// written across the log's end carries the next cycle from the
-	// first block past it on (xlog_split_iclog).
-	want := h.Cycle
 	for i := 0; i < h.DataBlocks(); i++ {
-		c := BlockCycle(raw[(hb+i)*BBSize:])
-		if c != want && want == h.Cycle && c == nextCycle(h.Cycle) {
-			want = c
-		}
-		if c != want {
+		if c := BlockCycle(raw[(hb+i)*BBSize:]); !stamped(c) {
 			r.Problems = append(r.Problems, fmt.Sprintf("data block %d is stamped with cycle %d, not %d", i, c, want))
 			break
 		}

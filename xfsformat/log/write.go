@@ -42,36 +42,49 @@ func (h *RecHeader) Encode(dst []byte) error {
 	return nil
 }
 
-// BuildRecord makes a one-header-block record (data of at most 32 KiB)
-// as xlog_sync writes it: h's Len set to data's length rounded up to a
-// BB, the first word of every data BB saved in the header's cycle_data
-// and replaced by the cycle (xlog_pack_data), and the CRC over what is
-// written. wrapAt is the data BB at which the log's end is crossed (the
-// record's blocks from there go to the start of the log), or -1: those
-// blocks are stamped with the next cycle, as xlog_split_iclog does. It
-// returns the header block and the data blocks, ready to be written.
-func BuildRecord(h RecHeader, data []byte, wrapAt int) ([]byte, error) {
+// BuildRecord makes a record of hblks header blocks (one, or on v2 logs
+// one per 32 KiB of h.Size) as xlog_sync writes it: h's Len set to
+// data's length rounded up to a BB, the first word of every data BB
+// saved in the cycle_data of the header blocks and replaced by the cycle
+// (xlog_pack_data), the extended headers' cycles set. wrapAt is the
+// record's block (0 is its header) at which the log's end is crossed,
+// or -1: the first word of every block from there, which goes to the
+// start of the log, gets the next cycle (xlog_split_iclog), and only
+// then is the CRC computed, over what is written. It returns the header
+// blocks and the data blocks, ready to be written.
+func BuildRecord(h RecHeader, data []byte, hblks, wrapAt int) ([]byte, error) {
 	nbb := (len(data) + BBSize - 1) / BBSize
-	if nbb == 0 || nbb > CycleDataSize {
-		return nil, fmt.Errorf("log record of %d bytes: one header block holds 1 to %d data blocks", len(data), CycleDataSize)
+	if hblks < 1 || hblks > MaxHeaderBlocks || nbb == 0 || nbb > hblks*CycleDataSize {
+		return nil, fmt.Errorf("log record of %d bytes with %d header blocks: each holds the cycle data of %d data blocks", len(data), hblks, CycleDataSize)
 	}
-	out := make([]byte, (1+nbb)*BBSize)
-	body := out[BBSize:]
+	hb := hblks * BBSize
+	out := make([]byte, hb+nbb*BBSize)
+	body := out[hb:]
 	copy(body, data)
 	h.Magic, h.Len, h.CRC = HeaderMagic, uint32(nbb*BBSize), 0
 	be := binary.BigEndian
-	for i := 0; i < nbb; i++ {
-		h.CycleData[i] = be.Uint32(body[i*BBSize:])
-		c := h.Cycle
-		if wrapAt >= 0 && i >= wrapAt {
-			c = nextCycle(c)
-		}
-		be.PutUint32(body[i*BBSize:], c)
+	var saved []uint32
+	for i := range nbb {
+		saved = append(saved, be.Uint32(body[i*BBSize:]))
+		be.PutUint32(body[i*BBSize:], h.Cycle)
 	}
+	copy(h.CycleData[:], saved)
 	if err := h.Encode(out); err != nil {
 		return nil, err
 	}
-	binary.LittleEndian.PutUint32(out[32:], RecordCRC(out[:BBSize], body))
+	for j := 1; j < hblks; j++ {
+		x := out[j*BBSize:]
+		be.PutUint32(x, h.Cycle)
+		for k := 0; k < CycleDataSize && j*CycleDataSize+k < nbb; k++ {
+			be.PutUint32(x[4+4*k:], saved[j*CycleDataSize+k])
+		}
+	}
+	if wrapAt > 0 {
+		for b := wrapAt; b < len(out)/BBSize; b++ {
+			be.PutUint32(out[b*BBSize:], nextCycle(be.Uint32(out[b*BBSize:])))
+		}
+	}
+	binary.LittleEndian.PutUint32(out[32:], RecordCRC(out[:hb], body))
 	return out, nil
 }
 

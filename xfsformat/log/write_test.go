@@ -13,17 +13,17 @@ import (
 // whose magic is XLOG_UNMOUNT_TYPE, and the cycle stamps hide nothing.
 func TestUnmountRecordRoundTrip(t *testing.T) {
 	uuid := xfsformat.UUID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-	for _, wrapAt := range []int{-1, 0} {
+	for _, wrapAt := range []int{-1, 1} {
 		h := RecHeader{Cycle: 9, Version: Version2, LSN: MakeLSN(9, 700), TailLSN: MakeLSN(9, 690), PrevBlock: 690,
 			NumLogOps: 1, Fmt: FmtLinuxLE, FSUUID: uuid, Size: HeaderCycleSize}
-		raw, err := BuildRecord(h, UnmountRecord(0x1234abcd, binary.LittleEndian), wrapAt)
+		raw, err := BuildRecord(h, UnmountRecord(0x1234abcd, binary.LittleEndian), 1, wrapAt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(raw) != 2*BBSize {
 			t.Fatalf("record of %d bytes, want 2 BBs", len(raw))
 		}
-		if got := BlockCycle(raw[BBSize:]); (wrapAt < 0 && got != 9) || (wrapAt == 0 && got != 10) {
+		if got := BlockCycle(raw[BBSize:]); (wrapAt < 0 && got != 9) || (wrapAt == 1 && got != 10) {
 			t.Errorf("wrapAt %d: data block stamped %d", wrapAt, got)
 		}
 		rec, err := DecodeRecord(700, raw, true)
@@ -47,7 +47,7 @@ func TestUnmountRecordRoundTrip(t *testing.T) {
 	// A block stamped with neither the record's cycle nor the next one
 	// is another write's.
 	h := RecHeader{Cycle: 9, Version: Version2, LSN: MakeLSN(9, 1), NumLogOps: 1, Fmt: FmtLinuxLE}
-	raw, err := BuildRecord(h, make([]byte, 3*BBSize), -1)
+	raw, err := BuildRecord(h, make([]byte, 3*BBSize), 1, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +55,27 @@ func TestUnmountRecordRoundTrip(t *testing.T) {
 	if rec, err := DecodeRecord(1, raw, true); err != nil || len(rec.Problems) == 0 {
 		t.Errorf("a block of cycle 11 in a record of cycle 9: err %v, problems %v", err, rec.Problems)
 	}
-	if _, err := BuildRecord(h, nil, -1); err == nil {
+	if _, err := BuildRecord(h, nil, 1, -1); err == nil {
 		t.Error("an empty record was built")
+	}
+	if _, err := BuildRecord(h, make([]byte, 65*BBSize), 1, -1); err == nil {
+		t.Error("a record of 65 data blocks was built with one header block")
+	}
+	// A record with extended headers, its last blocks past the log's
+	// end: header 2's cycle too.
+	h = RecHeader{Cycle: 3, Version: Version2, LSN: MakeLSN(3, 500), NumLogOps: 1, Fmt: FmtLinuxLE, Size: 2 * HeaderCycleSize}
+	data := UnmountRecord(7, binary.LittleEndian)
+	data = append(data, make([]byte, 100*BBSize)...)
+	raw, err = BuildRecord(h, data, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ExtCycle(raw[BBSize:]) != 4 || BlockCycle(raw[2*BBSize:]) != 4 {
+		t.Errorf("split record: extended header cycle %d, first data block %d", ExtCycle(raw[BBSize:]), BlockCycle(raw[2*BBSize:]))
+	}
+	rec, err := DecodeRecord(500, raw, true)
+	if err != nil || !rec.CRCOK || !rec.IsUnmount() || len(rec.Problems) > 0 {
+		t.Fatalf("a record with an extended header: %v %+v", err, rec)
 	}
 }
 

@@ -65,7 +65,7 @@ func ApplyDetail(ctx context.Context, image string, c Case) (*Applied, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 	defer cancel()
-	cmds := append(append([]string(nil), c.Nav...), fmt.Sprintf("fuzz -d %s %s", c.Field, c.Verb))
+	cmds := append(append([]string(nil), c.Nav...), c.edit())
 	res, err := xfsDB(ctx, image, []string{"-x"}, cmds...)
 	a.Output = res.Output
 	if err != nil {

@@ -53,8 +53,18 @@ func (c Case) Command(image string) string {
 	for _, n := range c.Nav {
 		fmt.Fprintf(&b, " -c '%s'", n)
 	}
-	fmt.Fprintf(&b, " -c 'fuzz -d %s %s' %s", c.Field, c.Verb, image)
+	fmt.Fprintf(&b, " -c '%s' %s", c.edit(), image)
 	return b.String()
+}
+
+// edit is the xfs_db command that corrupts the field: `fuzz -d` with
+// the verb, or, for a verb "=VALUE" (a value chosen rather than drawn),
+// `write -d` of that value.
+func (c Case) edit() string {
+	if v, ok := strings.CutPrefix(c.Verb, "="); ok {
+		return fmt.Sprintf("write -d %s %s", c.Field, v)
+	}
+	return fmt.Sprintf("fuzz -d %s %s", c.Field, c.Verb)
 }
 
 // Key identifies a case across runs (the profile, object, field, verb).

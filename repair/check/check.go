@@ -134,7 +134,7 @@ func (c *AG) rootOf(t xfsformat.BtreeType) (root, levels uint32, ok bool) {
 // checkLSN reports metadata stamped with an LSN ahead of the log's head,
 // which makes xfs_repair format the log and the kernel complain.
 func (c *AG) checkLSN(structure string, block uint32, lsn uint64) {
-	if c.logLSN != 0 && lsn > c.logLSN {
+	if lsnAhead(lsn, c.logLSN) {
 		c.add(structure+".lsn", Corrupt, block, "lsn %d:%d is ahead of the log's head %d:%d",
 			lsn>>32, uint32(lsn), c.logLSN>>32, uint32(c.logLSN))
 	}
@@ -225,6 +225,9 @@ func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 	var logLSN uint64
 	if ls, err := fsys.ReadLogState(fs); err == nil {
 		logLSN = uint64(ls.Cycle)<<32 | uint64(ls.HeadBlock)
+		if content != nil {
+			content.logLSN = logLSN
+		}
 		if !ls.Clean {
 			findings.Addf("log.dirty", Warning, -1, "log", -1, "the log is dirty (%s): the kernel would replay it over what is checked here", ls.Reason)
 		}

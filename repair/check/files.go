@@ -36,6 +36,9 @@ type contentCheck struct {
 	// meets them (one worker scans an AG): no sort needed.
 	inodes []*workspace.Array
 	err    error // a workspace failure: the link-count join is skipped
+	// logLSN is the log's head (logHead): no block may be stamped
+	// ahead of it.
+	logLSN uint64
 }
 
 // Staged records, big-endian so that bytes.Compare sorts by inode.
@@ -145,12 +148,13 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 		return // its forks cannot be trusted to say more
 	}
 	in := &fsys.Inode{Ino: ino, Core: core}
+	lsn := c.lsnChecker(ino, core)
 	// A bmbt walked the way the readers walk it, every rule on (keys
 	// against the blocks below them, siblings, counts): the scan's own
 	// walk only claims the blocks.
 	for _, attr := range []bool{false, true} {
 		if core.ForkFormat(attr) == xfsformat.FmtBtree && (!attr || core.ForkOff != 0) {
-			if _, err := dinode.NewMap(c.fs.InodeFS(), core, attr, c.readFSB).Extents(); err != nil {
+			if _, err := dinode.NewMap(c.fs.InodeFS(), core, attr, lsn.readFSB).Extents(); err != nil {
 				c.add("bmbt.tree", ino, "bmbt", err)
 				return
 			}
@@ -158,14 +162,14 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 	}
 	switch core.FileType() {
 	case xfsformat.ModeDir:
-		c.directory(in)
+		c.directory(in, lsn)
 	case xfsformat.ModeSymlink:
-		if _, err := dinode.Target(c.fs.InodeFS(), core, c.readFSB); err != nil {
+		if _, err := dinode.Target(c.fs.InodeFS(), core, lsn.readFSB); err != nil {
 			c.add("symlink", ino, "symlink", err)
 		}
 	}
 	if core.ForkOff != 0 {
-		c.attributes(in)
+		c.attributes(in, lsn)
 	}
 }
 
@@ -191,7 +195,7 @@ func (c *contentCheck) entry(d uint64, e dir.Entry) {
 }
 
 // directory checks every block of a directory and stages its entries.
-func (c *contentCheck) directory(d *fsys.Inode) {
+func (c *contentCheck) directory(d *fsys.Inode, lsn *lsnChecker) {
 	g := c.dirGeo
 	if d.Format == xfsformat.FmtLocal {
 		fork := d.Fork(false)
@@ -222,11 +226,7 @@ func (c *contentCheck) directory(d *fsys.Inode) {
 		return
 	}
 	daddrs := map[uint32]uint64{}
-	rd := func(dablk uint32) ([]byte, error) {
-		buf, daddr, err := read(dablk)
-		daddrs[dablk] = daddr
-		return buf, err
-	}
+	rd := lsn.reader(read, "dir", daddrs)
 	o := dir.CheckOpts{Owner: d.Ino, ASCIICI: g.ASCIICI, Daddr: func(dablk uint32) uint64 { return daddrs[dablk] }}
 	report := func(err error) { c.add(dirCode(err), d.Ino, "directory", err) }
 	if err := dir.CheckBlocks(g, blocks, rd, o, report, func(e dir.Entry) error {
@@ -254,7 +254,7 @@ func dirCode(err error) string {
 
 // attributes checks an inode's attribute fork, blocks and remote
 // values.
-func (c *contentCheck) attributes(in *fsys.Inode) {
+func (c *contentCheck) attributes(in *fsys.Inode, lsn *lsnChecker) {
 	g := c.dirGeo
 	o := attr.CheckOpts{V5: g.V5, UUID: g.MetaUUID, Owner: in.Ino, ASCIICI: g.ASCIICI,
 		ValidIno: c.fs.ValidIno}
@@ -282,11 +282,7 @@ func (c *contentCheck) attributes(in *fsys.Inode) {
 	}
 	daddrs := map[uint32]uint64{}
 	o.Daddr = func(dablk uint32) uint64 { return daddrs[dablk] }
-	rd := func(dablk uint32) ([]byte, error) {
-		buf, daddr, err := read(dablk)
-		daddrs[dablk] = daddr
-		return buf, err
-	}
+	rd := lsn.reader(read, "attr", daddrs)
 	if err := attr.CheckBlocks(rd, o, report); err != nil {
 		c.add("attr.read", in.Ino, "attributes", err)
 		return
@@ -399,7 +395,7 @@ func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error)
 	if err != nil {
 		return nil, err
 	}
-	c := &contentCheck{fs: fs, findings: findings, dirGeo: g}
+	c := &contentCheck{fs: fs, findings: findings, dirGeo: g, logLSN: logHead(fs)}
 	in, err := xfsformat.DecodeInode(buf)
 	if err != nil {
 		c.add("inode.short", ino, "inode", err)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# logwork.sh MNT [full|light|intents] [STOP]
+# logwork.sh MNT [full|light|intents|settled] [STOP]
 # logwork.sh MNT nearend IMG
 # logwork.sh MNT unlinked STOP PIDFILE
 #
@@ -20,6 +20,8 @@
 # so that what comes next wraps. STOP, when given, ends the workload
 # after that many of its steps (a step ends with a log force or a
 # metadata change): the shutdown points of the replay oracle.
+# "settled" does the steps of "full", then waits for the metadata to be
+# written back, so that a replay meets blocks newer than the log.
 # "unlinked" does the steps of "light", then removes a file that a
 # process it leaves running (its pid in PIDFILE) holds open: after a
 # shutdown, and that process killed, the inode stays on its AGI's
@@ -102,6 +104,13 @@ step
 # Not forced: in the log after a shutdown -f, lost after a plain one.
 : >"$d/unforced"
 step
+if [ "$mode" = settled ]; then
+	# The log worker pushes the AIL every 30 s (xfs_syncd_centisecs):
+	# metadata reaches its blocks, stamped with the LSN of its last
+	# change, while the log's tail still covers older changes to it.
+	sleep 40
+	exit 0
+fi
 [ "$mode" = intents ] || exit 0
 
 # frag FILE: 4 MiB with every other 4 KiB block punched out.

@@ -32,19 +32,21 @@ func (fs *FS) DirGeometry() (*dir.Geometry, error) {
 func (fs *FS) forkBlock(m *dinode.Map, dablk uint32, blocks int) (buf []byte, daddr uint64, err error) {
 	bs := int(fs.Geo.BlockSize)
 	if blocks == 1 {
-		var fsb uint64
-		err = m.Bmap(uint64(dablk), 1, func(p dinode.Mapping) error {
-			if p.Hole {
-				return fmt.Errorf("fork block %d is a hole", dablk)
+		var fsb, run uint64
+		err = m.Bmap(uint64(dablk), readAheadBlocks, func(p dinode.Mapping) error {
+			if run == 0 {
+				if p.Hole {
+					return fmt.Errorf("fork block %d is a hole", dablk)
+				}
+				fsb, run = p.StartBlock, p.Count
 			}
-			fsb = p.StartBlock
-			return nil
+			return errStopBmap
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errStopBmap) {
 			return nil, 0, err
 		}
 		agno, agbno := fs.Geo.SplitFSB(fsb)
-		buf, err = fs.ReadBlock(agno, agbno)
+		buf, err = fs.readRun(agno, agbno, run)
 		return buf, fs.Geo.FSBToDaddr(fsb), err
 	}
 	buf = make([]byte, blocks*bs)
@@ -67,6 +69,29 @@ func (fs *FS) forkBlock(m *dinode.Map, dablk uint32, blocks int) (buf []byte, da
 		return nil
 	})
 	return buf, daddr, err
+}
+
+// readAheadBlocks is how many blocks of an extent a read of one of them
+// brings into the cache (the blocks after it, in the same extent): a
+// directory's or attribute fork's blocks are read in order, and one
+// read of a run costs what one read of a block does.
+const readAheadBlocks = 32
+
+// errStopBmap ends a Bmap at its first mapping.
+var errStopBmap = errors.New("first mapping")
+
+// readRun is ReadBlock of agno/agbno, reading ahead the run of blocks
+// after it, within the AG.
+func (fs *FS) readRun(agno, agbno uint32, run uint64) ([]byte, error) {
+	if err := fs.ValidateAG(agno); err != nil {
+		return nil, err
+	}
+	n := fs.Geo.AGLength(agno)
+	if agbno >= n {
+		return nil, fmt.Errorf("AG %d block %d: %w (AG length %d)", agno, agbno, ErrOutsideAG, n)
+	}
+	run = min(run, uint64(n-agbno), readAheadBlocks)
+	return fs.Cache.ReadRun(fs.Geo.ByteOffset(agno, agbno), int(fs.Geo.BlockSize), int(run))
 }
 
 // dirOf checks that d is a directory and returns what reading it needs.

@@ -79,6 +79,56 @@ func (c *Cache) Read(off int64, n int) ([]byte, error) {
 	return buf, nil
 }
 
+// ReadRun returns the n bytes at off, like Read, and on a miss reads
+// the count units of n bytes from off on with one read, keeping each in
+// the cache as Read would have: read-ahead for blocks that follow each
+// other on disk (a directory's extent). Units already cached keep their
+// buffers.
+func (c *Cache) ReadRun(off int64, n, count int) ([]byte, error) {
+	if count <= 1 || int64(n)*int64(count) > c.limit/4 {
+		return c.Read(off, n)
+	}
+	k := cacheKey{off, n}
+	c.mu.Lock()
+	if e, ok := c.byKey[k]; ok {
+		c.lru.MoveToFront(e)
+		c.hits++
+		buf := e.Value.(*cacheEntry).buf
+		c.mu.Unlock()
+		return buf, nil
+	}
+	c.misses++
+	c.mu.Unlock()
+	run := make([]byte, n*count)
+	if err := c.img.ReadAt(run, off); err != nil {
+		return c.Read(off, n) // past the image's end: the unit alone says
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	first := run[:n:n]
+	// The later units first, so that the one asked for is the most
+	// recent.
+	for i := count - 1; i >= 0; i-- {
+		ki := cacheKey{off + int64(i)*int64(n), n}
+		if e, ok := c.byKey[ki]; ok {
+			if i == 0 {
+				first = e.Value.(*cacheEntry).buf
+			}
+			continue
+		}
+		c.byKey[ki] = c.lru.PushFront(&cacheEntry{ki, run[i*n : (i+1)*n : (i+1)*n]})
+		c.bytes += int64(n)
+	}
+	for c.bytes > c.limit {
+		e := c.lru.Back()
+		ce := e.Value.(*cacheEntry)
+		c.lru.Remove(e)
+		delete(c.byKey, ce.key)
+		c.bytes -= int64(len(ce.buf))
+	}
+	return first, nil
+}
+
 // Invalidate drops every cached buffer that overlaps [off, off+n).
 func (c *Cache) Invalidate(off int64, n int) {
 	c.mu.Lock()

@@ -44,16 +44,9 @@ func NewCache(img *Image, limit int64) *Cache {
 // Read returns n bytes at off, from the cache when present.
 func (c *Cache) Read(off int64, n int) ([]byte, error) {
 	k := cacheKey{off, n}
-	c.mu.Lock()
-	if e, ok := c.byKey[k]; ok {
-		c.lru.MoveToFront(e)
-		c.hits++
-		buf := e.Value.(*cacheEntry).buf
-		c.mu.Unlock()
+	if buf := c.lookup(k); buf != nil {
 		return buf, nil
 	}
-	c.misses++
-	c.mu.Unlock()
 
 	buf := make([]byte, n)
 	if err := c.img.ReadAt(buf, off); err != nil {
@@ -69,6 +62,27 @@ func (c *Cache) Read(off int64, n int) ([]byte, error) {
 	}
 	c.byKey[k] = c.lru.PushFront(&cacheEntry{k, buf})
 	c.bytes += int64(n)
+	c.evict()
+	return buf, nil
+}
+
+// lookup returns the cached buffer of k, or nil, counting the hit or
+// miss.
+func (c *Cache) lookup(k cacheKey) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byKey[k]; ok {
+		c.lru.MoveToFront(e)
+		c.hits++
+		return e.Value.(*cacheEntry).buf
+	}
+	c.misses++
+	return nil
+}
+
+// evict drops the least recent buffers until the cache is within its
+// limit (c.mu held).
+func (c *Cache) evict() {
 	for c.bytes > c.limit {
 		e := c.lru.Back()
 		ce := e.Value.(*cacheEntry)
@@ -76,7 +90,6 @@ func (c *Cache) Read(off int64, n int) ([]byte, error) {
 		delete(c.byKey, ce.key)
 		c.bytes -= int64(len(ce.buf))
 	}
-	return buf, nil
 }
 
 // ReadRun returns the n bytes at off, like Read, and on a miss reads
@@ -89,16 +102,9 @@ func (c *Cache) ReadRun(off int64, n, count int) ([]byte, error) {
 		return c.Read(off, n)
 	}
 	k := cacheKey{off, n}
-	c.mu.Lock()
-	if e, ok := c.byKey[k]; ok {
-		c.lru.MoveToFront(e)
-		c.hits++
-		buf := e.Value.(*cacheEntry).buf
-		c.mu.Unlock()
+	if buf := c.lookup(k); buf != nil {
 		return buf, nil
 	}
-	c.misses++
-	c.mu.Unlock()
 	run := make([]byte, n*count)
 	if err := c.img.ReadAt(run, off); err != nil {
 		return c.Read(off, n) // past the image's end: the unit alone says
@@ -119,13 +125,7 @@ func (c *Cache) ReadRun(off int64, n, count int) ([]byte, error) {
 		c.byKey[ki] = c.lru.PushFront(&cacheEntry{ki, run[i*n : (i+1)*n : (i+1)*n]})
 		c.bytes += int64(n)
 	}
-	for c.bytes > c.limit {
-		e := c.lru.Back()
-		ce := e.Value.(*cacheEntry)
-		c.lru.Remove(e)
-		delete(c.byKey, ce.key)
-		c.bytes -= int64(len(ce.buf))
-	}
+	c.evict()
 	return first, nil
 }
 

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/view"
+	"golang.org/x/sys/unix"
 )
 
 // runCLI runs xfsbox in-process and returns stdout, stderr, exit code.
@@ -79,13 +83,42 @@ func bounded(t *testing.T, d time.Duration, what string, fn func()) {
 	}
 }
 
-func sha(t *testing.T, p string) [32]byte {
+// sha hashes a file's data extents and where they are (holes are
+// skipped, which makes a 1 GiB sparse image quick to hash, and the file
+// is streamed, never held whole): any write changes it.
+func sha(t *testing.T, path string) [32]byte {
 	t.Helper()
-	b, err := os.ReadFile(p)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sha256.Sum256(b)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "size %d\n", st.Size())
+	fd := int(f.Fd())
+	for off := int64(0); off < st.Size(); {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: SEEK_DATA: %v", path, err)
+		}
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			t.Fatalf("%s: SEEK_HOLE: %v", path, err)
+		}
+		fmt.Fprintf(h, "data %d %d\n", data, hole-data)
+		if _, err := io.Copy(h, io.NewSectionReader(f, data, hole-data)); err != nil {
+			t.Fatal(err)
+		}
+		off = hole
+	}
+	return [32]byte(h.Sum(nil))
 }
 
 func xfsDB(t *testing.T, img string, cmds ...string) string {

@@ -8,11 +8,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,42 +262,11 @@ func reopen(img string) (store.JournalOutcome, error) {
 	return out, fs.Close()
 }
 
-// sparseSum hashes a file's data extents and where they are (holes are
-// skipped, which makes a 1 GiB sparse image quick to hash): any write
-// changes it.
+// sparseSum is sha in hex.
 func sparseSum(t *testing.T, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "size %d\n", st.Size())
-	fd := int(f.Fd())
-	for off := int64(0); off < st.Size(); {
-		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
-		if errors.Is(err, unix.ENXIO) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: SEEK_DATA: %v", path, err)
-		}
-		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
-		if err != nil {
-			t.Fatalf("%s: SEEK_HOLE: %v", path, err)
-		}
-		fmt.Fprintf(h, "data %d %d\n", data, hole-data)
-		if _, err := io.Copy(h, io.NewSectionReader(f, data, hole-data)); err != nil {
-			t.Fatal(err)
-		}
-		off = hole
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha(t, path)
+	return hex.EncodeToString(sum[:])
 }
 
 // dirNames lists a directory's entries, sorted.

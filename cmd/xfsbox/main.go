@@ -91,6 +91,9 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
+	if p := os.Getenv("XFSBOX_MEMPROFILE"); p != "" {
+		peakHeapProfile(p)
+	}
 	// XFSBOX_CPUPROFILE=FILE writes a CPU profile of the command (for
 	// developers: go tool pprof FILE).
 	if p := os.Getenv("XFSBOX_CPUPROFILE"); p != "" {

@@ -154,7 +154,7 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 	// walk only claims the blocks.
 	for _, attr := range []bool{false, true} {
 		if core.ForkFormat(attr) == xfsformat.FmtBtree && (!attr || core.ForkOff != 0) {
-			if _, err := dinode.NewMap(c.fs.InodeFS(), core, attr, lsn.readFSB).Extents(); err != nil {
+			if err := dinode.NewMap(c.fs.InodeFS(), core, attr, lsn.readFSB).Walk(0, func(xfsformat.BmbtRec) error { return nil }); err != nil {
 				c.add("bmbt.tree", ino, "bmbt", err)
 				return
 			}

@@ -2,6 +2,7 @@ package fsys
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -50,7 +51,16 @@ func (fs *FS) fork(in *Inode, attr bool) *dinode.Map {
 	k := c.maps[key]
 	c.mu.Unlock()
 	if k == nil || !bytes.Equal(k.root, root) {
-		exts, err := m.Extents()
+		// Collected up to the bound whatever the inode's count says (a
+		// damaged count must not let a huge fork in).
+		var exts []xfsformat.BmbtRec
+		err := m.Walk(0, func(r xfsformat.BmbtRec) error {
+			if len(exts) >= mapCacheRecs/4 {
+				return errTooManyExtents
+			}
+			exts = append(exts, r)
+			return nil
+		})
 		k = &knownMap{root: bytes.Clone(root)}
 		if err == nil {
 			k.exts = exts
@@ -62,6 +72,9 @@ func (fs *FS) fork(in *Inode, attr bool) *dinode.Map {
 	}
 	return m
 }
+
+// errTooManyExtents stops the map cache's walk of a fork past its bound.
+var errTooManyExtents = errors.New("more extents than the map cache keeps")
 
 func (c *mapCache) put(key mapKey, k *knownMap) {
 	c.mu.Lock()

@@ -39,6 +39,9 @@ type contentCheck struct {
 	// logLSN is the log's head (logHead): no block may be stamped
 	// ahead of it.
 	logLSN uint64
+	// logDirty: the log has changes to replay (and the inodes on the
+	// unlinked lists are recovery's to free).
+	logDirty bool
 }
 
 // Staged records, big-endian so that bytes.Compare sorts by inode.
@@ -310,7 +313,8 @@ func (c *contentCheck) metadata(ino uint64) bool {
 // must have as many links as entries name it (".", ".." and the
 // directory's name in its parent count for a directory, as the kernel
 // counts them). An inode in use that no entry names and that has links
-// is an orphan.
+// is an orphan. The join stages the tree's edges for reachability,
+// which follows it.
 func (c *contentCheck) linkCounts(ctx context.Context) error {
 	if c.err != nil {
 		c.findings.Addf("check.links", Warning, -1, "inode", -1, "link counts not checked: %v", c.err)
@@ -352,19 +356,37 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 			}
 		}
 	}
+	g := &edges{rootRank: -1}
+	var gerr error
+	if g.a, gerr = c.ws.NewArray(edgeRecLen); gerr != nil {
+		return gerr
+	}
 	for rec := range allInodes {
 		ino, nlink, ft := binary.BigEndian.Uint64(rec), binary.BigEndian.Uint32(rec[8:]), rec[12]
+		rank := g.n
+		g.n++
+		if ino == c.fs.RootIno() && ft == dir.FtDir {
+			g.rootRank = rank
+		}
 		for ; eok && e.target < ino; eok = load() {
 			notInUse()
 		}
 		var named uint32
 		for ; eok && e.target == ino; eok = load() {
 			named++
+			if !e.dot && gerr == nil {
+				gerr = g.add(e.dir, ino, rank, ft == dir.FtDir)
+			}
 			if (e.ftype != dir.FtUnknown || c.dirGeo.Ftype) && e.ftype != ft && !e.dot {
 				c.add("dir.ftype", e.dir, "directory", fmt.Errorf("the entry for inode %d says file type %d, the inode is of type %d", ino, e.ftype, ft))
 			}
 		}
 		switch {
+		case named == 0 && nlink == 0 && !c.logDirty && !c.metadata(ino):
+			// Removed while open: the unlinked lists' until the kernel's
+			// recovery of a dirty log frees it, a leak with a clean one
+			// (xfs_repair -n: "disconnected inode").
+			c.add("inode.unlinked", ino, "inode", errors.New("in use with no links and no directory entry, and the log is clean: no recovery will free it"))
 		case named == nlink:
 		case named == 0 && c.metadata(ino):
 			// The realtime and quota inodes: the superblock names them.
@@ -377,14 +399,22 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 	for ; eok; eok = load() {
 		notInUse()
 	}
-	return errors.Join(eerr, ierr)
+	if err := errors.Join(eerr, ierr, gerr); err != nil {
+		g.a.Release()
+		return err
+	}
+	stop()
+	return c.reachability(ctx, g, allInodes, &ierr)
 }
 
 // CheckInode checks one inode as xfsbox check does in its scan (the
 // inode's verifiers, its directory, attribute or symlink blocks), and
 // its link count against the entries that name it, found through the
 // paths index (fsys.Paths), for inodes/N/health. A free inode is
-// checked as the scan checks a free slot.
+// checked as the scan checks a free slot. Reachability from the root
+// (inode.unreachable) and the leak of an inode with no links
+// (inode.unlinked) are properties of the whole filesystem: only the
+// whole check (Check) reports them.
 func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error) {
 	findings := &Findings{}
 	buf, err := fs.InodeBytes(ino)

@@ -160,6 +160,26 @@ func (a *Array) Load(i int64, dst []byte) error {
 	return a.rg.readAt(dst[:a.r], i*int64(a.r))
 }
 
+// LoadN copies len(dst)/RecordSize records, from record i on, into dst,
+// whose length must be a multiple of RecordSize: one read of the backing
+// file for a run of records (Load is one read per record).
+func (a *Array) LoadN(i int64, dst []byte) error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	n := int64(len(dst) / a.r)
+	if len(dst)%a.r != 0 || i < 0 || i+n > a.n {
+		return fmt.Errorf("%w: load of %d bytes from record %d, array has %d records of %d bytes", ErrInvalid, len(dst), i, a.n, a.r)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := a.flush(); err != nil {
+		return err
+	}
+	return a.rg.readAt(dst, i*int64(a.r))
+}
+
 // Store overwrites record i with rec, which must be RecordSize bytes. If
 // it fails, the content of record i is unspecified. It is Load the other
 // way round (alike in shape; locate holds what they share).

@@ -1,0 +1,322 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"sort"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat/dir"
+)
+
+// Reachability: every inode in use with links must be reachable from the
+// root through directory entries (not "." or ".."), as xfs_repair's
+// phase 6 walks the tree; an inode in use with no links is on an AGI
+// unlinked list (the kernel frees it at mount, when it recovers them),
+// and the superblock's metadata inodes (realtime, quotas) are named by
+// the superblock. Everything is staged in the workspace: the edges of
+// the tree (the directory entries with their target's rank among the
+// inodes in use, the linkCounts join's by-product), sorted by directory;
+// a breadth-first walk from the root with its queue in a workspace
+// array; the reached set a bitset of one bit per inode in use, indexed
+// by rank, in workspace pages.
+
+// edgeRec: the directory (8), the inode its entry names (8), that
+// inode's rank in the inodes in use (8), 1 if it is a directory (1).
+const edgeRecLen = 25
+
+// edges collects the tree's edges during the link-count join.
+type edges struct {
+	a        *workspace.Array
+	rootRank int64 // -1: the root is not in use
+	n        int64 // the inodes in use (ranks are 0..n-1)
+}
+
+func (g *edges) add(d, target uint64, rank int64, isDir bool) error {
+	var rec [edgeRecLen]byte
+	binary.BigEndian.PutUint64(rec[:], d)
+	binary.BigEndian.PutUint64(rec[8:], target)
+	binary.BigEndian.PutUint64(rec[16:], uint64(rank))
+	if isDir {
+		rec[24] = 1
+	}
+	return g.a.Append(rec[:])
+}
+
+// bitset is a set of bits in a workspace array of pages, a few pages
+// cached in memory (direct-mapped, written back when evicted).
+type bitset struct {
+	a     *workspace.Array
+	cache [bitsetCached]struct {
+		page  int64
+		dirty bool
+		b     []byte
+	}
+}
+
+const (
+	bitsetPage   = 4096
+	bitsetCached = 16
+)
+
+func newBitset(ws *workspace.Workspace, n int64) (*bitset, error) {
+	a, err := ws.NewArray(bitsetPage)
+	if err != nil {
+		return nil, err
+	}
+	zero := make([]byte, bitsetPage)
+	for p := int64(0); p*bitsetPage*8 < n; p++ {
+		if err := a.Append(zero); err != nil {
+			return nil, err
+		}
+	}
+	return &bitset{a: a}, nil
+}
+
+func (s *bitset) page(p int64) ([]byte, *bool, error) {
+	e := &s.cache[p%bitsetCached]
+	if e.b != nil && e.page == p {
+		return e.b, &e.dirty, nil
+	}
+	if e.b == nil {
+		e.b = make([]byte, bitsetPage)
+	} else if e.dirty {
+		if err := s.a.Store(e.page, e.b); err != nil {
+			return nil, nil, err
+		}
+	}
+	e.page, e.dirty = p, false
+	if err := s.a.Load(p, e.b); err != nil {
+		e.b = nil
+		return nil, nil, err
+	}
+	return e.b, &e.dirty, nil
+}
+
+// testAndSet sets bit i and reports whether it was set before.
+func (s *bitset) testAndSet(i int64) (bool, error) {
+	b, dirty, err := s.page(i / (bitsetPage * 8))
+	if err != nil {
+		return false, err
+	}
+	byteAt, mask := i%(bitsetPage*8)/8, byte(1)<<(i%8)
+	was := b[byteAt]&mask != 0
+	if !was {
+		b[byteAt] |= mask
+		*dirty = true
+	}
+	return was, nil
+}
+
+func (s *bitset) get(i int64) (bool, error) {
+	b, _, err := s.page(i / (bitsetPage * 8))
+	if err != nil {
+		return false, err
+	}
+	return b[i%(bitsetPage*8)/8]&(byte(1)<<(i%8)) != 0, nil
+}
+
+func (s *bitset) release() { s.a.Release() }
+
+// edgeRun reads the edges of directory d (sorted by directory) into
+// fn, a run of records read at once.
+func edgeRun(a *workspace.Array, d uint64, buf []byte, fn func(target uint64, rank int64, isDir bool) error) error {
+	n := a.Len()
+	var rec [edgeRecLen]byte
+	var err error
+	lo := int64(sort.Search(int(n), func(i int) bool {
+		if err != nil {
+			return true
+		}
+		if err = a.Load(int64(i), rec[:]); err != nil {
+			return true
+		}
+		return binary.BigEndian.Uint64(rec[:]) >= d
+	}))
+	if err != nil {
+		return err
+	}
+	per := int64(len(buf) / edgeRecLen)
+	for i := lo; i < n; {
+		cnt := min(per, n-i)
+		if err := a.LoadN(i, buf[:cnt*edgeRecLen]); err != nil {
+			return err
+		}
+		for o := int64(0); o < cnt; o++ {
+			r := buf[o*edgeRecLen : (o+1)*edgeRecLen]
+			if binary.BigEndian.Uint64(r) != d {
+				return nil
+			}
+			if err := fn(binary.BigEndian.Uint64(r[8:]), int64(binary.BigEndian.Uint64(r[16:])), r[24] == 1); err != nil {
+				return err
+			}
+		}
+		i += cnt
+	}
+	return nil
+}
+
+// walker is the breadth-first walk over the edges, its queue in the
+// workspace.
+type walker struct {
+	edges, queue *workspace.Array
+	reached      *bitset
+	head         int64
+	buf          []byte
+}
+
+func (w *walker) push(ino uint64) error {
+	var q [8]byte
+	binary.BigEndian.PutUint64(q[:], ino)
+	return w.queue.Append(q[:])
+}
+
+// walk marks the directory ino of rank rank reached, and everything the
+// walk reaches from it; it returns how many inodes it marked besides
+// ino.
+func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error) {
+	if _, err := w.reached.testAndSet(rank); err != nil {
+		return 0, err
+	}
+	if err := w.push(ino); err != nil {
+		return 0, err
+	}
+	var marked int64
+	var q [8]byte
+	for ; w.head < w.queue.Len(); w.head++ {
+		if w.head%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, fmt.Errorf("check: reachability: %w", err)
+			}
+		}
+		if err := w.queue.Load(w.head, q[:]); err != nil {
+			return 0, err
+		}
+		err := edgeRun(w.edges, binary.BigEndian.Uint64(q[:]), w.buf, func(target uint64, rank int64, isDir bool) error {
+			was, err := w.reached.testAndSet(rank)
+			if err != nil || was {
+				return err
+			}
+			marked++
+			if !isDir {
+				return nil
+			}
+			return w.push(target)
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return marked, nil
+}
+
+// reachability walks the tree from the root over the edges the
+// link-count join staged, then reports each directory in use, with
+// links, that the walk did not reach, once per disconnected tree, as
+// xfs_repair's phase 6 does: first the directories no unreached
+// directory names (the tops of cut-off trees), then, in inode order,
+// one directory of each cycle cut off from the root; each report walks
+// what it cut off so that nothing below is reported again. inodes is
+// the join's walk of the inodes in use, in rank order.
+func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.Seq[[]byte], ierr *error) error {
+	defer g.a.Release()
+	if g.rootRank < 0 {
+		return nil // no root to walk from: the root's own findings say why
+	}
+	if err := g.a.Sort(ctx, func(a, b []byte) int { return bytes.Compare(a[:16], b[:16]) }); err != nil {
+		return err
+	}
+	w := &walker{edges: g.a, buf: make([]byte, 512*edgeRecLen)}
+	var err error
+	if w.reached, err = newBitset(c.ws, g.n); err != nil {
+		return err
+	}
+	defer w.reached.release()
+	if w.queue, err = c.ws.NewArray(8); err != nil {
+		return err
+	}
+	defer w.queue.Release()
+	if _, err := w.walk(ctx, c.fs.RootIno(), g.rootRank); err != nil {
+		return err
+	}
+	// named: the inodes an unreached directory names (not itself).
+	named, err := newBitset(c.ws, g.n)
+	if err != nil {
+		return err
+	}
+	defer named.release()
+	unreachedDir := func(rank int64, rec []byte) (bool, error) {
+		ino, nlink, ft := binary.BigEndian.Uint64(rec), binary.BigEndian.Uint32(rec[8:]), rec[12]
+		if ft != dir.FtDir || nlink == 0 || c.metadata(ino) {
+			return false, nil
+		}
+		was, err := w.reached.get(rank)
+		return !was, err
+	}
+	var eerr error
+	nextEdge, stop := iter.Pull(g.a.All(ctx, &eerr))
+	defer stop()
+	edge, eok := nextEdge()
+	rank := int64(-1)
+	for rec := range inodes {
+		rank++
+		ino := binary.BigEndian.Uint64(rec)
+		for ; eok && binary.BigEndian.Uint64(edge) < ino; edge, eok = nextEdge() {
+		}
+		if eok && binary.BigEndian.Uint64(edge) > ino {
+			continue
+		}
+		un, err := unreachedDir(rank, rec)
+		if err != nil {
+			return err
+		}
+		for ; eok && binary.BigEndian.Uint64(edge) == ino; edge, eok = nextEdge() {
+			if un && binary.BigEndian.Uint64(edge[8:]) != ino {
+				if _, err := named.testAndSet(int64(binary.BigEndian.Uint64(edge[16:]))); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	stop()
+	if err := errors.Join(eerr, *ierr); err != nil {
+		return err
+	}
+	for _, tops := range []bool{true, false} {
+		rank := int64(-1)
+		for rec := range inodes {
+			rank++
+			un, err := unreachedDir(rank, rec)
+			if err != nil {
+				return err
+			}
+			if !un {
+				continue
+			}
+			if isNamed, err := named.get(rank); err != nil || (tops && isNamed) {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			ino := binary.BigEndian.Uint64(rec)
+			n, err := w.walk(ctx, ino, rank)
+			if err != nil {
+				return err
+			}
+			how := "no directory names it"
+			if !tops {
+				how = "only directories it leads to name it"
+			}
+			c.add("inode.unreachable", ino, "directory", fmt.Errorf("directory not reachable from the root (inode %d): %s; %d inodes below it are cut off with it", c.fs.RootIno(), how, n))
+		}
+		if *ierr != nil {
+			return *ierr
+		}
+	}
+	return nil
+}

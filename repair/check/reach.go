@@ -23,7 +23,7 @@ import (
 // inodes in use, the linkCounts join's by-product), sorted by directory;
 // a breadth-first walk from the root with its queue in a workspace
 // array; the reached set a bitset of one bit per inode in use, indexed
-// by rank, in workspace pages.
+// by rank (workspace.Bitset).
 
 // edgeRec: the directory (8), the inode its entry names (8), that
 // inode's rank in the inodes in use (8), 1 if it is a directory (1).
@@ -46,81 +46,6 @@ func (g *edges) add(d, target uint64, rank int64, isDir bool) error {
 	}
 	return g.a.Append(rec[:])
 }
-
-// bitset is a set of bits in a workspace array of pages, a few pages
-// cached in memory (direct-mapped, written back when evicted).
-type bitset struct {
-	a     *workspace.Array
-	cache [bitsetCached]struct {
-		page  int64
-		dirty bool
-		b     []byte
-	}
-}
-
-const (
-	bitsetPage   = 4096
-	bitsetCached = 16
-)
-
-func newBitset(ws *workspace.Workspace, n int64) (*bitset, error) {
-	a, err := ws.NewArray(bitsetPage)
-	if err != nil {
-		return nil, err
-	}
-	zero := make([]byte, bitsetPage)
-	for p := int64(0); p*bitsetPage*8 < n; p++ {
-		if err := a.Append(zero); err != nil {
-			return nil, err
-		}
-	}
-	return &bitset{a: a}, nil
-}
-
-func (s *bitset) page(p int64) ([]byte, *bool, error) {
-	e := &s.cache[p%bitsetCached]
-	if e.b != nil && e.page == p {
-		return e.b, &e.dirty, nil
-	}
-	if e.b == nil {
-		e.b = make([]byte, bitsetPage)
-	} else if e.dirty {
-		if err := s.a.Store(e.page, e.b); err != nil {
-			return nil, nil, err
-		}
-	}
-	e.page, e.dirty = p, false
-	if err := s.a.Load(p, e.b); err != nil {
-		e.b = nil
-		return nil, nil, err
-	}
-	return e.b, &e.dirty, nil
-}
-
-// testAndSet sets bit i and reports whether it was set before.
-func (s *bitset) testAndSet(i int64) (bool, error) {
-	b, dirty, err := s.page(i / (bitsetPage * 8))
-	if err != nil {
-		return false, err
-	}
-	byteAt, mask := i%(bitsetPage*8)/8, byte(1)<<(i%8)
-	was := b[byteAt]&mask != 0
-	if !was {
-		b[byteAt] |= mask
-		*dirty = true
-	}
-	return was, nil
-}
-
-func (s *bitset) get(i int64) (bool, error) {
-	b, _, err := s.page(i / (bitsetPage * 8))
-	if err != nil {
-		return false, err
-	}
-	return b[i%(bitsetPage*8)/8]&(byte(1)<<(i%8)) != 0, nil
-}
-
-func (s *bitset) release() { s.a.Release() }
 
 // edgeRun reads the edges of directory d (sorted by directory) into
 // fn, a run of records read at once.
@@ -164,7 +89,7 @@ func edgeRun(a *workspace.Array, d uint64, buf []byte, fn func(target uint64, ra
 // workspace.
 type walker struct {
 	edges, queue *workspace.Array
-	reached      *bitset
+	reached      *workspace.Bitset
 	head         int64
 	buf          []byte
 }
@@ -179,7 +104,7 @@ func (w *walker) push(ino uint64) error {
 // walk reaches from it; it returns how many inodes it marked besides
 // ino.
 func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error) {
-	if _, err := w.reached.testAndSet(rank); err != nil {
+	if _, err := w.reached.TestAndSet(rank); err != nil {
 		return 0, err
 	}
 	if err := w.push(ino); err != nil {
@@ -197,7 +122,7 @@ func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error
 			return 0, err
 		}
 		err := edgeRun(w.edges, binary.BigEndian.Uint64(q[:]), w.buf, func(target uint64, rank int64, isDir bool) error {
-			was, err := w.reached.testAndSet(rank)
+			was, err := w.reached.TestAndSet(rank)
 			if err != nil || was {
 				return err
 			}
@@ -232,10 +157,10 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 	}
 	w := &walker{edges: g.a, buf: make([]byte, 512*edgeRecLen)}
 	var err error
-	if w.reached, err = newBitset(c.ws, g.n); err != nil {
+	if w.reached, err = c.ws.NewBitset(g.n); err != nil {
 		return err
 	}
-	defer w.reached.release()
+	defer w.reached.Release()
 	if w.queue, err = c.ws.NewArray(8); err != nil {
 		return err
 	}
@@ -244,17 +169,17 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 		return err
 	}
 	// named: the inodes an unreached directory names (not itself).
-	named, err := newBitset(c.ws, g.n)
+	named, err := c.ws.NewBitset(g.n)
 	if err != nil {
 		return err
 	}
-	defer named.release()
+	defer named.Release()
 	unreachedDir := func(rank int64, rec []byte) (bool, error) {
 		ino, nlink, ft := binary.BigEndian.Uint64(rec), binary.BigEndian.Uint32(rec[8:]), rec[12]
 		if ft != dir.FtDir || nlink == 0 || c.metadata(ino) {
 			return false, nil
 		}
-		was, err := w.reached.get(rank)
+		was, err := w.reached.Test(rank)
 		return !was, err
 	}
 	var eerr error
@@ -276,7 +201,7 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 		}
 		for ; eok && binary.BigEndian.Uint64(edge) == ino; edge, eok = nextEdge() {
 			if un && binary.BigEndian.Uint64(edge[8:]) != ino {
-				if _, err := named.testAndSet(int64(binary.BigEndian.Uint64(edge[16:]))); err != nil {
+				if _, err := named.TestAndSet(int64(binary.BigEndian.Uint64(edge[16:]))); err != nil {
 					return err
 				}
 			}
@@ -297,7 +222,7 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 			if !un {
 				continue
 			}
-			if isNamed, err := named.get(rank); err != nil || (tops && isNamed) {
+			if isNamed, err := named.Test(rank); err != nil || (tops && isNamed) {
 				if err != nil {
 					return err
 				}

@@ -90,7 +90,7 @@ func (c *contentCheck) add(code string, ino uint64, structure string, err error)
 	if errors.As(err, &fe) && fe.Block >= 0 {
 		ag, blk = fe.AG, fe.Block
 	}
-	c.findings.Add(Finding{Code: code, Severity: Corrupt, AG: ag, Structure: structure, Block: blk,
+	c.findings.Add(Finding{Code: code, Severity: Corrupt, AG: ag, Structure: structure, Block: blk, Ino: ino,
 		Message: fmt.Sprintf("inode %d: %v", ino, err)})
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"sync"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
@@ -147,8 +148,10 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 	binary.BigEndian.PutUint32(rec[8:], core.LinkCount())
 	rec[12] = ftypeOf(core.Mode)
 	c.stageInode(ino, rec[:])
-	if len(reported) > 0 {
-		return // its forks cannot be trusted to say more
+	for code := range reported {
+		if !forkNeutral(code, core) {
+			return // its forks cannot be trusted to say more
+		}
 	}
 	in := &fsys.Inode{Ino: ino, Core: core}
 	lsn := c.lsnChecker(ino, core)
@@ -174,6 +177,20 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 	if core.ForkOff != 0 {
 		c.attributes(in, lsn)
 	}
+}
+
+// forkNeutral reports whether an inode's finding leaves its forks to
+// be read (xfs_repair's rules on fields no fork depends on), so that its
+// directory's entries still count.
+func forkNeutral(code string, core *dinode.Core) bool {
+	switch code {
+	case "inode.next_unlinked", "inode.onlink", "inode.v3_pad", "inode.nrext64_pad":
+		return true
+	case "inode.aformat":
+		return core.ForkOff == 0
+	}
+	f, _, _ := strings.Cut(strings.TrimPrefix(code, "inode."), ".")
+	return f == "atime" || f == "mtime" || f == "ctime" || f == "crtime"
 }
 
 func (c *contentCheck) readFSB(fsb uint64) ([]byte, error) {

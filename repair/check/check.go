@@ -184,6 +184,7 @@ func Check(ctx context.Context, fs *fsys.FS, opts CheckOptions) (*CheckResult, e
 		return nil, err
 	}
 	checkSuperblocks(fs, checks, opts.AGs.All(), findings)
+	noteQuotaInodes(fs, findings)
 	return res, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"sync"
 
@@ -320,15 +321,12 @@ func (c *contentCheck) attributes(in *fsys.Inode, lsn *lsnChecker) {
 }
 
 // metadata reports whether the superblock names ino as one of its
-// metadata inodes (realtime bitmap and summary, quotas).
+// metadata inodes (realtime bitmap and summary, and quotas when the
+// quota bit says its quota inodes count: xfs_repair -n calls a quota
+// inode without it disconnected).
 func (c *contentCheck) metadata(ino uint64) bool {
 	sb := c.fs.SB
-	for _, m := range []uint64{sb.RBMIno, sb.RSumIno, sb.UQuotIno, sb.GQuotIno, sb.PQuotIno} {
-		if ino == m && m != 0 && m != ^uint64(0) {
-			return true
-		}
-	}
-	return false
+	return ino == sb.RBMIno || ino == sb.RSumIno || slices.Contains(quotaInodes(sb), ino)
 }
 
 // linkCounts joins the staged entries with the staged inodes: every
@@ -398,7 +396,7 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 		for ; eok && e.target == ino; eok = load() {
 			named++
 			if !e.dot && gerr == nil {
-				gerr = g.add(e.dir, ino, rank, ft == dir.FtDir)
+				gerr = g.add(e.dir, ino, rank, ft)
 			}
 			if (e.ftype != dir.FtUnknown || c.dirGeo.Ftype) && e.ftype != ft && !e.dot {
 				c.add("dir.ftype", e.dir, "directory", fmt.Errorf("the entry for inode %d says file type %d, the inode is of type %d", ino, e.ftype, ft))

@@ -26,7 +26,8 @@ import (
 // by rank (workspace.Bitset).
 
 // edgeRec: the directory (8), the inode its entry names (8), that
-// inode's rank in the inodes in use (8), 1 if it is a directory (1).
+// inode's rank in the inodes in use (8), its file type (1, as an entry
+// names it: dir.FtDir for a directory).
 const edgeRecLen = 25
 
 // edges collects the tree's edges during the link-count join.
@@ -36,15 +37,10 @@ type edges struct {
 	n        int64 // the inodes in use (ranks are 0..n-1)
 }
 
-func (g *edges) add(d, target uint64, rank int64, isDir bool) error {
-	var rec [edgeRecLen]byte
-	binary.BigEndian.PutUint64(rec[:], d)
-	binary.BigEndian.PutUint64(rec[8:], target)
-	binary.BigEndian.PutUint64(rec[16:], uint64(rank))
-	if isDir {
-		rec[24] = 1
-	}
-	return g.a.Append(rec[:])
+func (g *edges) add(d, target uint64, rank int64, ft uint8) error {
+	be := binary.BigEndian
+	rec := be.AppendUint64(be.AppendUint64(be.AppendUint64(make([]byte, 0, edgeRecLen), d), target), uint64(rank))
+	return g.a.Append(append(rec, ft))
 }
 
 // edgeRun reads the edges of directory d (sorted by directory) into
@@ -76,7 +72,7 @@ func edgeRun(a *workspace.Array, d uint64, buf []byte, fn func(target uint64, ra
 			if binary.BigEndian.Uint64(r) != d {
 				return nil
 			}
-			if err := fn(binary.BigEndian.Uint64(r[8:]), int64(binary.BigEndian.Uint64(r[16:])), r[24] == 1); err != nil {
+			if err := fn(binary.BigEndian.Uint64(r[8:]), int64(binary.BigEndian.Uint64(r[16:])), r[24] == dir.FtDir); err != nil {
 				return err
 			}
 		}
@@ -110,8 +106,7 @@ func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error
 	if err := w.push(ino); err != nil {
 		return 0, err
 	}
-	var marked int64
-	var q [8]byte
+	marked, q := int64(0), [8]byte{}
 	for ; w.head < w.queue.Len(); w.head++ {
 		if w.head%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -233,10 +228,7 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 			if err != nil {
 				return err
 			}
-			how := "no directory names it"
-			if !tops {
-				how = "only directories it leads to name it"
-			}
+			how := map[bool]string{true: "no directory names it", false: "only directories it leads to name it"}[tops]
 			c.add("inode.unreachable", ino, "directory", fmt.Errorf("directory not reachable from the root (inode %d): %s; %d inodes below it are cut off with it", c.fs.RootIno(), how, n))
 		}
 		if *ierr != nil {

@@ -29,6 +29,29 @@ func entryField(t *testing.T, img, name string, nav ...string) string {
 	return ""
 }
 
+// xfsdbWrite runs the xfs_db commands cmds on img, in expert mode.
+func xfsdbWrite(t *testing.T, img string, cmds []string) {
+	t.Helper()
+	args := []string{"-x"}
+	for _, c := range cmds {
+		args = append(args, "-c", c)
+	}
+	if out, err := exec.Command("xfs_db", append(args, img)...).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
+
+// unnameEmpty returns the xfs_db commands that make files/empty's entry
+// name files/tail-hole instead (its link count one up), leaving
+// files/empty with its link and no entry, and files/empty's inode.
+func unnameEmpty(t *testing.T, img string) (uint64, []string) {
+	const files = "/ag0/fmt/files"
+	empty, tail := inoOf(t, img, files+"/empty"), inoOf(t, img, files+"/tail-hole")
+	f := entryField(t, img, "empty", "path "+files)
+	return empty, []string{"path " + files, "write " + f + ".inumber.i4 " + strconv.FormatUint(tail, 10),
+		"inode " + strconv.FormatUint(tail, 10), "write core.nlinkv2 " + strconv.FormatUint(nlinkOf(t, img, tail)+1, 10)}
+}
+
 // nlinkOf is the link count xfs_db prints for inode ino.
 func nlinkOf(t *testing.T, img string, ino uint64) uint64 {
 	t.Helper()
@@ -103,13 +126,7 @@ func TestCheckReachability(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			img := testimg.Copy(t, "allfeatures")
 			cmds, want := tc.damage(t, img)
-			args := []string{"-x"}
-			for _, c := range cmds {
-				args = append(args, "-c", c)
-			}
-			if out, err := exec.Command("xfs_db", append(args, img)...).CombinedOutput(); err != nil {
-				t.Fatalf("%v: %s", err, out)
-			}
+			xfsdbWrite(t, img, cmds)
 			clean, out := judge.XfsRepairN(t, img)
 			if clean {
 				t.Fatal("xfs_repair -n finds the damage clean: the case proves nothing")
@@ -150,14 +167,8 @@ func TestCheckUnlinked(t *testing.T) {
 	for _, onList := range []bool{true, false} {
 		t.Run("onlist="+strconv.FormatBool(onList), func(t *testing.T) {
 			img := testimg.Copy(t, "allfeatures")
-			// files/empty's entry names files/tail-hole instead; files/empty
-			// keeps no link.
-			const files = "/ag0/fmt/files"
-			empty, tail := inoOf(t, img, files+"/empty"), inoOf(t, img, files+"/tail-hole")
-			f := entryField(t, img, "empty", "path "+files)
-			cmds := []string{"path " + files, "write " + f + ".inumber.i4 " + strconv.FormatUint(tail, 10),
-				"inode " + strconv.FormatUint(tail, 10), "write core.nlinkv2 " + strconv.FormatUint(nlinkOf(t, img, tail)+1, 10),
-				"inode " + strconv.FormatUint(empty, 10), "write core.nlinkv2 0"}
+			empty, cmds := unnameEmpty(t, img)
+			cmds = append(cmds, "inode "+strconv.FormatUint(empty, 10), "write core.nlinkv2 0")
 			if onList {
 				var part [2]uint64 // the AG, the inode in it, as xfs_db converts them
 				for i, unit := range []string{"agno", "agino"} {
@@ -171,13 +182,7 @@ func TestCheckUnlinked(t *testing.T) {
 				}
 				cmds = append(cmds, "agi "+strconv.FormatUint(part[0], 10), "write unlinked["+strconv.FormatUint(part[1]%64, 10)+"] "+strconv.FormatUint(part[1], 10))
 			}
-			args := []string{"-x"}
-			for _, c := range cmds {
-				args = append(args, "-c", c)
-			}
-			if out, err := exec.Command("xfs_db", append(args, img)...).CombinedOutput(); err != nil {
-				t.Fatalf("%v: %s", err, out)
-			}
+			xfsdbWrite(t, img, cmds)
 			if _, out := judge.XfsRepairN(t, img); !strings.Contains(out, "disconnected inode "+strconv.FormatUint(empty, 10)) {
 				t.Fatalf("xfs_repair -n does not call inode %d disconnected:\n%s", empty, out)
 			}
@@ -195,4 +200,42 @@ func TestCheckUnlinked(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestCheckQuotaInodes: a superblock naming a user quota inode (a file
+// no entry names: files/empty, its entry re-pointed; the kernel here
+// has no quota support to make a real one) with the quota bit set gets
+// a warning naming the inode, and nothing else, as xfs_repair -n finds
+// nothing; without the bit the inode is an orphan, as xfs_repair -n
+// calls it disconnected.
+func TestCheckQuotaInodes(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	for _, bit := range []bool{true, false} {
+		t.Run("quotabit="+strconv.FormatBool(bit), func(t *testing.T) {
+			img := testimg.Copy(t, "allfeatures")
+			version := printUint(t, img, "versionnum", "sb 0")
+			if bit {
+				version |= 0x40
+			} else {
+				version &^= 0x40
+			}
+			empty, cmds := unnameEmpty(t, img)
+			cmds = append(cmds, "sb 0", "write uquotino "+strconv.FormatUint(empty, 10), "write qflags 1", "write versionnum "+strconv.FormatUint(version, 10))
+			xfsdbWrite(t, img, cmds)
+			want := "inode.orphan"
+			if bit {
+				want = "quota.present"
+				judge.RequireClean(t, img, "a user quota inode")
+			} else if _, out := judge.XfsRepairN(t, img); !strings.Contains(out, "disconnected inode "+strconv.FormatUint(empty, 10)) {
+				t.Fatalf("xfs_repair -n does not call inode %d disconnected:\n%s", empty, out)
+			}
+			got := checkImage(t, img)
+			if len(got) != 1 || got[0].Code != want || got[0].Ino != empty {
+				t.Errorf("check: %v, want %s of inode %d alone", got, want, empty)
+			}
+			if bit && got[0].Severity != Warning {
+				t.Errorf("%v: not a warning", got[0])
+			}
+		})
+	}
 }

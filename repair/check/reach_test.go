@@ -66,10 +66,6 @@ func nlinkOf(t *testing.T, img string, ino uint64) uint64 {
 func TestCheckReachability(t *testing.T) {
 	testimg.Require(t, "xfsprogs")
 	const fmtDirs = "/ag0/fmt/dirs"
-	type edit struct {
-		img string
-		cmd []string
-	}
 	// repoint makes the entry name of directory dirPath (nav: how to
 	// reach its entries from the inode) name ino with file type ft.
 	repoint := func(t *testing.T, img, dirPath, name string, ino uint64, ft int, nav ...string) []string {

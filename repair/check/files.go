@@ -210,7 +210,7 @@ func (c *contentCheck) entry(d uint64, e dir.Entry) {
 	binary.BigEndian.PutUint64(rec[8:], d)
 	rec[16] = e.Ftype
 	if string(e.Name) == "." || string(e.Name) == ".." {
-		rec[17] = 1
+		rec[17] = byte(len(e.Name)) // 2: "..", for reachability
 	}
 	c.stage(c.entries, rec[:])
 }
@@ -351,13 +351,13 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 	type entryRec struct {
 		target, dir uint64
 		ftype       uint8
-		dot         bool
+		dot         uint8 // 1: ".", 2: ".."
 	}
 	var e entryRec
 	load := func() bool {
 		b, ok := nextEntry()
 		if ok {
-			e = entryRec{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), b[16], b[17] == 1}
+			e = entryRec{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), b[16], b[17]}
 		}
 		return ok
 	}
@@ -395,10 +395,14 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 		var named uint32
 		for ; eok && e.target == ino; eok = load() {
 			named++
-			if !e.dot && gerr == nil {
+			switch {
+			case gerr != nil || e.dot == 1:
+			case e.dot == 2:
+				gerr = g.add(e.dir, ino, rank, dotdot)
+			default:
 				gerr = g.add(e.dir, ino, rank, ft)
 			}
-			if (e.ftype != dir.FtUnknown || c.dirGeo.Ftype) && e.ftype != ft && !e.dot {
+			if (e.ftype != dir.FtUnknown || c.dirGeo.Ftype) && e.ftype != ft && e.dot == 0 {
 				c.add("dir.ftype", e.dir, "directory", fmt.Errorf("the entry for inode %d says file type %d, the inode is of type %d", ino, e.ftype, ft))
 			}
 		}

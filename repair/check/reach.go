@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"sort"
 
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat/dir"
@@ -23,12 +22,17 @@ import (
 // inodes in use, the linkCounts join's by-product), sorted by directory;
 // a breadth-first walk from the root with its queue in a workspace
 // array; the reached set a bitset of one bit per inode in use, indexed
-// by rank (workspace.Bitset).
+// by rank (workspace.Bitset). The walk also sees that each directory
+// has one parent: the entry it is first reached by in the directory its
+// ".." names (dir.parent), as xfs_repair's phase 6 does.
 
 // edgeRec: the directory (8), the inode its entry names (8), that
 // inode's rank in the inodes in use (8), its file type (1, as an entry
-// names it: dir.FtDir for a directory).
+// names it: dir.FtDir for a directory; dotdot for a directory's "..",
+// which names its parent).
 const edgeRecLen = 25
+
+const dotdot = 0xff
 
 // edges collects the tree's edges during the link-count join.
 type edges struct {
@@ -43,70 +47,33 @@ func (g *edges) add(d, target uint64, rank int64, ft uint8) error {
 	return g.a.Append(append(rec, ft))
 }
 
-// edgeRun reads the edges of directory d (sorted by directory) into
-// fn, a run of records read at once.
-func edgeRun(a *workspace.Array, d uint64, buf []byte, fn func(target uint64, rank int64, isDir bool) error) error {
-	n := a.Len()
-	var rec [edgeRecLen]byte
-	var err error
-	lo := int64(sort.Search(int(n), func(i int) bool {
-		if err != nil {
-			return true
-		}
-		if err = a.Load(int64(i), rec[:]); err != nil {
-			return true
-		}
-		return binary.BigEndian.Uint64(rec[:]) >= d
-	}))
-	if err != nil {
-		return err
-	}
-	per := int64(len(buf) / edgeRecLen)
-	for i := lo; i < n; {
-		cnt := min(per, n-i)
-		if err := a.LoadN(i, buf[:cnt*edgeRecLen]); err != nil {
-			return err
-		}
-		for o := int64(0); o < cnt; o++ {
-			r := buf[o*edgeRecLen : (o+1)*edgeRecLen]
-			if binary.BigEndian.Uint64(r) != d {
-				return nil
-			}
-			if err := fn(binary.BigEndian.Uint64(r[8:]), int64(binary.BigEndian.Uint64(r[16:])), r[24] == dir.FtDir); err != nil {
-				return err
-			}
-		}
-		i += cnt
-	}
-	return nil
-}
-
-// walker is the breadth-first walk over the edges, its queue in the
-// workspace.
+// walker is the breadth-first walk over the edges, its queue of
+// (directory, the directory it was reached from) in the workspace.
 type walker struct {
+	c            *contentCheck
 	edges, queue *workspace.Array
 	reached      *workspace.Bitset
 	head         int64
 	buf          []byte
 }
 
-func (w *walker) push(ino uint64) error {
-	var q [8]byte
-	binary.BigEndian.PutUint64(q[:], ino)
-	return w.queue.Append(q[:])
+func (w *walker) push(ino, from uint64) error {
+	be := binary.BigEndian
+	return w.queue.Append(be.AppendUint64(be.AppendUint64(make([]byte, 0, 16), ino), from))
 }
 
 // walk marks the directory ino of rank rank reached, and everything the
 // walk reaches from it; it returns how many inodes it marked besides
-// ino.
+// ino. A directory reached again through another entry, or whose ".."
+// does not name the directory it was reached from, is reported.
 func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error) {
 	if _, err := w.reached.TestAndSet(rank); err != nil {
 		return 0, err
 	}
-	if err := w.push(ino); err != nil {
+	if err := w.push(ino, ino); err != nil {
 		return 0, err
 	}
-	marked, q := int64(0), [8]byte{}
+	marked, q := int64(0), [16]byte{}
 	for ; w.head < w.queue.Len(); w.head++ {
 		if w.head%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -116,16 +83,28 @@ func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error
 		if err := w.queue.Load(w.head, q[:]); err != nil {
 			return 0, err
 		}
-		err := edgeRun(w.edges, binary.BigEndian.Uint64(q[:]), w.buf, func(target uint64, rank int64, isDir bool) error {
-			was, err := w.reached.TestAndSet(rank)
-			if err != nil || was {
-				return err
-			}
-			marked++
-			if !isDir {
+		d, from := binary.BigEndian.Uint64(q[:]), binary.BigEndian.Uint64(q[8:])
+		err := w.edges.VisitPrefix(q[:8], w.buf, func(r []byte) error {
+			target, rank, ft := binary.BigEndian.Uint64(r[8:]), int64(binary.BigEndian.Uint64(r[16:])), r[24]
+			if ft == dotdot {
+				if target != from && from != d {
+					w.c.add("dir.parent", d, "directory", fmt.Errorf("\"..\" names inode %d, but the entry it is reached by is in directory %d", target, from))
+				}
 				return nil
 			}
-			return w.push(target)
+			was, err := w.reached.TestAndSet(rank)
+			if err != nil || (was && ft != dir.FtDir) {
+				return err
+			}
+			if was {
+				w.c.add("dir.parent", d, "directory", fmt.Errorf("an entry names directory %d, which another entry names: a directory has one parent", target))
+				return nil
+			}
+			marked++
+			if ft != dir.FtDir {
+				return nil
+			}
+			return w.push(target, d)
 		})
 		if err != nil {
 			return 0, err
@@ -150,13 +129,13 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 	if err := g.a.Sort(ctx, func(a, b []byte) int { return bytes.Compare(a[:16], b[:16]) }); err != nil {
 		return err
 	}
-	w := &walker{edges: g.a, buf: make([]byte, 512*edgeRecLen)}
+	w := &walker{c: c, edges: g.a, buf: make([]byte, 512*edgeRecLen)}
 	var err error
 	if w.reached, err = c.ws.NewBitset(g.n); err != nil {
 		return err
 	}
 	defer w.reached.Release()
-	if w.queue, err = c.ws.NewArray(8); err != nil {
+	if w.queue, err = c.ws.NewArray(16); err != nil {
 		return err
 	}
 	defer w.queue.Release()
@@ -195,7 +174,7 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 			return err
 		}
 		for ; eok && binary.BigEndian.Uint64(edge) == ino; edge, eok = nextEdge() {
-			if un && binary.BigEndian.Uint64(edge[8:]) != ino {
+			if un && binary.BigEndian.Uint64(edge[8:]) != ino && edge[24] != dotdot {
 				if _, err := named.TestAndSet(int64(binary.BigEndian.Uint64(edge[16:]))); err != nil {
 					return err
 				}

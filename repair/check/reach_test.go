@@ -62,7 +62,10 @@ func nlinkOf(t *testing.T, img string, ino uint64) uint64 {
 // link count made consistent by hand (so that only the walk from the
 // root can see it), judged by xfs_repair -n's phase 6: a tree cut off
 // from its parent is reported once, at its top; a cycle of directories
-// cut off is reported once, with the directories cut off below it.
+// cut off is reported once, with the directories cut off below it, and
+// its directories' ".." against the entries that name them
+// (dir.parent); a directory with a second name, its ".." naming one of
+// the two, is a dir.parent too.
 func TestCheckReachability(t *testing.T) {
 	testimg.Require(t, "xfsprogs")
 	const fmtDirs = "/ag0/fmt/dirs"
@@ -84,11 +87,14 @@ func TestCheckReachability(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
+		// parent: the check must report dir.parent, and xfs_repair -n
+		// an entry against a "..".
+		parent bool
 		// damage returns the xfs_db commands and the directories the
-		// check must report.
+		// check must call unreachable.
 		damage func(t *testing.T, img string) ([]string, []uint64)
 	}{
-		{"cut off", func(t *testing.T, img string) ([]string, []uint64) {
+		{"cut off", false, func(t *testing.T, img string) ([]string, []uint64) {
 			// dirs/block's entry names files/empty instead: the block
 			// directory and its subdir are cut off, their "..", still
 			// name their parents.
@@ -98,7 +104,7 @@ func TestCheckReachability(t *testing.T) {
 			cmds = append(cmds, nlink(t, img, block, -1)...)
 			return cmds, []uint64{block}
 		}},
-		{"cycle", func(t *testing.T, img string) ([]string, []uint64) {
+		{"cycle", true, func(t *testing.T, img string) ([]string, []uint64) {
 			// dirs/short and dirs/block name each other instead of
 			// their subdirectories, and dirs names files in their place.
 			short, block := inoOf(t, img, fmtDirs+"/short"), inoOf(t, img, fmtDirs+"/block")
@@ -118,6 +124,14 @@ func TestCheckReachability(t *testing.T) {
 			// The two subdirectories cut off, and the cycle once.
 			return cmds, []uint64{sdir, bsub, min(short, block)}
 		}},
+		{"second name", true, func(t *testing.T, img string) ([]string, []uint64) {
+			// files/linked (three names) loses its files/ one to
+			// dirs/short/dir, whose ".." still names dirs/short.
+			linked, sdir := inoOf(t, img, "/ag0/fmt/files/linked"), inoOf(t, img, fmtDirs+"/short/dir")
+			cmds := repoint(t, img, "/ag0/fmt/files", "linked", sdir, 2)
+			cmds = append(cmds, nlink(t, img, linked, -1)...)
+			return append(cmds, nlink(t, img, sdir, 1)...), nil
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := testimg.Copy(t, "allfeatures")
@@ -132,12 +146,17 @@ func TestCheckReachability(t *testing.T) {
 					t.Errorf("xfs_repair -n does not call directory %d disconnected:\n%s", ino, out)
 				}
 			}
+			if tc.parent && !strings.Contains(out, "already connected") && !strings.Contains(out, "consistent with ..") {
+				t.Errorf("xfs_repair -n does not hold an entry against a \"..\":\n%s", out)
+			}
 			var got []uint64
+			parent := false
 			for _, f := range checkImage(t, img) {
-				switch f.Code {
-				case "inode.unreachable":
-					ino, _ := strconv.ParseUint(strings.TrimSuffix(strings.Fields(f.Message)[1], ":"), 10, 64)
-					got = append(got, ino)
+				switch {
+				case f.Code == "inode.unreachable":
+					got = append(got, f.Ino)
+				case f.Code == "dir.parent" && tc.parent:
+					parent = true
 				default:
 					// The counts were made consistent: only the walk sees it.
 					t.Errorf("finding besides reachability: %v", f)
@@ -147,6 +166,9 @@ func TestCheckReachability(t *testing.T) {
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
 				t.Errorf("unreachable directories %v, want %v", got, want)
+			}
+			if parent != tc.parent {
+				t.Errorf("dir.parent reported: %v, want %v", parent, tc.parent)
 			}
 		})
 	}

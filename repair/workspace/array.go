@@ -3,10 +3,12 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"sort"
 )
 
 const (
@@ -272,4 +274,44 @@ func (a *Array) Release() {
 	a.n, a.flushed = 0, 0
 	a.wbuf, a.rbuf = nil, nil
 	a.err = fmt.Errorf("workspace: array released: %w", ErrClosed)
+}
+
+// VisitPrefix calls fn, in index order, for each record that begins
+// with prefix, in an array sorted so that they are together and after
+// every smaller record (by bytes.Compare of their first len(prefix)
+// bytes): a binary search of Loads finds the first, then runs of them
+// are read into buf (at least one record long) at once. rec is only
+// valid during the call.
+func (a *Array) VisitPrefix(prefix, buf []byte, fn func(rec []byte) error) error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	if len(prefix) > a.r || len(buf) < a.r {
+		return fmt.Errorf("%w: prefix of %d bytes or buffer of %d for %d-byte records", ErrInvalid, len(prefix), len(buf), a.r)
+	}
+	rec := make([]byte, a.r)
+	var err error
+	i := int64(sort.Search(int(a.n), func(i int) bool {
+		if err == nil {
+			err = a.Load(int64(i), rec)
+		}
+		return err != nil || bytes.Compare(rec[:len(prefix)], prefix) >= 0
+	}))
+	per := int64(len(buf) / a.r)
+	for ; err == nil && i < a.n; i += per {
+		cnt := min(per, a.n-i)
+		if err = a.LoadN(i, buf[:cnt*int64(a.r)]); err != nil {
+			break
+		}
+		for o := int64(0); o < cnt; o++ {
+			r := buf[o*int64(a.r) : (o+1)*int64(a.r)]
+			if !bytes.HasPrefix(r, prefix) {
+				return nil
+			}
+			if err = fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return err
 }

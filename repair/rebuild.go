@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,24 +117,50 @@ func preflight(fs *fsys.FS) error {
 
 // refuseCorruptSources refuses when the structures that say which blocks
 // are in use are corrupt: freeing space from a wrong picture of it would
-// destroy data.
+// destroy data. A refusal names the inodes (or directories) found
+// corrupt, the first few of them, so that nothing is trusted unnamed.
 func refuseCorruptSources(findings []check.Finding, sources ...string) error {
 	var bad []string
+	var inos []uint64
 	for _, f := range findings {
-		if f.Severity != check.Corrupt {
+		s, _, _ := strings.Cut(f.Code, ".")
+		if f.Severity != check.Corrupt || !slices.Contains(sources, s) {
 			continue
 		}
-		s, _, _ := strings.Cut(f.Code, ".")
-		for _, src := range sources {
-			if s == src {
-				bad = append(bad, f.Code)
-			}
+		bad = append(bad, f.Code)
+		if f.Ino != 0 {
+			inos = append(inos, f.Ino)
 		}
 	}
 	if len(bad) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %s (repair those first)", ErrSourceCorrupt, strings.Join(uniq(bad), ", "))
+	return fmt.Errorf("%w: %s%s (repair those first)", ErrSourceCorrupt, strings.Join(uniq(bad), ", "), nameInodes(inos))
+}
+
+// refusedInodes is how many inodes a refusal names.
+const refusedInodes = 5
+
+// nameInodes is " in inodes A, B and N more" for a refusal, or "".
+func nameInodes(inos []uint64) string {
+	slices.Sort(inos)
+	inos = slices.Compact(inos)
+	if len(inos) == 0 {
+		return ""
+	}
+	var names []string
+	for _, ino := range inos[:min(len(inos), refusedInodes)] {
+		names = append(names, strconv.FormatUint(ino, 10))
+	}
+	word := "inode"
+	if len(inos) > 1 {
+		word = "inodes"
+	}
+	more := ""
+	if n := len(inos) - refusedInodes; n > 0 {
+		more = fmt.Sprintf(" and %d more", n)
+	}
+	return fmt.Sprintf(" in %s %s%s", word, strings.Join(names, ", "), more)
 }
 
 func uniq(s []string) []string {

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/internal/xfsdb"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 )
 
@@ -106,6 +108,47 @@ func TestRepairRefusals(t *testing.T) {
 		fs.Close()
 		if !errors.Is(err, ErrSourceCorrupt) || !strings.Contains(err.Error(), "inobt.") {
 			t.Fatalf("repair over a corrupt inobt: %v", err)
+		}
+		if testimg.FileSum(t, img) != before {
+			t.Fatal("a refused repair changed the image")
+		}
+	})
+
+	t.Run("corrupt inodes", func(t *testing.T) {
+		// Seven files' block counts wrong: the refusal names the first
+		// five inodes, and how many more.
+		img := testimg.Copy(t, "allfeatures")
+		args := []string{"-x"}
+		var inos []uint64
+		for i := 1; i <= 7; i++ {
+			p := fmt.Sprintf("/ag0/fmt/dirs/leaf/leaf-entry-with-a-forty-byte-name-%06d", i)
+			o, err := xfsdb.Print(img, "path "+p, "print v3.inumber")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ino, err := o.Uint("v3.inumber")
+			if err != nil {
+				t.Fatal(err)
+			}
+			inos = append(inos, ino)
+			args = append(args, "-c", "path "+p, "-c", "write core.nblocks 3")
+		}
+		if out, err := exec.Command("xfs_db", append(args, img)...).CombinedOutput(); err != nil {
+			t.Fatalf("xfs_db: %v %s", err, out)
+		}
+		before := testimg.FileSum(t, img)
+		fs := openRW(t, img)
+		// The inode scan, not the rmapbt, as the source of used space.
+		_, err := Repair(ctx, fs, BnoBT, fsys.OneAG(0), RepairOptions{Force: true, FullScan: true})
+		fs.Close()
+		if !errors.Is(err, ErrSourceCorrupt) || !strings.Contains(err.Error(), "inode.nblocks") || !strings.Contains(err.Error(), "and 2 more") {
+			t.Fatalf("repair over corrupt inodes: %v", err)
+		}
+		slices.Sort(inos)
+		for i, ino := range inos {
+			if named := strings.Contains(err.Error(), fmt.Sprint(ino)); named != (i < 5) {
+				t.Errorf("refusal %q: inode %d named %v, want %v", err, ino, named, i < 5)
+			}
 		}
 		if testimg.FileSum(t, img) != before {
 			t.Fatal("a refused repair changed the image")

@@ -11,6 +11,9 @@ const (
 	// VersionAlignBit (XFS_SB_VERSION_ALIGNBIT, in sb_versionnum): inode
 	// chunks are aligned to sb_inoalignmt blocks.
 	VersionAlignBit = 0x0080
+	// VersionQuotaBit (XFS_SB_VERSION_QUOTABIT): the superblock's quota
+	// inode numbers mean something.
+	VersionQuotaBit = 0x0040
 
 	IncompatFtype       = 0x1
 	IncompatSpinodes    = 0x2

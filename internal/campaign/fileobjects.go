@@ -3,13 +3,14 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/xfsbox/xfsbox/internal/xfsdb"
 )
 
 // fileObject is an object above the AG: what to make current after
 // `path PATH` (nothing: the inode itself), under the tree every test
-// image has (testdata/mkimage.sh, populate_formats).
+// image has (testdata/mkimage.sh, populate_formats), or the root.
 type fileObject struct {
 	name, path string
 	// block is the xfs_db command that goes from the inode to the block
@@ -29,6 +30,7 @@ type fileObject struct {
 // panic or hang (the files issue) and must be found by the check (the
 // inode-level check issue).
 var fileObjects = []fileObject{
+	{name: "inode-root", path: "/"},
 	{name: "inode-regular-btree", path: "files/alternating"},
 	{name: "inode-dir-short", path: "dirs/short"},
 	{name: "inode-dir-node", path: "dirs/node"},
@@ -49,7 +51,8 @@ var fileObjects = []fileObject{
 	{name: "symlink-remote", path: "links/long", block: "dblock 0"},
 }
 
-// FileObjectsRoot is where the objects live in every test image.
+// FileObjectsRoot is where the objects live in every test image; an
+// object's absolute path ("/", the root directory) is its own.
 const FileObjectsRoot = "/ag0/fmt/"
 
 // EnumerateFiles is Enumerate for the objects above the AG (fileObjects)
@@ -70,7 +73,11 @@ func EnumerateFiles(ctx context.Context, image, profile string) (*Plan, error) {
 	var objs []Object
 	var prints []*xfsdb.Object
 	for _, fo := range fileObjects {
-		nav := []string{"path " + FileObjectsRoot + fo.path}
+		where := fo.path
+		if !strings.HasPrefix(where, "/") {
+			where = FileObjectsRoot + where
+		}
+		nav := []string{"path " + where}
 		if fo.block != "" {
 			cmd := fo.block
 			if fo.at != 0 {

@@ -184,6 +184,7 @@ func Check(ctx context.Context, fs *fsys.FS, opts CheckOptions) (*CheckResult, e
 		return nil, err
 	}
 	checkSuperblocks(fs, checks, opts.AGs.All(), findings)
+	noteQuotaInodes(fs, findings)
 	return res, nil
 }
 
@@ -226,7 +227,7 @@ func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 	if ls, err := fsys.ReadLogState(fs); err == nil {
 		logLSN = uint64(ls.Cycle)<<32 | uint64(ls.HeadBlock)
 		if content != nil {
-			content.logLSN = logLSN
+			content.logLSN, content.logDirty = logLSN, !ls.Clean
 		}
 		if !ls.Clean {
 			findings.Addf("log.dirty", Warning, -1, "log", -1, "the log is dirty (%s): the kernel would replay it over what is checked here", ls.Reason)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
@@ -39,6 +41,9 @@ type contentCheck struct {
 	// logLSN is the log's head (logHead): no block may be stamped
 	// ahead of it.
 	logLSN uint64
+	// logDirty: the log has changes to replay (and the inodes on the
+	// unlinked lists are recovery's to free).
+	logDirty bool
 }
 
 // Staged records, big-endian so that bytes.Compare sorts by inode.
@@ -87,7 +92,7 @@ func (c *contentCheck) add(code string, ino uint64, structure string, err error)
 	if errors.As(err, &fe) && fe.Block >= 0 {
 		ag, blk = fe.AG, fe.Block
 	}
-	c.findings.Add(Finding{Code: code, Severity: Corrupt, AG: ag, Structure: structure, Block: blk,
+	c.findings.Add(Finding{Code: code, Severity: Corrupt, AG: ag, Structure: structure, Block: blk, Ino: ino,
 		Message: fmt.Sprintf("inode %d: %v", ino, err)})
 }
 
@@ -144,8 +149,10 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 	binary.BigEndian.PutUint32(rec[8:], core.LinkCount())
 	rec[12] = ftypeOf(core.Mode)
 	c.stageInode(ino, rec[:])
-	if len(reported) > 0 {
-		return // its forks cannot be trusted to say more
+	for code := range reported {
+		if !forkNeutral(code, core) {
+			return // its forks cannot be trusted to say more
+		}
 	}
 	in := &fsys.Inode{Ino: ino, Core: core}
 	lsn := c.lsnChecker(ino, core)
@@ -173,6 +180,20 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 	}
 }
 
+// forkNeutral reports whether an inode's finding leaves its forks to
+// be read (xfs_repair's rules on fields no fork depends on), so that its
+// directory's entries still count.
+func forkNeutral(code string, core *dinode.Core) bool {
+	switch code {
+	case "inode.next_unlinked", "inode.onlink", "inode.v3_pad", "inode.nrext64_pad":
+		return true
+	case "inode.aformat":
+		return core.ForkOff == 0
+	}
+	f, _, _ := strings.Cut(strings.TrimPrefix(code, "inode."), ".")
+	return f == "atime" || f == "mtime" || f == "ctime" || f == "crtime"
+}
+
 func (c *contentCheck) readFSB(fsb uint64) ([]byte, error) {
 	agno, agbno := c.fs.Geo.SplitFSB(fsb)
 	return c.fs.ReadBlock(agno, agbno)
@@ -189,7 +210,7 @@ func (c *contentCheck) entry(d uint64, e dir.Entry) {
 	binary.BigEndian.PutUint64(rec[8:], d)
 	rec[16] = e.Ftype
 	if string(e.Name) == "." || string(e.Name) == ".." {
-		rec[17] = 1
+		rec[17] = byte(len(e.Name)) // 2: "..", for reachability
 	}
 	c.stage(c.entries, rec[:])
 }
@@ -210,13 +231,19 @@ func (c *contentCheck) directory(d *fsys.Inode, lsn *lsnChecker) {
 		bad := false
 		for _, e := range sf.Verify() {
 			c.add("dir.shortform", d.Ino, "directory", e)
-			bad = true
+			// A name twice: xfs_repair junks the second entry only.
+			var fe *xfsformat.FormatError
+			bad = bad || !errors.As(e, &fe) || !strings.HasSuffix(fe.Field, ".name")
 		}
 		if bad {
 			return
 		}
+		seen := map[string]bool{} // bounded by the fork's size
 		for e := range sf.All(d.Ino) {
-			c.entry(d.Ino, e)
+			if !seen[string(e.Name)] {
+				c.entry(d.Ino, e)
+			}
+			seen[string(e.Name)] = true
 		}
 		return
 	}
@@ -294,15 +321,12 @@ func (c *contentCheck) attributes(in *fsys.Inode, lsn *lsnChecker) {
 }
 
 // metadata reports whether the superblock names ino as one of its
-// metadata inodes (realtime bitmap and summary, quotas).
+// metadata inodes (realtime bitmap and summary, and quotas when the
+// quota bit says its quota inodes count: xfs_repair -n calls a quota
+// inode without it disconnected).
 func (c *contentCheck) metadata(ino uint64) bool {
 	sb := c.fs.SB
-	for _, m := range []uint64{sb.RBMIno, sb.RSumIno, sb.UQuotIno, sb.GQuotIno, sb.PQuotIno} {
-		if ino == m && m != 0 && m != ^uint64(0) {
-			return true
-		}
-	}
-	return false
+	return ino == sb.RBMIno || ino == sb.RSumIno || slices.Contains(quotaInodes(sb), ino)
 }
 
 // linkCounts joins the staged entries with the staged inodes: every
@@ -310,7 +334,8 @@ func (c *contentCheck) metadata(ino uint64) bool {
 // must have as many links as entries name it (".", ".." and the
 // directory's name in its parent count for a directory, as the kernel
 // counts them). An inode in use that no entry names and that has links
-// is an orphan.
+// is an orphan. The join stages the tree's edges for reachability,
+// which follows it.
 func (c *contentCheck) linkCounts(ctx context.Context) error {
 	if c.err != nil {
 		c.findings.Addf("check.links", Warning, -1, "inode", -1, "link counts not checked: %v", c.err)
@@ -326,13 +351,13 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 	type entryRec struct {
 		target, dir uint64
 		ftype       uint8
-		dot         bool
+		dot         uint8 // 1: ".", 2: ".."
 	}
 	var e entryRec
 	load := func() bool {
 		b, ok := nextEntry()
 		if ok {
-			e = entryRec{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), b[16], b[17] == 1}
+			e = entryRec{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), b[16], b[17]}
 		}
 		return ok
 	}
@@ -352,19 +377,41 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 			}
 		}
 	}
+	g := &edges{rootRank: -1}
+	var gerr error
+	if g.a, gerr = c.ws.NewArray(edgeRecLen); gerr != nil {
+		return gerr
+	}
 	for rec := range allInodes {
 		ino, nlink, ft := binary.BigEndian.Uint64(rec), binary.BigEndian.Uint32(rec[8:]), rec[12]
+		rank := g.n
+		g.n++
+		if ino == c.fs.RootIno() && ft == dir.FtDir {
+			g.rootRank = rank
+		}
 		for ; eok && e.target < ino; eok = load() {
 			notInUse()
 		}
 		var named uint32
 		for ; eok && e.target == ino; eok = load() {
 			named++
-			if (e.ftype != dir.FtUnknown || c.dirGeo.Ftype) && e.ftype != ft && !e.dot {
+			switch {
+			case gerr != nil || e.dot == 1:
+			case e.dot == 2:
+				gerr = g.add(e.dir, ino, rank, dotdot)
+			default:
+				gerr = g.add(e.dir, ino, rank, ft)
+			}
+			if (e.ftype != dir.FtUnknown || c.dirGeo.Ftype) && e.ftype != ft && e.dot == 0 {
 				c.add("dir.ftype", e.dir, "directory", fmt.Errorf("the entry for inode %d says file type %d, the inode is of type %d", ino, e.ftype, ft))
 			}
 		}
 		switch {
+		case named == 0 && nlink == 0 && !c.logDirty && !c.metadata(ino):
+			// Removed while open: the unlinked lists' until the kernel's
+			// recovery of a dirty log frees it, a leak with a clean one
+			// (xfs_repair -n: "disconnected inode").
+			c.add("inode.unlinked", ino, "inode", errors.New("in use with no links and no directory entry, and the log is clean: no recovery will free it"))
 		case named == nlink:
 		case named == 0 && c.metadata(ino):
 			// The realtime and quota inodes: the superblock names them.
@@ -377,14 +424,22 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 	for ; eok; eok = load() {
 		notInUse()
 	}
-	return errors.Join(eerr, ierr)
+	if err := errors.Join(eerr, ierr, gerr); err != nil {
+		g.a.Release()
+		return err
+	}
+	stop()
+	return c.reachability(ctx, g, allInodes, &ierr)
 }
 
 // CheckInode checks one inode as xfsbox check does in its scan (the
 // inode's verifiers, its directory, attribute or symlink blocks), and
 // its link count against the entries that name it, found through the
 // paths index (fsys.Paths), for inodes/N/health. A free inode is
-// checked as the scan checks a free slot.
+// checked as the scan checks a free slot. Reachability from the root
+// (inode.unreachable) and the leak of an inode with no links
+// (inode.unlinked) are properties of the whole filesystem: only the
+// whole check (Check) reports them.
 func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error) {
 	findings := &Findings{}
 	buf, err := fs.InodeBytes(ino)

@@ -41,7 +41,8 @@ func codes(list []Finding) []string {
 // of the formats tree of a clean image, and on damage that xfs_repair -n
 // reports it names the same problem as the whole check: a link count
 // one too high, a directory's leaf entry pointing elsewhere, a
-// directory entry's file type.
+// directory entry's file type, the root on an unlinked list or with an
+// attr format of 0 and no attr fork.
 func TestCheckInode(t *testing.T) {
 	testimg.Require(t, "xfsprogs")
 	ctx := context.Background()
@@ -77,6 +78,9 @@ func TestCheckInode(t *testing.T) {
 		{"nlink", "/ag0/fmt/files/linked", []string{"write core.nlinkv2 5"}, "inode.nlink"},
 		{"leaf address", "/ag0/fmt/dirs/leaf", []string{"dblock 8388608", "write -d lents[3].address 12"}, "dir.index"},
 		{"ftype", "/ag0/fmt/dirs/short", []string{"write u3.sfdir3.list[0].filetype 2"}, "dir.ftype"},
+		// xfs_repair's rules beyond the kernel's, on the root.
+		{"next_unlinked", "/", []string{"fuzz -d next_unlinked add"}, "inode.next_unlinked"},
+		{"aformat", "/", []string{"write core.aformat 0"}, "inode.aformat"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := testimg.Copy(t, "allfeatures")

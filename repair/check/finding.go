@@ -36,13 +36,15 @@ func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil
 
 // Finding is one problem a check found. Code is stable ("bnobt.order",
 // "agf.freeblks"): scripts match on it. AG and Block are -1 when not
-// applicable.
+// applicable; Ino is the inode a finding above the AG is about (0 when
+// none).
 type Finding struct {
 	Code      string   `json:"code"`
 	Severity  Severity `json:"severity"`
 	AG        int64    `json:"ag"`
 	Structure string   `json:"structure"`
 	Block     int64    `json:"block"`
+	Ino       uint64   `json:"ino,omitempty"`
 	Message   string   `json:"message"`
 }
 

@@ -111,7 +111,7 @@ func (l *lsnChecker) report(structure string, lsn uint64, agno, agbno int64) {
 	if agno < 0 {
 		agno, agbno = c.where(l.ino)
 	}
-	c.findings.Add(Finding{Code: structure + ".lsn", Severity: Corrupt, AG: agno, Structure: structure, Block: agbno,
+	c.findings.Add(Finding{Code: structure + ".lsn", Severity: Corrupt, AG: agno, Structure: structure, Block: agbno, Ino: l.ino,
 		Message: fmt.Sprintf("inode %d: %s lsn %d:%d is ahead of the log's head %d:%d", l.ino, structure,
 			lsn>>32, uint32(lsn), c.logLSN>>32, uint32(c.logLSN))})
 }

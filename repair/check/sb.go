@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"fmt"
 	"math/bits"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
@@ -32,6 +33,33 @@ func checkSuperblocks(fs *fsys.FS, checks map[uint32]*AG, all bool, findings *Fi
 	add("icount", sb.ICount, icount)
 	add("ifree", sb.IFree, ifree)
 	add("fdblocks", sb.FDBlocks, fdblocks)
+}
+
+// quotaInodes are the user, group and project quota inodes the
+// superblock names (0 for none), when its quota bit is set.
+func quotaInodes(sb *xfsformat.Superblock) []uint64 {
+	if sb.VersionNum&xfsformat.VersionQuotaBit == 0 {
+		return nil
+	}
+	q := []uint64{sb.UQuotIno, sb.GQuotIno, sb.PQuotIno}
+	for i, ino := range q {
+		if ino == xfsformat.NullFSIno {
+			q[i] = 0
+		}
+	}
+	return q
+}
+
+// noteQuotaInodes names the quota inodes the superblock names: their
+// dquot blocks, and the usage they count, are not checked (the realtime
+// device's are refused at open: fsys.Open).
+func noteQuotaInodes(fs *fsys.FS, findings *Findings) {
+	for i, ino := range quotaInodes(fs.SB) {
+		if ino != 0 {
+			findings.Add(Finding{Code: "quota.present", Severity: Warning, AG: -1, Structure: "sb", Block: -1, Ino: ino,
+				Message: fmt.Sprintf("%s quota inode %d: its dquot blocks and the usage they count are not checked", [...]string{"user", "group", "project"}[i], ino)})
+		}
+	}
 }
 
 // scanForCheck reads every inode and adds the blocks their forks use to

@@ -346,7 +346,7 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad, foreign 
 		case "inode.crc":
 			bad = true
 		}
-		s.report(code, "inode", p)
+		s.report(code, "inode", ino, p)
 	}
 	inUse = in.Magic == xfsformat.DinodeMagic && in.InUse()
 	if !trusted || !inUse {
@@ -367,8 +367,8 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad, foreign 
 	}
 	if clean && blocks != in.NBlocks {
 		agbno, _ := g.AGInoBlock(agino)
-		s.findings.Addf("inode.nblocks", Corrupt, int64(s.agno), "inode", int64(agbno),
-			"inode %d: core.nblocks = %d, but its forks map %d blocks", ino, in.NBlocks, blocks)
+		s.findings.Add(Finding{Code: "inode.nblocks", Severity: Corrupt, AG: int64(s.agno), Structure: "inode", Block: int64(agbno), Ino: ino,
+			Message: fmt.Sprintf("inode %d: core.nblocks = %d, but its forks map %d blocks", ino, in.NBlocks, blocks)})
 		reported["inode.nblocks"] = true
 	}
 	if s.content != nil {
@@ -413,7 +413,7 @@ func blockOf(err error) int64 {
 
 // report turns a verifier's problem into a finding; where it happened
 // goes into the finding's fields rather than its message.
-func (s *inodeScanner) report(code, structure string, err error) {
+func (s *inodeScanner) report(code, structure string, ino uint64, err error) {
 	var fe *xfsformat.FormatError
 	ag, blk, msg := int64(s.agno), int64(-1), err.Error()
 	if errors.As(err, &fe) {
@@ -426,7 +426,7 @@ func (s *inodeScanner) report(code, structure string, err error) {
 			msg += ")"
 		}
 	}
-	s.findings.Add(Finding{Code: code, Severity: Corrupt, AG: ag, Structure: structure, Block: blk, Message: msg})
+	s.findings.Add(Finding{Code: code, Severity: Corrupt, AG: ag, Structure: structure, Block: blk, Ino: ino, Message: msg})
 }
 
 // forkProblem reports a problem of the current fork, found at fsb (or
@@ -448,7 +448,8 @@ func (s *inodeScanner) forkProblem(code string, fsb uint64, format string, args 
 	if f.attr {
 		fork = "attr"
 	}
-	s.findings.Addf(code, Corrupt, ag, structure, blk, "inode %d %s fork: %s", f.ino, fork, fmt.Sprintf(format, args...))
+	s.findings.Add(Finding{Code: code, Severity: Corrupt, AG: ag, Structure: structure, Block: blk, Ino: f.ino,
+		Message: fmt.Sprintf("inode %d %s fork: %s", f.ino, fork, fmt.Sprintf(format, args...))})
 }
 
 // scanFork reports the blocks of one fork and returns what it counted.
@@ -582,7 +583,7 @@ func (s *inodeScanner) visitBmbt(fsb uint64, level int, parent uint64) error {
 	}
 	for _, p := range xfsformat.VerifyBmbtBlock(blk, g, fsb, f.ino) {
 		f.problems++
-		s.report(bmbtCode(p), "bmbt", p)
+		s.report(bmbtCode(p), "bmbt", f.ino, p)
 	}
 	if blk.Hdr.Magic != xfsformat.BmapCRCMagic {
 		return nil

@@ -298,11 +298,18 @@ func TestScanChunkUse(t *testing.T) {
 // inodeOf returns the inode number of a path, from xfs_db.
 func inodeOf(t *testing.T, img, path string) uint64 {
 	t.Helper()
-	o, err := xfsdb.Print(img, "path "+path, "print v3.inumber")
+	return printUint(t, img, "v3.inumber", "path "+path)
+}
+
+// printUint is the number xfs_db prints for field after the commands
+// nav.
+func printUint(t *testing.T, img, field string, nav ...string) uint64 {
+	t.Helper()
+	o, err := xfsdb.Print(img, append(nav, "print "+field)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := o.Uint("v3.inumber")
+	n, err := o.Uint(field)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,12 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"sort"
 )
 
 const (
@@ -160,6 +162,26 @@ func (a *Array) Load(i int64, dst []byte) error {
 	return a.rg.readAt(dst[:a.r], i*int64(a.r))
 }
 
+// LoadN copies len(dst)/RecordSize records, from record i on, into dst,
+// whose length must be a multiple of RecordSize: one read of the backing
+// file for a run of records (Load is one read per record).
+func (a *Array) LoadN(i int64, dst []byte) error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	n := int64(len(dst) / a.r)
+	if len(dst)%a.r != 0 || i < 0 || i+n > a.n {
+		return fmt.Errorf("%w: load of %d bytes from record %d, array has %d records of %d bytes", ErrInvalid, len(dst), i, a.n, a.r)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := a.flush(); err != nil {
+		return err
+	}
+	return a.rg.readAt(dst, i*int64(a.r))
+}
+
 // Store overwrites record i with rec, which must be RecordSize bytes. If
 // it fails, the content of record i is unspecified. It is Load the other
 // way round (alike in shape; locate holds what they share).
@@ -252,4 +274,44 @@ func (a *Array) Release() {
 	a.n, a.flushed = 0, 0
 	a.wbuf, a.rbuf = nil, nil
 	a.err = fmt.Errorf("workspace: array released: %w", ErrClosed)
+}
+
+// VisitPrefix calls fn, in index order, for each record that begins
+// with prefix, in an array sorted so that they are together and after
+// every smaller record (by bytes.Compare of their first len(prefix)
+// bytes): a binary search of Loads finds the first, then runs of them
+// are read into buf (at least one record long) at once. rec is only
+// valid during the call.
+func (a *Array) VisitPrefix(prefix, buf []byte, fn func(rec []byte) error) error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	if len(prefix) > a.r || len(buf) < a.r {
+		return fmt.Errorf("%w: prefix of %d bytes or buffer of %d for %d-byte records", ErrInvalid, len(prefix), len(buf), a.r)
+	}
+	rec := make([]byte, a.r)
+	var err error
+	i := int64(sort.Search(int(a.n), func(i int) bool {
+		if err == nil {
+			err = a.Load(int64(i), rec)
+		}
+		return err != nil || bytes.Compare(rec[:len(prefix)], prefix) >= 0
+	}))
+	per := int64(len(buf) / a.r)
+	for ; err == nil && i < a.n; i += per {
+		cnt := min(per, a.n-i)
+		if err = a.LoadN(i, buf[:cnt*int64(a.r)]); err != nil {
+			break
+		}
+		for o := int64(0); o < cnt; o++ {
+			r := buf[o*int64(a.r) : (o+1)*int64(a.r)]
+			if !bytes.HasPrefix(r, prefix) {
+				return nil
+			}
+			if err = fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return err
 }

@@ -167,6 +167,20 @@ func TestArrayBasics(t *testing.T) {
 					t.Fatalf("Load(%d) mismatch", i)
 				}
 			}
+			// Runs of records in one read, across the flushed and
+			// buffered ones; a run past the end is refused.
+			for _, span := range [][2]int{{0, 1}, {0, tc.n}, {tc.n / 2, tc.n / 2}, {tc.n - 3, 3}} {
+				run := make([]byte, span[1]*tc.r)
+				if err := a.LoadN(int64(span[0]), run); err != nil {
+					t.Fatalf("LoadN(%d, %d records): %v", span[0], span[1], err)
+				}
+				if !bytes.Equal(run, data[span[0]*tc.r:(span[0]+span[1])*tc.r]) {
+					t.Fatalf("LoadN(%d, %d records) mismatch", span[0], span[1])
+				}
+			}
+			if err := a.LoadN(int64(tc.n-1), make([]byte, 2*tc.r)); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("LoadN past the end: %v", err)
+			}
 			// Stores, then everything reads back through Iterate.
 			rec := bytes.Repeat([]byte{0x7e}, tc.r)
 			for _, i := range []int{0, tc.n / 3, tc.n - 1} {

@@ -266,6 +266,16 @@ func (v *verifier) inUse() {
 	}
 	if c.ForkOff != 0 {
 		v.fork(true)
+	} else if c.AFormat == 0 {
+		// The kernel lets a free inode's be 0 (a fresh cluster); xfs_repair
+		// resets an in-use one's ("bad attribute format").
+		v.add(xfsformat.ErrRange, "core.aformat", "0", "no attr fork: its format must be extents")
+	}
+	if c.NextUnlinked != xfsformat.NullAGIno && c.LinkCount() != 0 {
+		// xfs_repair clears any in-use inode's ("Would clear
+		// next_unlinked"); one with no links is the unlinked lists' own
+		// under a dirty log, and inode.unlinked's under a clean one.
+		v.add(xfsformat.ErrRange, "next_unlinked", u(uint64(c.NextUnlinked)), "a linked inode is on no unlinked list")
 	}
 	v.timestamps()
 }

@@ -204,8 +204,8 @@ func TestShortformDamage(t *testing.T) {
 	im := openImage(t, img)
 	g := im.g
 	d := findDir(t, im, "/sf")
-	if d.sf == nil || len(d.sf.Entries) < 3 {
-		t.Fatalf("/sf is not a shortform directory of 3 entries or more: %+v", d)
+	if d.sf == nil || len(d.sf.Entries) < 3 || len(d.sf.Entries[0].Name) != len(d.sf.Entries[1].Name) {
+		t.Fatalf("/sf is not a shortform directory of 3 entries or more, the first two names of one length: %+v", d)
 	}
 	ent := func(i int) SFEntry { return d.sf.Entries[i] }
 	inoAt := func(i int) int { return ent(i).Pos + 3 + len(ent(i).Name) + 1 }
@@ -233,6 +233,8 @@ func TestShortformDamage(t *testing.T) {
 		{"namelen", func(b []byte) []byte { b[ent(2).Pos] = 0; return b }, "list[2].namelen"},
 		{"size", func(b []byte) []byte { return b[:len(b)-1] }, "hdr.count"},
 		{"count", func(b []byte) []byte { b[0]--; return b }, "hdr.count"},
+		// "fifo" becomes a second "file" (xfs_repair: "a duplicate name").
+		{"duplicate", func(b []byte) []byte { copy(b[ent(1).Pos+3:], ent(0).Name[:len(ent(1).Name)]); return b }, "list[1].name"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fork := c.mutate(append([]byte(nil), d.sf.Buf...))

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"strconv"
 
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -217,7 +218,8 @@ func (s *Shortform) Fields(prefix string) []xfsformat.Field {
 // a header that fits, a valid parent, every entry inside the fork with
 // a name, an offset above the previous entry's end (from the first
 // offset after "." and ".."), a valid inode number and file type; an
-// i8count that counts the inode numbers needing 8 bytes; entries that
+// i8count that counts the inode numbers needing 8 bytes; no name twice
+// (xfs_repair's rule: the kernel's lookup finds the first); entries that
 // end exactly at the fork's end; and a directory small enough that it
 // should not have been converted to the block form. (The kernel reads
 // a file type past the last as unknown, so its check of the type cannot
@@ -237,11 +239,16 @@ func (s *Shortform) Verify() []error {
 		add(xfsformat.ErrRange, "hdr.parent", u64(s.Parent), "parent is not a valid inode number")
 	}
 	offset := g.DataFirstOffset()
+	seen := make(map[string]bool, len(s.Entries)) // bounded by the fork's size
 	for i, e := range s.Entries {
 		p := fmt.Sprintf("list[%d].", i)
 		if len(e.Name) == 0 {
 			add(xfsformat.ErrRange, p+"namelen", "0", "entry has an empty name")
 		}
+		if seen[string(e.Name)] {
+			add(xfsformat.ErrRange, p+"name", strconv.Quote(string(e.Name)), "a second entry of this name")
+		}
+		seen[string(e.Name)] = true
 		if int(e.Offset) < offset {
 			add(xfsformat.ErrRange, p+"offset", hashText(uint32(e.Offset)), "offset below the end of the previous entry (%#x)", offset)
 		}

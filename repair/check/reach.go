@@ -1,0 +1,218 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat/dir"
+)
+
+// Reachability: every inode in use with links must be reachable from the
+// root through directory entries (not "." or ".."), as xfs_repair's
+// phase 6 walks the tree; an inode in use with no links is on an AGI
+// unlinked list (the kernel frees it at mount, when it recovers them),
+// and the superblock's metadata inodes (realtime, quotas) are named by
+// the superblock. Everything is staged in the workspace: the edges of
+// the tree (the directory entries with their target's rank among the
+// inodes in use, the linkCounts join's by-product), sorted by directory;
+// a breadth-first walk from the root with its queue in a workspace
+// array; the reached set a bitset of one bit per inode in use, indexed
+// by rank (workspace.Bitset). The walk also sees that each directory
+// has one parent: the entry it is first reached by in the directory its
+// ".." names (dir.parent), as xfs_repair's phase 6 does.
+
+// edgeRec: the directory (8), the inode its entry names (8), that
+// inode's rank in the inodes in use (8), its file type (1, as an entry
+// names it: dir.FtDir for a directory; dotdot for a directory's "..",
+// which names its parent).
+const edgeRecLen = 25
+
+const dotdot = 0xff
+
+// edges collects the tree's edges during the link-count join.
+type edges struct {
+	a        *workspace.Array
+	rootRank int64 // -1: the root is not in use
+	n        int64 // the inodes in use (ranks are 0..n-1)
+}
+
+func (g *edges) add(d, target uint64, rank int64, ft uint8) error {
+	be := binary.BigEndian
+	rec := be.AppendUint64(be.AppendUint64(be.AppendUint64(make([]byte, 0, edgeRecLen), d), target), uint64(rank))
+	return g.a.Append(append(rec, ft))
+}
+
+// walker is the breadth-first walk over the edges, its queue of
+// (directory, the directory it was reached from) in the workspace.
+type walker struct {
+	c            *contentCheck
+	edges, queue *workspace.Array
+	reached      *workspace.Bitset
+	head         int64
+	buf          []byte
+}
+
+func (w *walker) push(ino, from uint64) error {
+	be := binary.BigEndian
+	return w.queue.Append(be.AppendUint64(be.AppendUint64(make([]byte, 0, 16), ino), from))
+}
+
+// walk marks the directory ino of rank rank reached, and everything the
+// walk reaches from it; it returns how many inodes it marked besides
+// ino. A directory reached again through another entry, or whose ".."
+// does not name the directory it was reached from, is reported.
+func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error) {
+	if _, err := w.reached.TestAndSet(rank); err != nil {
+		return 0, err
+	}
+	if err := w.push(ino, ino); err != nil {
+		return 0, err
+	}
+	marked, q := int64(0), [16]byte{}
+	for ; w.head < w.queue.Len(); w.head++ {
+		if w.head%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, fmt.Errorf("check: reachability: %w", err)
+			}
+		}
+		if err := w.queue.Load(w.head, q[:]); err != nil {
+			return 0, err
+		}
+		d, from := binary.BigEndian.Uint64(q[:]), binary.BigEndian.Uint64(q[8:])
+		err := w.edges.VisitPrefix(q[:8], w.buf, func(r []byte) error {
+			target, rank, ft := binary.BigEndian.Uint64(r[8:]), int64(binary.BigEndian.Uint64(r[16:])), r[24]
+			if ft == dotdot {
+				if target != from && from != d {
+					w.c.add("dir.parent", d, "directory", fmt.Errorf("\"..\" names inode %d, but the entry it is reached by is in directory %d", target, from))
+				}
+				return nil
+			}
+			was, err := w.reached.TestAndSet(rank)
+			if err != nil || (was && ft != dir.FtDir) {
+				return err
+			}
+			if was {
+				w.c.add("dir.parent", d, "directory", fmt.Errorf("an entry names directory %d, which another entry names: a directory has one parent", target))
+				return nil
+			}
+			marked++
+			if ft != dir.FtDir {
+				return nil
+			}
+			return w.push(target, d)
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return marked, nil
+}
+
+// reachability walks the tree from the root over the edges the
+// link-count join staged, then reports each directory in use, with
+// links, that the walk did not reach, once per disconnected tree, as
+// xfs_repair's phase 6 does: first the directories no unreached
+// directory names (the tops of cut-off trees), then, in inode order,
+// one directory of each cycle cut off from the root; each report walks
+// what it cut off so that nothing below is reported again. inodes is
+// the join's walk of the inodes in use, in rank order.
+func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.Seq[[]byte], ierr *error) error {
+	defer g.a.Release()
+	if g.rootRank < 0 {
+		return nil // no root to walk from: the root's own findings say why
+	}
+	if err := g.a.Sort(ctx, func(a, b []byte) int { return bytes.Compare(a[:16], b[:16]) }); err != nil {
+		return err
+	}
+	w := &walker{c: c, edges: g.a, buf: make([]byte, 512*edgeRecLen)}
+	var err error
+	if w.reached, err = c.ws.NewBitset(g.n); err != nil {
+		return err
+	}
+	defer w.reached.Release()
+	if w.queue, err = c.ws.NewArray(16); err != nil {
+		return err
+	}
+	defer w.queue.Release()
+	if _, err := w.walk(ctx, c.fs.RootIno(), g.rootRank); err != nil {
+		return err
+	}
+	// named: the inodes an unreached directory names (not itself).
+	named, err := c.ws.NewBitset(g.n)
+	if err != nil {
+		return err
+	}
+	defer named.Release()
+	unreachedDir := func(rank int64, rec []byte) (bool, error) {
+		ino, nlink, ft := binary.BigEndian.Uint64(rec), binary.BigEndian.Uint32(rec[8:]), rec[12]
+		if ft != dir.FtDir || nlink == 0 || c.metadata(ino) {
+			return false, nil
+		}
+		was, err := w.reached.Test(rank)
+		return !was, err
+	}
+	var eerr error
+	nextEdge, stop := iter.Pull(g.a.All(ctx, &eerr))
+	defer stop()
+	edge, eok := nextEdge()
+	rank := int64(-1)
+	for rec := range inodes {
+		rank++
+		ino := binary.BigEndian.Uint64(rec)
+		for ; eok && binary.BigEndian.Uint64(edge) < ino; edge, eok = nextEdge() {
+		}
+		if eok && binary.BigEndian.Uint64(edge) > ino {
+			continue
+		}
+		un, err := unreachedDir(rank, rec)
+		if err != nil {
+			return err
+		}
+		for ; eok && binary.BigEndian.Uint64(edge) == ino; edge, eok = nextEdge() {
+			if un && binary.BigEndian.Uint64(edge[8:]) != ino && edge[24] != dotdot {
+				if _, err := named.TestAndSet(int64(binary.BigEndian.Uint64(edge[16:]))); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	stop()
+	if err := errors.Join(eerr, *ierr); err != nil {
+		return err
+	}
+	for _, tops := range []bool{true, false} {
+		rank := int64(-1)
+		for rec := range inodes {
+			rank++
+			un, err := unreachedDir(rank, rec)
+			if err != nil {
+				return err
+			}
+			if !un {
+				continue
+			}
+			if isNamed, err := named.Test(rank); err != nil || (tops && isNamed) {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			ino := binary.BigEndian.Uint64(rec)
+			n, err := w.walk(ctx, ino, rank)
+			if err != nil {
+				return err
+			}
+			how := map[bool]string{true: "no directory names it", false: "only directories it leads to name it"}[tops]
+			c.add("inode.unreachable", ino, "directory", fmt.Errorf("directory not reachable from the root (inode %d): %s; %d inodes below it are cut off with it", c.fs.RootIno(), how, n))
+		}
+		if *ierr != nil {
+			return *ierr
+		}
+	}
+	return nil
+}

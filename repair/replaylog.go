@@ -1,0 +1,135 @@
+package repair
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/replay"
+)
+
+// ReplayLog replays fs's internal log as the kernel's mount does
+// (replay.Replay) and then does what the mount does after replaying:
+// the inodes left on the AGI unlinked lists are freed (replay clears
+// their cores and empties the buckets), and the space structures of
+// the AGs that work touches are rebuilt from an inode scan (the
+// free-space trees with the AGFL and the AGF, the rmapbt and the
+// refcountbt; in the AGs of freed inodes the inode btrees and the AGI
+// too, dropping a chunk whose last inode was freed as the kernel
+// does). The rebuild is what frees the blocks the freed inodes held,
+// finishes the unfinished EFIs, RUIs and CUIs (the files' block maps
+// are the truth those intents bring the space structures to) and frees
+// copy-on-write staging extents. What cannot be finished exactly is
+// refused by name (replay.ErrRefused) and nothing is written.
+//
+// Package replay sits below package repair in the import order, so the
+// rebuild is called from here: replay does what needs no rebuilder and
+// says which AGs need one (Result.Rebuild). Everything happens in a
+// throwaway over fs and reaches fs's overlay (fs must be a sandbox) as
+// one batch: a commit applies the replay and its after-work whole or
+// not at all. res.Rebuilt and res.AfterWork say what was done.
+func ReplayLog(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*replay.Result, error) {
+	if fs.Overlay() == nil {
+		return nil, fmt.Errorf("%w: a log replay writes only into an overlay (sandbox mode), never straight into the image", ErrRefused)
+	}
+	tfs, release, err := fs.Throwaway()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	res, err := replay.Replay(ctx, tfs, replay.Options{Finish: true})
+	if err != nil || res.AlreadyClean {
+		return res, err
+	}
+	if err := finishReplay(ctx, tfs, res, opts); err != nil {
+		return res, fmt.Errorf("after the replay: %w", err)
+	}
+	writes, err := tfs.Overlay().Writes()
+	if err != nil {
+		return res, err
+	}
+	res.BytesWritten = 0
+	for _, w := range writes {
+		res.BytesWritten += int64(len(w.Data))
+	}
+	return res, fs.Commit(fs.Img.JournalWriter(), writes, nil)
+}
+
+// finishReplay rebuilds the AGs of res.Rebuild in tfs, those holding
+// freed inodes first (their inode btrees then agree with the inodes
+// when the other AGs' checks scan them).
+func finishReplay(ctx context.Context, tfs *fsys.FS, res *replay.Result, opts RepairOptions) error {
+	g := tfs.Geo
+	freed := map[uint64]bool{}
+	holds := map[uint32]bool{}
+	for _, ino := range res.Freed {
+		freed[ino] = true
+		agno, _ := g.SplitIno(ino)
+		holds[agno] = true
+	}
+	ags := slices.Clone(res.Rebuild)
+	slices.SortStableFunc(ags, func(a, b uint32) int {
+		switch {
+		case holds[a] == holds[b]:
+			return 0
+		case holds[a]:
+			return -1
+		}
+		return 1
+	})
+	space := BnoBT
+	if g.Rmapbt {
+		space |= RmapBT
+	}
+	if g.Reflink {
+		space |= RefcountBT
+	}
+	o := opts
+	o.Force, o.FullScan, o.freed, o.Writer, o.Fault = true, true, freed, nil, nil
+	for _, agno := range ags {
+		what, why := space, afterWorkWhy(res, agno, holds[agno])
+		if holds[agno] {
+			what |= InoBT | AGI
+			if g.Finobt {
+				what |= FinoBT
+			}
+		}
+		rs, err := Repair(ctx, tfs, what, fsys.OneAG(agno), o)
+		if err != nil {
+			return fmt.Errorf("rebuilding AG %d: %w", agno, err)
+		}
+		rb := replay.Rebuilt{AG: agno, Why: why}
+		for _, r := range rs {
+			for _, w := range r.Rewritten {
+				if !slices.Contains(rb.Structures, w.Structure) {
+					rb.Structures = append(rb.Structures, w.Structure)
+				}
+			}
+			if r.ChunksFreed > 0 {
+				rb.Why += fmt.Sprintf("; %d inode chunk(s) freed with their last inode", r.ChunksFreed)
+			}
+		}
+		res.Rebuilt = append(res.Rebuilt, rb)
+		res.AfterWork = append(res.AfterWork, fmt.Sprintf("AG %d rebuilt (%s): %s", agno, strings.Join(rb.Structures, ", "), rb.Why))
+	}
+	return nil
+}
+
+// afterWorkWhy says why AG agno is rebuilt after the replay.
+func afterWorkWhy(res *replay.Result, agno uint32, holdsFreed bool) string {
+	var why []string
+	if holdsFreed {
+		why = append(why, "it holds freed inodes")
+	} else if len(res.Freed) > 0 {
+		why = append(why, "it may hold blocks of freed inodes")
+	}
+	if len(res.Unfinished) > 0 {
+		why = append(why, "unfinished intents may name its blocks")
+	}
+	if res.CowStaging > 0 {
+		why = append(why, "copy-on-write staging extents may lie in it")
+	}
+	return strings.Join(why, "; ")
+}

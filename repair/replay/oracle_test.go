@@ -108,6 +108,13 @@ func runPoint(t *testing.T, p shutdownPoint) outcome {
 	} else {
 		dirty = testimg.DirtyLogAt(t, p.profile, p.mode, p.opts, p.force, p.stop)
 	}
+	return judgeDirty(t, p, dirty)
+}
+
+// judgeDirty judges xfsbox's replay of the dirty image of p against the
+// kernel's.
+func judgeDirty(t *testing.T, p shutdownPoint, dirty string) outcome {
+	t.Helper()
 	if logState(t, dirty).Clean {
 		t.Fatalf("%s: the kernel left a clean log: no shutdown point", p)
 	}

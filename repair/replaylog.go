@@ -70,11 +70,11 @@ func finishReplay(ctx context.Context, tfs *fsys.FS, res *replay.Result, opts Re
 		holds[agno] = true
 	}
 	ags := slices.Clone(res.Rebuild)
-	slices.SortStableFunc(ags, func(a, b uint32) int {
+	slices.SortStableFunc(ags, func(a, b replay.RebuildAG) int {
 		switch {
-		case holds[a] == holds[b]:
+		case holds[a.AG] == holds[b.AG]:
 			return 0
-		case holds[a]:
+		case holds[a.AG]:
 			return -1
 		}
 		return 1
@@ -88,8 +88,8 @@ func finishReplay(ctx context.Context, tfs *fsys.FS, res *replay.Result, opts Re
 	}
 	o := opts
 	o.Force, o.FullScan, o.freed, o.Writer, o.Fault = true, true, freed, nil, nil
-	for _, agno := range ags {
-		what, why := space, afterWorkWhy(res, agno, holds[agno])
+	for _, ag := range ags {
+		agno, what, why := ag.AG, space, strings.Join(ag.Why, "; ")
 		if holds[agno] {
 			what |= InoBT | AGI
 			if g.Finobt {
@@ -115,21 +115,4 @@ func finishReplay(ctx context.Context, tfs *fsys.FS, res *replay.Result, opts Re
 		res.AfterWork = append(res.AfterWork, fmt.Sprintf("AG %d rebuilt (%s): %s", agno, strings.Join(rb.Structures, ", "), rb.Why))
 	}
 	return nil
-}
-
-// afterWorkWhy says why AG agno is rebuilt after the replay.
-func afterWorkWhy(res *replay.Result, agno uint32, holdsFreed bool) string {
-	var why []string
-	if holdsFreed {
-		why = append(why, "it holds freed inodes")
-	} else if len(res.Freed) > 0 {
-		why = append(why, "it may hold blocks of freed inodes")
-	}
-	if len(res.Unfinished) > 0 {
-		why = append(why, "unfinished intents may name its blocks")
-	}
-	if res.CowStaging > 0 {
-		why = append(why, "copy-on-write staging extents may lie in it")
-	}
-	return strings.Join(why, "; ")
 }

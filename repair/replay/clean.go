@@ -95,7 +95,7 @@ func (e *engine) afterwork(ctx context.Context, finish bool) error {
 				return err
 			}
 			if finish && res.CowStaging > before {
-				e.rebuild(agno)
+				e.rebuild(agno, "it holds copy-on-write staging extents")
 			}
 		}
 		if res.CowStaging > 0 && !finish {

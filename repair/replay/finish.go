@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -61,7 +62,7 @@ func (e *engine) planIntents() string {
 			continue
 		}
 		for _, agno := range it.ags {
-			e.rebuild(agno)
+			e.rebuild(agno, "unfinished "+it.Type+" intents name blocks in it")
 		}
 	}
 	if len(refused) == 0 {
@@ -86,12 +87,17 @@ func (e *engine) intentAGs(it *xlog.IntentItem) ([]uint32, error) {
 	return out, nil
 }
 
-// rebuild adds agno to the AGs the caller rebuilds.
-func (e *engine) rebuild(agno uint32) {
-	if !slices.Contains(e.res.Rebuild, agno) {
-		e.res.Rebuild = append(e.res.Rebuild, agno)
-		slices.Sort(e.res.Rebuild)
+// rebuild adds agno to the AGs the caller rebuilds, for why.
+func (e *engine) rebuild(agno uint32, why string) {
+	rs := e.res.Rebuild
+	i, found := slices.BinarySearchFunc(rs, agno, func(r RebuildAG, a uint32) int { return cmp.Compare(r.AG, a) })
+	if !found {
+		rs = slices.Insert(rs, i, RebuildAG{AG: agno})
 	}
+	if !slices.Contains(rs[i].Why, why) {
+		rs[i].Why = append(rs[i].Why, why)
+	}
+	e.res.Rebuild = rs
 }
 
 // freeUnlinked frees inode ino, taken off an unlinked list, as the
@@ -118,13 +124,13 @@ func (e *engine) freeUnlinked(ino uint64) error {
 		return refusef("inode %d on an unlinked list holds realtime blocks: xfsbox does not free realtime extents", ino)
 	}
 	agno, agino := g.SplitIno(ino)
-	e.rebuild(agno)
+	e.rebuild(agno, "it holds freed inodes")
 	for _, attr := range []bool{false, true} {
 		switch in.ForkFormat(attr) {
 		case fmtBtree:
 			// The bmbt's blocks may lie in any AG.
 			for a := range g.AGCount {
-				e.rebuild(a)
+				e.rebuild(a, "a freed inode's block map is a btree, whose blocks may lie in any AG")
 			}
 		case fmtExtents:
 			exts, err := e.fs.Map(in, attr).Extents()
@@ -136,7 +142,7 @@ func (e *engine) freeUnlinked(ino uint64) error {
 				if a >= g.AGCount {
 					return refusef("inode %d on an unlinked list maps block %d, outside the filesystem", ino, x.StartBlock)
 				}
-				e.rebuild(a)
+				e.rebuild(a, "it holds blocks of freed inodes")
 			}
 		}
 	}

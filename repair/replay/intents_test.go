@@ -35,15 +35,7 @@ import (
 func TestReplayUnfinishedEFI(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
 	dir := testimg.TmpfsDir(t)
-	img := filepath.Join(dir, "efi.img")
-	testimg.SparseFile(t, img, 512<<20)
-	mkfs, err := testimg.LookTool("mkfs.xfs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := testimg.RunTimed(t, time.Minute, mkfs, "-q", "-f", "-m", "rmapbt=0,reflink=0", img); err != nil {
-		t.Fatalf("mkfs.xfs: %v\n%s", err, out)
-	}
+	img := mkfsImage(t, dir, "efi.img", "-m", "rmapbt=0,reflink=0")
 	mnt, umount := testimg.LoopMount(t, img, "loop")
 	file := filepath.Join(mnt, "victim")
 	if out, err := testimg.RunTimed(t, time.Minute, "xfs_io", "-f", "-c", "pwrite -S 0x77 0 64k", "-c", "fsync", file); err != nil {
@@ -198,16 +190,7 @@ func TestReplayCowStaging(t *testing.T) {
 // chunks; judged against the kernel's replay (judgeLogically).
 func TestReplayUnlinkedChunk(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
-	dir := testimg.TmpfsDir(t)
-	img := filepath.Join(dir, "chunk.img")
-	testimg.SparseFile(t, img, 512<<20)
-	mkfs, err := testimg.LookTool("mkfs.xfs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := testimg.RunTimed(t, time.Minute, mkfs, "-q", "-f", "-m", "rmapbt=1,reflink=1", "-i", "sparse=1", img); err != nil {
-		t.Fatalf("mkfs.xfs: %v\n%s", err, out)
-	}
+	img := mkfsImage(t, testimg.TmpfsDir(t), "chunk.img", "-m", "rmapbt=1,reflink=1", "-i", "sparse=1")
 	mnt, umount := testimg.LoopMount(t, img, "loop")
 	rootIno := statIno(t, mnt)
 	// Files until one lands in a chunk of its own: that one is held
@@ -255,4 +238,19 @@ func statIno(t *testing.T, path string) uint64 {
 		t.Fatal(err)
 	}
 	return st.Ino
+}
+
+// mkfsImage makes a 512 MiB filesystem in dir/name with mkfs.xfs args.
+func mkfsImage(t *testing.T, dir, name string, args ...string) string {
+	t.Helper()
+	img := filepath.Join(dir, name)
+	testimg.SparseFile(t, img, 512<<20)
+	mkfs, err := testimg.LookTool("mkfs.xfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := testimg.RunTimed(t, time.Minute, mkfs, append(append([]string{"-q", "-f"}, args...), img)...); err != nil {
+		t.Fatalf("mkfs.xfs: %v\n%s", err, out)
+	}
+	return img
 }

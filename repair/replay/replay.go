@@ -60,8 +60,8 @@ type Result struct {
 	// Freed are the unlinked inodes freed after the replay (Finish).
 	Freed []uint64 `json:"freed_inodes,omitempty"`
 	// Rebuild are the AGs whose space structures the after-work leaves
-	// to the caller's rebuild (Finish).
-	Rebuild []uint32 `json:"rebuild_ags,omitempty"`
+	// to the caller's rebuild (Finish), in AG order, with why.
+	Rebuild []RebuildAG `json:"rebuild_ags,omitempty"`
 	// Rebuilt says which structures the caller rebuilt, by AG.
 	Rebuilt []Rebuilt `json:"rebuilt,omitempty"`
 	// AfterWork says, in words, what was done after the replay as the
@@ -101,6 +101,12 @@ type Intent struct {
 	Extents int    `json:"extents,omitempty"`
 	LSN     string `json:"lsn"` // of the transaction that logged it
 	ags     []uint32
+}
+
+// RebuildAG is an AG the after-work leaves to the caller's rebuild.
+type RebuildAG struct {
+	AG  uint32   `json:"ag"`
+	Why []string `json:"why"`
 }
 
 // Rebuilt is what a rebuild after the replay rewrote in one AG.

@@ -269,7 +269,7 @@ func TestReplaySynthetic(t *testing.T) {
 		t.Errorf("a partial replay: %+v %v", res, err)
 	}
 	// With Finish, the EFI is left to the caller's rebuild of its AG.
-	if res, _, err := replayMem(t, img, Options{Finish: true}); err != nil || !slices.Equal(res.Rebuild, []uint32{0}) {
+	if res, _, err := replayMem(t, img, Options{Finish: true}); err != nil || len(res.Rebuild) != 1 || res.Rebuild[0].AG != 0 || !slices.Equal(res.Rebuild[0].Why, []string{"unfinished EFI intents name blocks in it"}) {
 		t.Errorf("an EFI with Finish: %+v %v", res, err)
 	}
 	// Its EFD in a later transaction finishes it.

@@ -16,3 +16,6 @@ func NewLogWriter(t testing.TB, img []byte) *LogWriter { return &LogWriter{newLo
 func (w *LogWriter) Transaction(tid uint32, items ...[][]byte) uint64 {
 	return w.w.transaction(tid, items...)
 }
+
+// IntentItem is intentItem.
+var IntentItem = intentItem

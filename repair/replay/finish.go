@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -205,7 +206,8 @@ func (e *engine) finishedText() {
 		res.AfterWork = append(res.AfterWork, fmt.Sprintf("freed %d inode(s) left on the AGI unlinked lists, as the kernel's mount does after replaying (cores cleared as its inactivation leaves them, buckets emptied; their blocks and the inode btrees' free bits follow in the rebuild)", n))
 	}
 	if n := len(res.Unfinished); n > 0 {
-		res.AfterWork = append(res.AfterWork, fmt.Sprintf("%d unfinished intent(s) (EFI, RUI, CUI) finished by rebuilding the space structures of the AGs they name from the files' block maps", n))
+		_, counts := intentKinds(res.Unfinished)
+		res.AfterWork = append(res.AfterWork, fmt.Sprintf("%d unfinished intent(s) (%s) finished by rebuilding the space structures of the AGs they name from the files' block maps", n, strings.Join(counts, ", ")))
 	}
 	if res.CowStaging > 0 {
 		res.AfterWork = append(res.AfterWork, fmt.Sprintf("%d copy-on-write staging extent(s) freed by the rebuild of their AGs' refcountbt and free space, as the kernel's mount frees them", res.CowStaging))

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xfsbox/xfsbox/internal/judge"
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/internal/xfsdb"
 	"github.com/xfsbox/xfsbox/repair/fsys"
@@ -21,38 +20,114 @@ import (
 	xlog "github.com/xfsbox/xfsbox/xfsformat/log"
 )
 
-// TestReplayUnfinishedEFI: the truncate of a file whose log holds the
-// transaction that took its extent away (the inode, logged with no
-// extents) and the free-extent intent for it, but not the EFD (the crash
-// came before the free): the kernel's mount replays the inode and
-// finishes the EFI, freeing the extent; xfsbox replays the inode and
-// finishes the EFI by rebuilding the extent's AG from the inode scan.
-// The log is written here, the way the kernel writes it, on a
-// filesystem the kernel made (no rmapbt, whose record an RUI would have
-// dropped first); the two replays are judged as every shutdown point
-// whose after-work rebuilt AGs (judgeLogically), and the file reads
-// the same (empty) through the kernel.
-func TestReplayUnfinishedEFI(t *testing.T) {
+// TestReplayUnfinishedIntents: a crash in the middle of a truncate.
+// The log holds the transaction that took a file's extent away (the
+// inode, logged with no extents) and the intents it left for the rest
+// of the work, but none of their done items: the kernel's mount replays
+// the inode and finishes the intents; xfsbox replays the inode and
+// finishes them by rebuilding the extent's AG from the inode scan. The
+// log is written here, the way the kernel writes it (the intents in the
+// order xfs_bmap_del_extent_real defers them), on filesystems the kernel
+// made: without an rmapbt, an EFI; with one, an RUI unmapping the
+// extent and an EFI freeing it; on a reflinked file, an RUI and a CUI
+// taking the extent's reference count from 2 back to 1. Both replays
+// are judged as every shutdown point whose after-work rebuilt AGs
+// (judgeDirty, judgeLogically).
+func TestReplayUnfinishedIntents(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
-	dir := testimg.TmpfsDir(t)
-	img := mkfsImage(t, dir, "efi.img", "-m", "rmapbt=0,reflink=0")
-	mnt, umount := testimg.LoopMount(t, img, "loop")
-	file := filepath.Join(mnt, "victim")
-	if out, err := testimg.RunTimed(t, time.Minute, "xfs_io", "-f", "-c", "pwrite -S 0x77 0 64k", "-c", "fsync", file); err != nil {
-		t.Fatalf("xfs_io: %v\n%s", err, out)
+	const (
+		rmapUnmap, rmapUnmapShared = 3, 4 // XFS_RMAP_EXTENT_UNMAP, _UNMAP_SHARED
+		refcountDecrease           = 2    // XFS_REFCOUNT_DECREASE
+	)
+	for _, tc := range []struct {
+		name   string
+		mkfs   string
+		reflnk bool
+		// intents are the items the truncate leaves, for the extent
+		// (fsblock, length) of inode ino.
+		intents func(ino, fsb uint64, n uint32) [][]byte
+		freed   bool // the extent ends up free
+	}{
+		{"efi", "rmapbt=0,reflink=0", false, func(ino, fsb uint64, n uint32) [][]byte {
+			return [][]byte{replay.IntentItem(xlog.ItemEFI, 0xe1f0, 16, map[int]uint64{0: fsb}, map[int]uint32{8: n})}
+		}, true},
+		{"rui-efi", "rmapbt=1,reflink=0", false, func(ino, fsb uint64, n uint32) [][]byte {
+			return [][]byte{
+				replay.IntentItem(xlog.ItemRUI, 0x5e1, 32, map[int]uint64{0: ino, 8: fsb, 16: 0}, map[int]uint32{24: n, 28: rmapUnmap}),
+				replay.IntentItem(xlog.ItemEFI, 0xe1f1, 16, map[int]uint64{0: fsb}, map[int]uint32{8: n}),
+			}
+		}, true},
+		{"rui-cui", "rmapbt=1,reflink=1", true, func(ino, fsb uint64, n uint32) [][]byte {
+			return [][]byte{
+				replay.IntentItem(xlog.ItemRUI, 0x5e2, 32, map[int]uint64{0: ino, 8: fsb, 16: 0}, map[int]uint32{24: n, 28: rmapUnmapShared}),
+				replay.IntentItem(xlog.ItemCUI, 0xc1, 16, map[int]uint64{0: fsb}, map[int]uint32{8: n, 12: refcountDecrease}),
+			}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testimg.TmpfsDir(t)
+			img := mkfsImage(t, dir, tc.name+".img", "-m", tc.mkfs)
+			mnt, umount := testimg.LoopMount(t, img, "loop")
+			file := filepath.Join(mnt, "victim")
+			runs := [][]string{{"-f", "-c", "pwrite -S 0x77 0 64k", "-c", "fsync", file}}
+			if tc.reflnk {
+				runs = append(runs, []string{"-f", "-c", "reflink " + file + " 0 0 64k", "-c", "fsync", filepath.Join(mnt, "twin")})
+			}
+			for _, args := range runs {
+				if out, err := testimg.RunTimed(t, time.Minute, "xfs_io", args...); err != nil {
+					t.Fatalf("xfs_io %q: %v\n%s", args, err, out)
+				}
+			}
+			ino := statIno(t, file)
+			umount()
+			exts, err := xfsdb.Bmap(img, ino, false)
+			if err != nil || len(exts) != 1 {
+				t.Fatalf("inode %d's extents: %+v %v", ino, exts, err)
+			}
+			raw, err := os.ReadFile(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var items [][][]byte
+			items = append(items, truncatedInode(t, raw, ino))
+			for _, it := range tc.intents(ino, exts[0].StartBlock, uint32(exts[0].Count)) {
+				items = append(items, [][]byte{it})
+			}
+			replay.NewLogWriter(t, raw).Transaction(0x7e1, items...)
+			dirty := filepath.Join(dir, "dirty.img")
+			if err := os.WriteFile(dirty, raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p := shutdownPoint{profile: tc.mkfs, mode: "truncate-" + tc.name}
+			o := judgeDirty(t, p, dirty)
+			if o.refused != "" || len(o.res.Unfinished) != len(items)-1 || len(o.res.Rebuilt) != 1 {
+				t.Fatalf("replay of unfinished intents: refused %q, result %+v", o.refused, o.res)
+			}
+			t.Logf("%s", strings.Join(o.res.AfterWork, "; "))
+			if !tc.freed {
+				return
+			}
+			// The extent is free after the kernel's replay; after
+			// xfsbox's, free or holding the AG's rebuilt trees (the
+			// spare sets agree).
+			for _, x := range []string{o.a, o.b} {
+				out, err := xfsdb.Run(x, fmt.Sprintf("fsblock %d", exts[0].StartBlock), "blockget", "blockuse")
+				_, typ, _ := strings.Cut(strings.TrimSpace(out), " type ")
+				ok := strings.HasPrefix(typ, "free") || (x == o.b && (typ == "btbno" || typ == "btcnt" || typ == "btrmap"))
+				if err != nil || !ok {
+					t.Errorf("%s: block %d after the replay: %v\n%s", filepath.Base(x), exts[0].StartBlock, err, out)
+				}
+			}
+		})
 	}
-	ino := statIno(t, file)
-	umount()
-	exts, err := xfsdb.Bmap(img, ino, false)
-	if err != nil || len(exts) != 1 {
-		t.Fatalf("inode %d's extents: %+v %v", ino, exts, err)
-	}
+}
 
-	raw, err := os.ReadFile(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := fsys.OpenImage(store.NewImage(store.MemDevice(raw), int64(len(raw)), "efi.img", false), fsys.OpenOptions{})
+// truncatedInode is an inode item logging inode ino of the image raw
+// with its data fork emptied (size, blocks and extents zero), as a
+// truncate's first transaction logs it: the format and the core.
+func truncatedInode(t *testing.T, raw []byte, ino uint64) [][]byte {
+	t.Helper()
+	fs, err := fsys.OpenImage(store.NewImage(store.MemDevice(raw), int64(len(raw)), "img", false), fsys.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +139,7 @@ func TestReplayUnfinishedEFI(t *testing.T) {
 	cagbno := agbno - agbno%cluster
 	blkno := int64(g.Daddr(agno, cagbno))
 	boff := int((agbno-cagbno)*g.BlockSize) + int(idx*g.InodeSize)
-	dino := raw[blkno*512+int64(boff):][:g.InodeSize]
-	core := logDinode(t, dino)
+	core := logDinode(t, raw[blkno*512+int64(boff):][:g.InodeSize])
 	le := binary.LittleEndian
 	le.PutUint64(core[56:], 0) // di_size
 	le.PutUint64(core[64:], 0) // di_nblocks
@@ -78,46 +152,7 @@ func TestReplayUnfinishedEFI(t *testing.T) {
 	le.PutUint64(format[40:], uint64(blkno))
 	le.PutUint32(format[48:], cluster<<(g.BlockLog-9))
 	le.PutUint32(format[52:], uint32(boff))
-	efi := make([]byte, 32)
-	le.PutUint16(efi, uint16(xlog.ItemEFI))
-	le.PutUint16(efi[2:], 1)
-	le.PutUint32(efi[4:], 1)
-	le.PutUint64(efi[8:], 0xe1f0)
-	le.PutUint64(efi[16:], exts[0].StartBlock)
-	le.PutUint32(efi[24:], uint32(exts[0].Count))
-	replay.NewLogWriter(t, raw).Transaction(0x7e1, [][]byte{format, core}, [][]byte{efi})
-	dirty := filepath.Join(dir, "dirty.img")
-	if err := os.WriteFile(dirty, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	p := shutdownPoint{profile: "efi", mode: "synthetic"}
-	a, b := filepath.Join(dir, "a.img"), filepath.Join(dir, "b.img")
-	copyFile(t, dirty, a)
-	copyFile(t, dirty, b)
-	res, refused := xfsboxReplay(t, b)
-	if refused != "" || len(res.Unfinished) != 1 || len(res.Rebuilt) != 1 {
-		t.Fatalf("replay of an unfinished EFI: refused %q, result %+v", refused, res)
-	}
-	t.Logf("%s", strings.Join(res.AfterWork, "; "))
-	kernelReplay(t, a, "")
-	from, to := logRange(t, a)
-	judgeLogically(t, p, a, b, from, to, res)
-	sameFiles(t, p, a, b)
-	if clean, out := judge.XfsRepairN(t, b); !clean {
-		t.Errorf("xfs_repair -n on xfsbox's replay:\n%s", out)
-	}
-	ourCheck(t, p, b)
-	// The extent is free after the kernel's replay; after xfsbox's, free
-	// or holding the AG's rebuilt trees (the spare sets agree).
-	for _, x := range []string{a, b} {
-		out, err := xfsdb.Run(x, fmt.Sprintf("fsblock %d", exts[0].StartBlock), "blockget", "blockuse")
-		_, typ, _ := strings.Cut(strings.TrimSpace(out), " type ")
-		ok := strings.HasPrefix(typ, "free") || (x == b && (typ == "btbno" || typ == "btcnt"))
-		if err != nil || !ok {
-			t.Errorf("%s: block %d after the replay: %v\n%s", filepath.Base(x), exts[0].StartBlock, err, out)
-		}
-	}
+	return [][]byte{format, core}
 }
 
 // logDinode is the on-disk inode core dino as the kernel logs it: in

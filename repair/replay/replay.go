@@ -434,21 +434,29 @@ var intentNames = map[string]string{
 // unfinishedText names the unfinished intents by kind: "the log holds
 // unfinished free-extent intents (2 EFI): ...", then why they stay so.
 func unfinishedText(in []Intent, why string) string {
-	var kinds []string
-	count := map[string]int{}
-	for _, it := range in {
-		if count[it.Type] == 0 {
-			kinds = append(kinds, it.Type)
-		}
-		count[it.Type]++
-	}
-	names, counts := make([]string, len(kinds)), make([]string, len(kinds))
+	kinds, counts := intentKinds(in)
+	names := make([]string, len(kinds))
 	for i, k := range kinds {
-		names[i], counts[i] = intentNames[k], fmt.Sprintf("%d %s", count[k], k)
+		names[i] = intentNames[k]
 	}
 	list := strings.Join(names, ", ")
 	if n := len(names); n > 1 {
 		list = strings.Join(names[:n-1], ", ") + " and " + names[n-1]
 	}
 	return fmt.Sprintf("the log holds unfinished %s intents (%s): %s", list, strings.Join(counts, ", "), why)
+}
+
+// intentKinds are the intent types of in, in order of appearance, and
+// their counts in words ("2 EFI").
+func intentKinds(in []Intent) (kinds, counts []string) {
+	count := map[string]int{}
+	for _, it := range in {
+		if count[it.Type]++; count[it.Type] == 1 {
+			kinds = append(kinds, it.Type)
+		}
+	}
+	for _, k := range kinds {
+		counts = append(counts, fmt.Sprintf("%d %s", count[k], k))
+	}
+	return kinds, counts
 }

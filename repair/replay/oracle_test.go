@@ -437,7 +437,7 @@ func report(t *testing.T, outs []outcome) string {
 	var sb strings.Builder
 	replayed, refused := 0, 0
 	reasons := map[string]int{}
-	fmt.Fprintf(&sb, "%-44s %-9s %5s %5s %6s %6s %5s %5s %7s %7s  %s\n", "shutdown point", "result", "trans", "bufs", "inodes", "newer", "cancl", "icrt", "intents", "seconds", "why refused")
+	fmt.Fprintf(&sb, "%-44s %-9s %5s %5s %6s %6s %5s %5s %7s %7s  %s\n", "shutdown point", "result", "trans", "bufs", "inodes", "newer", "cancl", "icrt", "intents", "seconds", "why refused, or the after-work")
 	for _, o := range outs {
 		res := o.res
 		if res == nil {

@@ -29,21 +29,19 @@ import (
 
 // Inode core fields the after-work clears (xfs_dinode).
 const (
-	dinodeMode      = 2
-	dinodeFormat    = 5
-	dinodeBigNext   = 24 // di_big_nextents, or di_v3_pad
-	dinodeSize      = 56
-	dinodeNBlocks   = 64
-	dinodeNExtents  = 76 // di_nextents and di_anextents, or di_big_anextents and its pad
-	dinodeForkOff   = 82
-	dinodeAFormat   = 83
-	dinodeFlags     = 90
-	dinodeFlags2    = 120
-	diflag2Bigtime  = 1 << 3
-	diflag2Nrext64  = 1 << 4
-	quotaAcctFlags  = 0x0001 | 0x0008 | 0x0040
-	agiUnlinkedOff  = 40 // agi_unlinked in the AGI sector
-	agiUnlinkedSize = xfsformat.AGIUnlinkedBuckets * 4
+	dinodeMode     = 2
+	dinodeFormat   = 5
+	dinodeBigNext  = 24 // di_big_nextents, or di_v3_pad
+	dinodeSize     = 56
+	dinodeNBlocks  = 64
+	dinodeNExtents = 76 // di_nextents and di_anextents, or di_big_anextents and its pad
+	dinodeForkOff  = 82
+	dinodeAFormat  = 83
+	dinodeFlags    = 90
+	dinodeFlags2   = 120
+	diflag2Bigtime = 1 << 3
+	diflag2Nrext64 = 1 << 4
+	agiUnlinkedOff = 40 // agi_unlinked in the AGI sector
 )
 
 // finishable says, of an unfinished intent's type, whether the rebuild
@@ -111,7 +109,7 @@ func (e *engine) rebuild(agno uint32, why string) {
 // AGs of the blocks it held, and its own, put in Result.Rebuild.
 func (e *engine) freeUnlinked(ino uint64) error {
 	g := e.geo
-	if e.sb.QFlags&quotaAcctFlags != 0 {
+	if e.quotaOn {
 		return refusef("inode %d is on an unlinked list and quotas are accounted: xfsbox does not update the dquots the kernel's freeing of it would", ino)
 	}
 	in, err := e.fs.ReadInode(ino)

@@ -60,6 +60,9 @@ func (e *engine) planIntents() string {
 			refused = append(refused, it)
 			continue
 		}
+		if why := e.freesInodeChunk(it); why != "" {
+			return why
+		}
 		for _, agno := range it.ags {
 			e.rebuild(agno, "unfinished "+it.Type+" intents name blocks in it")
 		}
@@ -68,6 +71,32 @@ func (e *engine) planIntents() string {
 		return ""
 	}
 	return unfinishedText(refused, "xfsbox cannot finish them (it finishes EFI, RUI and CUI, by rebuilding)")
+}
+
+// freesInodeChunk refuses an unfinished EFI that frees an inode chunk
+// (the last inode of a chunk freed, xfs_difree_inode_chunk: the chunk
+// already gone from the inode btrees, its blocks not yet free): a
+// rebuild that searched the AG for inode chunks could take its inodes
+// for live ones. An extent whose first block holds a valid inode of
+// that very place is taken for one.
+func (e *engine) freesInodeChunk(it Intent) string {
+	if it.Type != "EFI" {
+		return ""
+	}
+	g := e.geo
+	buf := make([]byte, g.InodeSize)
+	for _, x := range it.exts {
+		agno, agbno := g.SplitFSB(x.StartBlock)
+		if err := e.fs.Img.ReadAt(buf, g.ByteOffset(agno, agbno)); err != nil {
+			continue
+		}
+		in, err := xfsformat.DecodeInode(buf)
+		if err == nil && in.Magic == xfsformat.DinodeMagic && in.Version == 3 && in.CRCOK() &&
+			in.Ino == g.Ino(agno, g.AGIno(agbno, 0)) && in.UUID == g.MetaUUID {
+			return fmt.Sprintf("the log holds an unfinished EFI (%#x) freeing the inode chunk at block %d of AG %d: xfsbox cannot finish it", it.ID, agbno, agno)
+		}
+	}
+	return ""
 }
 
 // intentAGs are the AGs of an intent's extents; an extent outside the

@@ -101,6 +101,7 @@ type Intent struct {
 	Extents int    `json:"extents,omitempty"`
 	LSN     string `json:"lsn"` // of the transaction that logged it
 	ags     []uint32
+	exts    []xlog.IntentExtent
 }
 
 // RebuildAG is an AG the after-work leaves to the caller's rebuild.
@@ -404,6 +405,7 @@ func (e *engine) intent(it *xlog.IntentItem) error {
 		}
 	}
 	e.addIntent(it.Type(), it.ID, len(it.Extents), ags)
+	e.intents[intentKey{it.Type(), it.ID}].exts = it.Extents
 	return nil
 }
 

@@ -279,6 +279,15 @@ func TestReplaySynthetic(t *testing.T) {
 	if res, _, err := replayMem(t, img, Options{}); err != nil || res.Counts.IntentsDone != 1 {
 		t.Errorf("an EFI and its EFD: %+v %v", res, err)
 	}
+	// An EFI freeing an inode chunk's blocks (the root's) is refused with Finish.
+	img = bytes.Clone(small)
+	w = newLogWriter(t, img)
+	rootBlock, _ := g.AGInoBlock(uint32(fs.SB.RootIno))
+	w.transaction(0x24, [][]byte{intentItem(xlog.ItemEFI, 0xabd, 16, map[int]uint64{0: g.FSB(0, rootBlock)}, map[int]uint32{8: 1})})
+	if _, out, err := replayMem(t, img, Options{Finish: true}); !errors.Is(err, ErrRefused) ||
+		!strings.Contains(err.Error(), "freeing the inode chunk") || !bytes.Equal(out, img) {
+		t.Errorf("an EFI freeing an inode chunk with Finish: %v", err)
+	}
 	// A BUI (a block map to change) is refused by name, even with Finish.
 	img = bytes.Clone(small)
 	w = newLogWriter(t, img)

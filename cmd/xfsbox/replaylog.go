@@ -39,6 +39,10 @@ func replayInPlace(ctx context.Context, image string) error {
 		return fmt.Errorf("committing the replay of %s's log: %w", image, err)
 	}
 	logrus.Infof("%s: %s", image, replaySummary(res))
+	for _, s := range res.AfterWork {
+		// Rebuilt structures are news to whoever asked for a replay.
+		logrus.Warnf("%s: after the replay, as the kernel's mount does: %s", image, s)
+	}
 	return nil
 }
 

@@ -289,3 +289,43 @@ func mkfsImage(t *testing.T, dir, name string, args ...string) string {
 	}
 	return img
 }
+
+// TestReplayUnlinkedBtree: the file removed while open maps its blocks
+// through a bmbt (every other block of 2 MiB punched out), whose blocks
+// may lie in any AG: xfsbox frees the inode and rebuilds every AG,
+// judged against the kernel's replay (judgeLogically).
+func TestReplayUnlinkedBtree(t *testing.T) {
+	testimg.Require(t, "root", "xfsprogs", "loop")
+	img := mkfsImage(t, testimg.TmpfsDir(t), "btree.img", "-m", "rmapbt=1,reflink=1", "-d", "agcount=4")
+	mnt, umount := testimg.LoopMount(t, img, "loop")
+	name := filepath.Join(mnt, "fragmented")
+	args := []string{"-f", "-c", "pwrite -b 2m 0 2m", "-c", "fsync"}
+	for off := 0; off < 2<<20; off += 8192 {
+		args = append(args, "-c", fmt.Sprintf("fpunch %d 4096", off))
+	}
+	if out, err := testimg.RunTimed(t, time.Minute, "xfs_io", append(args, "-c", "fsync", name)...); err != nil {
+		t.Fatalf("xfs_io: %v\n%s", err, out)
+	}
+	held, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino := statIno(t, name)
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := testimg.RunTimed(t, time.Minute, "xfs_io", "-c", "fsync", mnt); err != nil {
+		t.Fatalf("fsync: %v\n%s", err, out)
+	}
+	testimg.Shutdown(t, mnt, true)
+	held.Close()
+	umount()
+	p := shutdownPoint{profile: "rmapbt-4ag", mode: "unlinked-btree", force: true}
+	o := judgeDirty(t, p, img)
+	if o.refused != "" || !slices.Equal(o.res.Freed, []uint64{ino}) || len(o.res.Rebuilt) != 4 ||
+		!strings.Contains(o.res.Rebuilt[len(o.res.Rebuilt)-1].Why, "block map is a btree") {
+		t.Fatalf("replay of a log leaving inode %d, a bmbt's, unlinked: refused %q, result %+v", ino, o.refused, o.res)
+	}
+	t.Logf("%s", strings.Join(o.res.AfterWork, "; "))
+	report(t, []outcome{o})
+}

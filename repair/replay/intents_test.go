@@ -250,12 +250,7 @@ func TestReplayUnlinkedChunk(t *testing.T) {
 	if held == nil || heldIno%64 != 0 {
 		t.Fatalf("no file alone in a new inode chunk (the last inode %d)", heldIno)
 	}
-	if out, err := testimg.RunTimed(t, time.Minute, "xfs_io", "-c", "fsync", mnt); err != nil {
-		t.Fatalf("fsync: %v\n%s", err, out)
-	}
-	testimg.Shutdown(t, mnt, true)
-	held.Close()
-	umount()
+	crashHolding(t, mnt, umount, held)
 	p := shutdownPoint{profile: "rmapbt-sparse", mode: "unlinked-chunk", force: true}
 	o := judgeDirty(t, p, img)
 	if o.refused != "" || !slices.Equal(o.res.Freed, []uint64{heldIno}) || len(o.res.Rebuilt) == 0 || !strings.Contains(o.res.Rebuilt[0].Why, "inode chunk(s) freed") {
@@ -314,12 +309,7 @@ func TestReplayUnlinkedBtree(t *testing.T) {
 	if err := os.Remove(name); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := testimg.RunTimed(t, time.Minute, "xfs_io", "-c", "fsync", mnt); err != nil {
-		t.Fatalf("fsync: %v\n%s", err, out)
-	}
-	testimg.Shutdown(t, mnt, true)
-	held.Close()
-	umount()
+	crashHolding(t, mnt, umount, held)
 	p := shutdownPoint{profile: "rmapbt-4ag", mode: "unlinked-btree", force: true}
 	o := judgeDirty(t, p, img)
 	if o.refused != "" || !slices.Equal(o.res.Freed, []uint64{ino}) || len(o.res.Rebuilt) != 4 ||
@@ -328,4 +318,17 @@ func TestReplayUnlinkedBtree(t *testing.T) {
 	}
 	t.Logf("%s", strings.Join(o.res.AfterWork, "; "))
 	report(t, []outcome{o})
+}
+
+// crashHolding shuts the filesystem at mnt down, its log forced, while
+// held (a removed file) is open, then closes it and unmounts: the
+// file's inode stays on its AGI unlinked list.
+func crashHolding(t *testing.T, mnt string, umount func(), held *os.File) {
+	t.Helper()
+	if out, err := testimg.RunTimed(t, time.Minute, "xfs_io", "-c", "fsync", mnt); err != nil {
+		t.Fatalf("fsync: %v\n%s", err, out)
+	}
+	testimg.Shutdown(t, mnt, true)
+	held.Close()
+	umount()
 }

@@ -57,9 +57,10 @@ func ReplayLog(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*replay.Re
 	return res, fs.Commit(fs.Img.JournalWriter(), writes, nil)
 }
 
-// finishReplay rebuilds the AGs of res.Rebuild in tfs, those holding
-// freed inodes first (their inode btrees then agree with the inodes
-// when the other AGs' checks scan them).
+// finishReplay rebuilds the AGs of res.Rebuild in tfs: every AG in one
+// pass (one check, one inode scan) when all are to be rebuilt, else AG
+// by AG, those holding freed inodes first (their inode btrees then
+// agree with the inodes when the other AGs' checks scan them).
 func finishReplay(ctx context.Context, tfs *fsys.FS, res *replay.Result, opts RepairOptions) error {
 	g := tfs.Geo
 	freed := map[uint64]bool{}
@@ -88,6 +89,26 @@ func finishReplay(ctx context.Context, tfs *fsys.FS, res *replay.Result, opts Re
 	}
 	o := opts
 	o.Force, o.FullScan, o.freed, o.Writer, o.Fault = true, true, freed, nil, nil
+	if len(ags) == int(g.AGCount) && g.AGCount > 1 {
+		// Every AG: one check and one inode scan for all of them
+		// (repairAllShared), not one scan per AG.
+		what := space | InoBT | AGI
+		if g.Finobt {
+			what |= FinoBT
+		}
+		rs, err := Repair(ctx, tfs, what, fsys.AllAGs, o)
+		if err != nil {
+			return fmt.Errorf("rebuilding every AG: %w", err)
+		}
+		why := map[uint32]string{}
+		for _, ag := range ags {
+			why[ag.AG] = strings.Join(ag.Why, "; ")
+		}
+		for _, r := range rs {
+			noteRebuilt(res, r.AG, why[r.AG], []*RepairResult{r})
+		}
+		return nil
+	}
 	for _, ag := range ags {
 		agno, what, why := ag.AG, space, strings.Join(ag.Why, "; ")
 		if holds[agno] {
@@ -100,19 +121,24 @@ func finishReplay(ctx context.Context, tfs *fsys.FS, res *replay.Result, opts Re
 		if err != nil {
 			return fmt.Errorf("rebuilding AG %d: %w", agno, err)
 		}
-		rb := replay.Rebuilt{AG: agno, Why: why}
-		for _, r := range rs {
-			for _, w := range r.Rewritten {
-				if !slices.Contains(rb.Structures, w.Structure) {
-					rb.Structures = append(rb.Structures, w.Structure)
-				}
-			}
-			if r.ChunksFreed > 0 {
-				rb.Why += fmt.Sprintf("; %d inode chunk(s) freed with their last inode", r.ChunksFreed)
-			}
-		}
-		res.Rebuilt = append(res.Rebuilt, rb)
-		res.AfterWork = append(res.AfterWork, fmt.Sprintf("AG %d rebuilt (%s): %s", agno, strings.Join(rb.Structures, ", "), rb.Why))
+		noteRebuilt(res, agno, why, rs)
 	}
 	return nil
+}
+
+// noteRebuilt adds what the rebuild of AG agno rewrote, and why, to res.
+func noteRebuilt(res *replay.Result, agno uint32, why string, rs []*RepairResult) {
+	rb := replay.Rebuilt{AG: agno, Why: why}
+	for _, r := range rs {
+		for _, w := range r.Rewritten {
+			if !slices.Contains(rb.Structures, w.Structure) {
+				rb.Structures = append(rb.Structures, w.Structure)
+			}
+		}
+		if r.ChunksFreed > 0 {
+			rb.Why += fmt.Sprintf("; %d inode chunk(s) freed with their last inode", r.ChunksFreed)
+		}
+	}
+	res.Rebuilt = append(res.Rebuilt, rb)
+	res.AfterWork = append(res.AfterWork, fmt.Sprintf("AG %d rebuilt (%s): %s", agno, strings.Join(rb.Structures, ", "), rb.Why))
 }

@@ -8,7 +8,10 @@
 // a set of Structures in one AG or in every AG (fsys.AGs; every AG in
 // parallel), and Plan runs the same against a throwaway overlay to say
 // what it would rewrite. Both report their phases through one
-// fsys.Progress, as check does.
+// fsys.Progress, as check does. ReplayLog replays a dirty log (package
+// replay, below this one) and does what the kernel's mount does after
+// it with these rebuilds: the space the freed unlinked inodes held,
+// unfinished EFI/RUI/CUI intents, copy-on-write staging extents.
 //
 // Every rebuild starts from package check: its findings say whether a
 // rebuild is needed and refuse one whose sources are corrupt (ErrRefused,

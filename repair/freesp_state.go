@@ -480,7 +480,7 @@ func (s *freeSpaceRebuild) newAGFL() ([]byte, error) {
 func (s *freeSpaceRebuild) report() {
 	res, agno, c, ir := s.res, s.opts.ag, s.c, s.ir
 	if ir != nil {
-		res.ChunkSource = ir.chunkSource
+		res.ChunkSource, res.ChunksFreed = ir.chunkSource, ir.freedChunks
 		s.opts.logf("ag %d: inode chunks from the %s", agno, ir.chunkSource)
 		res.Rewritten = append(res.Rewritten, Rewrite{"inobt", "requested: rebuilt from the inode chunks found (" + ir.chunkSource + ") and their inodes"},
 			Rewrite{"finobt", "the inobt's chunks with free inodes"}, Rewrite{"agi", "roots, levels and counters of the new inode btrees"})

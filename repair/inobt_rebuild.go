@@ -23,6 +23,7 @@ type inodeRebuild struct {
 	count, free       uint64
 	uses              map[uint32]check.ChunkUse // by chunk start: what the scan saw
 	chunkSource       string                    // where the chunks came from (ChunksFrom...)
+	freedChunks       int                       // chunks dropped as the kernel frees them (freeChunks)
 }
 
 // Where a rebuild of the inode btrees found the inode chunks
@@ -257,7 +258,13 @@ func searchInodeBlocks(ctx context.Context, fs *fsys.FS, agno uint32) ([]uint32,
 // inode may map blocks in these AGs) and recomputes each AG's used space
 // and its inobt and finobt records. rmapSound says for which AGs the
 // rmapbt's OWN_INODES records may be trusted to find the chunks.
-func prepareInodeRebuilds(ctx context.Context, fs *fsys.FS, checks map[uint32]*check.AG, ws *workspace.Workspace, sound func(agno uint32) chunkSources) (map[uint32]*inodeRebuild, error) {
+//
+// A chunk that lost an inode of freed (inodes the rebuild's caller
+// freed: ReplayLog) and has no inode left in use is dropped, their blocks freed, as the
+// kernel's xfs_difree frees a chunk whose last inode it frees (without
+// the ikeep mount option, and only when a block holds no more inodes
+// than a chunk).
+func prepareInodeRebuilds(ctx context.Context, fs *fsys.FS, checks map[uint32]*check.AG, ws *workspace.Workspace, sound func(agno uint32) chunkSources, freed map[uint64]bool) (map[uint32]*inodeRebuild, error) {
 	var mu sync.Mutex
 	chunks := map[uint32][]xfsformat.InobtRec{}
 	irs := map[uint32]*inodeRebuild{}
@@ -323,7 +330,7 @@ func prepareInodeRebuilds(ctx context.Context, fs *fsys.FS, checks map[uint32]*c
 		return nil, err
 	}
 	err = fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
-		if err := irs[agno].finish(ctx, fs, chunks[agno], ws); err != nil {
+		if err := irs[agno].finish(ctx, fs, agno, chunks[agno], ws, freed); err != nil {
 			return fmt.Errorf("ag %d: %w", agno, err)
 		}
 		return nil
@@ -337,7 +344,7 @@ func prepareInodeRebuilds(ctx context.Context, fs *fsys.FS, checks map[uint32]*c
 // finish computes the AG's inobt and finobt records from its chunks
 // and what the scan saw of their inodes, and adds the chunks to the
 // used space (OWN_INODES).
-func (ir *inodeRebuild) finish(ctx context.Context, fs *fsys.FS, chunks []xfsformat.InobtRec, ws *workspace.Workspace) error {
+func (ir *inodeRebuild) finish(ctx context.Context, fs *fsys.FS, agno uint32, chunks []xfsformat.InobtRec, ws *workspace.Workspace, freed map[uint64]bool) error {
 	g := fs.Geo
 	var rb [xfsformat.RmapRecLen]byte
 	addUsed := func(r xfsformat.RmapRec) error {
@@ -361,6 +368,10 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *fsys.FS, chunks []xfsfor
 		holes := rec.Holes()
 		rec.Free = ^cu.InUse | holes
 		rec.FreeCount = uint8(bits.OnesCount64(rec.Free &^ holes))
+		if rec.Free == ^uint64(0) && lostFreed(g, agno, rec.StartIno, freed) && g.InoPBlock <= xfsformat.InodesPerChunk {
+			ir.freedChunks++
+			continue
+		}
 		ir.count += uint64(rec.Count)
 		ir.free += uint64(rec.FreeCount)
 		// The chunk's clusters are OWN_INODES (a block holding several
@@ -394,13 +405,23 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *fsys.FS, chunks []xfsfor
 	return nil
 }
 
+// lostFreed reports whether the chunk at start holds an inode of freed.
+func lostFreed(g *xfsformat.Geometry, agno, start uint32, freed map[uint64]bool) bool {
+	for i := range uint32(xfsformat.InodesPerChunk) {
+		if freed[g.Ino(agno, start+i)] {
+			return true
+		}
+	}
+	return false
+}
+
 // prepareInodes prepares the inode rebuild of the AG alone (repairAll
 // prepares every AG's from one scan), from the sources of inode chunks
 // its check found sound.
 func (s *freeSpaceRebuild) prepareInodes(ctx context.Context) error {
 	agno := s.opts.ag
 	sound := soundChunkSources(s.fs, agno, s.res.Before)
-	irs, err := prepareInodeRebuilds(ctx, s.fs, map[uint32]*check.AG{agno: s.c}, s.ws, func(uint32) chunkSources { return sound })
+	irs, err := prepareInodeRebuilds(ctx, s.fs, map[uint32]*check.AG{agno: s.c}, s.ws, func(uint32) chunkSources { return sound }, s.opts.freed)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,9 @@ type RepairOptions struct {
 	// Progress and Log, if set, hear about phases and changes.
 	Progress fsys.Progress
 	Log      func(msg string)
+	// freed are the inodes ReplayLog freed: a chunk that lost one and
+	// has no inode left in use is dropped (prepareInodeRebuilds).
+	freed map[uint64]bool
 }
 
 func (o *RepairOptions) progress(phase string) { o.Progress.Report(phase, 0, 0) }
@@ -88,6 +91,9 @@ type RepairResult struct {
 	// ChunkSource says where a rebuild of the inode btrees found the
 	// inode chunks: ChunksFromRmapbt, ChunksFromInobt or ChunksFromSearch.
 	ChunkSource string `json:"chunk_source,omitempty"`
+	// ChunksFreed is how many inode chunks the rebuild dropped as the
+	// kernel frees them, their last inode freed (ReplayLog).
+	ChunksFreed int `json:"chunks_freed,omitempty"`
 }
 
 // preflight refuses, by name, what a repair must not touch.
@@ -273,6 +279,7 @@ func mergeResult(res, r *RepairResult) {
 	if res.Source == "" {
 		res.Source = r.Source
 	}
+	res.ChunksFreed += r.ChunksFreed
 	if res.ChunkSource == "" {
 		res.ChunkSource = r.ChunkSource
 	}

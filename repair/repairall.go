@@ -140,7 +140,7 @@ func repairAllShared(ctx context.Context, fs *fsys.FS, set Structures, ags []uin
 	}
 	irs, err := prepareInodeRebuilds(ctx, fs, checks, ws, func(agno uint32) chunkSources {
 		return soundChunkSources(fs, agno, before[agno])
-	})
+	}, opts.freed)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}

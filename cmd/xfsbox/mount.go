@@ -52,9 +52,10 @@ kernel's mount would, so that files/ and the views show the replayed
 state: with --sandbox into the overlay (the log marked clean there;
 "commit" applies the replay with everything else); with --read-only in
 memory only, nothing written, the log left as it is on disk (journal/
-shows it), and what the kernel does after a replay that xfsbox cannot
-(finish unfinished intents, free inodes left on the unlinked lists) left
-undone and logged. A log xfsbox cannot replay is logged by name and the
+shows it), and what the kernel does after a replay (finish unfinished
+intents, free inodes left on the unlinked lists, which stay listed there
+for a look) left undone and logged; --sandbox does that after-work as
+repair --replay-log does. A log xfsbox cannot replay is logged by name and the
 image shown as it is on disk. The default mode does not replay: its
 repairs refuse a dirty log (xfsbox repair --replay-log replays it).
 

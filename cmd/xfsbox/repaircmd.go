@@ -80,10 +80,15 @@ Dirty logs:
                superblock counters recounted, the log marked clean with an
                unmount record), committed crash-safely like a repair, then
                repairs. With --dry-run the replay, too, goes to the
-               throwaway overlay; with --output, to the copy. A log that
-               leaves work xfsbox cannot do yet (unfinished intents, inodes
-               on the unlinked lists, copy-on-write staging extents), or a
-               damaged one, is refused by name and nothing is written.
+               throwaway overlay; with --output, to the copy. What the
+               kernel's mount does after replaying is done too: inodes
+               left on the unlinked lists freed, and the space structures
+               of the AGs concerned rebuilt from an inode scan (which
+               finishes unfinished EFI, RUI and CUI intents and frees
+               copy-on-write staging extents); the summary names each AG
+               rebuilt. A log leaving a BUI, ATTRI or XMI intent
+               unfinished, or a damaged one, is refused by name and
+               nothing is written.
 
 Flags:
 {{flags}}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/replay"
 )
@@ -26,7 +27,7 @@ func replayInPlace(ctx context.Context, image string) error {
 	}
 	defer fs.Close()
 	reportJournal(fs)
-	res, err := replay.Replay(ctx, fs, replay.Options{})
+	res, err := repair.ReplayLog(ctx, fs, repair.RepairOptions{})
 	if err != nil {
 		return fmt.Errorf("replaying the log of %s: %w", image, err)
 	}
@@ -38,6 +39,10 @@ func replayInPlace(ctx context.Context, image string) error {
 		return fmt.Errorf("committing the replay of %s's log: %w", image, err)
 	}
 	logrus.Infof("%s: %s", image, replaySummary(res))
+	for _, s := range res.AfterWork {
+		// Rebuilt structures are news to whoever asked for a replay.
+		logrus.Warnf("%s: after the replay, as the kernel's mount does: %s", image, s)
+	}
 	return nil
 }
 
@@ -49,7 +54,7 @@ func replayThrowaway(ctx context.Context, fs *fsys.FS) (*fsys.FS, func(), error)
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := replay.Replay(ctx, tfs, replay.Options{})
+	res, err := repair.ReplayLog(ctx, tfs, repair.RepairOptions{})
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("replaying the log: %w", err)
@@ -66,8 +71,10 @@ func replayThrowaway(ctx context.Context, fs *fsys.FS) (*fsys.FS, func(), error)
 // replayed state: in a sandbox, into its overlay (the next commit
 // applies it, the log marked clean); read-only, into a throwaway in
 // memory that is never written, the log left as it was for journal/ to
-// show, and what the kernel would do after the replay and xfsbox cannot
-// (unfinished intents, unlinked inodes) left undone and said. A log
+// show, and what the kernel does after the replay (finish intents, free
+// the inodes on the unlinked lists, which the view keeps listed as
+// unlinked for forensics) left undone and said; in a sandbox, the
+// replay and that after-work as repair --replay-log does them. A log
 // that cannot be replayed is reported and the image shown as it is. It
 // returns the FS the views read and what releases it.
 func replayAtMount(ctx context.Context, fs *fsys.FS, readOnly bool) (*fsys.FS, func()) {
@@ -89,7 +96,12 @@ func replayAtMount(ctx context.Context, fs *fsys.FS, readOnly bool) (*fsys.FS, f
 		}
 		target, release = tfs, rel
 	}
-	res, err := replay.Replay(ctx, target, replay.Options{Partial: readOnly, LeaveLogDirty: readOnly})
+	var res *replay.Result
+	if readOnly {
+		res, err = replay.Replay(ctx, target, replay.Options{Partial: true, LeaveLogDirty: true})
+	} else {
+		res, err = repair.ReplayLog(ctx, target, repair.RepairOptions{})
+	}
 	if err != nil {
 		release()
 		if errors.Is(err, replay.ErrRefused) {
@@ -102,7 +114,7 @@ func replayAtMount(ctx context.Context, fs *fsys.FS, readOnly bool) (*fsys.FS, f
 	if readOnly {
 		logrus.Warnf("%s: the log is dirty: %s, in memory only: the views show the replayed state, journal/ the log as it is on disk", path, replaySummary(res))
 		for _, s := range res.Incomplete {
-			logrus.Warnf("%s: not done after the replay: %s (the views show them as the replay leaves them)", path, s)
+			logrus.Warnf("%s: not done after the replay, in this read-only view: %s (the views show them as the replay leaves them; repair --replay-log or a sandbox mount does it)", path, s)
 		}
 	} else {
 		logrus.Warnf("%s: the log is dirty: %s, into the sandbox's overlay: commit applies it", path, replaySummary(res))
@@ -131,6 +143,9 @@ func replaySummary(res *replay.Result) string {
 	}
 	if res.MarkedClean {
 		s += "; marked clean"
+	}
+	if len(res.AfterWork) > 0 {
+		s += "; after the replay: " + strings.Join(res.AfterWork, "; ")
 	}
 	return s
 }

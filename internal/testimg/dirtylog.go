@@ -139,6 +139,18 @@ func WrappedLog(t testing.TB, dir string) string {
 	return ""
 }
 
+// SparseFile makes an empty sparse file of size bytes at path, for
+// mkfs.xfs.
+func SparseFile(t testing.TB, path string, size int64) {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TmpfsDir is a temporary directory on tmpfs (/dev/shm) when there is
 // one, else t.TempDir(); it is removed in t.Cleanup. Images whose log
 // churns belong there: every synchronous write forces the log, and

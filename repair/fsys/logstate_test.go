@@ -183,12 +183,7 @@ func TestLogStateDirty(t *testing.T) {
 func TestLogStateWrapped(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "loop")
 	img := filepath.Join(testimg.TmpfsDir(t), "wrap.img")
-	if err := os.WriteFile(img, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(img, 512<<20); err != nil {
-		t.Fatal(err)
-	}
+	testimg.SparseFile(t, img, 512<<20)
 	// mkfs.xfs 6.1 refuses logs under 64 MiB unless it believes it runs
 	// under fstests; the smallest log wraps quickly.
 	mkfs, err := testimg.LookTool("mkfs.xfs")

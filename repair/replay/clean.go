@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -19,21 +20,33 @@ import (
 // may loop).
 const maxUnlinkedWalk = 1 << 20
 
-// afterwork finds what the kernel would do after the replay and xfsbox
-// does not: it reads the replayed state through the throwaway.
-func (e *engine) afterwork(ctx context.Context) error {
+// afterwork finds what the kernel would do after the replay: it reads
+// the replayed state through the throwaway. Without finish, all of it
+// is left undone and said (Result.Incomplete); with it, the unlinked
+// inodes are freed here and the rest left to the caller's rebuild of
+// the AGs in Result.Rebuild (finish.go), and Incomplete says what
+// neither can do.
+func (e *engine) afterwork(ctx context.Context, finish bool) error {
 	res := e.res
 	if len(res.Unfinished) > 0 {
-		res.Incomplete = append(res.Incomplete, unfinishedText(res.Unfinished))
+		if !finish {
+			res.Incomplete = append(res.Incomplete, unfinishedText(res.Unfinished, "the kernel finishes them after replaying; this replay leaves them (repair --replay-log finishes EFI, RUI and CUI)"))
+		} else if why := e.planIntents(); why != "" {
+			res.Incomplete = append(res.Incomplete, why)
+		}
 	}
 	g := e.geo
 	be := binary.BigEndian
+	var bucketAGs []uint32
 	for agno := range g.AGCount {
 		agi, _, err := e.fs.ReadAGI(agno)
 		if err != nil {
 			return err
 		}
 		for _, agino := range agi.Unlinked {
+			if agino != nullAGIno && !slices.Contains(bucketAGs, agno) {
+				bucketAGs = append(bucketAGs, agno)
+			}
 			for n := 0; agino != nullAGIno; n++ {
 				if n >= maxUnlinkedWalk || !g.ValidAGIno(agno, agino) {
 					return refusef("AG %d: an unlinked list reaches inode %d, not an inode of the AG, or loops", agno, agino)
@@ -48,11 +61,24 @@ func (e *engine) afterwork(ctx context.Context) error {
 			}
 		}
 	}
-	if n := len(res.Unlinked); n > 0 {
-		res.Incomplete = append(res.Incomplete, fmt.Sprintf("%d inode(s) are left on the AGI unlinked lists (removed while open, or not freed yet at the crash): the kernel frees them after replaying; xfsbox cannot free them yet", n))
+	if n := len(res.Unlinked); n > 0 && !finish {
+		res.Incomplete = append(res.Incomplete, fmt.Sprintf("%d inode(s) are left on the AGI unlinked lists (removed while open, or not freed yet at the crash): the kernel frees them after replaying; this replay leaves them listed", n))
+	}
+	if finish {
+		for _, ino := range res.Unlinked {
+			if err := e.freeUnlinked(ino); err != nil {
+				return err
+			}
+		}
+		for _, agno := range bucketAGs {
+			if err := e.emptyBuckets(agno); err != nil {
+				return err
+			}
+		}
 	}
 	if g.Reflink {
 		for agno := range g.AGCount {
+			before := res.CowStaging
 			w := &fsys.Walk{FS: e.fs, AG: agno, Type: xfsformat.Refcountbt}
 			err := w.Run(ctx, func(v *fsys.Visit) error {
 				if v.Block == nil || !v.Block.IsLeaf() {
@@ -68,10 +94,16 @@ func (e *engine) afterwork(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			if finish && res.CowStaging > before {
+				e.rebuild(agno, "it holds copy-on-write staging extents")
+			}
 		}
-		if res.CowStaging > 0 {
-			res.Incomplete = append(res.Incomplete, fmt.Sprintf("the refcount btrees hold %d copy-on-write staging extent(s): the kernel frees them at mount; xfsbox cannot free them yet", res.CowStaging))
+		if res.CowStaging > 0 && !finish {
+			res.Incomplete = append(res.Incomplete, fmt.Sprintf("the refcount btrees hold %d copy-on-write staging extent(s): the kernel frees them at mount; this replay leaves them", res.CowStaging))
 		}
+	}
+	if finish && len(res.Incomplete) == 0 {
+		e.finishedText()
 	}
 	return nil
 }

@@ -16,11 +16,13 @@
 // It writes only into an overlay (sandbox mode, or an FS's Throwaway),
 // never the image itself, and all of it as one batch, so that the
 // sandbox's commit applies the replay crash-safely, whole or not at all.
-// Work the kernel does after replaying and xfsbox cannot do yet (finish
-// intents left without their done items, free inodes left on the
-// unlinked lists, free leftover copy-on-write staging extents) refuses
-// the replay by name, unless the caller asks for a partial replay for a
-// view. Every length and count read from the log is bounded before it
+// Work the kernel does after replaying (finish intents left without
+// their done items, free inodes left on the unlinked lists, free
+// leftover copy-on-write staging extents) refuses the replay by name,
+// unless the caller asks for a partial replay for a view, or finishes
+// it (Options.Finish: the inodes are freed here, and the caller,
+// repair.ReplayLog, rebuilds the AGs' space structures that work
+// touches, see finish.go). Every length and count read from the log is bounded before it
 // sizes anything; a damaged log is refused, never replayed in part.
 //
 // Import order: above repair/fsys (the image, its log records and its

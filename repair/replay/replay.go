@@ -25,6 +25,17 @@ type Options struct {
 	// LeaveLogDirty replays without marking the log clean, so that the
 	// log reads as it was (a read-only view's forensics).
 	LeaveLogDirty bool
+	// Finish does the after-work that needs no rebuild (the inodes on
+	// the unlinked lists freed: cores cleared, buckets emptied; see
+	// finish.go) and leaves the rest to the caller, who must rebuild
+	// the space structures of the AGs in Result.Rebuild from an inode
+	// scan (repair.ReplayLog does): the space the freed inodes held
+	// and their inode btrees' free bits, the extents of unfinished
+	// EFIs, RUIs and CUIs, the copy-on-write staging extents. What
+	// neither can finish (BUI, ATTRI, XMI and realtime intents) is
+	// refused by name. Without the rebuild the result is inconsistent:
+	// only for repair.ReplayLog.
+	Finish bool
 }
 
 // Result is what a replay did.
@@ -46,6 +57,16 @@ type Result struct {
 	// Incomplete says, in words, what the kernel would do after the
 	// replay that xfsbox did not (only with Options.Partial).
 	Incomplete []string `json:"incomplete,omitempty"`
+	// Freed are the unlinked inodes freed after the replay (Finish).
+	Freed []uint64 `json:"freed_inodes,omitempty"`
+	// Rebuild are the AGs whose space structures the after-work leaves
+	// to the caller's rebuild (Finish), in AG order, with why.
+	Rebuild []RebuildAG `json:"rebuild_ags,omitempty"`
+	// Rebuilt says which structures the caller rebuilt, by AG.
+	Rebuilt []Rebuilt `json:"rebuilt,omitempty"`
+	// AfterWork says, in words, what was done after the replay as the
+	// kernel's mount does it.
+	AfterWork []string `json:"after_work,omitempty"`
 	// MarkedClean: an unmount record was written at the head.
 	MarkedClean bool `json:"marked_clean"`
 	// Counters are the superblock's summary counters before and after
@@ -79,6 +100,21 @@ type Intent struct {
 	ID      uint64 `json:"id"`
 	Extents int    `json:"extents,omitempty"`
 	LSN     string `json:"lsn"` // of the transaction that logged it
+	ags     []uint32
+	exts    []xlog.IntentExtent
+}
+
+// RebuildAG is an AG the after-work leaves to the caller's rebuild.
+type RebuildAG struct {
+	AG  uint32   `json:"ag"`
+	Why []string `json:"why"`
+}
+
+// Rebuilt is what a rebuild after the replay rewrote in one AG.
+type Rebuilt struct {
+	AG         uint32   `json:"ag"`
+	Structures []string `json:"structures"`
+	Why        string   `json:"why"`
 }
 
 // ErrRefused is wrapped by every refusal: a log xfsbox will not replay
@@ -149,7 +185,7 @@ func Replay(ctx context.Context, fs *fsys.FS, opts Options) (*Result, error) {
 	if err := tfs.Commit(tfs.Img.JournalWriter(), replayed, nil); err != nil {
 		return res, err
 	}
-	if err := e.afterwork(ctx); err != nil {
+	if err := e.afterwork(ctx, opts.Finish); err != nil {
 		return res, err
 	}
 	if len(res.Incomplete) > 0 && !opts.Partial {
@@ -327,11 +363,11 @@ func (e *engine) pass2(t *xlog.Transaction, items []xlog.Item) error {
 		case *xlog.DquotItem:
 			err = e.dquot(it)
 		case *xlog.IntentItem:
-			e.intent(it)
+			err = e.intent(it)
 		case *xlog.AttrItem:
-			e.addIntent(xlog.ItemATTRI, it.ID, 0)
+			e.addIntent(xlog.ItemATTRI, it.ID, 0, nil)
 		case *xlog.ExchangeItem:
-			e.addIntent(xlog.ItemXMI, it.ID, 0)
+			e.addIntent(xlog.ItemXMI, it.ID, 0, nil)
 		case *xlog.DoneItem:
 			e.done(it.Type(), it.IntentID)
 		case *xlog.QuotaOffItem:
@@ -356,20 +392,29 @@ var doneOf = map[xlog.ItemType]xlog.ItemType{
 	xlog.ItemRUDRT: xlog.ItemRUIRT, xlog.ItemCUDRT: xlog.ItemCUIRT,
 }
 
-func (e *engine) intent(it *xlog.IntentItem) {
+func (e *engine) intent(it *xlog.IntentItem) error {
 	if _, ok := doneOf[it.Type()]; ok { // EFD and EFD_RT decode as intents
 		e.done(it.Type(), it.ID)
-		return
+		return nil
 	}
-	e.addIntent(it.Type(), it.ID, len(it.Extents))
+	var ags []uint32
+	if finishable(it.Type().String()) {
+		var err error
+		if ags, err = e.intentAGs(it); err != nil {
+			return err
+		}
+	}
+	e.addIntent(it.Type(), it.ID, len(it.Extents), ags)
+	e.intents[intentKey{it.Type(), it.ID}].exts = it.Extents
+	return nil
 }
 
-func (e *engine) addIntent(t xlog.ItemType, id uint64, extents int) {
+func (e *engine) addIntent(t xlog.ItemType, id uint64, extents int, ags []uint32) {
 	k := intentKey{t, id}
 	if _, ok := e.intents[k]; !ok {
 		e.intentOrder = append(e.intentOrder, k)
 	}
-	e.intents[k] = &Intent{Type: t.String(), ID: id, Extents: extents, LSN: xlog.LSNText(e.cur)}
+	e.intents[k] = &Intent{Type: t.String(), ID: id, Extents: extents, LSN: xlog.LSNText(e.cur), ags: ags}
 	e.res.Counts.Intents++
 }
 
@@ -389,23 +434,31 @@ var intentNames = map[string]string{
 }
 
 // unfinishedText names the unfinished intents by kind: "the log holds
-// unfinished free-extent intents (2 EFI): xfsbox cannot finish them yet".
-func unfinishedText(in []Intent) string {
-	var kinds []string
-	count := map[string]int{}
-	for _, it := range in {
-		if count[it.Type] == 0 {
-			kinds = append(kinds, it.Type)
-		}
-		count[it.Type]++
-	}
-	names, counts := make([]string, len(kinds)), make([]string, len(kinds))
+// unfinished free-extent intents (2 EFI): ...", then why they stay so.
+func unfinishedText(in []Intent, why string) string {
+	kinds, counts := intentKinds(in)
+	names := make([]string, len(kinds))
 	for i, k := range kinds {
-		names[i], counts[i] = intentNames[k], fmt.Sprintf("%d %s", count[k], k)
+		names[i] = intentNames[k]
 	}
 	list := strings.Join(names, ", ")
 	if n := len(names); n > 1 {
 		list = strings.Join(names[:n-1], ", ") + " and " + names[n-1]
 	}
-	return fmt.Sprintf("the log holds unfinished %s intents (%s): xfsbox cannot finish them yet", list, strings.Join(counts, ", "))
+	return fmt.Sprintf("the log holds unfinished %s intents (%s): %s", list, strings.Join(counts, ", "), why)
+}
+
+// intentKinds are the intent types of in, in order of appearance, and
+// their counts in words ("2 EFI").
+func intentKinds(in []Intent) (kinds, counts []string) {
+	count := map[string]int{}
+	for _, it := range in {
+		if count[it.Type]++; count[it.Type] == 1 {
+			kinds = append(kinds, it.Type)
+		}
+	}
+	for _, k := range kinds {
+		counts = append(counts, fmt.Sprintf("%d %s", count[k], k))
+	}
+	return kinds, counts
 }

@@ -162,7 +162,8 @@ func replayMem(t testing.TB, img []byte, opts Options) (*Result, []byte, error) 
 // where its bitmap says with the transaction's LSN stamped and a fresh
 // CRC; a cancelled buffer is not replayed; the counters are recounted;
 // the log ends clean; an unfinished intent, a damaged record and an
-// unknown item are refused, writing nothing.
+// unknown item are refused, writing nothing; with Finish, an unfinished
+// EFI names its AG for the caller's rebuild, and a BUI is refused.
 func TestReplaySynthetic(t *testing.T) {
 	small := testimg.SmallImage(t)
 	fs := openMem(t, small)
@@ -261,17 +262,15 @@ func TestReplaySynthetic(t *testing.T) {
 	// An EFI without its EFD.
 	img = bytes.Clone(small)
 	w = newLogWriter(t, img)
-	efi := make([]byte, 16+16)
-	binary.LittleEndian.PutUint16(efi, uint16(xlog.ItemEFI))
-	binary.LittleEndian.PutUint16(efi[2:], 1)
-	binary.LittleEndian.PutUint32(efi[4:], 1)
-	binary.LittleEndian.PutUint64(efi[8:], 0xabc)
-	binary.LittleEndian.PutUint64(efi[16:], 100)
-	binary.LittleEndian.PutUint32(efi[24:], 1)
+	efi := intentItem(xlog.ItemEFI, 0xabc, 16, map[int]uint64{0: 100}, map[int]uint32{8: 1})
 	w.transaction(0x21, [][]byte{efi})
 	refused("unfinished EFI", img, "unfinished free-extent intents")
 	if res, _, err := replayMem(t, img, Options{Partial: true, LeaveLogDirty: true}); err != nil || len(res.Unfinished) != 1 || res.MarkedClean {
 		t.Errorf("a partial replay: %+v %v", res, err)
+	}
+	// With Finish, the EFI is left to the caller's rebuild of its AG.
+	if res, _, err := replayMem(t, img, Options{Finish: true}); err != nil || len(res.Rebuild) != 1 || res.Rebuild[0].AG != 0 || !slices.Equal(res.Rebuild[0].Why, []string{"unfinished EFI intents name blocks in it"}) {
+		t.Errorf("an EFI with Finish: %+v %v", res, err)
 	}
 	// Its EFD in a later transaction finishes it.
 	efd := bytes.Clone(efi)
@@ -279,6 +278,24 @@ func TestReplaySynthetic(t *testing.T) {
 	w.transaction(0x22, [][]byte{efd})
 	if res, _, err := replayMem(t, img, Options{}); err != nil || res.Counts.IntentsDone != 1 {
 		t.Errorf("an EFI and its EFD: %+v %v", res, err)
+	}
+	// An EFI freeing an inode chunk's blocks (the root's) is refused with Finish.
+	img = bytes.Clone(small)
+	w = newLogWriter(t, img)
+	rootBlock, _ := g.AGInoBlock(uint32(fs.SB.RootIno))
+	w.transaction(0x24, [][]byte{intentItem(xlog.ItemEFI, 0xabd, 16, map[int]uint64{0: g.FSB(0, rootBlock)}, map[int]uint32{8: 1})})
+	if _, out, err := replayMem(t, img, Options{Finish: true}); !errors.Is(err, ErrRefused) ||
+		!strings.Contains(err.Error(), "freeing the inode chunk") || !bytes.Equal(out, img) {
+		t.Errorf("an EFI freeing an inode chunk with Finish: %v", err)
+	}
+	// A BUI (a block map to change) is refused by name, even with Finish.
+	img = bytes.Clone(small)
+	w = newLogWriter(t, img)
+	bui := intentItem(xlog.ItemBUI, 0xb01, 32, map[int]uint64{0: 131, 16: 100}, map[int]uint32{24: 1}) // owner, startblock; len
+	w.transaction(0x23, [][]byte{bui})
+	if _, out, err := replayMem(t, img, Options{Finish: true}); !errors.Is(err, ErrRefused) ||
+		!strings.Contains(err.Error(), "unfinished block-mapping intents (1 BUI): xfsbox cannot finish them") || !bytes.Equal(out, img) {
+		t.Errorf("a BUI with Finish: %v", err)
 	}
 	// An unknown item type.
 	img = bytes.Clone(small)
@@ -313,6 +330,25 @@ func TestReplaySynthetic(t *testing.T) {
 	binary.BigEndian.PutUint32(img[220:], 0x80)
 	xfsformat.UpdateCRC(img[:g.SectSize], xfsformat.SBCRCOffset())
 	refused("unknown log-incompatible feature", img, "log-incompatible features")
+}
+
+// intentItem is an intent of one extent of extLen bytes, its 64-bit and
+// 32-bit fields set at their offsets in the extent (little-endian, as
+// the kernel logs them).
+func intentItem(typ xlog.ItemType, id uint64, extLen int, u64 map[int]uint64, u32 map[int]uint32) []byte {
+	le := binary.LittleEndian
+	b := make([]byte, 16+extLen)
+	le.PutUint16(b, uint16(typ))
+	le.PutUint16(b[2:], 1)
+	le.PutUint32(b[4:], 1)
+	le.PutUint64(b[8:], id)
+	for off, v := range u64 {
+		le.PutUint64(b[16+off:], v)
+	}
+	for off, v := range u32 {
+		le.PutUint32(b[16+off:], v)
+	}
+	return b
 }
 
 // FuzzReplay replays a log whose one transaction is built from the

@@ -315,6 +315,11 @@ func (o *Overlay) each(fn func(off int64, data []byte) error) error {
 	return err
 }
 
+// Writes returns the bytes staged in this overlay (not in the one below
+// it) as writes in image order: what a throwaway over a sandbox holds,
+// for the sandbox to take as one batch.
+func (o *Overlay) Writes() ([]Write, error) { return o.writes() }
+
 // writes returns the staged bytes as writes in image order.
 func (o *Overlay) writes() ([]Write, error) {
 	var out []Write

@@ -171,8 +171,13 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 	case xfsformat.ModeDir:
 		c.directory(in, lsn)
 	case xfsformat.ModeSymlink:
-		if _, err := dinode.Target(c.fs.InodeFS(), core, lsn.readFSB); err != nil {
+		target, err := dinode.Target(c.fs.InodeFS(), core, lsn.readFSB)
+		switch {
+		case err != nil:
 			c.add("symlink", ino, "symlink", err)
+		case bytes.IndexByte(target, 0) >= 0:
+			// xfs_repair: "found illegal null character in symlink".
+			c.add("symlink", ino, "symlink", fmt.Errorf("the target holds a NUL byte at %d", bytes.IndexByte(target, 0)))
 		}
 	}
 	if core.ForkOff != 0 {

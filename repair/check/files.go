@@ -144,6 +144,12 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 			c.add(code, ino, "inode", p)
 		}
 	}
+	if special(core.FileType()) && core.Size != 0 && !reported["inode.size"] {
+		// xfs_repair (process_misc_ino_types): "size of character
+		// device inode N != 0"; the kernel's verifier lets it be.
+		reported["inode.size"] = true
+		c.add("inode.size", ino, "inode", fmt.Errorf("a device, fifo or socket inode has size %d (must be 0)", core.Size))
+	}
 	var rec [inodeRecLen]byte
 	binary.BigEndian.PutUint64(rec[:], ino)
 	binary.BigEndian.PutUint32(rec[8:], core.LinkCount())
@@ -183,6 +189,16 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 	if core.ForkOff != 0 {
 		c.attributes(in, lsn)
 	}
+}
+
+// special reports whether a file type is a device, fifo or socket:
+// the kinds with no data, whose size must be 0.
+func special(t uint16) bool {
+	switch t {
+	case xfsformat.ModeChar, xfsformat.ModeBlock, xfsformat.ModeFIFO, xfsformat.ModeSocket:
+		return true
+	}
+	return false
 }
 
 // forkNeutral reports whether an inode's finding leaves its forks to

@@ -647,6 +647,7 @@ func (g *generator) finish() error {
 		if li != nil {
 			seen.Items, seen.Freed = li.items, li.freed
 			seen.Sized = e.Kind != Directory && li.sizes[e.Size]
+			seen.Mapped = li.mapped
 		}
 		e.Log = seen
 		if seen.Items > 0 {
@@ -657,6 +658,9 @@ func (g *generator) finish() error {
 		}
 		if seen.Sized && e.Kind == Regular {
 			t.Log.DeletedSizedInLog++
+		}
+		if seen.Mapped && e.Kind == Regular && len(e.Extents) > 0 {
+			t.Log.DeletedMappedInLog++
 		}
 	}
 	return nil

@@ -345,8 +345,9 @@ func checkMount(t *testing.T, tr *Truth) {
 
 // checkLog reads the final log again (xfs_logprint from its oldest
 // record): the churn files, changed last, must be in it (else the read
-// saw nothing); the deleted inodes must be there, freed, on a fresh or
-// aged image, and nowhere once the log has wrapped.
+// saw nothing); the deleted inodes must be there on a fresh or aged
+// image (freed, and the files alive with their size and extent map), and
+// nowhere once the log has wrapped.
 func checkLog(t *testing.T, tr *Truth) {
 	var lt LogTruth
 	inodes, err := readLog(tr.ImagePath(), &lt)
@@ -356,7 +357,7 @@ func checkLog(t *testing.T, tr *Truth) {
 	if !lt.Clean || lt.Records == 0 {
 		t.Errorf("log state %+v", lt)
 	}
-	var deleted, regular, freed, sized, any, churn int
+	var deleted, regular, withExtents, freed, sized, mapped, any, churn int
 	for _, e := range tr.Entries {
 		li := inodes[e.Ino]
 		if e.Group == "churn" && e.Kind == Regular && li != nil {
@@ -368,9 +369,15 @@ func checkLog(t *testing.T, tr *Truth) {
 		deleted++
 		if e.Kind == Regular {
 			regular++
+			if len(e.Extents) > 0 {
+				withExtents++
+			}
 		}
 		if li == nil {
 			continue
+		}
+		if e.Kind == Regular && len(e.Extents) > 0 && li.mapped {
+			mapped++
 		}
 		any++
 		if li.freed {
@@ -380,8 +387,8 @@ func checkLog(t *testing.T, tr *Truth) {
 			sized++
 		}
 	}
-	if any != tr.Log.DeletedInLog || freed != tr.Log.DeletedFreedInLog || sized != tr.Log.DeletedSizedInLog {
-		t.Errorf("log: %d deleted inodes in it, %d freed, %d sized; the truth says %+v", any, freed, sized, tr.Log)
+	if any != tr.Log.DeletedInLog || freed != tr.Log.DeletedFreedInLog || sized != tr.Log.DeletedSizedInLog || mapped != tr.Log.DeletedMappedInLog {
+		t.Errorf("log: %d deleted inodes in it, %d freed, %d sized, %d mapped; the truth says %+v", any, freed, sized, mapped, tr.Log)
 	}
 	switch tr.Spec.Variant {
 	case Wrapped:
@@ -389,8 +396,8 @@ func checkLog(t *testing.T, tr *Truth) {
 			t.Errorf("wrapped log: wrapped %v, %d deleted inodes still logged, %d churn files logged", tr.Log.Wrapped, any, churn)
 		}
 	default:
-		if tr.Log.Wrapped || freed != deleted || sized != regular {
-			t.Errorf("%s log: wrapped %v; of %d deleted inodes %d logged freed; of %d deleted files %d logged with their size", tr.Spec.Variant, tr.Log.Wrapped, deleted, freed, regular, sized)
+		if tr.Log.Wrapped || freed != deleted || sized != regular || mapped != withExtents {
+			t.Errorf("%s log: wrapped %v; of %d deleted inodes %d logged freed; of %d deleted files %d logged with their size; of %d with extents %d with their map", tr.Spec.Variant, tr.Log.Wrapped, deleted, freed, regular, sized, withExtents, mapped)
 		}
 	}
 }

@@ -192,10 +192,13 @@ type logInode struct {
 	items int
 	freed bool
 	sizes map[int64]bool // sizes of the items with a nonzero mode
+	// mapped: an item with a nonzero mode logs the data fork's extent
+	// list or bmbt root (ilf_fields XFS_ILOG_DEXT 0x4, DBROOT 0x8).
+	mapped bool
 }
 
 var (
-	inodeItemRE = regexp.MustCompile(`^\s*INODE: #regs:\s*\d+\s+ino:0x([0-9a-f]+)`)
+	inodeItemRE = regexp.MustCompile(`^\s*INODE: #regs:\s*\d+\s+ino:0x([0-9a-f]+)\s+flags:0x([0-9a-f]+)`)
 	inodeModeRE = regexp.MustCompile(`^\s*magic:IN\s+mode:0x([0-9a-f]+)`)
 	inodeSizeRE = regexp.MustCompile(`^\s*size:0x([0-9a-f]+)\s`)
 )
@@ -291,7 +294,7 @@ func readLog(img string, lt *LogTruth) (map[uint64]*logInode, error) {
 func parseLogInodes(out string) (map[uint64]*logInode, error) {
 	inodes := map[uint64]*logInode{}
 	var cur *logInode
-	var mode uint64
+	var mode, fields uint64
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -303,6 +306,7 @@ func parseLogInodes(out string) (map[uint64]*logInode, error) {
 				inodes[ino] = cur
 			}
 			cur.items++
+			fields, _ = strconv.ParseUint(m[2], 16, 32)
 			continue
 		}
 		if cur == nil {
@@ -312,6 +316,8 @@ func parseLogInodes(out string) (map[uint64]*logInode, error) {
 			mode, _ = strconv.ParseUint(m[1], 16, 32)
 			if mode == 0 {
 				cur.freed = true
+			} else if fields&(0x4|0x8) != 0 {
+				cur.mapped = true
 			}
 		} else if m := inodeSizeRE.FindStringSubmatch(line); m != nil {
 			size, _ := strconv.ParseInt(m[1], 16, 64)

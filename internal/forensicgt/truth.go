@@ -170,6 +170,9 @@ type LogSeen struct {
 	Freed bool `json:"freed"`
 	// Sized: an item shows it alive with the size it had.
 	Sized bool `json:"sized"`
+	// Mapped: an item showing it alive logs its data fork's extents
+	// (or bmbt root).
+	Mapped bool `json:"mapped"`
 }
 
 // LogTruth is the log's story.
@@ -198,10 +201,14 @@ type LogTruth struct {
 	ReadFrom     LSN `json:"read_from"`
 	// DeletedInLog, DeletedFreedInLog and DeletedSizedInLog count the
 	// deleted entries with any inode item, an item showing them freed,
-	// and (regular files) an item with their size, in the final log.
+	// and (regular files) an item with their size, in the final log
+	// (read whole by xfs_logprint from its oldest record).
 	DeletedInLog      int `json:"deleted_in_log"`
 	DeletedFreedInLog int `json:"deleted_freed_in_log"`
 	DeletedSizedInLog int `json:"deleted_sized_in_log"`
+	// DeletedMappedInLog counts the deleted regular files with extents
+	// whose extent list (or bmbt root) is in an inode item of the log.
+	DeletedMappedInLog int `json:"deleted_mapped_in_log"`
 }
 
 // Bytes is the true content of a regular file: Content in its written

@@ -87,10 +87,10 @@ func knownProfile(p string) bool {
 }
 
 // Require skips the test unless everything named is available: "root"
-// (effective uid 0), "xfsprogs" (mkfs.xfs, xfs_db, xfs_repair, xfs_io),
-// "loop" (loop devices usable: /dev/loop-control and losetup) and "fuse"
-// (/dev/fuse and fusermount3 or fusermount). Under CI=true it fails
-// instead of skipping.
+// (effective uid 0), "xfsprogs" (mkfs.xfs, xfs_db, xfs_repair, xfs_io,
+// xfs_logprint), "loop" (loop devices usable: /dev/loop-control and
+// losetup) and "fuse" (/dev/fuse and fusermount3 or fusermount). Under
+// CI=true it fails instead of skipping.
 func Require(t testing.TB, what ...string) {
 	t.Helper()
 	var missing []string
@@ -119,7 +119,7 @@ func check(what string) string {
 		}
 	case "xfsprogs":
 		var miss []string
-		for _, tool := range []string{"mkfs.xfs", "xfs_db", "xfs_repair", "xfs_io"} {
+		for _, tool := range []string{"mkfs.xfs", "xfs_db", "xfs_repair", "xfs_io", "xfs_logprint"} {
 			if _, err := LookTool(tool); err != nil {
 				miss = append(miss, tool)
 			}
@@ -256,7 +256,7 @@ func Image(t testing.TB, profile string) string {
 	if !ready(img) {
 		build(t, script, profile, dir, name)
 	}
-	hold(t, dir, name)
+	HoldCache(t, dir, name)
 	return img
 }
 
@@ -266,18 +266,11 @@ func build(t testing.TB, script, profile, dir, name string) {
 	t.Helper()
 	img := filepath.Join(dir, name+".img")
 	Require(t, "root", "xfsprogs", "loop")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("testimg: %v", err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := CacheLock(dir, name)
 	if err != nil {
 		t.Fatalf("testimg: %v", err)
 	}
-	defer lock.Close()
-	if err := flock(lock, syscall.LOCK_EX); err != nil {
-		t.Fatalf("testimg: locking %s: %v", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 	if ready(img) { // built by someone else while we waited
 		return
 	}
@@ -292,16 +285,41 @@ func build(t testing.TB, script, profile, dir, name string) {
 	}
 	os.Chmod(img, 0o444) // read-only by convention (root ignores it)
 	t.Logf("testimg: built %s image in %v: %s", profile, time.Since(start).Round(time.Millisecond), img)
-	removeStale(dir, profile, name)
+	RemoveStale(dir, profile, name)
+}
+
+// CacheLock takes the exclusive lock under which the cache entry name of
+// dir (its files dir/name.*) is built, making dir if needed; unlock
+// releases it. Image builds its images under the same lock, so that
+// parallel test binaries build an entry once.
+func CacheLock(dir, name string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := flock(lock, syscall.LOCK_EX); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("locking %s: %w", lock.Name(), err)
+	}
+	return func() {
+		syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		lock.Close()
+	}, nil
 }
 
 // held keeps, for the life of the process, a shared lock on the lock file
 // of every image Image returned, so that a test binary built from another
-// version of the generator (removeStale) cannot delete an image this one
+// version of the generator (RemoveStale) cannot delete an image this one
 // still copies from (a campaign restores its image for every case).
 var held sync.Map // lock file path -> *os.File
 
-func hold(t testing.TB, dir, name string) {
+// HoldCache takes, for the life of the process, a shared lock on the
+// cache entry name of dir, as Image does for the images it returns, so
+// that RemoveStale in another process leaves the entry alone.
+func HoldCache(t testing.TB, dir, name string) {
 	t.Helper()
 	path := filepath.Join(dir, name+".lock")
 	if _, ok := held.Load(path); ok {
@@ -337,10 +355,12 @@ func flock(f *os.File, how int) error {
 	}
 }
 
-// removeStale deletes images of this profile built by other versions of
-// the generator (a different hash), when no one holds their lock (a
-// process that uses one holds it shared: hold).
-func removeStale(dir, profile, keep string) {
+// RemoveStale deletes the cache entries of dir named profile-HASH other
+// than keep (images of this profile built by other versions of the
+// generator: a different hash), every file dir/ENTRY.* of each, when no
+// one holds their lock (a process that uses one holds it shared:
+// HoldCache).
+func RemoveStale(dir, profile, keep string) {
 	locks, _ := filepath.Glob(filepath.Join(dir, profile+"-*.lock"))
 	for _, l := range locks {
 		name := strings.TrimSuffix(filepath.Base(l), ".lock")
@@ -352,9 +372,12 @@ func removeStale(dir, profile, keep string) {
 			continue
 		}
 		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-			base := filepath.Join(dir, name)
-			os.Remove(base + ".img")
-			os.Remove(base + ".img.sha256")
+			files, _ := filepath.Glob(filepath.Join(dir, name) + ".*")
+			for _, p := range files {
+				if p != l {
+					os.Remove(p)
+				}
+			}
 			os.Remove(l)
 		}
 		f.Close()

@@ -130,28 +130,30 @@ func TestProfiles(t *testing.T) {
 }
 
 // TestRemoveStaleSparesHeld: an image of an older generator is removed
-// only when no process holds it (hold's shared lock): a campaign that
+// only when no process holds it (HoldCache's shared lock): a campaign that
 // still restores from it keeps it, whatever another test binary builds.
 func TestRemoveStaleSparesHeld(t *testing.T) {
 	dir := t.TempDir()
 	keep, stale := "p-0000000000000001", "p-0000000000000002"
 	for _, n := range []string{keep, stale} {
-		for _, ext := range []string{".img", ".img.sha256", ".lock"} {
+		for _, ext := range []string{".img", ".img.sha256", ".truth.json", ".lock"} {
 			if err := os.WriteFile(filepath.Join(dir, n+ext), []byte("x"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	hold(t, dir, stale)
-	removeStale(dir, "p", keep)
+	HoldCache(t, dir, stale)
+	RemoveStale(dir, "p", keep)
 	if _, err := os.Stat(filepath.Join(dir, stale+".img")); err != nil {
 		t.Fatalf("a held stale image was removed: %v", err)
 	}
 	f, _ := held.LoadAndDelete(filepath.Join(dir, stale+".lock"))
 	f.(*os.File).Close()
-	removeStale(dir, "p", keep)
-	if _, err := os.Stat(filepath.Join(dir, stale+".img")); !os.IsNotExist(err) {
-		t.Fatalf("an unheld stale image was kept: %v", err)
+	RemoveStale(dir, "p", keep)
+	for _, ext := range []string{".img", ".img.sha256", ".truth.json", ".lock"} {
+		if _, err := os.Stat(filepath.Join(dir, stale+ext)); !os.IsNotExist(err) {
+			t.Fatalf("an unheld stale entry's %s was kept: %v", ext, err)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, keep+".img")); err != nil {
 		t.Fatalf("the current image was removed: %v", err)

@@ -13,6 +13,10 @@
 //     the head: every record still on disk (the previous cycle's, behind
 //     the tail, included), as a stream of inode snapshots, logged buffers
 //     and intents, each with its LSN.
+//   - lastlives.go: each inode's last life as the log shows it (its last
+//     live state before its freeing, the extent list logged last, the
+//     freeing's LSN and time), by rules that follow from what the kernel
+//     logs and when.
 //   - carve.go: removed directory entries left in the free space of live
 //     directories' data blocks, and the data blocks of deleted
 //     directories (v5 headers name their owner).

@@ -104,6 +104,10 @@ type Assembler struct {
 	// Problems are what could not be attributed to a transaction (ops of
 	// unknown clients).
 	Problems []string
+	// Orphans counts COMMIT ops of transactions whose START op was never
+	// fed: begun before the first record fed (behind the tail, or
+	// overwritten), so not assembled.
+	Orphans int
 
 	open map[uint32]*Transaction
 	held int64
@@ -129,6 +133,8 @@ func (a *Assembler) Add(rec *Record, commit func(*Transaction) error) error {
 			// began before the tail, and unmount records, are skipped.
 			if op.Flags&OpStart != 0 {
 				a.open[op.TID] = &Transaction{TID: op.TID, StartLSN: rec.Header.LSN, Order: rec.Header.Order()}
+			} else if op.Flags&OpCommit != 0 {
+				a.Orphans++
 			}
 			continue
 		}
@@ -178,6 +184,9 @@ func (a *Assembler) Open() []*Transaction {
 	}
 	return out
 }
+
+// NumOpen is the number of transactions started but not committed.
+func (a *Assembler) NumOpen() int { return len(a.open) }
 
 func (a *Assembler) maxOpen() int64 {
 	if a.MaxOpenBytes > 0 {

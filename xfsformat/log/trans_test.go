@@ -27,6 +27,7 @@ func TestAssemblerAcrossRecords(t *testing.T) {
 		{tid, ClientTransaction, OpStart, nil},
 		{other, ClientTransaction, 0, []byte("never started")}, // began before the tail: skipped
 		{tid, ClientTransaction, OpContinue, hdr[:8]},
+		{other, ClientTransaction, OpCommit, nil}, // its commit: an orphan
 	})
 	rec2 := buildRecord(t, 1, 10, []testOp{
 		{tid, ClientTransaction, OpWasCont | OpEnd, hdr[8:]},
@@ -44,8 +45,8 @@ func TestAssemblerAcrossRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 1 || len(a.Open()) != 0 || len(a.Problems) > 0 {
-			t.Fatalf("%d committed, %d open, %v", len(got), len(a.Open()), a.Problems)
+		if len(got) != 1 || len(a.Open()) != 0 || a.NumOpen() != 0 || len(a.Problems) > 0 || a.Orphans != 1 {
+			t.Fatalf("%d committed, %d open, %d orphans, %v", len(got), len(a.Open()), a.Orphans, a.Problems)
 		}
 		tr := got[0]
 		if tr.TID != tid || tr.Header.TID != 0x1234 || tr.Header.NumItems != 4 || tr.Header.Type != TransCheckpoint || len(tr.Problems) > 0 {

@@ -85,7 +85,7 @@ func Mount(dir string, tree *view.Tree, opts Options) (*Server, error) {
 	}
 	timeout := entryTimeout
 	ctl := NewController(tree, opts.ReadOnly)
-	root := &dirNode{tree: tree, ctl: ctl, path: ""}
+	root := &dirNode{tree: tree, ctl: ctl, path: "", deleted: &deletedTree{fs: tree.FS}}
 	mo := fuse.MountOptions{
 		FsName:       "xfsbox:" + tree.FS.Img.Path(),
 		Name:         "xfsbox",

@@ -21,6 +21,8 @@ type dirNode struct {
 	tree *view.Tree
 	ctl  *Controller
 	path string
+	// deleted is deleted/'s examination, on the root only.
+	deleted *deletedTree
 }
 
 // controlFiles are the control files of a directory: ctl, status and log
@@ -92,6 +94,10 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		out.Attr = ao.Attr
 		return d.NewInode(ctx, in, stable(name, syscall.S_IFREG)), 0
 	}
+	if d.path == "" && name == deletedName && d.deleted != nil {
+		fillDirAttr(&out.Attr)
+		return d.NewInode(ctx, &deletedDir{t: d.deleted}, stable(deletedName, syscall.S_IFDIR)), 0
+	}
 	p := d.child(name)
 	isDir, err := d.tree.Stat(ctx, p)
 	if err != nil {
@@ -124,6 +130,9 @@ func (d *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if d.path == "" {
 		out = append(out, entry(imageName, syscall.S_IFREG),
 			fuse.DirEntry{Name: filesName, Mode: syscall.S_IFDIR, Ino: d.tree.FS.RootIno()})
+		if d.deleted != nil {
+			out = append(out, entry(deletedName, syscall.S_IFDIR))
+		}
 	}
 	for _, e := range ents {
 		mode := uint32(syscall.S_IFREG)

@@ -3,6 +3,7 @@ package xfsformat
 import (
 	"cmp"
 	"encoding/binary"
+	"fmt"
 )
 
 var be = binary.BigEndian
@@ -100,6 +101,32 @@ const (
 	OwnRefc    int64 = -8
 	OwnCow     int64 = -9
 )
+
+// RmapOwnerName names a special rmap owner in words ("the log", "inode
+// chunks"), or says "owner N" for a value that is none of them.
+func RmapOwnerName(owner uint64) string {
+	switch int64(owner) {
+	case OwnNull:
+		return "no owner (null)"
+	case OwnUnknown:
+		return "an unknown owner"
+	case OwnFS:
+		return "the filesystem's headers"
+	case OwnLog:
+		return "the log"
+	case OwnAG:
+		return "the free-space and reverse-mapping btrees"
+	case OwnInobt:
+		return "the inode btrees"
+	case OwnInodes:
+		return "inode chunks"
+	case OwnRefc:
+		return "the refcount btree"
+	case OwnCow:
+		return "CoW staging"
+	}
+	return fmt.Sprintf("owner %d", int64(owner))
+}
 
 // Rmap offset flag bits.
 const (

@@ -318,34 +318,7 @@ func typeName(mode uint16) string {
 }
 
 // modeString is ls -l's mode column.
-func modeString(mode uint16) string {
-	t := map[string]byte{"file": '-', "dir": 'd', "symlink": 'l', "chardev": 'c', "blockdev": 'b', "fifo": 'p', "socket": 's'}[typeName(mode)]
-	if t == 0 {
-		t = '?'
-	}
-	b := []byte{t}
-	const rwx = "rwxrwxrwx"
-	for i := range 9 {
-		if mode&(1<<(8-i)) != 0 {
-			b = append(b, rwx[i])
-		} else {
-			b = append(b, '-')
-		}
-	}
-	special := func(bit uint16, at int, set, unset byte) {
-		if mode&bit != 0 {
-			if b[at] == '-' {
-				b[at] = unset
-			} else {
-				b[at] = set
-			}
-		}
-	}
-	special(0o4000, 3, 's', 'S')
-	special(0o2000, 6, 's', 'S')
-	special(0o1000, 9, 't', 'T')
-	return string(b)
-}
+func modeString(mode uint16) string { return xfsformat.LsMode(mode) }
 
 func runCat(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("cat")

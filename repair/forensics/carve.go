@@ -37,12 +37,23 @@ type Carved struct {
 	OwnTag bool
 }
 
-// carveRegion yields the entries carved from blk[from:to], a free
-// region of a directory data block (or any span of directory bytes
-// whose first four bytes may have been overwritten, when headless).
-// Entries are 8-byte aligned, so candidates are tried at every aligned
-// offset; a candidate that fits advances past itself.
-func carveRegion(g *dir.Geometry, blk []byte, from, to int, headless bool, fn func(Carved)) {
+// carveMode says what bytes carveRegion reads.
+type carveMode int
+
+const (
+	// freeRegion: a free region of a data block. Its first entry lost
+	// its inode number's high half to the free tag and length, and the
+	// entry closing it may carry the region's start as its tag.
+	freeRegion carveMode = iota
+	// loggedSpan: a logged span of a data block, holding whole entries
+	// (and free regions, skipped).
+	loggedSpan
+)
+
+// carveRegion yields the entries carved from blk[from:to]. Entries are
+// 8-byte aligned, so candidates are tried at every aligned offset; a
+// candidate that fits advances past itself.
+func carveRegion(g *dir.Geometry, blk []byte, from, to int, mode carveMode, fn func(Carved)) {
 	be := binary.BigEndian
 	if to > len(blk) {
 		to = len(blk)
@@ -50,7 +61,7 @@ func carveRegion(g *dir.Geometry, blk []byte, from, to int, headless bool, fn fu
 	for o := from; o+9 <= to; {
 		n := int(blk[o+8])
 		size := g.EntSize(n)
-		if n == 0 || o+size > to {
+		if n == 0 || o+size > to || (mode == loggedSpan && be.Uint16(blk[o:]) == dir.FreeTag) {
 			o += 8
 			continue
 		}
@@ -61,12 +72,12 @@ func carveRegion(g *dir.Geometry, blk []byte, from, to int, headless bool, fn fu
 		}
 		tag := int(be.Uint16(blk[o+size-2:]))
 		c.OwnTag = tag == o
-		closes := o+size == to && tag == from
+		closes := mode == freeRegion && o+size == to && tag == from
 		if !validName(name) || (g.Ftype && (c.Ftype == 0 || c.Ftype >= dir.FtWhiteout)) || !(c.OwnTag || closes) {
 			o += 8
 			continue
 		}
-		if o == from && headless {
+		if o == from && mode == freeRegion {
 			c.Ino, c.LowOnly = uint64(be.Uint32(blk[o+4:])), true
 		} else {
 			c.Ino = be.Uint64(blk[o:])
@@ -94,7 +105,7 @@ func validName(name []byte) bool {
 func carveBlock(g *dir.Geometry, d *dir.DataBlock, fn func(Carved)) {
 	for s := range d.Slots() {
 		if s.Unused && s.Bad == "" {
-			carveRegion(g, d.Buf, s.Off, s.Off+s.Len, true, fn)
+			carveRegion(g, d.Buf, s.Off, s.Off+s.Len, freeRegion, fn)
 		}
 	}
 }

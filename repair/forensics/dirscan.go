@@ -2,11 +2,13 @@ package forensics
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 	"github.com/xfsbox/xfsbox/xfsformat/da"
+	"github.com/xfsbox/xfsbox/xfsformat/dinode"
 	"github.com/xfsbox/xfsbox/xfsformat/dir"
 )
 
@@ -28,6 +30,9 @@ type RemovedEntry struct {
 
 // Where says where the entry was found, for a manifest.
 func (r *RemovedEntry) Where() string {
+	if r.Source == "shortform-tail" {
+		return fmt.Sprintf("inode %d's inline fork, byte %d (past the directory's end)", r.Dir, r.Off)
+	}
 	return fmt.Sprintf("daddr %d offset %d", r.Daddr, r.Off)
 }
 
@@ -75,9 +80,9 @@ func dirBlocks(fs *fsys.FS, g *dir.Geometry, d *fsys.Inode, data func(db *dir.Da
 }
 
 // LiveDirRemovals carves the removed entries out of every live
-// directory's blocks (block, leaf and node forms; a shortform directory
-// shifts its entries over a removed one and keeps nothing). It reads
-// each directory once. Errors reading one directory are counted, not
+// directory: the blocks of block, leaf and node forms, and the stale
+// tail of a shortform directory's inline fork (carveShortformTail). It
+// reads each directory once. Errors reading one directory are counted, not
 // fatal: a forensic pass reads what it can.
 func LiveDirRemovals(ctx context.Context, fs *fsys.FS, fn func(RemovedEntry)) (skipped int, err error) {
 	g, err := fs.DirGeometry()
@@ -93,7 +98,16 @@ func LiveDirRemovals(ctx context.Context, fs *fsys.FS, fn func(RemovedEntry)) (s
 			skipped++
 			return nil
 		}
-		if in.Mode&xfsformat.ModeTypeMask != xfsformat.ModeDir || (in.Format != xfsformat.FmtExtents && in.Format != xfsformat.FmtBtree) {
+		if in.Mode&xfsformat.ModeTypeMask != xfsformat.ModeDir {
+			return nil
+		}
+		if in.Format == xfsformat.FmtLocal {
+			carveShortformTail(g, in.Core, func(c Carved) {
+				fn(RemovedEntry{Carved: cloneCarved(c), Dir: ino, Source: "shortform-tail"})
+			})
+			return nil
+		}
+		if in.Format != xfsformat.FmtExtents && in.Format != xfsformat.FmtBtree {
 			return nil
 		}
 		var found []RemovedEntry
@@ -119,4 +133,56 @@ func LiveDirRemovals(ctx context.Context, fs *fsys.FS, fn func(RemovedEntry)) (s
 func cloneCarved(c Carved) Carved {
 	c.Name = append([]byte(nil), c.Name...)
 	return c
+}
+
+// carveShortformTail carves the bytes of a shortform directory's fork
+// past its last entry. Removing an entry moves the later ones down and
+// shrinks the fork, and only the fork's new length is written to the
+// inode: the bytes past it keep the entries as they were, those of the
+// names removed last (an rm -rf of a directory's children leaves them
+// all). A shortform entry has no tag to prove it, so a candidate must
+// have a valid name, a known file type, a data-block offset (8-byte
+// aligned, past "." and ".."), and an inode number of the filesystem;
+// Examine then keeps only the numbers of freed inodes of the right
+// kind.
+func carveShortformTail(g *dir.Geometry, c *dinode.Core, fn func(Carved)) {
+	fork := c.Fork(false)
+	end := min(int(c.Size), len(fork))
+	sf, err := dir.DecodeShortform(g, fork[:end])
+	if err != nil {
+		return
+	}
+	inoSize := 4
+	if sf.I8Count > 0 {
+		inoSize = 8
+	}
+	be := binary.BigEndian
+	for p := sf.End(); p+3 < len(fork); {
+		n := int(fork[p])
+		size := g.SFEntSize(n, inoSize)
+		if n == 0 || p+size > len(fork) {
+			p++
+			continue
+		}
+		off := int(be.Uint16(fork[p+1:]))
+		name := fork[p+3 : p+3+n]
+		at := p + 3 + n
+		var ft uint8
+		if g.Ftype {
+			ft = fork[at]
+			at++
+		}
+		var ino uint64
+		if inoSize == 8 {
+			ino = be.Uint64(fork[at:])
+		} else {
+			ino = uint64(be.Uint32(fork[at:]))
+		}
+		if off < g.DataFirstOffset() || off%8 != 0 || !validName(name) || (g.Ftype && (ft == 0 || ft >= dir.FtWhiteout)) || !g.ValidIno(ino) {
+			p++
+			continue
+		}
+		fn(Carved{Name: name, Ino: ino, Ftype: ft, Off: p})
+		p += size
+	}
 }

@@ -1,7 +1,6 @@
 package forensics
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -558,88 +557,28 @@ func measureBtrees(t *testing.T, fs *fsys.FS, w *writer, lives map[uint64]*FileH
 }
 
 // btreeMaps rebuilds, for the btree-format lives, the extent map their
-// last logged root points to: each bmbt block as the disk holds it (if
-// it is the owner's and was written back no later than the life's last
-// live state; else from zeroes), with every region the log holds of it
-// up to that state laid over it in LSN order, as recovery would. A
-// measurement of what the log and the freed bmbt blocks keep together,
-// not a product: a life with a block that does not come out as its
-// owner's bmbt block at the right level gets no map.
+// last logged root points to, by the product's bmbtMaps (the disk's
+// blocks with the log's regions laid over them as of the life's last
+// live state).
 func btreeMaps(t *testing.T, fs *fsys.FS, lives map[uint64]*FileHistory) map[uint64][]xfsformat.BmbtRec {
 	t.Helper()
-	type logged struct {
-		lsn       uint64
-		cancelled bool
-		regions   []BufRegion
+	var trees []*bmbtTree
+	var roots [][]byte
+	for ino, h := range lives {
+		if h.BtreeRoot != nil && h.Live.Core.Format == xfsformat.FmtBtree {
+			trees = append(trees, &bmbtTree{ino: ino, until: h.Live.LSN})
+			roots = append(roots, h.BtreeRoot)
+		}
 	}
-	bufs := map[uint64][]logged{} // by daddr
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := ScanHistory(ctx, fs, HistoryVisitor{Buffer: func(b *BufferSnapshot) error {
-		if int(b.Len)*512 == int(fs.Geo.BlockSize) {
-			bufs[b.Daddr] = append(bufs[b.Daddr], logged{b.LSN, b.Cancelled, b.Regions})
-		}
-		return nil
-	}}); err != nil {
+	if err := bmbtMaps(ctx, fs, trees, roots); err != nil {
 		t.Fatal(err)
 	}
-	// block rebuilds one bmbt block of owner as it was at until.
-	block := func(fsb, owner, until uint64, level uint16) *xfsformat.BmbtBlock {
-		agno, agbno := fs.Geo.SplitFSB(fsb)
-		disk, err := fs.ReadBlock(agno, agbno)
-		if err != nil {
-			return nil
-		}
-		buf := bytes.Clone(disk)
-		if b, err := xfsformat.NewBmbtBlock(buf); err != nil || b.Hdr.Magic != xfsformat.BmapCRCMagic || b.Hdr.Owner != owner || b.Hdr.LSN > until {
-			clear(buf)
-		}
-		for _, l := range bufs[fs.Geo.FSBToDaddr(fsb)] {
-			if l.lsn > until {
-				break
-			}
-			if l.cancelled {
-				clear(buf)
-				continue
-			}
-			for _, r := range l.regions {
-				copy(buf[min(r.Offset, len(buf)):], r.Data)
-			}
-		}
-		b, err := xfsformat.NewBmbtBlock(buf)
-		if err != nil || b.Hdr.Magic != xfsformat.BmapCRCMagic || b.Hdr.Owner != owner || b.Hdr.Level != level {
-			return nil
-		}
-		return b
-	}
 	out := map[uint64][]xfsformat.BmbtRec{}
-	for ino, h := range lives {
-		if h.BtreeRoot == nil || h.Live.Core.Format != xfsformat.FmtBtree {
-			continue
-		}
-		root, err := xfsformat.NewBmbtBlock(h.BtreeRoot)
-		if err != nil || root.Hdr.Level == 0 || root.Hdr.Level > 8 {
-			continue
-		}
-		var recs []xfsformat.BmbtRec
-		var walk func(b *xfsformat.BmbtBlock) bool
-		walk = func(b *xfsformat.BmbtBlock) bool {
-			if b.IsLeaf() {
-				for i := 0; i < b.NumRecs(); i++ {
-					recs = append(recs, b.Rec(i))
-				}
-				return true
-			}
-			for i := 0; i < b.NumRecs(); i++ {
-				child := block(b.Ptr(i), ino, h.Live.LSN, b.Hdr.Level-1)
-				if child == nil || !walk(child) {
-					return false
-				}
-			}
-			return true
-		}
-		if walk(root) {
-			out[ino] = recs
+	for _, tr := range trees {
+		if tr.err == nil {
+			out[tr.ino] = tr.recs
 		}
 	}
 	return out

@@ -54,6 +54,16 @@ type DeletedFile struct {
 	// DeletedAt is the deletion time (the freed inode's ctime), RFC 3339
 	// with nanoseconds; empty when unknown.
 	DeletedAt string `json:"deleted_at,omitempty"`
+	// Atime, Mtime and Crtime are the freed inode's other times (a freed
+	// inode keeps them), RFC 3339 with nanoseconds.
+	Atime  string `json:"atime,omitempty"`
+	Mtime  string `json:"mtime,omitempty"`
+	Crtime string `json:"crtime,omitempty"`
+	// Mode, UID and GID are the file's as the log last held them (0 and
+	// nil when the log has no life of it).
+	Mode uint16  `json:"mode,omitempty"`
+	UID  *uint32 `json:"uid,omitempty"`
+	GID  *uint32 `json:"gid,omitempty"`
 	// Size is the file's size in bytes as the evidence gives it; nil when
 	// unknown (a recovered file is then marked incomplete, never padded).
 	Size *uint64 `json:"size"`
@@ -72,9 +82,12 @@ type NameEvidence struct {
 	Path string `json:"path"`
 	// Dir is the inode of the directory that held the entry.
 	Dir uint64 `json:"dir"`
-	// Source is "dir-block" (a removed entry carved from a directory data
-	// block), "log" (a directory as logged), "deleted-dir" (a carved block
-	// of a deleted directory).
+	// Source is "dir-block" (a removed entry carved from a live
+	// directory's data block), "log" (a directory as logged),
+	// "free-dir-block" (an entry of a directory data block found in free
+	// space: a deleted directory's, or one a directory shed),
+	// "shortform-tail" (an entry in the stale bytes past a shortform
+	// directory's end).
 	Source string `json:"source"`
 	// Where locates the evidence (daddr and offset, or LSN).
 	Where string `json:"where"`
@@ -103,10 +116,14 @@ type RecoveredFile struct {
 	File   string `json:"file"`
 	Bytes  uint64 `json:"bytes"`
 	SHA256 string `json:"sha256"`
-	// Complete says every byte up to Size came from intact extents or
-	// holes; false means some extent was reused or unknown and those
-	// bytes were written as zeros (listed in Gaps), or Size is unknown.
+	// Complete says every byte up to Size came from intact extents,
+	// unwritten extents or holes; false means Size is unknown, or some
+	// extent was reused (Gaps) or of unknown history (Unverified).
 	Complete bool `json:"complete"`
-	// Gaps are file byte ranges not recovered, as "OFFSET+LEN".
+	// Gaps are file byte ranges not recovered (their extents were
+	// reused: written as zeros), as "OFFSET+LEN".
 	Gaps []string `json:"gaps,omitempty"`
+	// Unverified are byte ranges read from extents of unknown history:
+	// the bytes on disk, which may no longer be the file's.
+	Unverified []string `json:"unverified,omitempty"`
 }

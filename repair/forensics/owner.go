@@ -1,0 +1,171 @@
+package forensics
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
+	xlog "github.com/xfsbox/xfsbox/xfsformat/log"
+)
+
+// Who owns a block. The rmapbt says it directly where the filesystem has
+// one. Without it, the owner index is what the check builds of every
+// AG it scans: the rmap records of everything it found in use (headers,
+// log, btrees, inode chunks, every fork's extents and bmbt blocks),
+// sorted in the workspace, so memory stays bounded however large the
+// filesystem. A free block's last owner comes from the log: the latest
+// inode item mapping it, or the latest metadata buffer written there.
+
+// Ownership is what is known of one block.
+type Ownership struct {
+	FSBlock    uint64 `json:"fsblock"`
+	AG         uint32 `json:"ag"`
+	AGBlock    uint32 `json:"agblock"`
+	Daddr      uint64 `json:"daddr"`
+	ByteOffset int64  `json:"byte_offset"`
+	// Free says the bnobt holds the block as free space.
+	Free bool `json:"free"`
+	// Owners are the block's owners now (several for shared blocks).
+	Owners []string `json:"owners,omitempty"`
+	// Source says where Owners came from: "rmapbt" or "inode scan".
+	Source string `json:"source"`
+	// LastOwner, for a free block, is who held it last as far as the log
+	// shows, with the LSN; empty when the log does not say.
+	LastOwner string `json:"last_owner,omitempty"`
+}
+
+// Owners answers for each filesystem block of fsbs, in order. ws holds
+// the owner index of a filesystem without an rmapbt.
+func Owners(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, fsbs []uint64) ([]Ownership, error) {
+	out := make([]Ownership, len(fsbs))
+	var qs []*spaceQuery
+	ags := map[uint32]bool{}
+	for i, fsb := range fsbs {
+		agno, agbno, ok := xfsformat.CheckFSBExtent(fs.Geo, fsb, 1)
+		if !ok {
+			return nil, fmt.Errorf("block %d is not a block of the filesystem (%d AGs of %d blocks)", fsb, fs.Geo.AGCount, fs.Geo.AGBlocks)
+		}
+		out[i] = Ownership{FSBlock: fsb, AG: agno, AGBlock: agbno, Daddr: fs.Geo.FSBToDaddr(fsb), ByteOffset: fs.Geo.ByteOffset(agno, agbno)}
+		qs = append(qs, &spaceQuery{agno: agno, start: agbno, length: 1})
+		ags[agno] = true
+	}
+	// The bnobt for every block, then the owners of the used ones.
+	if err := judgeSpace(ctx, fs, qs); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Free = qs[i].free
+	}
+	if fs.HasBtree(xfsformat.Rmapbt) {
+		for agno := range ags {
+			var list []*spaceQuery
+			idx := map[*spaceQuery]int{}
+			for i, q := range qs {
+				if q.agno == agno {
+					list = append(list, q)
+					idx[q] = i
+				}
+			}
+			sortQueries(list)
+			err := overlapping(ctx, fs, agno, xfsformat.Rmapbt, list, 1, func(b []byte) (uint32, uint32) {
+				r := xfsformat.DecodeRmapRec(b)
+				return r.StartBlock, r.BlockCount
+			}, func(q *spaceQuery, _, _ uint32, b []byte) {
+				o := &out[idx[q]]
+				o.Owners = append(o.Owners, ownerText(agno, xfsformat.DecodeRmapRec(b)))
+			})
+			if err != nil {
+				return nil, fmt.Errorf("rmapbt of AG %d: %w", agno, err)
+			}
+		}
+		for i := range out {
+			out[i].Source = "rmapbt"
+		}
+	} else if err := ownersByScan(ctx, fs, ws, ags, out); err != nil {
+		return nil, err
+	}
+	return out, lastOwners(ctx, fs, out)
+}
+
+// ownersByScan answers from the check's used space of the AGs asked
+// about (one inode scan for them all).
+func ownersByScan(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, ags map[uint32]bool, out []Ownership) error {
+	var list []uint32
+	for agno := range ags {
+		list = append(list, agno)
+	}
+	checks, err := check.Collect(ctx, fs, list, ws, &check.Findings{}, nil, check.CollectLight)
+	if err != nil {
+		return fmt.Errorf("building the owner index: %w", err)
+	}
+	for agno, c := range checks {
+		err := c.Used().Iterate(ctx, func(_ int64, b []byte) error {
+			r := xfsformat.DecodeRmapRec(b)
+			for i := range out {
+				o := &out[i]
+				if o.AG == agno && r.StartBlock <= o.AGBlock && o.AGBlock-r.StartBlock < r.BlockCount {
+					o.Owners = append(o.Owners, ownerText(agno, r))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for i := range out {
+		out[i].Source = "inode scan (the filesystem has no rmapbt)"
+	}
+	return nil
+}
+
+// lastOwners fills LastOwner for the free blocks of out from the log.
+func lastOwners(ctx context.Context, fs *fsys.FS, out []Ownership) error {
+	need := false
+	for _, o := range out {
+		need = need || o.Free
+	}
+	if !need {
+		return nil
+	}
+	bb := uint64(fs.Geo.BlockSize) / 512
+	_, err := ScanHistory(ctx, fs, HistoryVisitor{
+		Inode: func(s *InodeSnapshot) error {
+			for _, e := range s.Extents {
+				for i := range out {
+					if o := &out[i]; o.Free && e.StartBlock <= o.FSBlock && o.FSBlock-e.StartBlock < uint64(e.BlockCount) {
+						o.LastOwner = fmt.Sprintf("inode %d (file block %d), logged at LSN %s", s.Ino, e.StartOff+o.FSBlock-e.StartBlock, xlog.LSNText(s.LSN))
+					}
+				}
+			}
+			return nil
+		},
+		Buffer: func(b *BufferSnapshot) error {
+			for i := range out {
+				if o := &out[i]; o.Free && b.Daddr <= o.Daddr && o.Daddr < b.Daddr+max(uint64(b.Len), bb) {
+					o.LastOwner = fmt.Sprintf("metadata buffer at daddr %d (%s), logged at LSN %s", b.Daddr, bufKind(b), xlog.LSNText(b.LSN))
+				}
+			}
+			return nil
+		},
+	})
+	return err
+}
+
+// bufKind names a logged buffer by its magic number when its first
+// region holds it.
+func bufKind(b *BufferSnapshot) string {
+	for _, r := range b.Regions {
+		if r.Offset == 0 && len(r.Data) >= 4 {
+			m := r.Data[:4]
+			if m[0] >= 0x20 && m[0] < 0x7f && m[1] >= 0x20 && m[1] < 0x7f && m[2] >= 0x20 && m[2] < 0x7f && m[3] >= 0x20 && m[3] < 0x7f {
+				return "magic " + string(m)
+			}
+			return fmt.Sprintf("magic 0x%x", m)
+		}
+	}
+	return "header not logged"
+}

@@ -77,7 +77,8 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 
-	check(dir, []string{"repair"}, "xfsbox", "re")
+	check(dir, []string{"recover", "repair"}, "xfsbox", "re")
+	check(dir, []string{"repair"}, "xfsbox", "rep")
 	check(dir, sorted(append(commandNames(), "help")...), "xfsbox", "")
 	check(dir, []string{"--force", "--full-scan"}, "xfsbox", "repair", "--f")
 	check(dir, []string{"--force", "--full-scan"}, "xfsbox", "--log-level", "info", "repair", "disk.img", "--f")

@@ -285,7 +285,7 @@ Examples:
 }
 
 func timelineFlags(fl *flag.FlagSet) (asJSON, integer, noDeleted, hash *bool) {
-	asJSON = fl.Bool("json", false, "write JSON lines (one object per file name) instead of a body file")
+	asJSON = jsonFlag(fl, "xfsbox.timeline: JSON lines, one object per file name, instead of a body file")
 	integer = fl.Bool("integer-times", false, "write whole seconds in the body file")
 	noDeleted = fl.Bool("no-deleted", false, "leave deleted files out (no log or directory carving)")
 	hash = hashFlag(fl)

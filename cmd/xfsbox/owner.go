@@ -20,7 +20,7 @@ func init() {
 	register(&command{
 		name: "owner", readOnly: true,
 		summary: "say who owns a block now, and for a free block who held it last",
-		usage:   "[--daddr|--byte] [--json] IMAGE N...",
+		usage:   "[--daddr|--byte] [--json] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE N...",
 		help: `Says, for each block N of the filesystem in IMAGE, whether it is free
 (the bnobt) and who owns it now: the rmapbt's records where the
 filesystem has one, else an owner index the check builds from one scan
@@ -111,7 +111,9 @@ func runOwner(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(view.Envelope{Kind: "owner", Body: res}, "", "  ")
+		b, err := json.MarshalIndent(view.Envelope{Kind: "owner", Body: struct {
+			Blocks []forensics.Ownership `json:"blocks"`
+		}{res}}, "", "  ")
 		if err != nil {
 			return err
 		}

@@ -33,9 +33,16 @@ type TimelineEntry struct {
 }
 
 // Timeline calls fn with every live file's entries (one per path, hard
-// links each), then with the deleted files of ex (nil: none).
+// links each; an unlinked or orphaned file as "<inode N: no path>"),
+// then with the deleted files of ex (nil: none). The realtime and quota
+// inodes are the filesystem's own and left out.
 func Timeline(ctx context.Context, fs *fsys.FS, ex *Examination, fn func(TimelineEntry) error) error {
+	sb := fs.SB
+	meta := map[uint64]bool{sb.RBMIno: true, sb.RSumIno: true, sb.UQuotIno: true, sb.GQuotIno: true, sb.PQuotIno: true}
 	err := fs.AllocatedInodes(ctx, func(ino uint64) error {
+		if meta[ino] {
+			return nil // the filesystem's own: no file, no name
+		}
 		in, err := fs.Inode(ino)
 		if err != nil {
 			return nil // a damaged inode has no trustworthy times

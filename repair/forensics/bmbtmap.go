@@ -166,7 +166,7 @@ func btreeFileMaps(ctx context.Context, fs *fsys.FS, files map[uint64]*DeletedFi
 	var trees []*bmbtTree
 	var roots [][]byte
 	for ino, l := range lives {
-		if files[ino] != nil && l.BtreeRoot != nil && l.Mode&xfsformat.ModeTypeMask == xfsformat.ModeRegular {
+		if f := files[ino]; f != nil && !f.Unlinked && l.BtreeRoot != nil && l.Mode&xfsformat.ModeTypeMask == xfsformat.ModeRegular {
 			trees = append(trees, &bmbtTree{ino: ino, until: l.SizeLSN})
 			roots = append(roots, l.BtreeRoot)
 		}

@@ -121,7 +121,21 @@ func Examine(ctx context.Context, fs *fsys.FS, opts Options) (*Examination, erro
 	if err != nil {
 		return nil, err
 	}
-	free := func(ino uint64) bool { _, alloc := imap.state(ino); return !alloc && fs.ValidIno(ino) }
+	say("reading the unlinked lists")
+	unl, err := unlinkedInodes(ctx, fs)
+	if err != nil {
+		return nil, err
+	}
+	unlinked := map[uint64]bool{}
+	for _, ino := range unl {
+		unlinked[ino] = true
+	}
+	// free: an inode whose names and life are evidence of a deletion
+	// (free now, or open but unlinked).
+	free := func(ino uint64) bool {
+		_, alloc := imap.state(ino)
+		return (!alloc || unlinked[ino]) && fs.ValidIno(ino)
+	}
 
 	say("carving directories")
 	var removed []RemovedEntry
@@ -196,7 +210,14 @@ func Examine(ctx context.Context, fs *fsys.FS, opts Options) (*Examination, erro
 	}); err != nil {
 		return nil, err
 	}
+	for ino := range unlinked {
+		get(ino)
+	}
 	for ino, f := range files {
+		if unlinked[ino] {
+			describeUnlinked(fs, f)
+			continue
+		}
 		describe(fs, f, freedCore(fs, ino), lives[ino])
 	}
 	if err := btreeFileMaps(ctx, fs, files, lives); err != nil {

@@ -34,6 +34,9 @@ func judge(ctx context.Context, fs *fsys.FS, files map[uint64]*DeletedFile, live
 	var refs []*claimRef
 	var qs []*spaceQuery
 	for ino, f := range files {
+		if f.Unlinked {
+			continue // its blocks are its own still
+		}
 		since := uint64(0)
 		if l := lives[ino]; l != nil && l.FreedLSN != 0 {
 			since = l.SizeLSN // the last live state: the blocks were its own

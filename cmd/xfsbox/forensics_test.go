@@ -85,7 +85,7 @@ func TestOwnerCLI(t *testing.T) {
 		t.Run(fmt.Sprintf("rmapbt=%v", rmap), func(t *testing.T) {
 			tr := forensicgt.Cached(t, forensicgt.Spec{Rmapbt: rmap})
 			img := tr.ImagePath()
-			var live, gone *forensicgt.Entry
+			var live, gone, goneBtree *forensicgt.Entry
 			for _, e := range tr.Entries {
 				if e.Kind != forensicgt.Regular || len(e.Extents) == 0 || e.Extents[0].Unwritten {
 					continue
@@ -93,24 +93,33 @@ func TestOwnerCLI(t *testing.T) {
 				if !e.Deleted && live == nil {
 					live = e
 				}
-				if e.Deleted && gone == nil && len(e.Extents[0].Changed) == 0 {
-					gone = e
+				if e.Deleted && len(e.Extents[0].Changed) == 0 {
+					if gone == nil && e.ForkFormat != "btree" {
+						gone = e
+					}
+					if goneBtree == nil && e.ForkFormat == "btree" {
+						goneBtree = e
+					}
 				}
 			}
-			if live == nil || gone == nil {
-				t.Fatal("the truth has no live or no deleted file with a written extent")
+			if live == nil || gone == nil || goneBtree == nil {
+				t.Fatal("the truth lacks a live file, or a deleted extents-format or btree-format file, with a written extent")
 			}
-			stdout, stderr, code := runCLI("owner", "--json", img, strconv.FormatUint(live.Extents[0].StartBlock, 10), strconv.FormatUint(gone.Extents[0].StartBlock, 10))
+			stdout, stderr, code := runCLI("owner", "--json", img, strconv.FormatUint(live.Extents[0].StartBlock, 10), strconv.FormatUint(gone.Extents[0].StartBlock, 10),
+				strconv.FormatUint(goneBtree.Extents[0].StartBlock, 10))
 			if code != 0 {
 				t.Fatalf("owner: exit %d\n%s", code, stderr)
 			}
 			var env struct {
 				Blocks []forensics.Ownership `json:"blocks"`
 			}
-			if err := json.Unmarshal([]byte(stdout), &env); err != nil || len(env.Blocks) != 2 {
+			if err := json.Unmarshal([]byte(stdout), &env); err != nil || len(env.Blocks) != 3 {
 				t.Fatalf("owner --json: %v\n%s", err, stdout)
 			}
-			l, g := env.Blocks[0], env.Blocks[1]
+			l, g, gb := env.Blocks[0], env.Blocks[1], env.Blocks[2]
+			if !gb.Free || !strings.HasPrefix(gb.LastOwner, fmt.Sprintf("inode %d ", goneBtree.Ino)) {
+				t.Errorf("deleted btree-format %s's block %d: free %v, last owner %q", goneBtree.Path, goneBtree.Extents[0].StartBlock, gb.Free, gb.LastOwner)
+			}
 			if l.Free || len(l.Owners) != 1 || !strings.HasPrefix(l.Owners[0], fmt.Sprintf("inode %d ", live.Ino)) {
 				t.Errorf("%s's block %d: free %v, owners %q (%s)", live.Path, live.Extents[0].StartBlock, l.Free, l.Owners, l.Source)
 			}

@@ -2,6 +2,7 @@ package forensics_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,5 +81,31 @@ func TestGroundTruth(t *testing.T) {
 				t.Errorf("names for %.1f%% of deleted entries, want at least %.0f%%", sc.NamesPercent(), c.naming)
 			}
 		})
+	}
+}
+
+// TestGroundTruthTable writes the score table of every variant (with
+// and without rmapbt, 4 KiB and 1 KiB blocks) to
+// $XFSBOX_FORENSICS_TABLE, holding each row to no false claim; it runs
+// only when that is set (the README's table is made by it).
+func TestGroundTruthTable(t *testing.T) {
+	out := os.Getenv("XFSBOX_FORENSICS_TABLE")
+	if out == "" {
+		t.Skip("set XFSBOX_FORENSICS_TABLE=FILE to write the table")
+	}
+	testimg.Require(t, "root", "loop", "xfsprogs")
+	rows := []string{forensicgt.ScoreHeader()}
+	for _, v := range []forensicgt.Variant{forensicgt.Fresh, forensicgt.Wrapped, forensicgt.Aged} {
+		for _, rmap := range []bool{false, true} {
+			for _, bs := range []int{4096, 1024} {
+				spec := forensicgt.Spec{Variant: v, Rmapbt: rmap, BlockSize: bs}
+				t.Run(fmt.Sprintf("%s-rmap=%v-%d", v, rmap, bs), func(t *testing.T) {
+					rows = append(rows, recoverScored(t, forensicgt.Cached(t, spec)).String())
+				})
+			}
+		}
+	}
+	if err := os.WriteFile(out, []byte(strings.Join(rows, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -149,6 +149,15 @@ func lastOwners(ctx context.Context, fs *fsys.FS, out []Ownership) error {
 					o.LastOwner = fmt.Sprintf("metadata buffer at daddr %d (%s), logged at LSN %s", b.Daddr, bufKind(b), xlog.LSNText(b.LSN))
 				}
 			}
+			// A btree-format file's mappings are logged in its bmbt
+			// leaves: the records of a logged leaf that map the block.
+			bmbtLeafRecords(b, func(owner uint64, e xfsformat.BmbtRec) {
+				for i := range out {
+					if o := &out[i]; o.Free && e.StartBlock <= o.FSBlock && o.FSBlock-e.StartBlock < uint64(e.BlockCount) {
+						o.LastOwner = fmt.Sprintf("inode %d (file block %d), its bmbt leaf logged at LSN %s", owner, e.StartOff+o.FSBlock-e.StartBlock, xlog.LSNText(b.LSN))
+					}
+				}
+			})
 			return nil
 		},
 	})
@@ -168,4 +177,27 @@ func bufKind(b *BufferSnapshot) string {
 		}
 	}
 	return "header not logged"
+}
+
+// bmbtLeafRecords calls fn with the records a logged buffer holds when
+// it is a v5 bmbt leaf whose header region was logged with it (magic
+// BMA3, level 0, the owner): every whole 16-byte record slot of its
+// logged regions below numrecs.
+func bmbtLeafRecords(b *BufferSnapshot, fn func(owner uint64, e xfsformat.BmbtRec)) {
+	var hdr *xfsformat.BmbtBlock
+	for _, r := range b.Regions {
+		if r.Offset == 0 && len(r.Data) >= xfsformat.BmbtHeaderSize {
+			hdr, _ = xfsformat.NewBmbtBlock(r.Data)
+		}
+	}
+	if hdr == nil || hdr.Hdr.Magic != xfsformat.BmapCRCMagic || hdr.Hdr.Level != 0 {
+		return
+	}
+	for _, r := range b.Regions {
+		const h, n = xfsformat.BmbtHeaderSize, xfsformat.BmbtRecLen
+		first := (max(r.Offset, h) - h + n - 1) / n // the first whole slot
+		for i := first; i < int(hdr.Hdr.NumRecs) && h+(i+1)*n <= r.Offset+len(r.Data); i++ {
+			fn(hdr.Hdr.Owner, xfsformat.DecodeBmbtRec(r.Data[h+i*n-r.Offset:]))
+		}
+	}
 }

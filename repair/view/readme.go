@@ -37,6 +37,10 @@ version for every kind), then the kind's keys.
   files/                      the filesystem's own tree, read by xfsbox's decoders
                               (not the kernel's XFS): st_ino is the XFS inode,
                               xattrs via getfattr, birth time via statx; read-only
+  deleted/                    deleted files found by forensics (xfsbox deleted):
+    files/PATH, by-inode/INO  each recoverable one's recovered bytes
+    manifest.json             names, sizes, extents with verdicts, sha256s;
+                              cp -r of deleted/ is a recovery; read-only
   inodes/N/                   inode N (listing inodes/ streams the allocated ones;
                               any slot, free ones too, opens by number)
     inode, .json, .raw        as xfs_db -c 'inode N' -c print

@@ -96,7 +96,6 @@ func examine(ctx context.Context, image string, hash bool) (*forensics.Examinati
 		return nil, nil, err
 	}
 	reportJournal(fs)
-	logrus.Infof("%s: opened read-only", image)
 	ex, err := forensics.Examine(ctx, fs, forensics.Options{Progress: func(p string) { logrus.Infof("%s", p) }})
 	if err != nil {
 		fs.Close()
@@ -104,9 +103,12 @@ func examine(ctx context.Context, image string, hash bool) (*forensics.Examinati
 	}
 	ex.Manifest.Image = image
 	ex.Manifest.ImageSHA256Before = before
-	l := ex.Manifest.Log
-	logrus.Infof("read: the inode btrees, every directory's blocks, the freed inodes' cores, and %d log record(s) (LSN %s to %s%s)",
-		l.Records, lsnText(l.OldestLSN), lsnText(l.NewestLSN), map[bool]string{true: "; the log has wrapped: older records are lost"}[l.Wrapped])
+	// What was read, and from where: always said (on stderr), as an
+	// examination's record; the manifest keeps it too.
+	fmt.Fprintf(os.Stderr, "%s (opened read-only) read:\n", image)
+	for _, r := range ex.Manifest.Read {
+		fmt.Fprintf(os.Stderr, "  %s\n", r)
+	}
 	return ex, func() { fs.Close() }, nil
 }
 
@@ -213,7 +215,6 @@ func orDash(s string) string {
 	return s
 }
 
-func lsnText(lsn uint64) string { return fmt.Sprintf("%d,%d", lsn>>32, uint32(lsn)) }
 
 func runRecover(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("recover")

@@ -142,11 +142,16 @@ func Examine(ctx context.Context, fs *fsys.FS, opts Options) (*Examination, erro
 	if _, err := LiveDirRemovals(ctx, fs, func(r RemovedEntry) { removed = append(removed, r) }); err != nil {
 		return nil, err
 	}
+	var read []string
+	read = append(read, fmt.Sprintf("the superblock, the AGIs' unlinked lists and the inode btrees of %d AG(s)", fs.Geo.AGCount),
+		"every live directory's blocks and inline forks")
 	if !opts.NoFreeScan {
 		say("reading free space for directory blocks")
-		if err := FreeDirRemovals(ctx, fs, func(r RemovedEntry) { removed = append(removed, r) }); err != nil {
+		ext, blocks, err := FreeDirRemovals(ctx, fs, func(r RemovedEntry) { removed = append(removed, r) })
+		if err != nil {
 			return nil, err
 		}
+		read = append(read, fmt.Sprintf("the free space (%d extents, %d blocks), for directory blocks of deleted directories", ext, blocks))
 	}
 
 	say("reading the log")
@@ -232,7 +237,14 @@ func Examine(ctx context.Context, fs *fsys.FS, opts Options) (*Examination, erro
 	if err := judge(ctx, fs, files, lives); err != nil {
 		return nil, err
 	}
-	ex := &Examination{fs: fs, Manifest: Manifest{Log: stats}}
+	where := "the internal log"
+	if ls, err := fsys.ReadLogState(fs); err == nil {
+		where = fmt.Sprintf("the internal log, all %d basic blocks", ls.LogBlocks)
+	}
+	read = append(read, fmt.Sprintf("%s: %d intact records, LSN %s to %s, read in several passes (lives, names, reuse)%s", where, stats.Records,
+		xlog.LSNText(stats.OldestLSN), xlog.LSNText(stats.NewestLSN), map[bool]string{true: "; it has wrapped: older records are lost"}[stats.Wrapped]),
+		fmt.Sprintf("the cores of %d freed or unlinked inodes, and the blocks their recovered extents name", len(files)))
+	ex := &Examination{fs: fs, Manifest: Manifest{Log: stats, Read: read}}
 	for _, f := range files {
 		ex.Manifest.Files = append(ex.Manifest.Files, *f)
 	}

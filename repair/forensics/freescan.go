@@ -24,13 +24,13 @@ const freeScanChunk = 256
 // FreeDirRemovals reads every AG's free space (the bnobt's extents) and
 // carves the entries of every v5 directory data block it finds there,
 // live or removed, with the block's owner as their directory.
-func FreeDirRemovals(ctx context.Context, fs *fsys.FS, fn func(RemovedEntry)) error {
+func FreeDirRemovals(ctx context.Context, fs *fsys.FS, fn func(RemovedEntry)) (extents, blocks uint64, err error) {
 	g, err := fs.DirGeometry()
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if !g.V5 {
-		return nil // v4 blocks name no owner
+		return 0, 0, nil // v4 blocks name no owner
 	}
 	bs := int(fs.Geo.BlockSize)
 	per := g.BlockSize / bs // filesystem blocks per directory block
@@ -43,6 +43,8 @@ func FreeDirRemovals(ctx context.Context, fs *fsys.FS, fn func(RemovedEntry)) er
 			if end > uint64(fs.Geo.AGLength(agno)) {
 				return nil // a damaged record: not ours to follow
 			}
+			extents++
+			blocks += uint64(r.BlockCount)
 			for at := uint64(r.StartBlock); at+uint64(per) <= end; at += freeScanChunk - uint64(per) + 1 {
 				if err := ctx.Err(); err != nil {
 					return err
@@ -66,10 +68,10 @@ func FreeDirRemovals(ctx context.Context, fs *fsys.FS, fn func(RemovedEntry)) er
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("free space of AG %d: %w", agno, err)
+			return extents, blocks, fmt.Errorf("free space of AG %d: %w", agno, err)
 		}
 	}
-	return nil
+	return extents, blocks, nil
 }
 
 // carveFreeBlock carves one directory data block found in free space

@@ -29,6 +29,8 @@ type Manifest struct {
 	// the examination, when asked for (--hash).
 	ImageSHA256Before string `json:"image_sha256_before,omitempty"`
 	ImageSHA256After  string `json:"image_sha256_after,omitempty"`
+	// Read says, in words, what the examination read and from where.
+	Read []string `json:"read"`
 	// Log says what part of the log was read.
 	Log   HistoryStats  `json:"log"`
 	Files []DeletedFile `json:"files"`

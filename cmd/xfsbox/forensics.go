@@ -215,7 +215,6 @@ func orDash(s string) string {
 	return s
 }
 
-
 func runRecover(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("recover")
 	hash := hashFlag(fl)

@@ -23,7 +23,7 @@ func init() {
 	register(&command{
 		name: "deleted", readOnly: true,
 		summary: "list deleted files: names, inodes, deletion times, sizes, extents and verdicts",
-		usage:   "[--json] [--hash] IMAGE",
+		usage:   "[--json] [--hash] [--no-free-scan] IMAGE",
 		help: `Lists the files deleted from the filesystem in IMAGE, from the evidence
 that survives a deletion on current kernels (which zero a freed inode's
 size and extent list):
@@ -46,13 +46,13 @@ Examples:
   xfsbox deleted --json --hash evidence.img > deleted.json
   xfsbox recover evidence.img ./recovered
 `,
-		flags: func(fl *flag.FlagSet) { jsonFlag(fl, "xfsbox.deleted"); hashFlag(fl) },
+		flags: func(fl *flag.FlagSet) { jsonFlag(fl, "xfsbox.deleted"); evidenceFlags(fl) },
 		run:   runDeleted,
 	})
 	register(&command{
 		name: "recover", readOnly: true,
 		summary: "recover deleted files into a directory, with a JSON manifest",
-		usage:   "[--hash] IMAGE DIR",
+		usage:   "[--hash] [--no-free-scan] IMAGE DIR",
 		help: `Writes every deleted regular file whose extent map survives (see
 "xfsbox help deleted") into DIR, outside the image: under DIR/files/ at
 its recovered path, or DIR/by-inode/INO when no name survived; and
@@ -72,20 +72,26 @@ Examples:
   xfsbox recover evidence.img ./recovered
   xfsbox recover --hash evidence.img ./recovered && jq .files[0] ./recovered/manifest.json
 `,
-		flags: func(fl *flag.FlagSet) { hashFlag(fl) },
+		flags: func(fl *flag.FlagSet) { evidenceFlags(fl) },
 		run:   runRecover,
 	})
 }
 
-func hashFlag(fl *flag.FlagSet) *bool {
-	return fl.Bool("hash", false, "record the image's sha256 before and after (proof that nothing changed; reads the whole image twice)")
+// evidence is the flags every forensic command shares.
+type evidence struct{ hash, noFreeScan *bool }
+
+func evidenceFlags(fl *flag.FlagSet) evidence {
+	return evidence{
+		hash:       fl.Bool("hash", false, "record the image's sha256 before and after (proof that nothing changed; reads the whole image twice)"),
+		noFreeScan: fl.Bool("no-free-scan", false, "do not read the free space for deleted directories' blocks (faster on large, mostly empty filesystems; names of files in deleted directories may then be lost once the log has wrapped)"),
+	}
 }
 
 // examine opens IMAGE read-only and examines it, hashing it before and
 // after when asked.
-func examine(ctx context.Context, image string, hash bool) (*forensics.Examination, func(), error) {
+func examine(ctx context.Context, image string, ev evidence) (*forensics.Examination, func(), error) {
 	before := ""
-	if hash {
+	if *ev.hash {
 		var err error
 		if before, err = hashImage(ctx, image); err != nil {
 			return nil, nil, err
@@ -96,7 +102,7 @@ func examine(ctx context.Context, image string, hash bool) (*forensics.Examinati
 		return nil, nil, err
 	}
 	reportJournal(fs)
-	ex, err := forensics.Examine(ctx, fs, forensics.Options{Progress: func(p string) { logrus.Infof("%s", p) }})
+	ex, err := forensics.Examine(ctx, fs, forensics.Options{Progress: func(p string) { logrus.Infof("%s", p) }, NoFreeScan: *ev.noFreeScan})
 	if err != nil {
 		fs.Close()
 		return nil, nil, err
@@ -145,7 +151,7 @@ func hashImage(ctx context.Context, image string) (string, error) {
 
 func runDeleted(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("deleted")
-	asJSON, hash := jsonFlag(fl, "xfsbox.deleted"), hashFlag(fl)
+	asJSON, ev := jsonFlag(fl, "xfsbox.deleted"), evidenceFlags(fl)
 	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return err
@@ -153,7 +159,7 @@ func runDeleted(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(pos) != 1 {
 		return &usageError{fmt.Sprintf("need IMAGE; got %d argument(s)", len(pos))}
 	}
-	ex, done, err := examine(ctx, pos[0], *hash)
+	ex, done, err := examine(ctx, pos[0], ev)
 	if err != nil {
 		return err
 	}
@@ -217,7 +223,7 @@ func orDash(s string) string {
 
 func runRecover(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("recover")
-	hash := hashFlag(fl)
+	ev := evidenceFlags(fl)
 	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return err
@@ -228,7 +234,7 @@ func runRecover(ctx context.Context, args []string, stdout io.Writer) error {
 	if ents, err := os.ReadDir(pos[1]); err == nil && len(ents) > 0 {
 		return &usageError{fmt.Sprintf("%s is not empty: recover writes into an empty or new directory", pos[1])}
 	}
-	ex, done, err := examine(ctx, pos[0], *hash)
+	ex, done, err := examine(ctx, pos[0], ev)
 	if err != nil {
 		return err
 	}
@@ -260,7 +266,7 @@ func init() {
 	register(&command{
 		name: "timeline", readOnly: true,
 		summary: "write a timeline of live and deleted files (TSK body file or JSON lines)",
-		usage:   "[--json] [--integer-times] [--no-deleted] [--hash] IMAGE",
+		usage:   "[--json] [--integer-times] [--no-deleted] [--hash] [--no-free-scan] IMAGE",
 		help: `Writes one line per name of every live file of the filesystem in IMAGE,
 and one per deleted file (see "xfsbox help deleted"; its ctime is the
 deletion time), with access, modification, change and creation times
@@ -284,17 +290,17 @@ Examples:
 	})
 }
 
-func timelineFlags(fl *flag.FlagSet) (asJSON, integer, noDeleted, hash *bool) {
+func timelineFlags(fl *flag.FlagSet) (asJSON, integer, noDeleted *bool, ev evidence) {
 	asJSON = jsonFlag(fl, "xfsbox.timeline: JSON lines, one object per file name, instead of a body file")
 	integer = fl.Bool("integer-times", false, "write whole seconds in the body file")
 	noDeleted = fl.Bool("no-deleted", false, "leave deleted files out (no log or directory carving)")
-	hash = hashFlag(fl)
+	ev = evidenceFlags(fl)
 	return
 }
 
 func runTimeline(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := newFlags("timeline")
-	asJSON, integer, noDeleted, hash := timelineFlags(fl)
+	asJSON, integer, noDeleted, ev := timelineFlags(fl)
 	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return err
@@ -311,7 +317,7 @@ func runTimeline(ctx context.Context, args []string, stdout io.Writer) error {
 		defer fs.Close()
 	} else {
 		var done func()
-		if ex, done, err = examine(ctx, pos[0], *hash); err != nil {
+		if ex, done, err = examine(ctx, pos[0], ev); err != nil {
 			return err
 		}
 		defer done()

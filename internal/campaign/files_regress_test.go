@@ -24,6 +24,10 @@ var filesRegressions = []struct{ profile, object, field, verb string }{
 	// exceeds max offset); without an rmapbt nothing else sees it.
 	{"defaults", "inode-attr-sf", "u3.bmx[0].startoff", "=18014398509481983"},
 	{"defaults", "inode-attr-sf", "u3.bmx[0].startoff", "=17632777678183268"},
+	// A directory's size past the data space (xfs_repair: directory
+	// inode N has bad size).
+	{"defaults", "inode-dir-node", "core.size", "=8514145501801230806"},
+	{"allfeatures", "inode-dir-node", "core.size", "=2226870977541805729"},
 }
 
 // TestCampaignFilesRegressions judges filesRegressions, each on its

@@ -150,6 +150,13 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 		reported["inode.size"] = true
 		c.add("inode.size", ino, "inode", fmt.Errorf("a device, fifo or socket inode has size %d (must be 0)", core.Size))
 	}
+	if core.FileType() == xfsformat.ModeDir && int64(core.Size) > dirDataSpace && !reported["inode.size"] {
+		// xfs_repair (process_check_inode_sizes): "directory inode N
+		// has bad size"; di_size covers the data blocks, which live
+		// below the leaf offset.
+		reported["inode.size"] = true
+		c.add("inode.size", ino, "inode", fmt.Errorf("directory size %d is past the data space's end (%d bytes)", core.Size, int64(dirDataSpace)))
+	}
 	var rec [inodeRecLen]byte
 	binary.BigEndian.PutUint64(rec[:], ino)
 	binary.BigEndian.PutUint32(rec[8:], core.LinkCount())
@@ -210,6 +217,10 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 		c.attributes(in, lsn)
 	}
 }
+
+// dirDataSpace is XFS_DIR2_LEAF_OFFSET in bytes: a directory's data
+// blocks, all di_size counts, lie below it.
+const dirDataSpace = 32 << 30
 
 // special reports whether a file type is a device, fifo or socket:
 // the kinds with no data, whose size must be 0.

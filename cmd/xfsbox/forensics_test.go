@@ -135,6 +135,11 @@ func TestOwnerCLI(t *testing.T) {
 					t.Errorf("owner %s %s: exit %d\n%s%s", a[0], a[1], code, stdout, stderr)
 				}
 			}
+			// The same answer as a view (dump owner/N, and the mount's).
+			want, _, _ := runCLI("owner", img, strconv.FormatUint(live.Extents[0].StartBlock, 10))
+			if got, stderr, code := runCLI("dump", img, "owner/"+strconv.FormatUint(live.Extents[0].StartBlock, 10)); code != 0 || got != want {
+				t.Errorf("dump owner/N: exit %d, %q (%s), owner printed %q", code, got, stderr, want)
+			}
 			for _, bad := range []string{"lots", "99999999999999"} {
 				if _, stderr, code := runCLI("owner", img, bad); code == 0 || stderr == "" {
 					t.Errorf("owner %s: exit %d, no message", bad, code)
@@ -229,6 +234,15 @@ func TestDeletedMount(t *testing.T) {
 	t.Logf("%s", sc.Report())
 	if len(sc.FalseClaims) > 0 || sc.ByteExactPercent() < 95 {
 		t.Errorf("deleted/: %d false claims, %.1f%% byte-exact", len(sc.FalseClaims), sc.ByteExactPercent())
+	}
+	var live *forensicgt.Entry
+	for _, e := range tr.Live() {
+		if e.Kind == forensicgt.Regular && len(e.Extents) > 0 && live == nil {
+			live = e
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(mnt, "owner", strconv.FormatUint(live.Extents[0].StartBlock, 10))); err != nil || !strings.Contains(string(b), fmt.Sprintf(": inode %d ", live.Ino)) {
+		t.Errorf("owner/%d of the mount: %q, %v; %s is inode %d", live.Extents[0].StartBlock, b, err, live.Path, live.Ino)
 	}
 	if f, err := os.OpenFile(filepath.Join(mnt, "deleted", "manifest.json"), os.O_WRONLY, 0); err == nil {
 		f.Close()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/forensics"
@@ -121,21 +120,9 @@ func runOwner(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	for _, o := range res {
-		fmt.Fprintf(stdout, "fsblock %d (AG %d block %d, daddr %d, byte %d): ", o.FSBlock, o.AG, o.AGBlock, o.Daddr, o.ByteOffset)
-		switch {
-		case o.Free:
-			fmt.Fprint(stdout, "free")
-			if o.LastOwner != "" {
-				fmt.Fprintf(stdout, "; last held by %s", o.LastOwner)
-			} else {
-				fmt.Fprint(stdout, "; the log does not say who held it last")
-			}
-		case len(o.Owners) == 0:
-			fmt.Fprintf(stdout, "in use, but no owner found (%s)", o.Source)
-		default:
-			fmt.Fprintf(stdout, "%s (%s)", strings.Join(o.Owners, "; "), o.Source)
+		if err := forensics.WriteOwnership(stdout, o); err != nil {
+			return err
 		}
-		fmt.Fprintln(stdout)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package forensics
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
@@ -200,4 +202,24 @@ func bmbtLeafRecords(b *BufferSnapshot, fn func(owner uint64, e xfsformat.BmbtRe
 			fn(hdr.Hdr.Owner, xfsformat.DecodeBmbtRec(r.Data[h+i*n-r.Offset:]))
 		}
 	}
+}
+
+// WriteOwnership writes o as one line of text, as xfsbox owner prints
+// it.
+func WriteOwnership(w io.Writer, o Ownership) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "fsblock %d (AG %d block %d, daddr %d, byte %d): ", o.FSBlock, o.AG, o.AGBlock, o.Daddr, o.ByteOffset)
+	switch {
+	case o.Free && o.LastOwner != "":
+		fmt.Fprintf(b, "free; last held by %s", o.LastOwner)
+	case o.Free:
+		b.WriteString("free; the log does not say who held it last")
+	case len(o.Owners) == 0:
+		fmt.Fprintf(b, "in use, but no owner found (%s)", o.Source)
+	default:
+		fmt.Fprintf(b, "%s (%s)", strings.Join(o.Owners, "; "), o.Source)
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -37,6 +37,8 @@ version for every kind), then the kind's keys.
   files/                      the filesystem's own tree, read by xfsbox's decoders
                               (not the kernel's XFS): st_ino is the XFS inode,
                               xattrs via getfattr, birth time via statx; read-only
+  owner/N, owner/N.json       who owns filesystem block N now, or held it last
+                              if free (xfsbox owner); looked up, not listed
   deleted/                    deleted files found by forensics (xfsbox deleted):
     files/PATH, by-inode/INO  each recoverable one's recovered bytes
     manifest.json             names, sizes, extents with verdicts, sha256s;

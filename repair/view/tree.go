@@ -100,7 +100,7 @@ func (t *Tree) List(ctx context.Context, p string) ([]Entry, error) {
 	case len(parts) == 0:
 		out := []Entry{{"README", false}, {"geometry", false}, {"geometry.json", false}, {"health", false}, {"health.json", false}}
 		out = append(out, withFormats("sb")...)
-		return append(out, Entry{"ag", true}, Entry{"inodes", true}, Entry{JournalDir, true}), nil
+		return append(out, Entry{"ag", true}, Entry{"inodes", true}, Entry{JournalDir, true}, Entry{OwnerDir, true}), nil
 	case len(parts) == 1 && parts[0] == "ag":
 		out := make([]Entry, 0, t.FS.Geo.AGCount)
 		for i := uint32(0); i < t.FS.Geo.AGCount; i++ {
@@ -113,6 +113,9 @@ func (t *Tree) List(ctx context.Context, p string) ([]Entry, error) {
 	}
 	if parts[0] == JournalDir {
 		return t.listJournal(ctx, parts[1:])
+	}
+	if parts[0] == OwnerDir && len(parts) == 1 {
+		return nil, nil // a name for every block: looked up, not listed
 	}
 	agno, ok := t.agOf(parts)
 	if !ok {
@@ -163,6 +166,12 @@ func (t *Tree) Stat(ctx context.Context, p string) (dir bool, err error) {
 		// Any inode slot, allocated or free, without listing them all.
 		if _, ok := t.parseIno(parts[1]); ok {
 			return true, nil
+		}
+		return false, notFound(p)
+	}
+	if len(parts) == 2 && parts[0] == OwnerDir {
+		if _, _, ok := t.parseOwner(parts[1]); ok {
+			return false, nil
 		}
 		return false, notFound(p)
 	}
@@ -223,7 +232,7 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 		case "health", "health.json":
 			asJSON := parts[0] == "health.json"
 			return f(func(ctx context.Context, w io.Writer) error { return t.renderHealth(ctx, w, fsys.AllAGs, asJSON) })
-		case "ag", "inodes", JournalDir:
+		case "ag", "inodes", JournalDir, OwnerDir:
 			return nil, ErrIsDir
 		}
 		if r := t.headerRenderer(0, parts[0]); r != nil {
@@ -238,6 +247,9 @@ func (t *Tree) Open(ctx context.Context, p string) (*File, error) {
 	}
 	if len(parts) > 0 && parts[0] == JournalDir {
 		return t.openJournal(ctx, parts[1:])
+	}
+	if len(parts) > 0 && parts[0] == OwnerDir {
+		return t.openOwner(parts[1:])
 	}
 	if len(parts) == 0 {
 		return nil, ErrIsDir

@@ -204,3 +204,52 @@ func inOrder(es []xfsformat.BmbtRec) error {
 	}
 	return nil
 }
+
+// freedLeafMaps gives deleted files the log has no map for the map of
+// their freed bmbt leaves found in free space, when those leaves make
+// exactly one whole sibling chain: from a leaf with no left sibling,
+// each right sibling found and pointing back, to one with no right
+// sibling. Leaves freed earlier in the file's life (a tree that shrank)
+// would make a second, broken chain; then nothing is claimed. The size
+// stays unknown (the freed core's is zeroed), and with no log to say
+// what happened since, free extents get the verdict unknown. Only files
+// an entry names as regular are given one (a large directory's map is a
+// bmbt too).
+func freedLeafMaps(files map[uint64]*DeletedFile, leaves map[uint64][]FreeLeaf) {
+	for ino, ls := range leaves {
+		f := files[ino]
+		if f == nil || f.Unlinked || len(f.Extents) > 0 || f.Kind != "regular" {
+			continue
+		}
+		byFSB := map[uint64]*FreeLeaf{}
+		var heads []*FreeLeaf
+		for i := range ls {
+			byFSB[ls[i].FSB] = &ls[i]
+			if ls[i].Left == xfsformat.NullFSBlock {
+				heads = append(heads, &ls[i])
+			}
+		}
+		if len(heads) != 1 {
+			continue
+		}
+		var recs []xfsformat.BmbtRec
+		prev, whole := xfsformat.NullFSBlock, false
+		for l, n := heads[0], 0; l != nil && n <= len(ls); n++ {
+			if l.Left != prev {
+				break
+			}
+			recs = append(recs, l.Recs...)
+			if l.Right == xfsformat.NullFSBlock {
+				whole = n+1 == len(ls)
+				break
+			}
+			prev, l = l.FSB, byFSB[l.Right]
+		}
+		if !whole || inOrder(recs) != nil || len(recs) == 0 {
+			continue
+		}
+		f.MapFrom = fmt.Sprintf("%d freed bmbt leaves found in free space, one whole sibling chain", len(ls))
+		f.Notes = append(f.Notes, "size unknown: recovered to the end of the last extent")
+		setExtents(f, recs)
+	}
+}

@@ -142,16 +142,17 @@ func Examine(ctx context.Context, fs *fsys.FS, opts Options) (*Examination, erro
 	if _, err := LiveDirRemovals(ctx, fs, func(r RemovedEntry) { removed = append(removed, r) }); err != nil {
 		return nil, err
 	}
+	leaves := map[uint64][]FreeLeaf{} // freed bmbt leaves by owner
 	var read []string
 	read = append(read, fmt.Sprintf("the superblock, the AGIs' unlinked lists and the inode btrees of %d AG(s)", fs.Geo.AGCount),
 		"every live directory's blocks and inline forks")
 	if !opts.NoFreeScan {
 		say("reading free space for directory blocks")
-		ext, blocks, err := FreeDirRemovals(ctx, fs, func(r RemovedEntry) { removed = append(removed, r) })
+		ext, blocks, err := FreeScan(ctx, fs, func(r RemovedEntry) { removed = append(removed, r) }, func(l FreeLeaf) { leaves[l.Owner] = append(leaves[l.Owner], l) })
 		if err != nil {
 			return nil, err
 		}
-		read = append(read, fmt.Sprintf("the free space (%d extents, %d blocks), for directory blocks of deleted directories", ext, blocks))
+		read = append(read, fmt.Sprintf("the free space (%d extents, %d blocks), for directory blocks of deleted directories and freed bmbt leaves", ext, blocks))
 	}
 
 	say("reading the log")
@@ -233,6 +234,7 @@ func Examine(ctx context.Context, fs *fsys.FS, opts Options) (*Examination, erro
 	for ino := range files {
 		namer.name(ino, 0)
 	}
+	freedLeafMaps(files, leaves) // after naming: an entry's file type says "regular"
 	say("judging extents")
 	if err := judge(ctx, fs, files, lives); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package forensics
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -21,10 +22,20 @@ import (
 // freeScanChunk is how many blocks of a free extent are read at once.
 const freeScanChunk = 256
 
-// FreeDirRemovals reads every AG's free space (the bnobt's extents) and
-// carves the entries of every v5 directory data block it finds there,
-// live or removed, with the block's owner as their directory.
-func FreeDirRemovals(ctx context.Context, fs *fsys.FS, fn func(RemovedEntry)) (extents, blocks uint64, err error) {
+// FreeLeaf is a v5 bmbt leaf found in free space, proving itself
+// (magic, CRC, its own address, the filesystem's uuid; level 0): a
+// freed block of a btree-format file's map.
+type FreeLeaf struct {
+	FSB, Owner  uint64
+	Left, Right uint64 // sibling pointers (xfsformat.NullFSBlock at the ends)
+	Recs        []xfsformat.BmbtRec
+}
+
+// FreeScan reads every AG's free space (the bnobt's extents) once and
+// hands dir the entries of every v5 directory data block it finds there
+// (live or removed, with the block's owner as their directory), and leaf
+// every bmbt leaf (nil callbacks are skipped).
+func FreeScan(ctx context.Context, fs *fsys.FS, dirFn func(RemovedEntry), leafFn func(FreeLeaf)) (extents, blocks uint64, err error) {
 	g, err := fs.DirGeometry()
 	if err != nil {
 		return 0, 0, err
@@ -54,12 +65,14 @@ func FreeDirRemovals(ctx context.Context, fs *fsys.FS, fn func(RemovedEntry)) (e
 				if err := fs.Img.ReadAt(chunk, fs.Geo.ByteOffset(agno, uint32(at))); err != nil {
 					return err
 				}
-				for i := 0; i+per <= int(n); i++ {
-					blk := chunk[i*bs : (i+per)*bs]
-					if m := binary.BigEndian.Uint32(blk); m != dir.Block3Magic && m != dir.Data3Magic {
-						continue
+				for i := 0; i < int(n); i++ {
+					fsb := fs.Geo.FSB(agno, uint32(at)+uint32(i))
+					switch m := binary.BigEndian.Uint32(chunk[i*bs:]); {
+					case (m == dir.Block3Magic || m == dir.Data3Magic) && dirFn != nil && i+per <= int(n):
+						carveFreeBlock(fs, g, chunk[i*bs:(i+per)*bs], fs.Geo.FSBToDaddr(fsb), dirFn)
+					case m == xfsformat.BmapCRCMagic && leafFn != nil:
+						freeLeaf(fs, chunk[i*bs:(i+1)*bs], fsb, leafFn)
 					}
-					carveFreeBlock(fs, g, blk, fs.Geo.Daddr(agno, uint32(at)+uint32(i)), fn)
 				}
 				if at+n >= end {
 					break
@@ -94,4 +107,17 @@ func carveFreeBlock(fs *fsys.FS, g *dir.Geometry, blk []byte, daddr uint64, fn f
 			emit(Carved{Name: s.Name, Ino: s.Ino, Ftype: s.Ftype, Off: s.Off, OwnTag: int(s.Tag) == s.Off})
 		}
 	}
+}
+
+// freeLeaf hands fn the bmbt block at fsb if it proves to be a leaf.
+func freeLeaf(fs *fsys.FS, blk []byte, fsb uint64, fn func(FreeLeaf)) {
+	b, err := xfsformat.NewBmbtBlock(bytes.Clone(blk))
+	if err != nil || b.Hdr.Level != 0 || !fs.ValidIno(b.Hdr.Owner) || len(xfsformat.VerifyBmbtBlock(b, fs.Geo, fsb, b.Hdr.Owner)) > 0 {
+		return
+	}
+	l := FreeLeaf{FSB: fsb, Owner: b.Hdr.Owner, Left: b.Hdr.LeftSib, Right: b.Hdr.RightSib}
+	for i := range b.NumRecs() {
+		l.Recs = append(l.Recs, b.Rec(i))
+	}
+	fn(l)
 }

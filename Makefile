@@ -57,7 +57,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 test: deps vet
-	$(GO) test -p 1 -count=1 -timeout $(TESTTIMEOUT) $(PKGS)
+	$(GO) test -p 2 -count=1 -timeout $(TESTTIMEOUT) $(PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -81,13 +81,14 @@ func TestRepairBusy(t *testing.T) {
 		{"ctl", "check"},
 	}
 	for _, c := range busy {
-		start := time.Now()
 		err := writeCtl(filepath.Join(mnt, c.file), c.line, 10*time.Second)
 		if !errors.Is(err, syscall.EBUSY) {
 			t.Errorf("echo %q > %s while a repair runs: %v, want EBUSY", c.line, c.file, err)
 		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("echo %q > %s took %v to be refused", c.line, c.file, d)
+		// Refused at once, not after the running repair: the gate still
+		// holds it (no clock: a loaded machine slows both alike).
+		if gate.Waiting() == 0 {
+			t.Errorf("echo %q > %s returned only once the running repair got past its gate", c.line, c.file)
 		}
 		if st, _ := os.ReadFile(filepath.Join(mnt, "status")); string(st) != string(status) {
 			t.Errorf("status after a refused command: %q, want %q still", st, status)

@@ -209,10 +209,17 @@ func Examine(ctx context.Context, fs *fsys.FS, opts Options) (*Examination, erro
 	}
 
 	say("reading names in the log")
+	// Every name the log holds: those of freed inodes make deleted
+	// files; those of directories say where a directory was at an LSN
+	// (its number may name something else now, or it may have moved).
 	logged := map[uint64][]LoggedName{}
-	if err := LogNames(ctx, fs, free, func(l LoggedName) {
+	if err := LogNames(ctx, fs, func(ino uint64) bool { return true }, func(l LoggedName) {
+		if free(l.Ino) {
+			get(l.Ino)
+		} else if g.Ftype && l.Ftype != dir.FtDir {
+			return // a live file's name: of no use here
+		}
 		logged[l.Ino] = append(logged[l.Ino], l)
-		get(l.Ino)
 	}); err != nil {
 		return nil, err
 	}
@@ -406,7 +413,7 @@ func (n *namer) name(ino uint64, depth int) string {
 		if !kindOK(r.Ftype) {
 			continue // the entry named another kind of file
 		}
-		p := n.join(r.Dir, r.Name, depth, freed)
+		p := n.join(r.Dir, r.Name, depth, freed, 0)
 		if p != "" {
 			carved[p] = append(carved[p], r)
 		}
@@ -416,7 +423,7 @@ func (n *namer) name(ino uint64, depth int) string {
 		n.kind(f, r.Ftype)
 	}
 	if last != nil {
-		if p := n.join(last.Dir, last.Name, depth, freed); p != "" {
+		if p := n.join(last.Dir, last.Name, depth, freed, last.LSN); p != "" {
 			f.Path = p
 			f.Names = append(f.Names, NameEvidence{Path: p, Dir: last.Dir, Source: "log", Where: last.Where()})
 			n.kind(f, last.Ftype)
@@ -465,14 +472,13 @@ func (n *namer) created(d uint64) time.Time {
 }
 
 // join is a carved or logged name's path: its directory's path and the
-// name; "" when the directory's path is unknown, or when the inode
-// number of the directory now belongs to something created after freed
-// (the entry's directory is gone and its number reused).
-func (n *namer) join(d uint64, name []byte, depth int, freed time.Time) string {
-	if born := n.created(d); !freed.IsZero() && !born.IsZero() && born.After(freed) {
-		return ""
-	}
-	parent := n.dirPath(d, depth)
+// name; "" when the directory's path is unknown. A logged name (asOf,
+// its LSN) is joined to where the log says the directory was then; a
+// carved one (asOf 0) to where the directory is now, unless its inode
+// number belongs to something created after freed (the entry's
+// directory is gone and its number reused).
+func (n *namer) join(d uint64, name []byte, depth int, freed time.Time, asOf uint64) string {
+	parent := n.dirPath(d, depth, freed, asOf)
 	if parent == "" {
 		return ""
 	}
@@ -487,12 +493,44 @@ func (n *namer) kind(f *DeletedFile, ft uint8) {
 	}
 }
 
-// dirPath is the path of directory d: live (the filesystem's own
-// index), or deleted and named by its own carved entry; "" when d is
-// live but not a directory (its number was reused).
-func (n *namer) dirPath(d uint64, depth int) string {
+// dirPath is the path of directory d: deleted (named by its own
+// evidence); as of LSN asOf, where the log last named it by then (it may
+// have moved, or died and its number been reused, since); else live, by
+// the filesystem's own index, when it was created before freed. "" when
+// none of these tells.
+func (n *namer) dirPath(d uint64, depth int, freed time.Time, asOf uint64) string {
+	if depth > 64 {
+		return ""
+	}
 	if _, ok := n.files[d]; ok {
 		return n.name(d, depth+1)
+	}
+	if asOf != 0 {
+		var best *LoggedName
+		later := false
+		for i := range n.logged[d] {
+			l := &n.logged[d][i]
+			if n.g.Ftype && l.Ftype != dir.FtDir {
+				continue
+			}
+			if l.LSN > asOf {
+				later = true
+			} else if best == nil || l.LSN >= best.LSN {
+				best = l
+			}
+		}
+		if best != nil {
+			if parent := n.dirPath(best.Dir, depth+1, freed, best.LSN); parent != "" {
+				return path.Join(parent, string(best.Name))
+			}
+			return ""
+		}
+		if later {
+			return "" // named only after asOf: where it was then is not known
+		}
+	}
+	if born := n.created(d); !freed.IsZero() && !born.IsZero() && born.After(freed) {
+		return "" // the number now names something younger than the deletion
 	}
 	if in, err := n.fs.Inode(d); err != nil || in.FileType() != xfsformat.ModeDir {
 		return ""

@@ -164,3 +164,18 @@ func TmpfsDir(t testing.TB) string {
 	t.Cleanup(func() { os.RemoveAll(d) })
 	return d
 }
+
+// FreshMount makes a new filesystem (mkfs.xfs -q, its defaults, size
+// bytes) in a tmpfs directory and loop-mounts it read-write: the image's
+// path, the mount point and the unmount (also run in t.Cleanup).
+func FreshMount(t testing.TB, name string, size int64) (img, mnt string, umount func()) {
+	t.Helper()
+	Require(t, "root", "loop", "xfsprogs")
+	img = filepath.Join(TmpfsDir(t), name)
+	SparseFile(t, img, size)
+	if out, err := RunTimed(t, time.Minute, "mkfs.xfs", "-q", img); err != nil {
+		t.Fatalf("mkfs.xfs: %v\n%s", err, out)
+	}
+	mnt, umount = LoopMount(t, img, "rw")
+	return img, mnt, umount
+}

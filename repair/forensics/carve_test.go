@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/xfsbox/xfsbox/internal/testimg"
 	"github.com/xfsbox/xfsbox/repair/fsys"
@@ -18,14 +17,7 @@ import (
 // number each had (the kernel's stat before the removal is the truth),
 // and no carved name claims an inode the truth gives another name.
 func TestCarveRemovedEntries(t *testing.T) {
-	testimg.Require(t, "root", "loop", "xfsprogs")
-	dir := testimg.TmpfsDir(t)
-	img := filepath.Join(dir, "carve.img")
-	testimg.SparseFile(t, img, 512<<20)
-	if out, err := testimg.RunTimed(t, time.Minute, "mkfs.xfs", "-q", img); err != nil {
-		t.Fatalf("mkfs.xfs: %v\n%s", err, out)
-	}
-	mnt, umount := testimg.LoopMount(t, img, "rw")
+	img, mnt, umount := testimg.FreshMount(t, "carve.img", 512<<20)
 	type gone struct {
 		dir  string
 		ino  uint64

@@ -119,24 +119,16 @@ func WriteBody(w io.Writer, e TimelineEntry, integer bool) error {
 }
 
 // ModeString is a mode as TSK's body files write it: the name type, a
-// slash, then ls's ten characters ("r/rrw-r--r--", "d/drwxr-xr-x").
+// slash, then ls's ten characters ("r/rrw-r--r--", "d/drwxr-xr-x"; a
+// socket's name type is "h", an unknown type's "-").
 func ModeString(mode uint16) string {
-	t := "-"
-	switch mode & xfsformat.ModeTypeMask {
-	case xfsformat.ModeRegular:
-		t = "r"
-	case xfsformat.ModeDir:
-		t = "d"
-	case xfsformat.ModeSymlink:
-		t = "l"
-	case xfsformat.ModeChar:
-		t = "c"
-	case xfsformat.ModeBlock:
-		t = "b"
-	case xfsformat.ModeFIFO:
-		t = "p"
-	case xfsformat.ModeSocket:
-		t = "h"
+	ls := xfsformat.LsMode(mode)
+	t, ok := tskTypes[ls[0]]
+	if !ok {
+		t = "-"
 	}
-	return t + "/" + xfsformat.LsMode(mode)
+	return t + "/" + ls
 }
+
+// tskTypes maps ls's type character to TSK's name type.
+var tskTypes = map[byte]string{'-': "r", 'd': "d", 'l': "l", 'c': "c", 'b': "b", 'p': "p", 's': "h"}

@@ -22,14 +22,7 @@ import (
 // the inode), is listed as unlinked with its name and its whole content,
 // byte for byte what was written; the image is not changed.
 func TestUnlinkedOpenFiles(t *testing.T) {
-	testimg.Require(t, "root", "loop", "xfsprogs")
-	dir := testimg.TmpfsDir(t)
-	img := filepath.Join(dir, "unlinked.img")
-	testimg.SparseFile(t, img, 512<<20)
-	if out, err := testimg.RunTimed(t, time.Minute, "mkfs.xfs", "-q", img); err != nil {
-		t.Fatalf("mkfs.xfs: %v\n%s", err, out)
-	}
-	mnt, umount := testimg.LoopMount(t, img, "rw")
+	img, mnt, umount := testimg.FreshMount(t, "unlinked.img", 512<<20)
 	if err := os.MkdirAll(filepath.Join(mnt, "d"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ var layers = []string{
 	"repair/fsys",
 	"repair/replay",
 	"repair/check",
+	"repair/forensics/history",
 	"repair/forensics",
 	"repair",
 	"repair/view",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/xfsbox/xfsbox/repair/forensics/history"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 	xlog "github.com/xfsbox/xfsbox/xfsformat/log"
@@ -29,7 +30,7 @@ import (
 type loggedBuf struct {
 	lsn       uint64
 	cancelled bool
-	regions   []BufRegion
+	regions   []history.Region
 }
 
 // bmbtTree is one deleted file's tree being rebuilt.
@@ -70,7 +71,7 @@ func bmbtMaps(ctx context.Context, fs *fsys.FS, trees []*bmbtTree, roots [][]byt
 			return nil
 		}
 		logged := map[uint64][]loggedBuf{}
-		_, err := ScanHistory(ctx, fs, HistoryVisitor{Buffer: func(b *BufferSnapshot) error {
+		_, err := history.Scan(ctx, fs, history.Visitor{Buffer: func(b *history.BufferSnapshot) error {
 			if want[b.Daddr] && b.Len*512 == fs.Geo.BlockSize {
 				logged[b.Daddr] = append(logged[b.Daddr], loggedBuf{b.LSN, b.Cancelled, b.Regions})
 			}

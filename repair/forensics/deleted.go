@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xfsbox/xfsbox/repair/forensics/history"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 	"github.com/xfsbox/xfsbox/xfsformat/dinode"
@@ -16,7 +17,7 @@ import (
 )
 
 // Life is what the log says of one inode's last life before it was
-// freed, in the shape Examine joins (LastLives has the rules).
+// freed, in the shape Examine joins (history.LastLives has the rules).
 type Life struct {
 	Ino      uint64
 	Gen      uint32
@@ -49,9 +50,9 @@ type Life struct {
 	EmptiedFrom uint64
 }
 
-// LogLives is LastLives in the shape Examine joins.
-func LogLives(ctx context.Context, fs *fsys.FS, want func(ino uint64) bool) (map[uint64]*Life, HistoryStats, error) {
-	hs, st, err := LastLives(ctx, fs, want)
+// LogLives is history.LastLives in the shape Examine joins.
+func LogLives(ctx context.Context, fs *fsys.FS, want func(ino uint64) bool) (map[uint64]*Life, history.Stats, error) {
+	hs, st, err := history.LastLives(ctx, fs, want)
 	if err != nil {
 		return nil, st, err
 	}

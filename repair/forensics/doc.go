@@ -22,6 +22,7 @@
 //     directories (v5 headers name their owner).
 //   - deleted.go: the inventory that joins them, and the verdicts.
 //
-// Import order: repair/fsys and the xfsformat packages below it; the
-// views, fusefs and cmd above it.
+// Import order: repair/check (the owner index), repair/forensics/history,
+// repair/fsys and the xfsformat packages below it; the views, fusefs and
+// cmd above it.
 package forensics

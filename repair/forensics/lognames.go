@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/xfsbox/xfsbox/repair/forensics/history"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
 	"github.com/xfsbox/xfsbox/xfsformat/dir"
@@ -42,8 +43,8 @@ func LogNames(ctx context.Context, fs *fsys.FS, want func(ino uint64) bool, fn f
 		return err
 	}
 	blk := make([]byte, g.BlockSize)
-	_, err = ScanHistory(ctx, fs, HistoryVisitor{
-		Inode: func(s *InodeSnapshot) error {
+	_, err = history.Scan(ctx, fs, history.Visitor{
+		Inode: func(s *history.InodeSnapshot) error {
 			if s.Local == nil || s.Core == nil || s.Core.Mode&xfsformat.ModeTypeMask != xfsformat.ModeDir {
 				return nil
 			}
@@ -58,7 +59,7 @@ func LogNames(ctx context.Context, fs *fsys.FS, want func(ino uint64) bool, fn f
 			}
 			return nil
 		},
-		Buffer: func(b *BufferSnapshot) error {
+		Buffer: func(b *history.BufferSnapshot) error {
 			if b.Cancelled || int(b.Len)*512 != g.BlockSize {
 				return nil
 			}
@@ -89,7 +90,7 @@ func LogNames(ctx context.Context, fs *fsys.FS, want func(ino uint64) bool, fn f
 
 // dataBlockOwner reads the owner of a logged directory data block from
 // the header region (v5: XDB3 or XDD3 magic, the owner at byte 40).
-func dataBlockOwner(g *dir.Geometry, b *BufferSnapshot) (uint64, bool) {
+func dataBlockOwner(g *dir.Geometry, b *history.BufferSnapshot) (uint64, bool) {
 	if !g.V5 {
 		return 0, false
 	}

@@ -1,5 +1,7 @@
 package forensics
 
+import "github.com/xfsbox/xfsbox/repair/forensics/history"
+
 // The recovery manifest: what `xfsbox recover` writes beside the files it
 // recovers (manifest.json), and what the mount's deleted/manifest.json
 // holds. It is the JSON a script or a ground-truth scorer reads, so its
@@ -32,7 +34,7 @@ type Manifest struct {
 	// Read says, in words, what the examination read and from where.
 	Read []string `json:"read"`
 	// Log says what part of the log was read.
-	Log   HistoryStats  `json:"log"`
+	Log   history.Stats `json:"log"`
 	Files []DeletedFile `json:"files"`
 }
 

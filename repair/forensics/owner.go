@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/xfsbox/xfsbox/repair/check"
+	"github.com/xfsbox/xfsbox/repair/forensics/history"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -134,8 +135,8 @@ func lastOwners(ctx context.Context, fs *fsys.FS, out []Ownership) error {
 		return nil
 	}
 	bb := uint64(fs.Geo.BlockSize) / 512
-	_, err := ScanHistory(ctx, fs, HistoryVisitor{
-		Inode: func(s *InodeSnapshot) error {
+	_, err := history.Scan(ctx, fs, history.Visitor{
+		Inode: func(s *history.InodeSnapshot) error {
 			for _, e := range s.Extents {
 				for i := range out {
 					if o := &out[i]; o.Free && e.StartBlock <= o.FSBlock && o.FSBlock-e.StartBlock < uint64(e.BlockCount) {
@@ -145,7 +146,7 @@ func lastOwners(ctx context.Context, fs *fsys.FS, out []Ownership) error {
 			}
 			return nil
 		},
-		Buffer: func(b *BufferSnapshot) error {
+		Buffer: func(b *history.BufferSnapshot) error {
 			for i := range out {
 				if o := &out[i]; o.Free && b.Daddr <= o.Daddr && o.Daddr < b.Daddr+max(uint64(b.Len), bb) {
 					o.LastOwner = fmt.Sprintf("metadata buffer at daddr %d (%s), logged at LSN %s", b.Daddr, bufKind(b), xlog.LSNText(b.LSN))
@@ -168,7 +169,7 @@ func lastOwners(ctx context.Context, fs *fsys.FS, out []Ownership) error {
 
 // bufKind names a logged buffer by its magic number when its first
 // region holds it.
-func bufKind(b *BufferSnapshot) string {
+func bufKind(b *history.BufferSnapshot) string {
 	for _, r := range b.Regions {
 		if r.Offset == 0 && len(r.Data) >= 4 {
 			m := r.Data[:4]
@@ -185,7 +186,7 @@ func bufKind(b *BufferSnapshot) string {
 // it is a v5 bmbt leaf whose header region was logged with it (magic
 // BMA3, level 0, the owner): every whole 16-byte record slot of its
 // logged regions below numrecs.
-func bmbtLeafRecords(b *BufferSnapshot, fn func(owner uint64, e xfsformat.BmbtRec)) {
+func bmbtLeafRecords(b *history.BufferSnapshot, fn func(owner uint64, e xfsformat.BmbtRec)) {
 	var hdr *xfsformat.BmbtBlock
 	for _, r := range b.Regions {
 		if r.Offset == 0 && len(r.Data) >= xfsformat.BmbtHeaderSize {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/xfsbox/xfsbox/repair/forensics/history"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	xlog "github.com/xfsbox/xfsbox/xfsformat/log"
 )
@@ -103,14 +104,14 @@ func reuseInLog(ctx context.Context, fs *fsys.FS, refs []*claimRef) error {
 		}
 	}
 	bbPerBlock := uint64(fs.Geo.BlockSize) / 512
-	_, err := ScanHistory(ctx, fs, HistoryVisitor{
-		Inode: func(s *InodeSnapshot) error {
+	_, err := history.Scan(ctx, fs, history.Visitor{
+		Inode: func(s *history.InodeSnapshot) error {
 			for _, e := range s.Extents {
 				hit(e.StartBlock, uint64(e.BlockCount), s.LSN, s.Ino, fmt.Sprintf("log: inode %d mapped it", s.Ino))
 			}
 			return nil
 		},
-		Buffer: func(b *BufferSnapshot) error {
+		Buffer: func(b *history.BufferSnapshot) error {
 			if b.Cancelled || b.Len == 0 {
 				return nil
 			}
@@ -122,7 +123,7 @@ func reuseInLog(ctx context.Context, fs *fsys.FS, refs []*claimRef) error {
 			}
 			return nil
 		},
-		Intent: func(it *IntentSnapshot) error {
+		Intent: func(it *history.IntentSnapshot) error {
 			for _, e := range it.Extents {
 				if mapsBlocks(it.Type, e.Flags) {
 					hit(e.StartBlock, uint64(e.Len), it.LSN, e.Owner, fmt.Sprintf("log: %s mapped it to owner %d", it.Type, e.Owner))

@@ -1,4 +1,4 @@
-package forensics
+package history
 
 import (
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -43,11 +43,11 @@ type BufferSnapshot struct {
 	Cancelled bool
 	// Regions are the logged byte ranges of the buffer: Data at Offset.
 	// A block logged whole has one region covering it.
-	Regions []BufRegion
+	Regions []Region
 }
 
-// BufRegion is a byte range of a logged buffer.
-type BufRegion struct {
+// Region is a byte range of a logged buffer.
+type Region struct {
 	Offset int
 	Data   []byte
 }
@@ -87,10 +87,10 @@ type TransSnapshot struct {
 	Items int
 }
 
-// HistoryVisitor receives the log's records, transactions and items,
+// Visitor receives the log's records, transactions and items,
 // oldest first (LSN order). Any nil callback is skipped. A callback's
 // error ends the scan with it. What a callback is handed is its own.
-type HistoryVisitor struct {
+type Visitor struct {
 	Record func(*RecordSnapshot) error
 	Trans  func(*TransSnapshot) error
 	Inode  func(*InodeSnapshot) error
@@ -98,8 +98,8 @@ type HistoryVisitor struct {
 	Intent func(*IntentSnapshot) error
 }
 
-// HistoryStats says what a scan of the log read.
-type HistoryStats struct {
+// Stats says what a scan of the log read.
+type Stats struct {
 	// OldestLSN and NewestLSN bound the records read.
 	OldestLSN uint64 `json:"oldest_lsn"`
 	NewestLSN uint64 `json:"newest_lsn"`

@@ -1,4 +1,4 @@
-package forensics
+package history
 
 import (
 	"context"
@@ -57,7 +57,7 @@ func (e *errVisitor) Unwrap() error { return e.err }
 // not.
 const inodeRegionBytes = 2048
 
-// ScanHistory reads the whole internal log and hands v its records and
+// Scan reads the whole internal log and hands v its records and
 // committed transactions' items in LSN order, oldest first. It streams:
 // one record is read at a time and a transaction is held only from its
 // start to its commit (bounded by xlog.DefaultMaxOpenBytes). It only
@@ -65,8 +65,8 @@ const inodeRegionBytes = 2048
 // and counted in the stats. Errors are I/O failures, an external log,
 // ctx's end, v's errors, and ErrLogTooDamaged; the stats say what was
 // read before one.
-func ScanHistory(ctx context.Context, fs *fsys.FS, v HistoryVisitor) (HistoryStats, error) {
-	var st HistoryStats
+func Scan(ctx context.Context, fs *fsys.FS, v Visitor) (Stats, error) {
+	var st Stats
 	ls, err := fsys.ReadLogState(fs)
 	if err != nil {
 		return st, err
@@ -105,8 +105,8 @@ func ScanHistory(ctx context.Context, fs *fsys.FS, v HistoryVisitor) (HistorySta
 // scan is one walk of the log.
 type scan struct {
 	ctx    context.Context
-	v      HistoryVisitor
-	st     *HistoryStats
+	v      Visitor
+	st     *Stats
 	r      *fsys.LogReader
 	n      uint32 // log blocks
 	head   uint32
@@ -357,7 +357,7 @@ func bufferSnapshot(lsn uint64, it *xlog.BufItem) *BufferSnapshot {
 	regions := it.Raw().Regions
 	for _, p := range it.Placements {
 		data := regions[p.Region].Data
-		b.Regions = append(b.Regions, BufRegion{Offset: p.Offset, Data: data[:min(p.Len, len(data))]})
+		b.Regions = append(b.Regions, Region{Offset: p.Offset, Data: data[:min(p.Len, len(data))]})
 	}
 	return b
 }

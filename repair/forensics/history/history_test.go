@@ -1,4 +1,4 @@
-package forensics
+package history
 
 import (
 	"context"
@@ -83,7 +83,7 @@ func TestScanHistoryDeleted(t *testing.T) {
 	}
 	snaps := map[uint64][]*InodeSnapshot{}
 	var lastLSN uint64
-	st, err := ScanHistory(ctx, fs, HistoryVisitor{Inode: func(s *InodeSnapshot) error {
+	st, err := Scan(ctx, fs, Visitor{Inode: func(s *InodeSnapshot) error {
 		if s.LSN < lastLSN {
 			t.Errorf("inode %d at LSN %s after %s", s.Ino, xlog.LSNText(s.LSN), xlog.LSNText(lastLSN))
 		}
@@ -175,7 +175,6 @@ func TestScanHistoryDeleted(t *testing.T) {
 	t.Logf("deleted files found: %d of %d extents-format files with their size and exact extent list, %d of %d btree-format files with their size and root, "+
 		"%d of %d directories and symlinks with their size, %d of %d truncated to zero before the deletion as such; %d inactivations seen in mid-truncation",
 		found[byList], deleted[byList], found[byRoot], deleted[byRoot], found[bySize], deleted[bySize], found[byCut], deleted[byCut], cuts)
-	measureBtrees(t, fs, w, lives)
 	if testimg.FileSum(t, img) != before {
 		t.Fatal("the scan changed the image")
 	}
@@ -273,13 +272,13 @@ func expectedIncomplete(recs map[uint64]*logprint.Record) (incomplete, whole int
 
 // scanAll scans with every callback set, checking what each is handed,
 // and returns the stats and the LSNs of the records.
-func scanAll(t *testing.T, fs *fsys.FS) (HistoryStats, []uint64) {
+func scanAll(t *testing.T, fs *fsys.FS) (Stats, []uint64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var lsns []uint64
 	var inodes, bufs, intents int
-	st, err := ScanHistory(ctx, fs, HistoryVisitor{
+	st, err := Scan(ctx, fs, Visitor{
 		Record: func(r *RecordSnapshot) error {
 			if len(lsns) > 0 && r.LSN <= lsns[len(lsns)-1] {
 				t.Errorf("record %s after %s", xlog.LSNText(r.LSN), xlog.LSNText(lsns[len(lsns)-1]))
@@ -373,7 +372,6 @@ func checkLives(t *testing.T, fs *fsys.FS, w *writer) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer measureBtrees(t, fs, w, lives)
 	found, deleted, absent, cuts := 0, 0, 0, 0
 	for _, f := range w.files {
 		if !f.deleted || f.kind != "file" || f.emptied {
@@ -460,7 +458,7 @@ func logprintCompare(t *testing.T, freeze bool) {
 	var cur *transSummary
 	intentLabel := map[xlog.ItemType]string{xlog.ItemEFI: "EFI", xlog.ItemEFD: "EFD", xlog.ItemRUI: "RUI", xlog.ItemRUD: "RUD",
 		xlog.ItemCUI: "CUI", xlog.ItemCUD: "CUD", xlog.ItemBUI: "BUI", xlog.ItemBUD: "BUD"}
-	st, err := ScanHistory(ctx, fs, HistoryVisitor{
+	st, err := Scan(ctx, fs, Visitor{
 		Trans: func(ts *TransSnapshot) error {
 			cur = &transSummary{tid: ts.TID, start: ts.StartLSN, items: ts.Items, labels: map[string]int{}}
 			all = append(all, cur)
@@ -532,54 +530,4 @@ func logprintCompare(t *testing.T, freeze bool) {
 		t.Errorf("%d incomplete and %d whole transactions, xfs_logprint's ops make %d and %d", st.Incomplete, st.Transactions, inc, whole)
 	}
 	checkLives(t, fs, w)
-}
-
-// measureBtrees logs how many of the deleted btree-format files' maps
-// btreeMaps rebuilds exactly.
-func measureBtrees(t *testing.T, fs *fsys.FS, w *writer, lives map[uint64]*FileHistory) {
-	t.Helper()
-	maps := btreeMaps(t, fs, lives)
-	btrees, rebuilt, wrong := 0, 0, 0
-	for _, f := range w.files {
-		if h := lives[f.ino]; f.deleted && h != nil && h.Live.Core.Format == xfsformat.FmtBtree {
-			btrees++
-			m, ok := maps[f.ino]
-			switch {
-			case ok && slices.Equal(m, f.extents):
-				rebuilt++
-			case ok:
-				wrong++
-				t.Logf("%s (ino %d): the bmbt rebuilt from the disk and the log maps %d extents, not the true %d", f.name, f.ino, len(m), len(f.extents))
-			}
-		}
-	}
-	t.Logf("%d of %d deleted btree-format files' maps rebuilt exactly from their logged root, freed bmbt blocks and logged regions (%d wrong)", rebuilt, btrees, wrong)
-}
-
-// btreeMaps rebuilds, for the btree-format lives, the extent map their
-// last logged root points to, by the product's bmbtMaps (the disk's
-// blocks with the log's regions laid over them as of the life's last
-// live state).
-func btreeMaps(t *testing.T, fs *fsys.FS, lives map[uint64]*FileHistory) map[uint64][]xfsformat.BmbtRec {
-	t.Helper()
-	var trees []*bmbtTree
-	var roots [][]byte
-	for ino, h := range lives {
-		if h.BtreeRoot != nil && h.Live.Core.Format == xfsformat.FmtBtree {
-			trees = append(trees, &bmbtTree{ino: ino, until: h.Live.LSN})
-			roots = append(roots, h.BtreeRoot)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := bmbtMaps(ctx, fs, trees, roots); err != nil {
-		t.Fatal(err)
-	}
-	out := map[uint64][]xfsformat.BmbtRec{}
-	for _, tr := range trees {
-		if tr.err == nil {
-			out[tr.ino] = tr.recs
-		}
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package forensics
+package history
 
 import (
 	"bytes"
@@ -43,14 +43,14 @@ func logSpan(t *testing.T, img []byte) (off, size int) {
 // scanBounded scans img with every callback set and LastLives, bounded
 // in time: damage must end neither in a panic nor in a hang, and is no
 // error (an in-memory image never fails a read).
-func scanBounded(t *testing.T, img []byte, what string) HistoryStats {
+func scanBounded(t *testing.T, img []byte, what string) Stats {
 	t.Helper()
 	fs := openMem(t, img)
 	defer fs.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	count := func(*InodeSnapshot) error { return nil }
-	st, err := ScanHistory(ctx, fs, HistoryVisitor{
+	st, err := Scan(ctx, fs, Visitor{
 		Record: func(*RecordSnapshot) error { return nil }, Trans: func(*TransSnapshot) error { return nil },
 		Inode: count, Buffer: func(*BufferSnapshot) error { return nil }, Intent: func(*IntentSnapshot) error { return nil },
 	})
@@ -175,7 +175,7 @@ func TestScanHistoryGarbage(t *testing.T) {
 	ctx := context.Background()
 	var trans []*TransSnapshot
 	recs := map[uint64]*RecordSnapshot{}
-	before, err := ScanHistory(ctx, fs, HistoryVisitor{
+	before, err := Scan(ctx, fs, Visitor{
 		Record: func(r *RecordSnapshot) error { recs[r.LSN] = r; return nil },
 		Trans:  func(ts *TransSnapshot) error { trans = append(trans, ts); return nil },
 	})
@@ -239,7 +239,7 @@ func TestScanHistoryHostile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
-	st, err := ScanHistory(ctx, fs, HistoryVisitor{})
+	st, err := Scan(ctx, fs, Visitor{})
 	t.Logf("%v in %v: %+v", err, time.Since(start), st)
 	if !errors.Is(err, ErrLogTooDamaged) || st.Records != 0 {
 		t.Errorf("a hostile log: %v, %+v", err, st)

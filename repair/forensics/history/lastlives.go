@@ -1,4 +1,4 @@
-package forensics
+package history
 
 import (
 	"context"
@@ -75,10 +75,10 @@ import (
 //     truncation). The list is known only when its length is the core's
 //     extent count.
 
-// FileHistory is what the log says of one inode's last life: its last
+// Life is what the log says of one inode's last life: its last
 // live state before the last freeing the log shows (or before the log's
 // end, if none).
-type FileHistory struct {
+type Life struct {
 	Ino uint64
 	// Live is the life's last live snapshot (rule 3): its Core has the
 	// mode, size, times, link count and generation.
@@ -114,17 +114,17 @@ type FileHistory struct {
 
 // life is one inode's state as the snapshots go by.
 type life struct {
-	cur  *FileHistory // the life in progress, nil before its first snapshot
-	dead *FileHistory // the last ended life
+	cur  *Life // the life in progress, nil before its first snapshot
+	dead *Life // the last ended life
 	cut  bool
 }
 
-// LastLives scans the log (ScanHistory) and returns, for every inode want
+// LastLives scans the log (Scan) and returns, for every inode want
 // accepts (every inode when want is nil) that has a live snapshot in the
 // log, its last life by the rules above.
-func LastLives(ctx context.Context, fs *fsys.FS, want func(ino uint64) bool) (map[uint64]*FileHistory, HistoryStats, error) {
+func LastLives(ctx context.Context, fs *fsys.FS, want func(ino uint64) bool) (map[uint64]*Life, Stats, error) {
 	lives := map[uint64]*life{}
-	st, err := ScanHistory(ctx, fs, HistoryVisitor{Inode: func(s *InodeSnapshot) error {
+	st, err := Scan(ctx, fs, Visitor{Inode: func(s *InodeSnapshot) error {
 		if want != nil && !want(s.Ino) {
 			return nil
 		}
@@ -139,7 +139,7 @@ func LastLives(ctx context.Context, fs *fsys.FS, want func(ino uint64) bool) (ma
 	if err != nil {
 		return nil, st, err
 	}
-	out := map[uint64]*FileHistory{}
+	out := map[uint64]*Life{}
 	for ino, l := range lives {
 		if h := l.result(); h != nil {
 			out[ino] = h
@@ -149,7 +149,7 @@ func LastLives(ctx context.Context, fs *fsys.FS, want func(ino uint64) bool) (ma
 }
 
 // result is the last ended life, else the life in progress, else nil.
-func (l *life) result() *FileHistory {
+func (l *life) result() *Life {
 	if l.dead != nil {
 		l.dead.Reborn = l.cur != nil
 		return l.dead
@@ -181,7 +181,7 @@ func (l *life) see(s *InodeSnapshot) {
 			// in a truncation whose live state is lost.
 			return
 		}
-		h = &FileHistory{Ino: s.Ino}
+		h = &Life{Ino: s.Ino}
 		l.cur = h
 	}
 	h.Live, h.Generation, h.Cut = s, c.Gen, nil

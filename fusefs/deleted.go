@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -59,7 +60,7 @@ func (t *deletedTree) load() error {
 				if !known {
 					t.dirs[parent] = nil
 				}
-				if !contains(t.dirs[parent], name) {
+				if !slices.Contains(t.dirs[parent], name) {
 					t.dirs[parent] = append(t.dirs[parent], name)
 				}
 				p = parent
@@ -83,15 +84,6 @@ func (t *deletedTree) load() error {
 		t.manifest = append(t.manifest, '\n')
 	})
 	return t.err
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // deletedDir is a directory of deleted/.

@@ -56,7 +56,10 @@ func FreeScan(ctx context.Context, fs *fsys.FS, dirFn func(RemovedEntry), leafFn
 			}
 			extents++
 			blocks += uint64(r.BlockCount)
-			for at := uint64(r.StartBlock); at+uint64(per) <= end; at += freeScanChunk - uint64(per) + 1 {
+			// Every block once, in chunks; a directory block running past
+			// its chunk (directory blocks larger than filesystem blocks)
+			// is read whole on its own, if the free extent holds it.
+			for at := uint64(r.StartBlock); at < end; at += freeScanChunk {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
@@ -65,17 +68,21 @@ func FreeScan(ctx context.Context, fs *fsys.FS, dirFn func(RemovedEntry), leafFn
 				if err := fs.Img.ReadAt(chunk, fs.Geo.ByteOffset(agno, uint32(at))); err != nil {
 					return err
 				}
-				for i := 0; i < int(n); i++ {
+				for i := range int(n) {
 					fsb := fs.Geo.FSB(agno, uint32(at)+uint32(i))
 					switch m := binary.BigEndian.Uint32(chunk[i*bs:]); {
-					case (m == dir.Block3Magic || m == dir.Data3Magic) && dirFn != nil && i+per <= int(n):
-						carveFreeBlock(fs, g, chunk[i*bs:(i+per)*bs], fs.Geo.FSBToDaddr(fsb), dirFn)
+					case (m == dir.Block3Magic || m == dir.Data3Magic) && dirFn != nil && at+uint64(i+per) <= end:
+						blk := chunk[i*bs : min(i+per, int(n))*bs]
+						if i+per > int(n) {
+							blk = make([]byte, per*bs)
+							if err := fs.Img.ReadAt(blk, fs.Geo.ByteOffset(agno, uint32(at)+uint32(i))); err != nil {
+								return err
+							}
+						}
+						carveFreeBlock(fs, g, blk, fs.Geo.FSBToDaddr(fsb), dirFn)
 					case m == xfsformat.BmapCRCMagic && leafFn != nil:
 						freeLeaf(fs, chunk[i*bs:(i+1)*bs], fsb, leafFn)
 					}
-				}
-				if at+n >= end {
-					break
 				}
 			}
 			return nil

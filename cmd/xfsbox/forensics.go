@@ -33,9 +33,10 @@ size and extent list):
     tail too), which holds each recently deleted file's last inode items;
   - deletion times and generations: the freed inodes' cores.
 Each extent gets a verdict: intact (free now, and the log since the
-file's last life shows no one taking it), reused (in use now: the rmapbt
-names the owner; or taken and freed again since, per the log) or unknown
-(free now, but the log no longer reaches back to the deletion).
+file's last life shows no one taking it), reused (in use now: the rmapbt,
+or without one the owner index of an inode scan, names the owner; or
+taken and freed again since, per the log) or unknown (free now, but the
+log no longer reaches back to the deletion).
 The image is opened read-only; nothing is written anywhere.
 
 Flags:

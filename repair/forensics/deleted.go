@@ -10,6 +10,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/repair/forensics/history"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 	"github.com/xfsbox/xfsbox/xfsformat/dinode"
 	"github.com/xfsbox/xfsbox/xfsformat/dir"
@@ -93,6 +94,9 @@ type Options struct {
 	// deleted directories (the one part of the examination whose cost
 	// grows with the free space rather than the metadata).
 	NoFreeScan bool
+	// Workspace configures where the owner index of a filesystem without
+	// an rmapbt is staged (to name who took a reused extent).
+	Workspace workspace.Options
 }
 
 // Examination is what Examine found: the manifest (without recovered
@@ -244,7 +248,7 @@ func Examine(ctx context.Context, fs *fsys.FS, opts Options) (*Examination, erro
 	}
 	freedLeafMaps(files, leaves) // after naming: an entry's file type says "regular"
 	say("judging extents")
-	if err := judge(ctx, fs, files, lives); err != nil {
+	if err := judge(ctx, fs, opts.Workspace, files, lives); err != nil {
 		return nil, err
 	}
 	where := "the internal log"

@@ -93,36 +93,42 @@ func Owners(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, fsbs []ui
 	return out, lastOwners(ctx, fs, out)
 }
 
-// ownersByScan answers from the check's used space of the AGs asked
-// about (one inode scan for them all).
-func ownersByScan(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, ags map[uint32]bool, out []Ownership) error {
-	var list []uint32
-	for agno := range ags {
-		list = append(list, agno)
-	}
-	checks, err := check.Collect(ctx, fs, list, ws, &check.Findings{}, nil, check.CollectLight)
+// scanUsed builds the owner index of ags (the check's used space: one
+// inode scan for them all, staged in ws) and hands fn its records.
+func scanUsed(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, ags []uint32, fn func(agno uint32, r xfsformat.RmapRec)) error {
+	checks, err := check.Collect(ctx, fs, ags, ws, &check.Findings{}, nil, check.CollectLight)
 	if err != nil {
 		return fmt.Errorf("building the owner index: %w", err)
 	}
 	for agno, c := range checks {
 		err := c.Used().Iterate(ctx, func(_ int64, b []byte) error {
-			r := xfsformat.DecodeRmapRec(b)
-			for i := range out {
-				o := &out[i]
-				if o.AG == agno && r.StartBlock <= o.AGBlock && o.AGBlock-r.StartBlock < r.BlockCount {
-					o.Owners = append(o.Owners, ownerText(agno, r))
-				}
-			}
+			fn(agno, xfsformat.DecodeRmapRec(b))
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// ownersByScan answers from the owner index of the AGs asked about.
+func ownersByScan(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, ags map[uint32]bool, out []Ownership) error {
+	var list []uint32
+	for agno := range ags {
+		list = append(list, agno)
+	}
+	err := scanUsed(ctx, fs, ws, list, func(agno uint32, r xfsformat.RmapRec) {
+		for i := range out {
+			if o := &out[i]; o.AG == agno && r.StartBlock <= o.AGBlock && o.AGBlock-r.StartBlock < r.BlockCount {
+				o.Owners = append(o.Owners, ownerText(agno, r))
+			}
+		}
+	})
 	for i := range out {
 		out[i].Source = "inode scan (the filesystem has no rmapbt)"
 	}
-	return nil
+	return err
 }
 
 // lastOwners fills LastOwner for the free blocks of out from the log.

@@ -142,18 +142,24 @@ func overlapping(ctx context.Context, fs *fsys.FS, agno uint32, t xfsformat.Btre
 	w := &fsys.Walk{FS: fs, AG: agno, Type: t}
 	return w.Records(ctx, func(_ uint32, _ int, b []byte) error {
 		start, n := span(b)
-		end := uint64(start) + uint64(n)
-		lo := uint64(0)
-		if uint64(start) >= uint64(most) {
-			lo = uint64(start) - uint64(most)
-		}
-		for i := sort.Search(len(qs), func(i int) bool { return uint64(qs[i].start) >= lo }); i < len(qs) && uint64(qs[i].start) < end; i++ {
-			if q := qs[i]; uint64(q.start)+uint64(q.length) > uint64(start) {
-				hit(q, start, n, b)
-			}
-		}
+		hitQueries(qs, most, start, n, func(q *spaceQuery) { hit(q, start, n, b) })
 		return nil
 	})
+}
+
+// hitQueries calls fn with every query of qs (sorted by start, none
+// longer than most) that blocks [start, start+n) overlap.
+func hitQueries(qs []*spaceQuery, most, start, n uint32, fn func(*spaceQuery)) {
+	end := uint64(start) + uint64(n)
+	lo := uint64(0)
+	if uint64(start) >= uint64(most) {
+		lo = uint64(start) - uint64(most)
+	}
+	for i := sort.Search(len(qs), func(i int) bool { return uint64(qs[i].start) >= lo }); i < len(qs) && uint64(qs[i].start) < end; i++ {
+		if q := qs[i]; uint64(q.start)+uint64(q.length) > uint64(start) {
+			fn(q)
+		}
+	}
 }
 
 // ownerText names an rmap record's owner as a person reads it.

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/forensics/history"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
 	xlog "github.com/xfsbox/xfsbox/xfsformat/log"
 )
 
@@ -31,7 +34,7 @@ type claimRef struct {
 }
 
 // judge gives every extent claim of files its verdict.
-func judge(ctx context.Context, fs *fsys.FS, files map[uint64]*DeletedFile, lives map[uint64]*Life) error {
+func judge(ctx context.Context, fs *fsys.FS, wso workspace.Options, files map[uint64]*DeletedFile, lives map[uint64]*Life) error {
 	var refs []*claimRef
 	var qs []*spaceQuery
 	for ino, f := range files {
@@ -58,6 +61,9 @@ func judge(ctx context.Context, fs *fsys.FS, files map[uint64]*DeletedFile, live
 		return nil
 	}
 	if err := judgeSpace(ctx, fs, qs); err != nil {
+		return err
+	}
+	if err := ownersWithoutRmap(ctx, fs, wso, qs); err != nil {
 		return err
 	}
 	if err := reuseInLog(ctx, fs, refs); err != nil {
@@ -146,4 +152,44 @@ func mapsBlocks(t xlog.ItemType, flags uint32) bool {
 		return op == 1
 	}
 	return false
+}
+
+// ownersWithoutRmap names the owners of the queries in use on a
+// filesystem without an rmapbt, from the owner index of the AGs they lie
+// in (one inode scan, staged in a workspace).
+func ownersWithoutRmap(ctx context.Context, fs *fsys.FS, wso workspace.Options, qs []*spaceQuery) error {
+	if fs.HasBtree(xfsformat.Rmapbt) {
+		return nil
+	}
+	byAG := map[uint32][]*spaceQuery{}
+	most := map[uint32]uint32{}
+	var ags []uint32
+	for _, q := range qs {
+		if q.free {
+			continue
+		}
+		if byAG[q.agno] == nil {
+			ags = append(ags, q.agno)
+		}
+		byAG[q.agno] = append(byAG[q.agno], q)
+		most[q.agno] = max(most[q.agno], q.length)
+	}
+	if len(ags) == 0 {
+		return nil
+	}
+	for _, list := range byAG {
+		sortQueries(list)
+	}
+	ws, err := workspace.New(ctx, check.WorkspaceOptions(wso, fs, ags))
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	return scanUsed(ctx, fs, ws, ags, func(agno uint32, r xfsformat.RmapRec) {
+		hitQueries(byAG[agno], most[agno], r.StartBlock, r.BlockCount, func(q *spaceQuery) {
+			if !q.named {
+				q.named, q.owner = true, ownerText(agno, r)
+			}
+		})
+	})
 }

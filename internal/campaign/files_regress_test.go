@@ -28,6 +28,10 @@ var filesRegressions = []struct{ profile, object, field, verb string }{
 	// inode N has bad size).
 	{"defaults", "inode-dir-node", "core.size", "=8514145501801230806"},
 	{"allfeatures", "inode-dir-node", "core.size", "=2226870977541805729"},
+	// The file type of a block directory's "." and ".." entries
+	// (xfs_repair: ftype mismatch).
+	{"allfeatures", "dir-block", "bu[0].filetype", "zeroes"},
+	{"allfeatures", "dir-block", "bu[1].filetype", "lastbit"},
 }
 
 // TestCampaignFilesRegressions judges filesRegressions, each on its

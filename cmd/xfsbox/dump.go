@@ -41,7 +41,7 @@ func runDump(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(pos) != 2 {
 		return &usageError{fmt.Sprintf("need IMAGE and VIEWPATH, got %d argument(s)", len(pos))}
 	}
-	fs, err := fsys.Open(pos[0], fsys.OpenOptions{})
+	fs, err := openFS(pos[0], fsys.OpenOptions{})
 	if err != nil {
 		return err
 	}

@@ -115,7 +115,7 @@ func openArgs(args []string, byIno bool, need bool) (*fsys.FS, *fsys.Inode, stri
 	if len(args) < 1 || len(args) > 2 || (need && len(args) != 2) {
 		return nil, nil, "", &usageError{fmt.Sprintf("need IMAGE and a PATH (or, with --inode, an inode number); got %d argument(s)", len(args))}
 	}
-	fs, err := fsys.Open(args[0], fsys.OpenOptions{})
+	fs, err := openFS(args[0], fsys.OpenOptions{})
 	if err != nil {
 		return nil, nil, "", err
 	}

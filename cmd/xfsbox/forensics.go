@@ -98,7 +98,7 @@ func examine(ctx context.Context, image string, ev evidence) (*forensics.Examina
 			return nil, nil, err
 		}
 	}
-	fs, err := fsys.Open(image, fsys.OpenOptions{})
+	fs, err := openFS(image, fsys.OpenOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -312,7 +312,7 @@ func runTimeline(ctx context.Context, args []string, stdout io.Writer) error {
 	var ex *forensics.Examination
 	var fs *fsys.FS
 	if *noDeleted {
-		if fs, err = fsys.Open(pos[0], fsys.OpenOptions{}); err != nil {
+		if fs, err = openFS(pos[0], fsys.OpenOptions{}); err != nil {
 			return err
 		}
 		defer fs.Close()

@@ -129,7 +129,17 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 			return &usageError{err.Error()}
 		}
 	}
-	fs, err := fsys.Open(pos[0], fsys.OpenOptions{Writable: !*readOnly, Sandbox: *sandbox, Overlay: *overlay})
+	wo, err := workspaceOptions(*scratch, *maxWS)
+	if err != nil {
+		return err
+	}
+	if v, comp, _ := store.SniffImage(pos[0]); (v != 0 || comp != "") && !*readOnly && !*sandbox {
+		// A metadump is never written: read-only unless asked for a
+		// sandbox, whose repairs stay in memory.
+		logrus.Infof("%s is a metadump: mounting it read-only (--sandbox to try repairs on it)", pos[0])
+		*readOnly = true
+	}
+	fs, err := openFS(pos[0], fsys.OpenOptions{Writable: !*readOnly, Sandbox: *sandbox, Overlay: *overlay, Scratch: wo})
 	if err != nil {
 		if !*readOnly && !*sandbox && (errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS)) {
 			return fmt.Errorf("%w (mounts are read-write so that repairs can run; add --read-only to only look)", err)
@@ -139,10 +149,6 @@ func runMount(ctx context.Context, args []string, stdout io.Writer) error {
 	defer fs.Close()
 	reportJournal(fs)
 	reportOverlay(fs)
-	wo, err := workspaceOptions(*scratch, *maxWS)
-	if err != nil {
-		return err
-	}
 	// A dirty log is replayed first, so that the views show what a mount
 	// would: into the sandbox's overlay, or in memory when read-only.
 	fs, release := replayAtMount(ctx, fs, *readOnly)

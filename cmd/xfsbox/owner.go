@@ -69,7 +69,7 @@ func runOwner(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fs, err := fsys.Open(pos[0], fsys.OpenOptions{})
+	fs, err := openFS(pos[0], fsys.OpenOptions{})
 	if err != nil {
 		return err
 	}

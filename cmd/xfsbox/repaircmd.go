@@ -151,7 +151,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 			return err
 		}
 	}
-	fs, err := fsys.Open(target, fsys.OpenOptions{Writable: !*dryRun})
+	fs, err := openFS(target, fsys.OpenOptions{Writable: !*dryRun})
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 // sandbox's commit is, crash-safely through the journal (or a commit
 // file) beside it. A clean log is left alone.
 func replayInPlace(ctx context.Context, image string) error {
-	fs, err := fsys.Open(image, fsys.OpenOptions{Writable: true, Sandbox: true})
+	fs, err := openFS(image, fsys.OpenOptions{Writable: true, Sandbox: true})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package fsys
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,6 +54,9 @@ func (fs *FS) ReadLock() (release func()) {
 type OpenOptions struct {
 	Writable   bool
 	CacheBytes int64
+	// Scratch is where a metadump's index and decompressed copy go (and
+	// FS.Scratch's start): a memfd by default.
+	Scratch workspace.Options
 	// JournalDir holds the repair journal when the image is a block
 	// device (whose own directory, /dev, does not survive a reboot).
 	JournalDir string
@@ -94,7 +98,29 @@ var ErrRefused = errors.New("repair refused")
 // Open opens an image and verifies its primary superblock. It refuses,
 // by name, what xfsbox cannot read: empty or truncated images, other
 // filesystems, v4 filesystems and unknown incompatible features.
+//
+// A metadump (xfs_metadump's v1 or v2 format, plain or compressed with
+// gzip, zstd or xz) opens too, recognised by its magic: read-only, or
+// in a sandbox with an anonymous overlay (store.OpenMetadump).
 func Open(path string, opts OpenOptions) (*FS, error) {
+	md, isMD, err := store.OpenMetadump(context.Background(), path, opts.Scratch)
+	if isMD {
+		if err != nil {
+			return nil, &OpenError{Path: path, Msg: "cannot open the metadump", Err: err}
+		}
+		if opts.Writable && !opts.Sandbox {
+			md.Close()
+			return nil, &OpenError{Path: path, Msg: "cannot open a metadump for writing", Err: store.ErrMetadumpReadOnly}
+		}
+		if opts.Sandbox && opts.Overlay != "" {
+			md.Close()
+			return nil, &OpenError{Path: path, Msg: "a sandbox over a metadump keeps its overlay in memory only (no --overlay)", Err: store.ErrMetadumpReadOnly}
+		}
+		return OpenImage(store.NewImage(md, md.Size, path, false), opts)
+	}
+	if err != nil {
+		return nil, &OpenError{Path: path, Msg: "cannot open image", Err: err}
+	}
 	img, err := store.OpenImage(path, opts.Writable && !opts.Sandbox)
 	if err != nil {
 		return nil, &OpenError{Path: path, Msg: "cannot open image", Err: err}
@@ -115,6 +141,10 @@ func OpenImage(img *store.Image, opts OpenOptions) (*FS, error) {
 	var recovered store.JournalOutcome
 	pending := false
 	writer := opts.Writable || opts.Sandbox
+	if img.Metadump() != nil && opts.Sandbox && !opts.Writable {
+		// Nothing to lock or recover: the overlay is the only writer.
+		writer = false
+	}
 	if writer && img.File() == nil {
 		img.Close()
 		return nil, &OpenError{Path: path, Msg: "cannot open the image for writing", Err: store.ErrNotFile}
@@ -173,6 +203,7 @@ func OpenImage(img *store.Image, opts OpenOptions) (*FS, error) {
 	}
 	fs.unlock, fs.Recovered, fs.JournalPending, fs.journal = unlock, recovered, pending, journal
 	fs.journalLimit = opts.JournalLimit
+	fs.Scratch = opts.Scratch
 	return fs, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
 // Device is what an Image reads and writes: an *os.File (an image file
@@ -59,6 +61,8 @@ type Image struct {
 	// overlay, in sandbox mode, takes every write and is read over the
 	// device (see overlay.go).
 	overlay *Overlay
+	// md is dev when it is a metadump.
+	md *Metadump
 }
 
 // IOError says which read or write of the image failed and where.
@@ -125,7 +129,43 @@ func OpenImage(path string, writable bool) (*Image, error) {
 // beside it) fails with ErrNotFile.
 func NewImage(dev Device, size int64, name string, writable bool) *Image {
 	f, _ := dev.(*os.File)
-	return &Image{dev: dev, f: f, path: name, size: size, writable: writable}
+	md, _ := dev.(*Metadump)
+	return &Image{dev: dev, f: f, md: md, path: name, size: size, writable: writable && md == nil}
+}
+
+// Metadump is the metadump the image reads from, or nil for an image.
+func (m *Image) Metadump() *Metadump { return m.md }
+
+// Missing counts the bytes of [off, off+n) that the image cannot give:
+// on a metadump, what it does not hold (file contents, free space), less
+// what the overlay holds; 0 on an image.
+func (m *Image) Missing(off, n int64) int64 {
+	if m.md == nil {
+		return 0
+	}
+	if m.overlay != nil && m.overlay.held(off, n) == n {
+		return 0
+	}
+	return m.md.Missing(off, n)
+}
+
+// readMetadump is ReadAt on a metadump: what it holds, zeros elsewhere,
+// the overlay's bytes over both; a read of nothing but bytes neither
+// holds fails with ErrNotInMetadump.
+func (m *Image) readMetadump(p []byte, off int64) error {
+	if len(p) > 0 && m.Missing(off, int64(len(p))) == int64(len(p)) {
+		return &IOError{"read", m.path, off, len(p), ErrNotInMetadump}
+	}
+	if err := m.md.read(p, off); err != nil {
+		return &IOError{"read", m.path, off, len(p), err}
+	}
+	if off == 0 && len(p) >= xfsformat.MinSectSize {
+		fixSuperblock(p)
+	}
+	if m.overlay != nil {
+		return m.overlay.merge(p, off)
+	}
+	return nil
 }
 
 // Path is the image's path as given (its name, for an image in memory).
@@ -151,13 +191,16 @@ func (m *Image) Overlay() *Overlay { return m.overlay }
 // device alone). Closing the view is closing the image: close neither
 // while the other is in use.
 func (m *Image) WithOverlay(ov *Overlay) *Image {
-	return &Image{dev: m.dev, f: m.f, path: m.path, size: m.size, overlay: ov}
+	return &Image{dev: m.dev, f: m.f, md: m.md, path: m.path, size: m.size, overlay: ov}
 }
 
 // ReadAt reads exactly len(p) bytes at off; a short read is an error.
 func (m *Image) ReadAt(p []byte, off int64) error {
 	if off < 0 || off+int64(len(p)) > m.size {
 		return &IOError{"read", m.path, off, len(p), ErrBeyondEnd}
+	}
+	if m.md != nil {
+		return m.readMetadump(p, off)
 	}
 	n, err := m.dev.ReadAt(p, off)
 	if n == len(p) {

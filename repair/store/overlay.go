@@ -297,6 +297,22 @@ func (o *Overlay) merge(p []byte, off int64) error {
 	return err
 }
 
+// held counts the bytes of [off, off+n) this overlay (or one below it)
+// holds.
+func (o *Overlay) held(off, n int64) int64 {
+	if o.below != nil && o.below.held(off, n) == n {
+		return n
+	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	var h int64
+	o.idx.visit(off, off+n, func(s span) bool {
+		h += min(s.end, off+n) - max(s.start, off)
+		return true
+	})
+	return h
+}
+
 // each calls fn with the staged bytes in image order, a span (at most
 // indexChunk bytes) at a time, until fn fails.
 func (o *Overlay) each(fn func(off int64, data []byte) error) error {

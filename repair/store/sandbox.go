@@ -126,6 +126,9 @@ func (m *Image) CommitOverlay(journal string, journalLimit int64, fault FaultHoo
 	if ov == nil {
 		return 0, errNoOverlay
 	}
+	if m.md != nil {
+		return 0, fmt.Errorf("commit: %w", ErrMetadumpReadOnly)
+	}
 	if m.f == nil {
 		return 0, fmt.Errorf("commit: %w", ErrNotFile)
 	}

@@ -34,9 +34,22 @@ func (t *Tree) geometryFields() []xfsformat.Field {
 	}
 	// A row a value, like Superblock.Fields (xfsformat/sb.go) in shape
 	// only: this is xfs_info's summary, partly derived, not the sb's fields.
-	return []xfsformat.Field{
+	fields := []xfsformat.Field{
 		f("image", t.FS.Img.Path()),
 		f("image_bytes", t.FS.Img.Size()),
+	}
+	if md := t.FS.Img.Metadump(); md != nil {
+		i := md.Info
+		fields = append(fields,
+			xfsformat.Field{Name: "metadump", Text: i.String(), JSON: map[string]any{
+				"version": i.Version, "flags": i.HasFlags, "obfuscated": i.Obfuscated, "full_blocks": i.FullBlocks,
+				"dirty_log": i.DirtyLog, "source": md.Source, "sectors_held": md.Sectors}},
+			xfsformat.Field{Name: "contents", Text: "metadata only: file contents and free space read as absent (EIO)", JSON: "metadata only"})
+		if i.Obfuscated {
+			fields = append(fields, xfsformat.Field{Name: "names", Text: "obfuscated by xfs_metadump (not the filesystem's own)", JSON: "obfuscated"})
+		}
+	}
+	return append(fields, []xfsformat.Field{
 		f("uuid", s.UUID.String()),
 		f("version", 5),
 		f("blocksize", g.BlockSize),
@@ -53,7 +66,7 @@ func (t *Tree) geometryFields() []xfsformat.Field {
 		f("icount", s.ICount),
 		f("ifree", s.IFree),
 		f("fdblocks", s.FDBlocks),
-	}
+	}...)
 }
 
 func (t *Tree) renderGeometry(_ context.Context, w io.Writer) error {

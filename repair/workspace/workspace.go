@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -149,22 +150,11 @@ func New(ctx context.Context, opts Options) (*Workspace, error) {
 		}
 	}
 
-	var fd int
-	var err error
-	if opts.ScratchDir == "" {
-		ws.name = "memfd:" + memfdName
-		fd, err = unix.MemfdCreate(memfdName, unix.MFD_CLOEXEC)
-		if err != nil {
-			return nil, &OpError{Op: "memfd_create", File: ws.name, Offset: -1, Err: err}
-		}
-	} else {
-		ws.name = filepath.Join(opts.ScratchDir, "(O_TMPFILE)")
-		fd, err = unix.Open(opts.ScratchDir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			return nil, &OpError{Op: "open", File: ws.name, Offset: -1, Err: err}
-		}
+	fd, name, err := openBacking(opts.ScratchDir, memfdName)
+	if err != nil {
+		return nil, err
 	}
-	ws.fd = fd
+	ws.fd, ws.name = fd, name
 
 	if reserve > 0 {
 		for {
@@ -182,6 +172,38 @@ func New(ctx context.Context, opts Options) (*Workspace, error) {
 	}
 	ws.reserved = reserve
 	return ws, nil
+}
+
+// openBacking makes an unnamed file: a memfd named name, or with
+// scratchDir an O_TMPFILE there (it never has a name, and goes with its
+// last descriptor).
+func openBacking(scratchDir, name string) (fd int, desc string, err error) {
+	if scratchDir == "" {
+		desc = "memfd:" + name
+		fd, err = unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+		if err != nil {
+			return -1, desc, &OpError{Op: "memfd_create", File: desc, Offset: -1, Err: err}
+		}
+		return fd, desc, nil
+	}
+	desc = filepath.Join(scratchDir, "(O_TMPFILE)")
+	fd, err = unix.Open(scratchDir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return -1, desc, &OpError{Op: "open", File: desc, Offset: -1, Err: err}
+	}
+	return fd, desc, nil
+}
+
+// TempFile is an unnamed file where a workspace would put its records
+// (a memfd named name, or an O_TMPFILE in opts.ScratchDir), for data
+// staged whole rather than as records: a decompressed metadump. Closing
+// it frees it.
+func TempFile(opts Options, name string) (*os.File, error) {
+	fd, desc, err := openBacking(opts.ScratchDir, name)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), desc), nil
 }
 
 // Close releases the backing file and with it every Array and Blobs of the

@@ -15,6 +15,7 @@ import (
 	"github.com/xfsbox/xfsbox/repair"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
+	"github.com/xfsbox/xfsbox/repair/workspace"
 )
 
 // errOutputExists refuses an --output that is already there.
@@ -24,7 +25,11 @@ var errOutputExists = errors.New("already exists (xfsbox writes the repaired cop
 // src for writing: a reflink (FICLONE) where the filesystem can, else a
 // copy that leaves holes where src has holes (or zero blocks). dst is
 // synced. A dst that exists, or is src itself, is refused.
-func copyImage(src, dst string) (err error) {
+//
+// A metadump src is restored into dst instead, as xfs_mdrestore would
+// restore it (sparse: what it lacks is a hole), its index and any
+// decompressed copy staged as scratch says.
+func copyImage(ctx context.Context, src, dst string, scratch workspace.Options) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -65,6 +70,16 @@ func copyImage(src, dst string) (err error) {
 			os.Remove(dst)
 		}
 	}()
+	if md, isMD, err := store.OpenMetadump(ctx, src, scratch); isMD {
+		if err != nil {
+			return err
+		}
+		defer md.Close()
+		logrus.Infof("%s is a metadump (%s): restoring it into %s", src, md.Info, dst)
+		return md.Restore(ctx, out, nil)
+	} else if err != nil {
+		return err
+	}
 	size := st.Size()
 	if !st.Mode().IsRegular() {
 		sz, err := unix.IoctlGetUint64(int(in.Fd()), unix.BLKGETSIZE64)
@@ -118,14 +133,14 @@ func copySparse(in, out *os.File, size int64) error {
 
 // repairTarget is the image repair opens: IMAGE, or with --output the
 // copy made of it.
-func repairTarget(image string, dryRun bool, output string) (string, error) {
+func repairTarget(ctx context.Context, image string, dryRun bool, output string, scratch workspace.Options) (string, error) {
 	if output == "" {
 		return image, nil
 	}
 	if dryRun {
 		return "", &usageError{"--dry-run and --output exclude each other"}
 	}
-	if err := copyImage(image, output); err != nil {
+	if err := copyImage(ctx, image, output, scratch); err != nil {
 		return "", err
 	}
 	logrus.Infof("copied %s to %s; repairing the copy", image, output)

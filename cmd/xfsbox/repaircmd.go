@@ -137,7 +137,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 	if err != nil {
 		return err
 	}
-	target, err := repairTarget(pos[0], *dryRun, *output)
+	target, err := repairTarget(ctx, pos[0], *dryRun, *output, wo)
 	if err != nil {
 		return err
 	}

@@ -400,3 +400,49 @@ func (md *Metadump) Close() error {
 	}
 	return err
 }
+
+// Restore writes the filesystem the metadump holds into out, as
+// xfs_mdrestore does: out is truncated to the data device's size (so
+// that what the metadump lacks is a hole) and every held run written
+// where it lies. out is synced. progress, if set, is told the bytes
+// written so far, after each run.
+func (md *Metadump) Restore(ctx context.Context, out *os.File, progress func(done, total int64)) error {
+	if err := out.Truncate(0); err != nil {
+		return err
+	}
+	if err := out.Truncate(md.Size); err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	total, done := int64(md.Sectors)<<metadump.SectorLog, int64(0)
+	err := md.EachRun(ctx, func(off, n, foff int64) error {
+		for n > 0 {
+			c := min(n, int64(len(buf)))
+			if off+c > md.Size {
+				c = md.Size - off
+				n = c // held past the device's end: xfs_mdrestore writes it, the image ends first
+				if c <= 0 {
+					return nil
+				}
+			}
+			if _, err := md.file.ReadAt(buf[:c], foff); err != nil {
+				return fmt.Errorf("%s: reading the metadump at byte %d: %w", md.Source, foff, err)
+			}
+			if off == 0 && c >= xfsformat.MinSectSize {
+				fixSuperblock(buf[:c])
+			}
+			if _, err := out.WriteAt(buf[:c], off); err != nil {
+				return err
+			}
+			off, foff, n, done = off+c, foff+c, n-c, done+c
+		}
+		if progress != nil {
+			progress(done, total)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return out.Sync()
+}

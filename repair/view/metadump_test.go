@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"slices"
 	"errors"
 	"fmt"
+	"io"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +43,8 @@ func TestMetadumpMatchesMdrestore(t *testing.T) {
 			restored := testimg.Mdrestore(t, plain)
 			variants := []struct {
 				name, md, restored string
-				obfuscated       bool
-				whole            bool // every view, not just the headers' and the check's
+				obfuscated         bool
+				whole              bool // every view, not just the headers' and the check's
 			}{
 				{"v1 -o", plain, restored, false, true},
 				{"v1 obfuscated", "", "", true, true},

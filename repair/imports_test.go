@@ -12,7 +12,8 @@ import (
 
 // layers is the README's Layout table, bottom up: each package's own
 // code imports, of the project, only packages before it. So xfsformat
-// imports nothing of the project, repair/store nothing but xfsformat,
+// imports nothing of the project, repair/store nothing but xfsformat (and
+// the workspace, for a metadump's index),
 // repair/fsys (the filesystem as read) neither check nor repair,
 // repair/check (the findings) not repair (the rebuilds), and nothing of
 // the engine imports fusefs or cmd. Packages under internal/ are test
@@ -24,8 +25,9 @@ var layers = []string{
 	"xfsformat/dir",
 	"xfsformat/attr",
 	"xfsformat/log",
-	"repair/store",
+	"xfsformat/metadump",
 	"repair/workspace",
+	"repair/store",
 	"repair/fsys",
 	"repair/replay",
 	"repair/check",

@@ -65,6 +65,13 @@ Examples:
   echo bnobt > /mnt/x/ag/3/repair              # the same repair, from the mount
   cat /mnt/x/ag/1/agf                          # AGF of AG 1, as xfs_db prints it
   xfsbox dump disk.img ag/0/bnobt/records      # the same views without FUSE
+  xfsbox check broken.md.zst                   # an xfs_metadump (plain, .gz, .zst, .xz)
+  xfsbox repair --output fixed.img broken.md all   # restore a metadump and repair it
+
+IMAGE is an image file, a block device, or an xfs_metadump file (v1 or
+v2, plain or compressed with gzip, zstd or xz; recognised by its magic),
+read in place: read-only, or in a sandbox (mount --sandbox); repair
+--output NEW writes it restored and repaired.
 
 Exit codes: 0 success; 1 corruption found; 2 bad usage; 3 image or repair
 refused (not XFS, unsupported, truncated, mounted, dirty log, corrupt

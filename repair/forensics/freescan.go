@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 	"github.com/xfsbox/xfsbox/xfsformat/dir"
 )
@@ -65,7 +67,9 @@ func FreeScan(ctx context.Context, fs *fsys.FS, dirFn func(RemovedEntry), leafFn
 				}
 				n := min(uint64(freeScanChunk), end-at)
 				chunk := buf[:n*uint64(bs)]
-				if err := fs.Img.ReadAt(chunk, fs.Geo.ByteOffset(agno, uint32(at))); err != nil {
+				if err := fs.Img.ReadAt(chunk, fs.Geo.ByteOffset(agno, uint32(at))); errors.Is(err, store.ErrNotInMetadump) {
+					continue // a metadump holds no free space: nothing to carve
+				} else if err != nil {
 					return err
 				}
 				for i := range int(n) {
@@ -75,7 +79,9 @@ func FreeScan(ctx context.Context, fs *fsys.FS, dirFn func(RemovedEntry), leafFn
 						blk := chunk[i*bs : min(i+per, int(n))*bs]
 						if i+per > int(n) {
 							blk = make([]byte, per*bs)
-							if err := fs.Img.ReadAt(blk, fs.Geo.ByteOffset(agno, uint32(at)+uint32(i))); err != nil {
+							if err := fs.Img.ReadAt(blk, fs.Geo.ByteOffset(agno, uint32(at)+uint32(i))); errors.Is(err, store.ErrNotInMetadump) {
+								continue
+							} else if err != nil {
 								return err
 							}
 						}

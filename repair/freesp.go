@@ -13,7 +13,7 @@ import (
 // heights: enough AGFL blocks for a split at every level of the
 // free-space btrees (and the rmapbt).
 func minFreelist(g *xfsformat.Geometry, bnoLevels, cntLevels, rmapLevels int) int64 {
-	allocMax := xfsformat.Bnobt.Ops().MaxLevels(g)
+	allocMax := xfsformat.Bnobt.OpsFor(g).MaxLevels(g)
 	n := int64(min(bnoLevels+1, allocMax)*2 - 2)
 	n += int64(min(cntLevels+1, allocMax)*2 - 2)
 	if g.Rmapbt {

@@ -331,7 +331,7 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad, foreign 
 	}
 	g := s.g
 	ino := g.Ino(s.agno, agino)
-	in, derr := xfsformat.DecodeInode(buf)
+	in, derr := xfsformat.DecodeInodeOf(buf, g)
 	if derr != nil {
 		return false, true, true, nil
 	}

@@ -14,7 +14,7 @@ const (
 	// DinodeCoreSizeV2 is a v1 or v2 inode's core (v4 filesystems): no
 	// CRC, LSN, flags2, cowextsize, crtime, di_ino or uuid.
 	DinodeCoreSizeV2 = 100
-	dinodeCRCOff   = 100
+	dinodeCRCOff     = 100
 )
 
 // Fork formats (di_format, di_aformat).
@@ -90,7 +90,9 @@ func DecodeInode(buf []byte) (*Inode, error) { return decodeInode(buf, false) }
 // filesystem the core is v1's or v2's (100 bytes, no v3 fields) and the
 // forks start after it; on v5 it is v3's whatever di_version says (a
 // damaged version must not move the forks).
-func DecodeInodeOf(buf []byte, g *Geometry) (*Inode, error) { return decodeInode(buf, g != nil && !g.CRC) }
+func DecodeInodeOf(buf []byte, g *Geometry) (*Inode, error) {
+	return decodeInode(buf, g != nil && !g.CRC)
+}
 
 func decodeInode(buf []byte, v4 bool) (*Inode, error) {
 	if len(buf) < DinodeCoreSize {

@@ -128,7 +128,7 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 		start := func() {
 			clear(buf)
 			blk = &xfsformat.Block{Ops: ops, Buf: buf, Hdr: xfsformat.BlockHeader{
-				Magic: ops.Magic, Level: uint16(level), LeftSib: xfsformat.NullAGBlock, RightSib: xfsformat.NullAGBlock,
+				V4: ops.HeaderSize == xfsformat.BtreeHeaderSizeV4, Magic: ops.Magic, Level: uint16(level), LeftSib: xfsformat.NullAGBlock, RightSib: xfsformat.NullAGBlock,
 				Blkno: g.Daddr(agno, first[bi]), UUID: g.MetaUUID, Owner: agno,
 			}}
 			if bi > 0 {
@@ -157,7 +157,7 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 			if err := keys.Append(ent); err != nil {
 				return err
 			}
-			xfsformat.UpdateCRC(buf, xfsformat.BtreeCRCOffset())
+			g.SealCRC(buf, xfsformat.BtreeCRCOffset())
 			if err := write(first[bi], buf); err != nil {
 				return err
 			}

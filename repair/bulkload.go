@@ -50,7 +50,7 @@ const tightSlack = 2
 // PlanLoad computes the shape of a tree of nrecs records. tight selects
 // the low-space slack policy.
 func PlanLoad(t xfsformat.BtreeType, g *xfsformat.Geometry, nrecs int64, tight bool) (*LoadPlan, error) {
-	ops := t.Ops()
+	ops := t.OpsFor(g)
 	bs := int(g.BlockSize)
 	p := &LoadPlan{Type: t, Records: nrecs}
 	n := nrecs
@@ -102,7 +102,7 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 	if int64(len(blocks)) != plan.Blocks() {
 		return 0, fmt.Errorf("bulk load %s: %d blocks given for a plan of %d", plan.Type, len(blocks), plan.Blocks())
 	}
-	ops := plan.Type.Ops()
+	ops := plan.Type.OpsFor(fs.Geo)
 	g := fs.Geo
 	bs := int(g.BlockSize)
 	// A key entry for the next level: low key, high key (overlapping
@@ -128,7 +128,7 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 		start := func() {
 			clear(buf)
 			blk = &xfsformat.Block{Ops: ops, Buf: buf, Hdr: xfsformat.BlockHeader{
-				Magic: ops.Magic, Level: uint16(level), LeftSib: xfsformat.NullAGBlock, RightSib: xfsformat.NullAGBlock,
+				V4: ops.HeaderSize == xfsformat.BtreeHeaderSizeV4, Magic: ops.Magic, Level: uint16(level), LeftSib: xfsformat.NullAGBlock, RightSib: xfsformat.NullAGBlock,
 				Blkno: g.Daddr(agno, first[bi]), UUID: g.MetaUUID, Owner: agno,
 			}}
 			if bi > 0 {
@@ -157,7 +157,7 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 			if err := keys.Append(ent); err != nil {
 				return err
 			}
-			xfsformat.UpdateCRC(buf, xfsformat.BtreeCRCOffset())
+			g.SealCRC(buf, xfsformat.BtreeCRCOffset())
 			if err := write(first[bi], buf); err != nil {
 				return err
 			}

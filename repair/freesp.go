@@ -13,7 +13,7 @@ import (
 // heights: enough AGFL blocks for a split at every level of the
 // free-space btrees (and the rmapbt).
 func minFreelist(g *xfsformat.Geometry, bnoLevels, cntLevels, rmapLevels int) int64 {
-	allocMax := xfsformat.Bnobt.Ops().MaxLevels(g)
+	allocMax := xfsformat.Bnobt.OpsFor(g).MaxLevels(g)
 	n := int64(min(bnoLevels+1, allocMax)*2 - 2)
 	n += int64(min(cntLevels+1, allocMax)*2 - 2)
 	if g.Rmapbt {
@@ -87,7 +87,7 @@ func (s *freeSpaceRebuild) settle(ctx context.Context) (*freeSpacePlan, error) {
 		fixedBlocks += n
 	}
 	g := s.fs.Geo
-	slots := int64(xfsformat.AGFLSlots(int(g.SectSize)))
+	slots := int64(g.AGFLSlots())
 	need := int64(0)
 	for iter := 0; iter < 32; iter++ {
 		reserved, err := carve(ctx, s.ws, s.candidates, need)
@@ -158,7 +158,7 @@ func sbWithFdblocks(fs *fsys.FS, agno uint32, newAGF *xfsformat.AGF) (buf []byte
 	if err := sb.Encode(buf); err != nil {
 		return nil, 0, 0, err
 	}
-	xfsformat.UpdateCRC(buf, xfsformat.SBCRCOffset())
+	fs.Geo.SealCRC(buf, xfsformat.SBCRCOffset())
 	return buf, before, fd, nil
 }
 
@@ -174,7 +174,7 @@ func encodeSector(fs *fsys.FS, agno uint32, n int, encode func([]byte) error, cr
 	if err := encode(buf); err != nil {
 		return nil, err
 	}
-	xfsformat.UpdateCRC(buf, crcOff)
+	fs.Geo.SealCRC(buf, crcOff)
 	return buf, nil
 }
 

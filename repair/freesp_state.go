@@ -464,7 +464,7 @@ func (s *freeSpaceRebuild) newAGFL() ([]byte, error) {
 	g := s.fs.Geo
 	buf := make([]byte, g.SectSize)
 	agfl := &xfsformat.AGFL{MagicNum: xfsformat.AGFLMagic, SeqNo: s.opts.ag, UUID: g.MetaUUID,
-		Bno: make([]uint32, xfsformat.AGFLSlots(int(g.SectSize)))}
+		Bno: make([]uint32, g.AGFLSlots()), V4: !g.CRC}
 	for i := range agfl.Bno {
 		agfl.Bno[i] = xfsformat.NullAGBlock
 	}
@@ -472,7 +472,7 @@ func (s *freeSpaceRebuild) newAGFL() ([]byte, error) {
 	if err := agfl.Encode(buf); err != nil {
 		return nil, err
 	}
-	xfsformat.UpdateCRC(buf, xfsformat.AGFLCRCOffset())
+	g.SealCRC(buf, xfsformat.AGFLCRCOffset())
 	return buf, nil
 }
 
@@ -482,8 +482,11 @@ func (s *freeSpaceRebuild) report() {
 	if ir != nil {
 		res.ChunkSource, res.ChunksFreed = ir.chunkSource, ir.freedChunks
 		s.opts.logf("ag %d: inode chunks from the %s", agno, ir.chunkSource)
-		res.Rewritten = append(res.Rewritten, Rewrite{"inobt", "requested: rebuilt from the inode chunks found (" + ir.chunkSource + ") and their inodes"},
-			Rewrite{"finobt", "the inobt's chunks with free inodes"}, Rewrite{"agi", "roots, levels and counters of the new inode btrees"})
+		res.Rewritten = append(res.Rewritten, Rewrite{"inobt", "requested: rebuilt from the inode chunks found (" + ir.chunkSource + ") and their inodes"})
+		if s.fs.Geo.Finobt { // the report named it on filesystems without one
+			res.Rewritten = append(res.Rewritten, Rewrite{"finobt", "the inobt's chunks with free inodes"})
+		}
+		res.Rewritten = append(res.Rewritten, Rewrite{"agi", "roots, levels and counters of the new inode btrees"})
 		res.Counters = append(res.Counters, Counter{"count", uint64(c.AGI().Count), ir.count}, Counter{"freecount", uint64(c.AGI().FreeCount), ir.free})
 	}
 

@@ -120,6 +120,10 @@ func findInodeChunks(ctx context.Context, fs *fsys.FS, c *check.AG, sound chunkS
 		}
 		slices.SortFunc(out, func(a, b xfsformat.InobtRec) int { return cmp.Compare(a.StartIno, b.StartIno) })
 		return out, ChunksFromInobt, nil
+	case !g.CRC:
+		// v4 inodes carry no number, uuid or CRC: a block of file data
+		// could pass for inodes, and the search would trust it.
+		return nil, "", fmt.Errorf("%w: AG %d's inobt is damaged, and on a v4 filesystem its inode chunks cannot be found without it (v4 inodes carry no identity to search for): xfs_repair can", ErrRefused, agno)
 	default:
 		var err error
 		if blocks, err = searchInodeBlocks(ctx, fs, agno); err != nil {
@@ -491,6 +495,6 @@ func finishAGI(fs *fsys.FS, agno uint32, agi *xfsformat.AGI, sbBuf []byte) ([]by
 	if err := sb.Encode(sbBuf); err != nil {
 		return nil, err
 	}
-	xfsformat.UpdateCRC(sbBuf, xfsformat.SBCRCOffset())
+	fs.Geo.SealCRC(sbBuf, xfsformat.SBCRCOffset())
 	return buf, nil
 }

@@ -23,10 +23,13 @@ type AGFL struct {
 	UUID     UUID
 	LSN      uint64
 	CRC      uint32
-	Bno      []uint32 // every slot, (sectsize-36)/4 of them
+	Bno      []uint32 // every slot, (sectsize-36)/4 of them (v4: sectsize/4)
+	// V4 is a v4 AGFL: a bare array of slots filling the sector, with
+	// no header (no magic, seqno, uuid, lsn or CRC).
+	V4 bool
 }
 
-// AGFLSlots is the number of AGFL slots in a sector of this size.
+// AGFLSlots is the number of AGFL slots in a v5 sector of this size.
 func AGFLSlots(sectSize int) int {
 	if sectSize <= agflHeaderSize {
 		return 0
@@ -34,36 +37,59 @@ func AGFLSlots(sectSize int) int {
 	return (sectSize - agflHeaderSize) / 4
 }
 
-// DecodeAGFL decodes an AGFL sector; the slot count comes from len(buf).
-func DecodeAGFL(buf []byte) (*AGFL, error) {
+// AGFLSlots is the number of AGFL slots of the filesystem: v5's header
+// takes 36 bytes of the sector, v4 has none.
+func (g *Geometry) AGFLSlots() int {
+	if !g.CRC {
+		return int(g.SectSize) / 4
+	}
+	return AGFLSlots(int(g.SectSize))
+}
+
+// DecodeAGFL decodes a v5 AGFL sector; the slot count comes from len(buf).
+func DecodeAGFL(buf []byte) (*AGFL, error) { return decodeAGFL(buf, false) }
+
+// DecodeAGFLV4 decodes a v4 AGFL sector: slots from its first byte.
+func DecodeAGFLV4(buf []byte) (*AGFL, error) { return decodeAGFL(buf, true) }
+
+func decodeAGFL(buf []byte, v4 bool) (*AGFL, error) {
 	if len(buf) < agflHeaderSize || len(buf) > MaxSectSize {
 		return nil, ferr(ErrShort, "agfl", -1, -1, "", "", "sector of %d bytes is not a valid AGFL size", len(buf))
 	}
 	be := binary.BigEndian
-	a := &AGFL{MagicNum: be.Uint32(buf[0:]), SeqNo: be.Uint32(buf[4:]), LSN: be.Uint64(buf[24:]),
-		CRC: binary.LittleEndian.Uint32(buf[32:])}
-	copy(a.UUID[:], buf[8:24])
-	n := AGFLSlots(len(buf))
+	a := &AGFL{V4: v4}
+	hdr, n := 0, len(buf)/4
+	if !v4 {
+		a.MagicNum, a.SeqNo, a.LSN, a.CRC = be.Uint32(buf[0:]), be.Uint32(buf[4:]), be.Uint64(buf[24:]), binary.LittleEndian.Uint32(buf[32:])
+		copy(a.UUID[:], buf[8:24])
+		hdr, n = agflHeaderSize, AGFLSlots(len(buf))
+	}
 	a.Bno = make([]uint32, n)
 	for i := range a.Bno {
-		a.Bno[i] = be.Uint32(buf[agflHeaderSize+4*i:])
+		a.Bno[i] = be.Uint32(buf[hdr+4*i:])
 	}
 	return a, nil
 }
 
 // Encode writes the AGFL into dst, which must hold every slot.
 func (a *AGFL) Encode(dst []byte) error {
-	if len(dst) < agflHeaderSize+4*len(a.Bno) {
-		return errShort("agfl", agflHeaderSize+4*len(a.Bno), len(dst))
+	hdr := agflHeaderSize
+	if a.V4 {
+		hdr = 0
+	}
+	if len(dst) < hdr+4*len(a.Bno) {
+		return errShort("agfl", hdr+4*len(a.Bno), len(dst))
 	}
 	be := binary.BigEndian
-	be.PutUint32(dst[0:], a.MagicNum)
-	be.PutUint32(dst[4:], a.SeqNo)
-	copy(dst[8:24], a.UUID[:])
-	be.PutUint64(dst[24:], a.LSN)
-	binary.LittleEndian.PutUint32(dst[32:], a.CRC)
+	if !a.V4 {
+		be.PutUint32(dst[0:], a.MagicNum)
+		be.PutUint32(dst[4:], a.SeqNo)
+		copy(dst[8:24], a.UUID[:])
+		be.PutUint64(dst[24:], a.LSN)
+		binary.LittleEndian.PutUint32(dst[32:], a.CRC)
+	}
 	for i, v := range a.Bno {
-		be.PutUint32(dst[agflHeaderSize+4*i:], v)
+		be.PutUint32(dst[hdr+4*i:], v)
 	}
 	return nil
 }
@@ -112,6 +138,9 @@ func (a *AGFL) Fields(crcOK bool) []Field {
 		}
 	}
 	name := "bno[0-" + strconv.Itoa(len(a.Bno)-1) + "]"
+	if a.V4 {
+		return []Field{{name, txt.String(), js}}
+	}
 	return []Field{
 		fHex("magicnum", uint64(a.MagicNum)),
 		fDec("seqno", uint64(a.SeqNo)),

@@ -12,11 +12,15 @@ import "encoding/binary"
 const (
 	BmapCRCMagic   = 0x424d4133 // "BMA3"
 	BmbtHeaderSize = 72         // long-form v5 header
-	bmbtCRCOff     = 64
-	BmdrHeaderSize = 4 // in-inode root: level, numrecs
-	BmbtRecLen     = 16
-	bmbtKeyLen     = 8 // startoff
-	bmbtPtrLen     = 8 // fsbno
+	// BmapMagic and BmbtHeaderSizeV4 are v4's: "BMAP", and a header of
+	// magic, level, numrecs and the two siblings alone.
+	BmapMagic        = 0x424d4150
+	BmbtHeaderSizeV4 = 24
+	bmbtCRCOff       = 64
+	BmdrHeaderSize   = 4 // in-inode root: level, numrecs
+	BmbtRecLen       = 16
+	bmbtKeyLen       = 8 // startoff
+	bmbtPtrLen       = 8 // fsbno
 
 	// NullFSBlock is NULLFSBLOCK, "no block" in 64-bit block fields.
 	NullFSBlock = ^uint64(0)
@@ -63,8 +67,10 @@ func (r BmbtRec) Encode(b []byte) {
 // and sb.go and inode.go are other structures: alike in shape only
 // (Layouts in doc.go).
 
-// BmbtHeader is the long-form v5 btree block header.
+// BmbtHeader is the long-form btree block header (v5's, or with V4 set
+// v4's first five fields alone).
 type BmbtHeader struct {
+	V4       bool
 	Magic    uint32
 	Level    uint16
 	NumRecs  uint16
@@ -88,6 +94,9 @@ func (h *BmbtHeader) Encode(dst []byte) error {
 	be.PutUint16(dst[6:], h.NumRecs)
 	be.PutUint64(dst[8:], h.LeftSib)
 	be.PutUint64(dst[16:], h.RightSib)
+	if h.V4 {
+		return nil
+	}
 	be.PutUint64(dst[24:], h.Blkno)
 	be.PutUint64(dst[32:], h.LSN)
 	copy(dst[40:56], h.UUID[:])
@@ -124,6 +133,38 @@ func NewBmbtBlock(buf []byte) (*BmbtBlock, error) {
 	return b, nil
 }
 
+// NewBmbtBlockOf is NewBmbtBlock on the filesystem of g: on v4 the
+// block has v4's 24-byte header, its records right after it.
+func NewBmbtBlockOf(buf []byte, g *Geometry) (*BmbtBlock, error) {
+	if g == nil || g.CRC {
+		return NewBmbtBlock(buf)
+	}
+	if len(buf) < BmbtHeaderSizeV4 {
+		return nil, errShort("bmbt block", BmbtHeaderSizeV4, len(buf))
+	}
+	be := binary.BigEndian
+	return &BmbtBlock{Buf: buf, Hdr: BmbtHeader{V4: true,
+		Magic: be.Uint32(buf[0:]), Level: be.Uint16(buf[4:]), NumRecs: be.Uint16(buf[6:]),
+		LeftSib: be.Uint64(buf[8:]), RightSib: be.Uint64(buf[16:]),
+	}}, nil
+}
+
+// BmbtMagic is the filesystem's bmbt block magic: BMA3, or BMAP on v4.
+func (g *Geometry) BmbtMagic() uint32 {
+	if g.CRC {
+		return BmapCRCMagic
+	}
+	return BmapMagic
+}
+
+// bmbtHeaderSize is the filesystem's long-form block header.
+func (g *Geometry) bmbtHeaderSize() int {
+	if g.CRC {
+		return BmbtHeaderSize
+	}
+	return BmbtHeaderSizeV4
+}
+
 // NewBmbtRoot decodes the bmbt root held in a btree-format inode fork.
 func NewBmbtRoot(fork []byte) (*BmbtBlock, error) {
 	if len(fork) < BmdrHeaderSize {
@@ -136,6 +177,9 @@ func NewBmbtRoot(fork []byte) (*BmbtBlock, error) {
 func (b *BmbtBlock) hdrLen() int {
 	if b.Root {
 		return BmdrHeaderSize
+	}
+	if b.Hdr.V4 {
+		return BmbtHeaderSizeV4
 	}
 	return BmbtHeaderSize
 }
@@ -166,7 +210,7 @@ func (b *BmbtBlock) Ptr(i int) uint64 {
 }
 
 // CRCOK reports whether a block's CRC is correct; a root has none.
-func (b *BmbtBlock) CRCOK() bool { return b.Root || CRCOK(b.Buf, bmbtCRCOff) }
+func (b *BmbtBlock) CRCOK() bool { return b.Root || b.Hdr.V4 || CRCOK(b.Buf, bmbtCRCOff) }
 
 // BmbtCRCOffset is where a long-form block's CRC lives.
 func BmbtCRCOffset() int { return bmbtCRCOff }
@@ -188,7 +232,7 @@ func CheckFSBExtent(g *Geometry, fsb, count uint64) (agno, agbno uint32, ok bool
 // a fork may have at minimum fill, with the root in the inode holding at
 // least 3 (data) or 2 (attr) pointers.
 func BmbtMaxLevels(g *Geometry, attr, large bool) int {
-	minrecs := uint64(max(int(g.BlockSize)-BmbtHeaderSize, 0) / BmbtRecLen / 2)
+	minrecs := uint64(max(int(g.BlockSize)-g.bmbtHeaderSize(), 0) / BmbtRecLen / 2)
 	if minrecs < 2 {
 		return 1
 	}
@@ -219,21 +263,23 @@ func VerifyBmbtBlock(b *BmbtBlock, g *Geometry, fsb, owner uint64) []error {
 		e.Msg = "inode " + u(owner) + ": " + e.Msg
 		errs = append(errs, e)
 	}
-	if b.Hdr.Magic != BmapCRCMagic {
-		add(ErrMagic, "magic", hexText(uint64(b.Hdr.Magic)), "bad magic number (want "+hexText(BmapCRCMagic)+")")
+	if b.Hdr.Magic != g.BmbtMagic() {
+		add(ErrMagic, "magic", hexText(uint64(b.Hdr.Magic)), "bad magic number (want "+hexText(uint64(g.BmbtMagic()))+")")
 		return errs
 	}
-	if !b.CRCOK() {
-		add(ErrCRC, "crc", hexText(uint64(b.Hdr.CRC)), "CRC does not match contents")
-	}
-	if want := g.FSBToDaddr(fsb); b.Hdr.Blkno != want {
-		add(ErrIdentity, "bno", u(b.Hdr.Blkno), "block number stamp is not this block's daddr "+u(want))
-	}
-	if b.Hdr.UUID != g.MetaUUID {
-		add(ErrIdentity, "uuid", b.Hdr.UUID.String(), "uuid is not the filesystem's")
-	}
-	if b.Hdr.Owner != owner {
-		add(ErrIdentity, "owner", u(b.Hdr.Owner), "owner is not inode "+u(owner))
+	if !b.Hdr.V4 { // v4 blocks carry no CRC and no identity
+		if !b.CRCOK() {
+			add(ErrCRC, "crc", hexText(uint64(b.Hdr.CRC)), "CRC does not match contents")
+		}
+		if want := g.FSBToDaddr(fsb); b.Hdr.Blkno != want {
+			add(ErrIdentity, "bno", u(b.Hdr.Blkno), "block number stamp is not this block's daddr "+u(want))
+		}
+		if b.Hdr.UUID != g.MetaUUID {
+			add(ErrIdentity, "uuid", b.Hdr.UUID.String(), "uuid is not the filesystem's")
+		}
+		if b.Hdr.Owner != owner {
+			add(ErrIdentity, "owner", u(b.Hdr.Owner), "owner is not inode "+u(owner))
+		}
 	}
 	for _, s := range []struct {
 		name string

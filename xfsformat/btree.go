@@ -22,11 +22,13 @@ const (
 // BtreeTypes lists every AG btree type.
 var BtreeTypes = []BtreeType{Bnobt, Cntbt, Inobt, Finobt, Rmapbt, Refcountbt}
 
-// Short-form v5 btree block header layout.
+// Short-form btree block header layout: v5's 56 bytes (with blkno, lsn,
+// uuid, owner and CRC), v4's 16 (magic, level, numrecs, siblings).
 const (
-	BtreeHeaderSize = 56
-	btreeCRCOff     = 52
-	ptrLen          = 4
+	BtreeHeaderSize   = 56
+	BtreeHeaderSizeV4 = 16
+	btreeCRCOff       = 52
+	ptrLen            = 4
 )
 
 // BtreeOps is the per-type operations table that drives the one generic
@@ -37,6 +39,7 @@ type BtreeOps struct {
 	Name        string // xfsbox's name: bnobt, cntbt, inobt, finobt, rmapbt, refcountbt
 	DBType      string // xfs_db's type name
 	Magic       uint32
+	HeaderSize  int // BtreeHeaderSize, or BtreeHeaderSizeV4 for v4's ops
 	RecLen      int
 	KeyLen      int  // one key; overlapping trees store a low and a high key per slot
 	Overlapping bool // rmapbt: records may overlap; nodes carry low and high keys
@@ -81,13 +84,13 @@ func (o *BtreeOps) KeySlot() int {
 // MaxRecs is the number of records (leaf) or key/pointer pairs (node) a
 // block of blockSize holds.
 func (o *BtreeOps) MaxRecs(blockSize int, leaf bool) int {
-	if blockSize <= BtreeHeaderSize {
+	if blockSize <= o.HeaderSize {
 		return 0
 	}
 	if leaf {
-		return (blockSize - BtreeHeaderSize) / o.RecLen
+		return (blockSize - o.HeaderSize) / o.RecLen
 	}
-	return (blockSize - BtreeHeaderSize) / (o.KeySlot() + ptrLen)
+	return (blockSize - o.HeaderSize) / (o.KeySlot() + ptrLen)
 }
 
 // MinRecs is MaxRecs/2, the kernel's lower bound for non-root blocks.
@@ -149,6 +152,28 @@ func spaceToHeight(limits [2]uint64, leafBlocks uint64) int {
 // Ops returns the operations table of a btree type.
 func (t BtreeType) Ops() *BtreeOps { return &btreeOps[t] }
 
+// OpsFor is t's operations table on the filesystem of g: v5's (Ops), or
+// on a v4 filesystem the same tree with its v4 magic (ABTB, ABTC, IABT,
+// FIBT) and 16-byte block headers.
+func (t BtreeType) OpsFor(g *Geometry) *BtreeOps {
+	if g != nil && !g.CRC {
+		return &btreeOpsV4[t]
+	}
+	return &btreeOps[t]
+}
+
+// btreeOpsV4 are the v4 trees' tables: v5's with the v4 magic numbers
+// (xfs_format.h's XFS_ABTB_MAGIC and the rest) and headers. v4 has no
+// rmapbt or refcountbt: their entries are never Present.
+var btreeOpsV4 = func() (v4 [NumBtreeTypes]BtreeOps) {
+	magics := [NumBtreeTypes]uint32{Bnobt: 0x41425442, Cntbt: 0x41425443, Inobt: 0x49414254, Finobt: 0x46494254}
+	for t := range v4 {
+		v4[t] = btreeOps[t]
+		v4[t].Magic, v4[t].HeaderSize = magics[t], BtreeHeaderSizeV4
+	}
+	return v4
+}()
+
 func (t BtreeType) String() string {
 	if t < 0 || t >= NumBtreeTypes {
 		return "btree(" + strconv.Itoa(int(t)) + ")"
@@ -172,8 +197,10 @@ func ParseBtreeType(name string) (BtreeType, bool) {
 // agf.go and agi.go are other structures: alike in shape only (Layouts
 // in doc.go).
 
-// BlockHeader is the v5 short-form btree block header.
+// BlockHeader is the short-form btree block header (v5's, or with V4
+// set v4's first five fields alone).
 type BlockHeader struct {
+	V4       bool
 	Magic    uint32
 	Level    uint16
 	NumRecs  uint16
@@ -199,10 +226,25 @@ func DecodeBlockHeader(buf []byte) (*BlockHeader, error) {
 	return h, nil
 }
 
-// Encode writes the header into the first BtreeHeaderSize bytes of dst.
+// DecodeBlockHeaderV4 decodes a v4 block's 16-byte header.
+func DecodeBlockHeaderV4(buf []byte) (*BlockHeader, error) {
+	if len(buf) < BtreeHeaderSizeV4 {
+		return nil, errShort("btree block", BtreeHeaderSizeV4, len(buf))
+	}
+	be := binary.BigEndian
+	return &BlockHeader{V4: true, Magic: be.Uint32(buf[0:]), Level: be.Uint16(buf[4:]), NumRecs: be.Uint16(buf[6:]),
+		LeftSib: be.Uint32(buf[8:]), RightSib: be.Uint32(buf[12:])}, nil
+}
+
+// Encode writes the header into the first BtreeHeaderSize bytes of dst
+// (BtreeHeaderSizeV4 for a v4 header).
 func (h *BlockHeader) Encode(dst []byte) error {
-	if len(dst) < BtreeHeaderSize {
-		return errShort("btree block", BtreeHeaderSize, len(dst))
+	size := BtreeHeaderSize
+	if h.V4 {
+		size = BtreeHeaderSizeV4
+	}
+	if len(dst) < size {
+		return errShort("btree block", size, len(dst))
 	}
 	be := binary.BigEndian
 	be.PutUint32(dst[0:], h.Magic)
@@ -210,6 +252,9 @@ func (h *BlockHeader) Encode(dst []byte) error {
 	be.PutUint16(dst[6:], h.NumRecs)
 	be.PutUint32(dst[8:], h.LeftSib)
 	be.PutUint32(dst[12:], h.RightSib)
+	if h.V4 {
+		return nil
+	}
 	be.PutUint64(dst[16:], h.Blkno)
 	be.PutUint64(dst[24:], h.LSN)
 	copy(dst[32:48], h.UUID[:])
@@ -223,18 +268,23 @@ func BtreeCRCOffset() int { return btreeCRCOff }
 
 // HeaderFields lists the header as xfs_db prints a btree block.
 func (h *BlockHeader) HeaderFields(crcOK bool) []Field {
-	return []Field{
+	short := []Field{
 		fHex("magic", uint64(h.Magic)),
 		fDec("level", uint64(h.Level)),
 		fDec("numrecs", uint64(h.NumRecs)),
 		fNull32("leftsib", h.LeftSib),
 		fNull32("rightsib", h.RightSib),
+	}
+	if h.V4 {
+		return short
+	}
+	return append(short, []Field{
 		fDec("bno", h.Blkno),
 		fHex("lsn", h.LSN),
 		fUUID("uuid", h.UUID),
 		fDec("owner", uint64(h.Owner)),
 		fCRC("crc", h.CRC, crcOK),
-	}
+	}...)
 }
 
 // Block is one btree block with its type, for reading records, keys and
@@ -256,6 +306,20 @@ func NewBlock(t BtreeType, buf []byte) (*Block, error) {
 	return &Block{Ops: t.Ops(), Hdr: *h, Buf: buf}, nil
 }
 
+// NewBlockOps decodes the header of buf as a block of the tree o
+// describes: v5's header, or v4's when o is a v4 table (OpsFor).
+func NewBlockOps(o *BtreeOps, buf []byte) (*Block, error) {
+	decode := DecodeBlockHeader
+	if o.HeaderSize == BtreeHeaderSizeV4 {
+		decode = DecodeBlockHeaderV4
+	}
+	h, err := decode(buf)
+	if err != nil {
+		return nil, err
+	}
+	return &Block{Ops: o, Hdr: *h, Buf: buf}, nil
+}
+
 // IsLeaf reports whether the block is a leaf (level 0).
 func (b *Block) IsLeaf() bool { return b.Hdr.Level == 0 }
 
@@ -267,24 +331,24 @@ func (b *Block) NumRecs() int { return min(int(b.Hdr.NumRecs), b.MaxRecs()) }
 
 // Rec returns leaf record i.
 func (b *Block) Rec(i int) []byte {
-	off := BtreeHeaderSize + i*b.Ops.RecLen
+	off := b.Ops.HeaderSize + i*b.Ops.RecLen
 	return b.Buf[off : off+b.Ops.RecLen]
 }
 
 // Key returns the (low) key of node slot i.
 func (b *Block) Key(i int) []byte {
-	off := BtreeHeaderSize + i*b.Ops.KeySlot()
+	off := b.Ops.HeaderSize + i*b.Ops.KeySlot()
 	return b.Buf[off : off+b.Ops.KeyLen]
 }
 
 // HighKey returns the high key of node slot i of an overlapping tree.
 func (b *Block) HighKey(i int) []byte {
-	off := BtreeHeaderSize + i*b.Ops.KeySlot() + b.Ops.KeyLen
+	off := b.Ops.HeaderSize + i*b.Ops.KeySlot() + b.Ops.KeyLen
 	return b.Buf[off : off+b.Ops.KeyLen]
 }
 
 func (b *Block) ptrOff(i int) int {
-	return BtreeHeaderSize + b.MaxRecs()*b.Ops.KeySlot() + i*ptrLen
+	return b.Ops.HeaderSize + b.MaxRecs()*b.Ops.KeySlot() + i*ptrLen
 }
 
 // FirstKey writes the block's first (low) key into key: the key of its
@@ -319,5 +383,6 @@ func (b *Block) Ptr(i int) uint32 { return binary.BigEndian.Uint32(b.Buf[b.ptrOf
 // SetPtr stores the child pointer of node slot i.
 func (b *Block) SetPtr(i int, agbno uint32) { binary.BigEndian.PutUint32(b.Buf[b.ptrOff(i):], agbno) }
 
-// CRCOK reports whether the block's CRC is correct.
-func (b *Block) CRCOK() bool { return CRCOK(b.Buf, btreeCRCOff) }
+// CRCOK reports whether the block's CRC is correct (a v4 block has none
+// to be wrong).
+func (b *Block) CRCOK() bool { return b.Hdr.V4 || CRCOK(b.Buf, btreeCRCOff) }

@@ -41,3 +41,11 @@ func UpdateCRC(buf []byte, crcOff int) {
 	}
 	binary.LittleEndian.PutUint32(buf[crcOff:], ComputeCRC(buf, crcOff))
 }
+
+// SealCRC stamps buf's CRC at crcOff on a v5 filesystem; a v4
+// filesystem's structures carry none, and the bytes are left as they are.
+func (g *Geometry) SealCRC(buf []byte, crcOff int) {
+	if g.CRC {
+		UpdateCRC(buf, crcOff)
+	}
+}

@@ -74,6 +74,24 @@ func fCRC(name string, stored uint32, ok bool) Field {
 	return Field{name, hexText(uint64(shown)) + " (" + verdict + ")", map[string]any{"value": shown, "correct": ok}}
 }
 
+// UncheckedCRC is fields with every CRC verdict (fCRC's) made
+// "unchecked", as xfs_db prints the CRC fields of a v4 filesystem's
+// superblock, AGF and AGI: the bytes exist, nothing computes them.
+func UncheckedCRC(fields []Field) []Field {
+	out := make([]Field, len(fields))
+	for i, f := range fields {
+		if m, ok := f.JSON.(map[string]any); ok {
+			if v, ok := m["value"].(uint32); ok {
+				if _, isCRC := m["correct"]; isCRC {
+					f = Field{f.Name, hexText(uint64(v)) + " (unchecked)", map[string]any{"value": v, "correct": nil}}
+				}
+			}
+		}
+		out[i] = f
+	}
+	return out
+}
+
 // NullFSIno is NULLFSINO, "no inode" in 64-bit inode fields.
 const NullFSIno = ^uint64(0)
 

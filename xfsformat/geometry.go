@@ -34,6 +34,15 @@ type Geometry struct {
 	SparseInodes bool
 	InobtCount   bool
 
+	// CRC is a v5 filesystem's: metadata blocks carry a CRC, their
+	// owner, block number, LSN and the UUID below (false on v4, whose
+	// blocks have none of these, and whose btree blocks have 16-byte
+	// headers).
+	CRC bool
+	// Ftype: directory entries carry a file type (v5's incompat ftype,
+	// or v4's features2 ftype).
+	Ftype bool
+
 	// UUID stamped into metadata blocks: sb_meta_uuid when the metauuid
 	// feature is set, else sb_uuid.
 	MetaUUID UUID
@@ -50,8 +59,9 @@ const (
 )
 
 // NewGeometry verifies the superblock's geometry and features and derives
-// the Geometry. A v4 filesystem or an unknown incompat feature is refused
-// by name.
+// the Geometry. A v4 filesystem (no CRCs) is accepted when the kernel
+// would accept its features; an unknown feature, or a version before 4,
+// is refused by name.
 func NewGeometry(s *Superblock) (*Geometry, error) {
 	bad := func(field, value, format string, args ...any) error {
 		return ferr(ErrRange, "sb", 0, -1, field, value, format, args...)
@@ -61,14 +71,18 @@ func NewGeometry(s *Superblock) (*Geometry, error) {
 	}
 	switch v := s.VersionNum & 0xf; {
 	case v == 5:
-	case v >= 1 && v <= 4:
+		if err := s.checkFeatures(); err != nil {
+			return nil, err
+		}
+	case v == 4:
+		if err := s.checkV4Features(); err != nil {
+			return nil, err
+		}
+	case v >= 1 && v <= 3:
 		return nil, ferr(ErrUnsupported, "sb", 0, -1, "versionnum", hexText(uint64(s.VersionNum)),
-			"v%d (non-CRC) filesystem: xfsbox supports only v5 (CRC) filesystems", v)
+			"v%d filesystem (from IRIX days): xfsbox reads v4 and v5 filesystems", v)
 	default:
 		return nil, bad("versionnum", hexText(uint64(s.VersionNum)), "unknown superblock version %d", v)
-	}
-	if err := s.checkFeatures(); err != nil {
-		return nil, err
 	}
 	// Devices besides the data device: not supported yet, and refused by
 	// name rather than checked half-blind (a realtime device's bitmap and
@@ -118,6 +132,14 @@ func NewGeometry(s *Superblock) (*Geometry, error) {
 		SparseInodes: s.FeaturesIncompat&IncompatSpinodes != 0,
 		InoAligned:   s.VersionNum&VersionAlignBit != 0,
 		MetaUUID:     s.UUID,
+		CRC:          s.VersionNum&0xf == 5,
+	}
+	g.Ftype = (g.CRC && s.FeaturesIncompat&IncompatFtype != 0) ||
+		(!g.CRC && s.VersionNum&VersionMoreBitsBit != 0 && s.Features2&Version2Ftype != 0)
+	if !g.CRC {
+		// v4 has none of these (its ro-compat and incompat words are
+		// zero, or garbage nothing reads).
+		g.Finobt, g.Rmapbt, g.Reflink, g.InobtCount, g.SparseInodes = false, false, false, false, false
 	}
 	if s.FeaturesIncompat&IncompatMetaUUID != 0 {
 		g.MetaUUID = s.MetaUUID
@@ -133,7 +155,7 @@ func isPow2(v uint64) bool { return v != 0 && v&(v-1) == 0 }
 // allows that many blocks, and never less than a block.
 func (g *Geometry) InodeClusterBlocks() uint32 {
 	size := uint32(8192)
-	if scaled := size * (g.InodeSize / 256); g.InoAlignMt >= scaled>>g.BlockLog {
+	if scaled := size * (g.InodeSize / 256); g.CRC && g.InoAlignMt >= scaled>>g.BlockLog {
 		size = scaled
 	}
 	if size <= g.BlockSize {

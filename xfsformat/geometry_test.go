@@ -53,7 +53,14 @@ func TestRefusals(t *testing.T) {
 		kind   error
 		text   string
 	}{
-		{"v4", func(s *Superblock) { s.VersionNum = s.VersionNum&^0xf | 4 }, ErrUnsupported, "non-CRC"},
+		// A v5 superblock relabelled v4 keeps features2's crc bit, which
+		// no v4 filesystem may have.
+		{"v4 with crc", func(s *Superblock) { s.VersionNum = s.VersionNum&^0xf | 4 }, ErrUnsupported, "v4 feature(s) not supported: crc"},
+		{"v4 dirv1", func(s *Superblock) {
+			s.VersionNum = (s.VersionNum&^0xf | 4) &^ VersionDirV2Bit
+			s.Features2 &^= Version2CRC
+		}, ErrUnsupported, "version 1 directories"},
+		{"v3", func(s *Superblock) { s.VersionNum = s.VersionNum&^0xf | 3 }, ErrUnsupported, "v3 filesystem"},
 		{"unknown incompat", func(s *Superblock) { s.FeaturesIncompat |= 1 << 30 }, ErrUnsupported, "unknown(0x40000000)"},
 		{"metadir", func(s *Superblock) { s.FeaturesIncompat |= IncompatMetadir }, ErrUnsupported, "metadir"},
 		{"bad magic", func(s *Superblock) { s.MagicNum = 0 }, ErrNotXFS, "not an XFS"},

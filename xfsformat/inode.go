@@ -11,7 +11,10 @@ import (
 const (
 	DinodeMagic    = 0x494e // "IN"
 	DinodeCoreSize = 176    // v3 core; the literal area starts here
-	dinodeCRCOff   = 100
+	// DinodeCoreSizeV2 is a v1 or v2 inode's core (v4 filesystems): no
+	// CRC, LSN, flags2, cowextsize, crtime, di_ino or uuid.
+	DinodeCoreSizeV2 = 100
+	dinodeCRCOff     = 100
 )
 
 // Fork formats (di_format, di_aformat).
@@ -71,6 +74,8 @@ type Inode struct {
 	Ino          uint64
 	UUID         UUID
 	Buf          []byte
+	// V4: the inode of a v4 filesystem (DecodeInodeOf): a v1 or v2 core.
+	V4 bool
 }
 
 // DecodeInode goes field by field through xfs_dinode, as NewBmbtBlock
@@ -79,12 +84,22 @@ type Inode struct {
 
 // DecodeInode decodes an inode. buf should be one whole inode (sb
 // inodesize bytes): the forks and the CRC are taken from it.
-func DecodeInode(buf []byte) (*Inode, error) {
+func DecodeInode(buf []byte) (*Inode, error) { return decodeInode(buf, false) }
+
+// DecodeInodeOf is DecodeInode on the filesystem of g: on a v4
+// filesystem the core is v1's or v2's (100 bytes, no v3 fields) and the
+// forks start after it; on v5 it is v3's whatever di_version says (a
+// damaged version must not move the forks).
+func DecodeInodeOf(buf []byte, g *Geometry) (*Inode, error) {
+	return decodeInode(buf, g != nil && !g.CRC)
+}
+
+func decodeInode(buf []byte, v4 bool) (*Inode, error) {
 	if len(buf) < DinodeCoreSize {
 		return nil, errShort("inode", DinodeCoreSize, len(buf))
 	}
 	be := binary.BigEndian
-	in := &Inode{
+	in := &Inode{V4: v4,
 		Magic: be.Uint16(buf[0:]), Mode: be.Uint16(buf[2:]), Version: buf[4], Format: buf[5],
 		UID: be.Uint32(buf[8:]), GID: be.Uint32(buf[12:]), Nlink: be.Uint32(buf[16:]),
 		Size: be.Uint64(buf[56:]), NBlocks: be.Uint64(buf[64:]), ExtSize: be.Uint32(buf[72:]),
@@ -94,6 +109,14 @@ func DecodeInode(buf []byte) (*Inode, error) {
 		CowExtSize: be.Uint32(buf[128:]), Ino: be.Uint64(buf[152:]), Buf: buf,
 	}
 	copy(in.UUID[:], buf[160:176])
+	if in.V4 {
+		// A v1 or v2 inode's literal area starts at byte 100: what a
+		// v3 core would hold there is fork data.
+		in.CRC, in.ChangeCount, in.LSN, in.Flags2, in.CowExtSize, in.Ino, in.UUID = 0, 0, 0, 0, 0, 0, UUID{}
+		if in.Version == 1 {
+			in.Nlink = uint32(be.Uint16(buf[6:])) // di_onlink
+		}
+	}
 	if in.HasLargeExtentCounts() {
 		in.NExtents = be.Uint64(buf[24:])
 		in.ANExtents = be.Uint32(buf[76:])
@@ -117,15 +140,24 @@ func (in *Inode) InUse() bool { return in.Mode != 0 }
 // IsRealtime reports whether the data fork maps realtime device blocks.
 func (in *Inode) IsRealtime() bool { return in.Flags&DiflagRealtime != 0 }
 
+// CoreSize is where the inode's literal area starts: after the v3 core,
+// or on a v4 filesystem after the v1 or v2 core.
+func (in *Inode) CoreSize() int {
+	if in.V4 {
+		return DinodeCoreSizeV2
+	}
+	return DinodeCoreSize
+}
+
 // LiteralSize is the bytes after the core: both forks together.
-func (in *Inode) LiteralSize() int { return max(len(in.Buf)-DinodeCoreSize, 0) }
+func (in *Inode) LiteralSize() int { return max(len(in.Buf)-in.CoreSize(), 0) }
 
 // Fork returns the bytes of the data fork (attr false) or the attr fork.
 // A forkoff that points outside the literal area yields an empty attr fork
 // and a data fork of the whole literal area, so a damaged inode can never
 // make a caller read past the inode.
 func (in *Inode) Fork(attr bool) []byte {
-	lit := in.Buf[min(DinodeCoreSize, len(in.Buf)):]
+	lit := in.Buf[min(in.CoreSize(), len(in.Buf)):]
 	boff := int(in.ForkOff) * 8
 	if in.ForkOff == 0 || boff >= len(lit) {
 		if attr {
@@ -170,8 +202,9 @@ func MaxExtents(large, attr bool) uint64 {
 	return 1<<15 - 1
 }
 
-// CRCOK reports whether the inode's CRC covers its bytes.
-func (in *Inode) CRCOK() bool { return CRCOK(in.Buf, dinodeCRCOff) }
+// CRCOK reports whether the inode's CRC covers its bytes (a v1 or v2
+// inode has none to be wrong).
+func (in *Inode) CRCOK() bool { return in.V4 || CRCOK(in.Buf, dinodeCRCOff) }
 
 // InodeCRCOffset is where an inode's CRC lives.
 func InodeCRCOffset() int { return dinodeCRCOff }
@@ -200,20 +233,27 @@ func VerifyInode(in *Inode, g *Geometry, ino uint64, nrext64 bool) []error {
 		add(ErrMagic, "core.magic", hexText(uint64(in.Magic)), "bad magic number")
 		return errs // not an inode: the rest is noise
 	}
-	if in.Version != 3 {
+	// xfs_dinode_good_version: 3 on v5, 1 or 2 on v4.
+	switch v4 := g != nil && !g.CRC; {
+	case v4 && in.Version != 1 && in.Version != 2:
+		add(ErrRange, "core.version", u(uint64(in.Version)), "version must be 1 or 2 on a v4 filesystem")
+		return errs // the core's layout is unknown
+	case !v4 && in.Version != 3:
 		add(ErrRange, "core.version", u(uint64(in.Version)), "version must be 3 on a v5 filesystem")
 	}
 	if g != nil && len(in.Buf) != int(g.InodeSize) {
 		add(ErrShort, "", "", "%d bytes, inode size is %d", len(in.Buf), g.InodeSize)
 	}
-	if !in.CRCOK() {
-		add(ErrCRC, "v3.crc", hexText(uint64(in.CRC)), "CRC does not match contents")
-	}
-	if in.Ino != ino {
-		add(ErrIdentity, "v3.inumber", u(in.Ino), "inode number stamp is not this slot's")
-	}
-	if g != nil && in.UUID != g.MetaUUID {
-		add(ErrIdentity, "v3.uuid", in.UUID.String(), "uuid is not the filesystem's")
+	if !in.V4 { // v1 and v2 inodes carry no CRC and no identity
+		if !in.CRCOK() {
+			add(ErrCRC, "v3.crc", hexText(uint64(in.CRC)), "CRC does not match contents")
+		}
+		if in.Ino != ino {
+			add(ErrIdentity, "v3.inumber", u(in.Ino), "inode number stamp is not this slot's")
+		}
+		if g != nil && in.UUID != g.MetaUUID {
+			add(ErrIdentity, "v3.uuid", in.UUID.String(), "uuid is not the filesystem's")
+		}
 	}
 	if in.Mode == 0 {
 		return errs

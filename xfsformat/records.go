@@ -264,7 +264,7 @@ func rmapKeyValues(k []byte) []Value {
 		vBool(off&RmapOffAttrFork != 0), vBool(off&RmapOffBmbtBlock != 0)}
 }
 
-var btreeOps = [NumBtreeTypes]BtreeOps{
+var btreeOps = withHeaderSize([NumBtreeTypes]BtreeOps{
 	Bnobt: {
 		Type: Bnobt, Name: "bnobt", DBType: "bnobt", Magic: 0x41423342, RecLen: AllocRecLen, KeyLen: AllocRecLen,
 		RecKey:     func(k, r []byte) { copy(k, r[:AllocRecLen]) },
@@ -327,6 +327,14 @@ var btreeOps = [NumBtreeTypes]BtreeOps{
 			return []Value{vDec(uint64(v &^ RefcountCowFlag)), vBool(v&RefcountCowFlag != 0)}
 		},
 	},
+})
+
+// withHeaderSize gives v5's tables their header size.
+func withHeaderSize(ops [NumBtreeTypes]BtreeOps) [NumBtreeTypes]BtreeOps {
+	for i := range ops {
+		ops[i].HeaderSize = BtreeHeaderSize
+	}
+	return ops
 }
 
 // inodeTreeOps is the table of the inobt and of the finobt: the same

@@ -18,7 +18,7 @@ func VerifySuperblockCopy(s *Superblock, sector []byte, g *Geometry, agno uint32
 	if s.MagicNum != SBMagic {
 		add(ErrMagic, "magicnum", hexText(uint64(s.MagicNum)), "bad magic number")
 	}
-	if !CRCOK(sector, sbCRCOff) {
+	if s.VersionNum&0xf == 5 && !CRCOK(sector, sbCRCOff) {
 		add(ErrCRC, "crc", hexText(uint64(s.CRC)), "CRC does not match contents")
 	}
 	if s.UUID != (UUID{}) && g != nil && s.FeaturesIncompat&IncompatMetaUUID == 0 && s.UUID != g.MetaUUID {
@@ -36,7 +36,7 @@ func VerifySuperblockCopy(s *Superblock, sector []byte, g *Geometry, agno uint32
 func VerifyAGF(a *AGF, sector []byte, g *Geometry, agno uint32) []error {
 	length := g.AGLength(agno)
 	p := verifyAGHeader(agHeader{"agf", 1, a.MagicNum, AGFMagic, a.VersionNum, a.SeqNo, a.Length, a.CRC, a.UUID}, sector, agfCRCOff, g, agno, length)
-	slots := uint32(AGFLSlots(int(g.SectSize)))
+	slots := uint32(g.AGFLSlots())
 	if a.FLFirst >= slots {
 		p.add(ErrRange, "flfirst", uint64(a.FLFirst), "beyond the AGFL's "+u(uint64(slots))+" slots")
 	}
@@ -95,17 +95,19 @@ func VerifyAGFL(a *AGFL, sector []byte, g *Geometry, agno uint32) []error {
 	add := func(kind error, field string, value uint64, msg string) {
 		errs = append(errs, ferr(kind, "agfl", int64(agno), 3, field, u(value), "%s", msg))
 	}
-	if a.MagicNum != AGFLMagic {
-		add(ErrMagic, "magicnum", uint64(a.MagicNum), "bad magic number")
-	}
-	if !CRCOK(sector, agflCRCOff) {
-		add(ErrCRC, "crc", uint64(a.CRC), "CRC does not match contents")
-	}
-	if a.SeqNo != agno {
-		add(ErrIdentity, "seqno", uint64(a.SeqNo), "seqno is not this AG's number")
-	}
-	if a.UUID != g.MetaUUID {
-		errs = append(errs, ferr(ErrIdentity, "agfl", int64(agno), 3, "uuid", a.UUID.String(), "uuid is not the filesystem's"))
+	if g.CRC { // a v4 AGFL is slots alone
+		if a.MagicNum != AGFLMagic {
+			add(ErrMagic, "magicnum", uint64(a.MagicNum), "bad magic number")
+		}
+		if !CRCOK(sector, agflCRCOff) {
+			add(ErrCRC, "crc", uint64(a.CRC), "CRC does not match contents")
+		}
+		if a.SeqNo != agno {
+			add(ErrIdentity, "seqno", uint64(a.SeqNo), "seqno is not this AG's number")
+		}
+		if a.UUID != g.MetaUUID {
+			errs = append(errs, ferr(ErrIdentity, "agfl", int64(agno), 3, "uuid", a.UUID.String(), "uuid is not the filesystem's"))
+		}
 	}
 	// The kernel's verifier: every slot, in the list or not, is null or a
 	// block of an AG.
@@ -130,17 +132,19 @@ func VerifyBlock(b *Block, g *Geometry, agno, agbno uint32) []error {
 	if b.Hdr.Magic != b.Ops.Magic {
 		add(ErrMagic, "magic", hexText(uint64(b.Hdr.Magic)), "bad magic number (want "+hexText(uint64(b.Ops.Magic))+")")
 	}
-	if !b.CRCOK() {
-		add(ErrCRC, "crc", hexText(uint64(b.Hdr.CRC)), "CRC does not match contents")
-	}
-	if want := g.Daddr(agno, agbno); b.Hdr.Blkno != want {
-		add(ErrIdentity, "bno", u(b.Hdr.Blkno), "block number stamp is not this block's daddr "+u(want))
-	}
-	if b.Hdr.UUID != g.MetaUUID {
-		add(ErrIdentity, "uuid", b.Hdr.UUID.String(), "uuid is not the filesystem's")
-	}
-	if b.Hdr.Owner != agno {
-		add(ErrIdentity, "owner", u(uint64(b.Hdr.Owner)), "owner is not this AG")
+	if !b.Hdr.V4 { // v4 blocks carry no CRC and no identity
+		if !b.CRCOK() {
+			add(ErrCRC, "crc", hexText(uint64(b.Hdr.CRC)), "CRC does not match contents")
+		}
+		if want := g.Daddr(agno, agbno); b.Hdr.Blkno != want {
+			add(ErrIdentity, "bno", u(b.Hdr.Blkno), "block number stamp is not this block's daddr "+u(want))
+		}
+		if b.Hdr.UUID != g.MetaUUID {
+			add(ErrIdentity, "uuid", b.Hdr.UUID.String(), "uuid is not the filesystem's")
+		}
+		if b.Hdr.Owner != agno {
+			add(ErrIdentity, "owner", u(uint64(b.Hdr.Owner)), "owner is not this AG")
+		}
 	}
 	if int(b.Hdr.NumRecs) > b.MaxRecs() {
 		add(ErrRange, "numrecs", u(uint64(b.Hdr.NumRecs)), "more records than the block holds ("+strconv.Itoa(b.MaxRecs())+")")
@@ -151,7 +155,7 @@ func VerifyBlock(b *Block, g *Geometry, agno, agbno uint32) []error {
 // verifyRoot checks one tree's root and level as its AG header holds
 // them (if the filesystem has the tree).
 func verifyRoot(t BtreeType, g *Geometry, agf *AGF, agi *AGI, length uint32, add func(kind error, field string, v uint64, msg string)) {
-	o := t.Ops()
+	o := t.OpsFor(g)
 	if !o.Present(g) {
 		return
 	}
@@ -196,7 +200,7 @@ func verifyAGHeader(h agHeader, sector []byte, crcOff int, g *Geometry, agno, le
 	if h.magic != h.wantMagic {
 		p.add(ErrMagic, "magicnum", uint64(h.magic), "bad magic number")
 	}
-	if !CRCOK(sector, crcOff) {
+	if g.CRC && !CRCOK(sector, crcOff) {
 		p.add(ErrCRC, "crc", uint64(h.crc), "CRC does not match contents")
 	}
 	if h.version != 1 {
@@ -205,7 +209,7 @@ func verifyAGHeader(h agHeader, sector []byte, crcOff int, g *Geometry, agno, le
 	if h.seqno != agno {
 		p.add(ErrIdentity, "seqno", uint64(h.seqno), "seqno is not this AG's number")
 	}
-	if h.uuid != g.MetaUUID {
+	if g.CRC && h.uuid != g.MetaUUID {
 		p.errs = append(p.errs, ferr(ErrIdentity, h.name, int64(agno), h.sector, "uuid", h.uuid.String(), "uuid is not the filesystem's"))
 	}
 	if h.length != length {

@@ -138,21 +138,6 @@ func TestCopy(t *testing.T) {
 	}
 }
 
-func TestV4(t *testing.T) {
-	testimg.Require(t, "root", "xfsprogs", "loop")
-	img := testimg.Image(t, "v4")
-	sb, err := xfsdb.Print(img, "sb 0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := sb.Uint("versionnum")
-	if err != nil || v&0xf != 4 {
-		t.Fatalf("versionnum %q, want a v4 superblock", sb.Value("versionnum"))
-	}
-	agcount, _ := sb.Uint("agcount")
-	repairClean(t, img, agcount)
-}
-
 // magics are the v5 btree block magic numbers.
 var magics = map[string]string{
 	"bnobt": "AB3B", "cntbt": "AB3C", "inobt": "IAB3", "finobt": "FIB3",

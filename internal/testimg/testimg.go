@@ -1,5 +1,6 @@
 // Package testimg gives tests the XFS images of the test matrix (built by
-// testdata/mkimage.sh, cached by the generator's content hash) and the
+// testdata/mkimage.sh, the v4 ones by testdata/mkv4.sh, cached by the
+// generator's content hash) and the
 // small committed fixtures cut from them (testdata/fixtures). It also says
 // whether the machine can run a test that needs root, xfsprogs, loop
 // devices or FUSE: such a test skips when it cannot, naming what is
@@ -39,7 +40,7 @@ import (
 // and a 1 GiB file of about ten thousand extents; minutes to build and
 // about 1 GiB in the cache), Image("aged") for comparisons with xfs_repair on a
 // filesystem a random workload aged (its trees are not filled past one
-// level by recipe) and Image("v4") for refusal tests.
+// level by recipe) and the V4Profiles for v4 filesystems.
 func Profiles() []string {
 	return []string{"allfeatures", "defaults", "1k", "4ksector", "oneag", "manyag"}
 }
@@ -72,6 +73,18 @@ func WildSample() []string {
 	}
 }
 
+// V4Profiles are the v4 (crc=0) images: "v4" (4 KiB blocks, ftype=1)
+// and "v4-1k" (1 KiB blocks, ftype=0, 4 KiB directory blocks). Built
+// by testdata/mkv4.sh from a prototype file, never mounted (kernels
+// without v4 support cannot), so building one needs xfsprogs only.
+// Each has a file, directory, symlink and attribute fork of every
+// format mkfs -p and xfs_db can make (the script's header says where)
+// and an AG 0 inobt two levels high; .sha256 holds the hashes of the
+// sources mkfs copied the files from.
+func V4Profiles() []string {
+	return []string{"v4", "v4-1k"}
+}
+
 // FixtureProfiles are the profiles with a committed fixture tarball.
 func FixtureProfiles() []string {
 	return []string{"allfeatures", "defaults", "1k", "4ksector"}
@@ -83,8 +96,10 @@ func knownProfile(p string) bool {
 			return true
 		}
 	}
-	return p == "bench" || p == "benchinodes" || p == "files" || p == "aged" || p == "v4"
+	return p == "bench" || p == "benchinodes" || p == "files" || p == "aged" || isV4(p)
 }
+
+func isV4(p string) bool { return p == "v4" || p == "v4-1k" }
 
 // Require skips the test unless everything named is available: "root"
 // (effective uid 0), "xfsprogs" (mkfs.xfs, xfs_db, xfs_repair, xfs_io,
@@ -210,12 +225,20 @@ func CacheDir() (string, error) {
 	return filepath.Join(root, "testdata", "cache"), nil
 }
 
-func generator() (path string, content []byte, err error) {
+// generator is the script that builds profile, and its content (which
+// the cache key covers): testdata/mkv4.sh for the V4Profiles,
+// testdata/mkimage.sh for the others. Each key covers its own script
+// only, so editing one leaves the other's images cached.
+func generator(profile string) (path string, content []byte, err error) {
 	root, err := repoRoot()
 	if err != nil {
 		return "", nil, err
 	}
-	path = filepath.Join(root, "testdata", "mkimage.sh")
+	script := "mkimage.sh"
+	if isV4(profile) {
+		script = "mkv4.sh"
+	}
+	path = filepath.Join(root, "testdata", script)
 	content, err = os.ReadFile(path)
 	return path, content, err
 }
@@ -230,20 +253,21 @@ func cacheName(script []byte, profile string) string {
 }
 
 // Image returns the path of the cached image of profile (one of Profiles,
-// WildProfiles, "bench", "benchinodes", "files", "aged" or "v4"), building it first if needed. The path is shared: read
-// it, never write it (use Copy). Its file hashes are in path+".sha256".
+// WildProfiles, V4Profiles, "bench", "benchinodes", "files" or "aged"),
+// building it first if needed. The path is shared: read it, never write
+// it (use Copy). Its file hashes are in path+".sha256".
 //
-// Building needs root, xfsprogs and loop devices (Require); a cached image
-// needs only xfsprogs, to be of any use. Builds are serialised per image
+// Building needs root, xfsprogs and loop devices (Require; a v4 image
+// xfsprogs only); a cached image needs only xfsprogs, to be of any use. Builds are serialised per image
 // with flock on a lock file beside it, so parallel test binaries build an
 // image once; the generator writes to a temporary file and renames.
 func Image(t testing.TB, profile string) string {
 	t.Helper()
 	Require(t, "xfsprogs")
 	if !knownProfile(profile) {
-		t.Fatalf("testimg: unknown profile %q (have %v, %v, bench, benchinodes, files, aged, v4)", profile, Profiles(), WildProfiles())
+		t.Fatalf("testimg: unknown profile %q (have %v, %v, %v, bench, benchinodes, files, aged)", profile, Profiles(), WildProfiles(), V4Profiles())
 	}
-	script, content, err := generator()
+	script, content, err := generator(profile)
 	if err != nil {
 		t.Fatalf("testimg: %v", err)
 	}
@@ -265,7 +289,11 @@ func Image(t testing.TB, profile string) string {
 func build(t testing.TB, script, profile, dir, name string) {
 	t.Helper()
 	img := filepath.Join(dir, name+".img")
-	Require(t, "root", "xfsprogs", "loop")
+	if isV4(profile) {
+		Require(t, "xfsprogs") // mkfs.xfs -p: no mount
+	} else {
+		Require(t, "root", "xfsprogs", "loop")
+	}
 	unlock, err := CacheLock(dir, name)
 	if err != nil {
 		t.Fatalf("testimg: %v", err)

@@ -97,7 +97,7 @@ func TestReadHashes(t *testing.T) {
 
 func TestProfiles(t *testing.T) {
 	for _, p := range Profiles() {
-		if p == "bench" || p == "v4" {
+		if p == "bench" || isV4(p) {
 			t.Errorf("%s in the matrix", p)
 		}
 		if !knownProfile(p) {
@@ -113,7 +113,7 @@ func TestProfiles(t *testing.T) {
 		t.Error("nonsense known")
 	}
 	// Every profile of both matrices is one the generator builds.
-	_, script, err := generator()
+	_, script, err := generator("allfeatures")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +125,39 @@ func TestProfiles(t *testing.T) {
 	for _, p := range WildSample() {
 		if !slices.Contains(WildProfiles(), p) {
 			t.Errorf("wild sample profile %s is not in WildProfiles", p)
+		}
+	}
+	// The v4 profiles are mkv4.sh's, keyed by it alone.
+	for _, p := range V4Profiles() {
+		path, v4script, err := generator(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !knownProfile(p) || filepath.Base(path) != "mkv4.sh" || !strings.Contains(string(v4script), "\n"+p+")") {
+			t.Errorf("profile %s: known %v, generator %s, or no case in it", p, knownProfile(p), path)
+		}
+		if cacheName(v4script, p) == cacheName(script, p) {
+			t.Errorf("profile %s: keyed by mkimage.sh", p)
+		}
+	}
+}
+
+// TestRemoveStaleOtherProfile: the stale entries of profile "v4" are not
+// those of "v4-1k", whose names share the prefix.
+func TestRemoveStaleOtherProfile(t *testing.T) {
+	dir := t.TempDir()
+	keep, other := "v4-0000000000000001", "v4-1k-0000000000000002"
+	for _, n := range []string{keep, other} {
+		for _, ext := range []string{".img", ".lock"} {
+			if err := os.WriteFile(filepath.Join(dir, n+ext), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	RemoveStale(dir, "v4", keep)
+	for _, n := range []string{keep, other} {
+		if _, err := os.Stat(filepath.Join(dir, n+".img")); err != nil {
+			t.Errorf("%s removed: %v", n, err)
 		}
 	}
 }

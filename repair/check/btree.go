@@ -57,7 +57,7 @@ func (c *AG) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult,
 	if !res.present {
 		return res, nil
 	}
-	ops := t.Ops()
+	ops := t.OpsFor(c.fs.Geo)
 	g := c.fs.Geo
 	root, levels, ok := c.rootOf(t)
 	if !ok {

@@ -134,7 +134,7 @@ func (c *contentCheck) stageInode(ino uint64, rec []byte) {
 // inode checks one in-use inode the scan trusts (buf is its slot);
 // reported holds the codes the scan's own verifier gave it.
 func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
-	core, err := dinode.Decode(buf)
+	core, err := dinode.DecodeOf(buf, c.fs.Geo)
 	if err != nil {
 		return // the scan said why
 	}
@@ -506,7 +506,7 @@ func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error)
 		return nil, err
 	}
 	c := &contentCheck{fs: fs, findings: findings, dirGeo: g, logLSN: logHead(fs)}
-	in, err := xfsformat.DecodeInode(buf)
+	in, err := xfsformat.DecodeInodeOf(buf, fs.Geo)
 	if err != nil {
 		c.add("inode.short", ino, "inode", err)
 		return findings, nil
@@ -556,7 +556,7 @@ func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error)
 			})
 		}
 	}
-	core, err := dinode.Decode(buf)
+	core, err := dinode.DecodeOf(buf, c.fs.Geo)
 	if err == nil && core.LinkCount() != want && !c.metadata(ino) {
 		code := "inode.nlink"
 		if named == 0 && ino != fs.RootIno() {

@@ -331,7 +331,7 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad, foreign 
 	}
 	g := s.g
 	ino := g.Ino(s.agno, agino)
-	in, derr := xfsformat.DecodeInode(buf)
+	in, derr := xfsformat.DecodeInodeOf(buf, g)
 	if derr != nil {
 		return false, true, true, nil
 	}
@@ -576,7 +576,7 @@ func (s *inodeScanner) visitBmbt(fsb uint64, level int, parent uint64) error {
 		s.forkProblem("bmbt.read", fsb, "unreadable: %v", err)
 		return nil
 	}
-	blk, err := xfsformat.NewBmbtBlock(buf)
+	blk, err := xfsformat.NewBmbtBlockOf(buf, g)
 	if err != nil {
 		s.forkProblem("bmbt.read", fsb, "%v", err)
 		return nil
@@ -585,7 +585,7 @@ func (s *inodeScanner) visitBmbt(fsb uint64, level int, parent uint64) error {
 		f.problems++
 		s.report(bmbtCode(p), "bmbt", f.ino, p)
 	}
-	if blk.Hdr.Magic != xfsformat.BmapCRCMagic {
+	if blk.Hdr.Magic != g.BmbtMagic() {
 		return nil
 	}
 	if int(blk.Hdr.Level) != level {

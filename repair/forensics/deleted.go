@@ -274,7 +274,7 @@ func freedCore(fs *fsys.FS, ino uint64) *dinode.Core {
 	if err != nil {
 		return nil
 	}
-	c, err := dinode.Decode(b)
+	c, err := dinode.DecodeOf(b, fs.Geo)
 	if err != nil || c.Magic != xfsformat.DinodeMagic || c.Mode != 0 {
 		return nil
 	}

@@ -37,7 +37,7 @@ func unlinkedInodes(ctx context.Context, fs *fsys.FS) ([]uint64, error) {
 				if err != nil {
 					break
 				}
-				in, err := xfsformat.DecodeInode(b)
+				in, err := xfsformat.DecodeInodeOf(b, fs.Geo)
 				if err != nil {
 					break
 				}

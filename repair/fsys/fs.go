@@ -306,6 +306,9 @@ func (fs *FS) ReadAGI(agno uint32) (*xfsformat.AGI, []byte, error) {
 
 // ReadAGFL reads and decodes AG agno's AGFL (not verified).
 func (fs *FS) ReadAGFL(agno uint32) (*xfsformat.AGFL, []byte, error) {
+	if !fs.Geo.CRC {
+		return readHeader(fs, agno, SectorAGFL, xfsformat.DecodeAGFLV4)
+	}
 	return readHeader(fs, agno, SectorAGFL, xfsformat.DecodeAGFL)
 }
 

@@ -115,7 +115,7 @@ func (fs *FS) ReadInode(ino uint64) (*Inode, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := dinode.Decode(buf)
+	c, err := dinode.DecodeOf(buf, fs.Geo)
 	if err != nil {
 		return nil, corrupt(ino, "inode", err)
 	}

@@ -63,7 +63,7 @@ func (w *Walk) Run(ctx context.Context, fn func(*Visit) error) error {
 		}
 		root, levels = r, l
 	}
-	maxLevels := w.Type.Ops().MaxLevels(w.FS.Geo)
+	maxLevels := w.Type.OpsFor(w.FS.Geo).MaxLevels(w.FS.Geo)
 	if levels < 1 || int(levels) > maxLevels {
 		w.report(w.problem(root, "height", strconv.FormatUint(uint64(levels), 10),
 			"tree height %d outside [1, %d]", levels, maxLevels))
@@ -99,7 +99,7 @@ func (w *Walk) visit(ctx context.Context, agbno uint32, level int, parent uint32
 		w.report(w.problem(agbno, "read", "", "unreadable: %v", err))
 		return nil
 	}
-	blk, err := xfsformat.NewBlock(w.Type, buf)
+	blk, err := xfsformat.NewBlockOps(w.Type.OpsFor(w.FS.Geo), buf)
 	if err != nil {
 		w.report(w.problem(agbno, "read", "", "%v", err))
 		return nil
@@ -116,7 +116,7 @@ func (w *Walk) visit(ctx context.Context, agbno uint32, level int, parent uint32
 	if err := fn(v); err != nil {
 		return err
 	}
-	if level == 0 || int(blk.Hdr.Level) != level || blk.Hdr.Magic != w.Type.Ops().Magic {
+	if level == 0 || int(blk.Hdr.Level) != level || blk.Hdr.Magic != w.Type.OpsFor(w.FS.Geo).Magic {
 		return nil
 	}
 	for i := 0; i < blk.NumRecs(); i++ {

@@ -152,6 +152,11 @@ func Replay(ctx context.Context, fs *fsys.FS, opts Options) (*Result, error) {
 	if ls.Cycle == 0 {
 		return res, refusef("the log cannot be replayed: %s", ls.Reason)
 	}
+	if !fs.Geo.CRC {
+		// Its items log v2 inode cores and buffers without CRCs; no
+		// kernel here mounts v4 to judge a replay of them.
+		return res, refusef("the log of a v4 filesystem is dirty: xfsbox does not replay v4 logs (xfs_repair -L zeroes it, losing the last changes; a kernel with v4 support replays it)")
+	}
 	// XFS_SB_FEAT_INCOMPAT_LOG_XATTRS and _LOG_EXCHRANGE: any other
 	// bit is a log format newer than this replay.
 	const knownLogIncompat = 0x1 | 0x2

@@ -16,7 +16,7 @@ import (
 // a "#"-prefixed header line of column names and one line per record;
 // JSON is one object per line, the first describing the stream.
 func (t *Tree) renderRecords(ctx context.Context, w io.Writer, agno uint32, bt xfsformat.BtreeType, asJSON bool) error {
-	ops := bt.Ops()
+	ops := bt.OpsFor(t.FS.Geo)
 	cols := ops.RecColumns(t.FS.Geo)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	if asJSON {
@@ -98,7 +98,7 @@ func (t *Tree) renderShape(ctx context.Context, w io.Writer, agno uint32, bt xfs
 		return err
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "btree = %s\nag = %d\nroot = %d\nheight = %d\nmaxheight = %d\n", bt, agno, root, levels, bt.Ops().MaxLevels(t.FS.Geo))
+	fmt.Fprintf(&sb, "btree = %s\nag = %d\nroot = %d\nheight = %d\nmaxheight = %d\n", bt, agno, root, levels, bt.OpsFor(t.FS.Geo).MaxLevels(t.FS.Geo))
 	// The header's height is shown as it is, but only levels a tree can
 	// have are listed: a hostile header may claim billions.
 	shown := min(int64(levels), int64(fsys.MaxBtreeHeight))
@@ -144,7 +144,7 @@ func (t *Tree) renderBlock(w io.Writer, agno uint32, bt xfsformat.BtreeType, agb
 		_, err := w.Write(buf)
 		return err
 	}
-	blk, err := xfsformat.NewBlock(bt, buf)
+	blk, err := xfsformat.NewBlockOps(bt.OpsFor(t.FS.Geo), buf)
 	if err != nil {
 		return err
 	}

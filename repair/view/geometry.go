@@ -51,7 +51,7 @@ func (t *Tree) geometryFields() []xfsformat.Field {
 	}
 	return append(fields, []xfsformat.Field{
 		f("uuid", s.UUID.String()),
-		f("version", 5),
+		f("version", int(s.VersionNum&0xf)),
 		f("blocksize", g.BlockSize),
 		f("sectsize", g.SectSize),
 		f("inodesize", g.InodeSize),

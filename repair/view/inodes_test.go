@@ -18,11 +18,12 @@ import (
 // forks included), followed by "identity = ok"; inodes/N/bmap prints
 // what xfs_db's bmap prints (both forks). Every directory, symlink, inode
 // with attributes and btree-format inode, and every 40th other
-// allocated inode, of the allfeatures, defaults and 1k images.
+// allocated inode, of the allfeatures, defaults and 1k images and the
+// v4 ones (v2 inode cores).
 func TestInodeViewOracle(t *testing.T) {
 	testimg.Require(t, "xfsprogs")
 	t.Setenv("TZ", "UTC") // xfs_db prints times in local time
-	for _, prof := range []string{"allfeatures", "defaults", "1k"} {
+	for _, prof := range append([]string{"allfeatures", "defaults", "1k"}, testimg.V4Profiles()...) {
 		t.Run(prof, func(t *testing.T) {
 			img := testimg.Image(t, prof)
 			fs, err := fsys.Open(img, fsys.OpenOptions{})

@@ -108,8 +108,12 @@ type Core struct {
 
 // Decode decodes one whole inode (sb inodesize bytes). It fails only
 // when buf is too short to hold a v3 core.
-func Decode(buf []byte) (*Core, error) {
-	in, err := xfsformat.DecodeInode(buf)
+func Decode(buf []byte) (*Core, error) { return DecodeOf(buf, nil) }
+
+// DecodeOf is Decode on the filesystem of g (xfsformat.DecodeInodeOf): a
+// v4 filesystem's inodes have v1 or v2 cores, their forks after byte 100.
+func DecodeOf(buf []byte, g *xfsformat.Geometry) (*Core, error) {
+	in, err := xfsformat.DecodeInodeOf(buf, g)
 	if err != nil {
 		return nil, err
 	}

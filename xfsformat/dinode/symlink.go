@@ -177,7 +177,11 @@ func Target(fs *FS, c *Core, read BlockReader) ([]byte, error) {
 
 func remoteTarget(fs *FS, c *Core, read BlockReader, size int) ([]byte, error) {
 	g := fs.Geo
-	space := int(g.BlockSize) - SymlinkHdrSize
+	hdr := SymlinkHdrSize
+	if !fs.CRC {
+		hdr = 0 // v4: the blocks hold the target alone
+	}
+	space := int(g.BlockSize) - hdr
 	blocks := uint64((size + space - 1) / space)
 	target := make([]byte, 0, size)
 	err := NewMap(fs, c, false, read).Bmap(0, blocks, func(p Mapping) error {
@@ -195,15 +199,17 @@ func remoteTarget(fs *FS, c *Core, read BlockReader, size int) ([]byte, error) {
 			}
 			buf = append(buf, blk...)
 		}
-		b, err := DecodeSymlinkBlock(buf)
-		if err != nil {
-			return err
+		n := min(len(buf)-hdr, size-len(target))
+		if fs.CRC {
+			b, err := DecodeSymlinkBlock(buf)
+			if err != nil {
+				return err
+			}
+			if errs := VerifySymlinkBlock(fs, b, g.FSBToDaddr(p.StartBlock), c.Ino, uint32(len(target)), uint32(n)); len(errs) > 0 {
+				return errs[0]
+			}
 		}
-		n := min(len(buf)-SymlinkHdrSize, size-len(target))
-		if errs := VerifySymlinkBlock(fs, b, g.FSBToDaddr(p.StartBlock), c.Ino, uint32(len(target)), uint32(n)); len(errs) > 0 {
-			return errs[0]
-		}
-		target = append(target, buf[SymlinkHdrSize:SymlinkHdrSize+n]...)
+		target = append(target, buf[hdr:hdr+n]...)
 		return nil
 	})
 	if err != nil {

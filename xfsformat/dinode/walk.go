@@ -276,11 +276,11 @@ func (w *walker) child(level int, fsb, lo, hi uint64, mk mkErr, ptr fieldName) e
 	if len(buf) != int(g.BlockSize) {
 		return w.blockErr(fsb, xfsformat.ErrShort, "", "", "read %d bytes, a block is %d", len(buf), g.BlockSize)
 	}
-	b, err := xfsformat.NewBmbtBlock(buf)
+	b, err := xfsformat.NewBmbtBlockOf(buf, g)
 	if err != nil {
 		return err
 	}
-	if b.Hdr.Magic != xfsformat.BmapCRCMagic {
+	if b.Hdr.Magic != g.BmbtMagic() {
 		return w.blockErr(fsb, xfsformat.ErrMagic, "magic", hexText(uint64(b.Hdr.Magic)), "not a bmbt block")
 	}
 	if int(b.Hdr.Level) != level {

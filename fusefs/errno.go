@@ -25,7 +25,7 @@ var errnoOf = []struct {
 	{syscall.ECANCELED, []error{context.Canceled}},
 	{syscall.EINVAL, []error{ErrBadCmd, repair.ErrUnknownStruct, fsys.ErrBadAG, fsys.ErrNotSandbox}},
 	{syscall.EBUSY, []error{ErrBusy}},
-	{syscall.EROFS, []error{ErrReadOnly, repair.ErrReadOnly}},
+	{syscall.EROFS, []error{ErrReadOnly, repair.ErrReadOnly, store.ErrMetadumpReadOnly}},
 	{syscall.ENOSPC, []error{repair.ErrNoSpace, syscall.ENOSPC}},
 	{syscall.ENOMEM, []error{syscall.ENOMEM}},
 	{syscall.EROFS, []error{os.ErrPermission}},

@@ -8,6 +8,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 	"github.com/xfsbox/xfsbox/xfsformat/dir"
 )
@@ -67,7 +68,9 @@ func (f *filesFS) status(err error) fuse.Status {
 		return fuse.ENOTDIR
 	case errors.Is(err, fsys.ErrNotRegular):
 		return fuse.EISDIR
-	case errors.Is(err, fsys.ErrCorrupt):
+	case errors.Is(err, fsys.ErrCorrupt), errors.Is(err, store.ErrNotInMetadump):
+		// A metadump holds no file contents: the read fails, and the
+		// log says so.
 		if f.ctl != nil {
 			f.ctl.logf("files: %v", err)
 		}

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/xfsbox/xfsbox/repair"
@@ -11,7 +12,8 @@ import (
 
 // refuse turns down, before anything runs, what this mount cannot do:
 // repairs, commits and discards on a read-only mount, commits and
-// discards outside sandbox mode. A plan writes nothing and runs anywhere.
+// discards outside sandbox mode, a commit onto a metadump. A plan
+// writes nothing and runs anywhere.
 func (c *Controller) refuse(cmd *command) error {
 	switch cmd.verb {
 	case "repair":
@@ -24,6 +26,9 @@ func (c *Controller) refuse(cmd *command) error {
 		}
 		if !c.tree.FS.Sandboxed() {
 			return fmt.Errorf("%w: %s needs sandbox mode (mount --sandbox): this mount writes repairs to the image directly, nothing is staged", ErrBadCmd, cmd.verb)
+		}
+		if img := c.tree.FS.Img; cmd.verb == "commit" && img.Metadump() != nil {
+			return fmt.Errorf("%s is a metadump, which is never written (what this sandbox stages stays in memory; xfsbox repair --output NEW %s STRUCT... writes a repaired restore of it): %w", img.Path(), img.Path(), syscall.EROFS)
 		}
 	}
 	return nil

@@ -22,13 +22,7 @@ import (
 func TestBadInput(t *testing.T) {
 	testimg.Require(t, "root", "xfsprogs", "fuse")
 	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := inDir(t, dir)
 	rnd := make([]byte, 4<<20)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range rnd {

@@ -172,4 +172,17 @@ func walkFiles(t *testing.T, root string) []string {
 	return files
 }
 
+// inDir returns a function that writes a file of that name and bytes in
+// dir, and returns its path.
+func inDir(t *testing.T, dir string) func(name string, b []byte) string {
+	return func(name string, b []byte) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+}
+
 func lines(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") }

@@ -88,7 +88,18 @@ func Snapshot(root string) (*Tree, error) {
 // SnapshotContext is Snapshot that gives up with ctx's error once ctx is
 // done (checked between entries and while reading a file).
 func SnapshotContext(ctx context.Context, root string) (*Tree, error) {
-	w := &walker{ctx: ctx, root: root, sums: make(map[uint64]string), tree: &Tree{Root: root, Entries: make(map[string]*Entry)}}
+	return snapshot(ctx, root, true)
+}
+
+// SnapshotMetadata is SnapshotContext without the contents: no regular
+// file is read (SHA256 stays empty), for a tree whose files' data is
+// not there to read (a metadump's).
+func SnapshotMetadata(ctx context.Context, root string) (*Tree, error) {
+	return snapshot(ctx, root, false)
+}
+
+func snapshot(ctx context.Context, root string, contents bool) (*Tree, error) {
+	w := &walker{ctx: ctx, root: root, contents: contents, sums: make(map[uint64]string), tree: &Tree{Root: root, Entries: make(map[string]*Entry)}}
 	if err := w.walk("/"); err != nil {
 		return nil, err
 	}
@@ -96,11 +107,12 @@ func SnapshotContext(ctx context.Context, root string) (*Tree, error) {
 }
 
 type walker struct {
-	ctx  context.Context
-	root string
-	sums map[uint64]string // inode -> content sha256 (hard links are read once)
-	buf  []byte            // read buffer, shared by every file
-	tree *Tree
+	ctx      context.Context
+	root     string
+	contents bool              // hash regular files
+	sums     map[uint64]string // inode -> content sha256 (hard links are read once)
+	buf      []byte            // read buffer, shared by every file
+	tree     *Tree
 }
 
 func (w *walker) walk(rel string) error {
@@ -151,6 +163,9 @@ func (w *walker) entry(rel string) (*Entry, error) {
 			return nil, err
 		}
 	case "file":
+		if !w.contents {
+			break
+		}
 		sum, ok := w.sums[e.Ino]
 		if !ok || e.Nlink < 2 {
 			if sum, err = w.hash(full); err != nil {

@@ -141,8 +141,9 @@ func OpenImage(img *store.Image, opts OpenOptions) (*FS, error) {
 	var recovered store.JournalOutcome
 	pending := false
 	writer := opts.Writable || opts.Sandbox
-	if img.Metadump() != nil && opts.Sandbox && !opts.Writable {
-		// Nothing to lock or recover: the overlay is the only writer.
+	if img.Metadump() != nil && opts.Sandbox {
+		// Nothing to lock or recover: the overlay is the only writer
+		// (Writable or not, as mount --sandbox asks).
 		writer = false
 	}
 	if writer && img.File() == nil {

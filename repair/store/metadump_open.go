@@ -146,7 +146,15 @@ func decompress(ctx context.Context, f *os.File, comp string, scratch workspace.
 	}
 	defer done()
 	head := make([]byte, 4)
-	if _, err := io.ReadFull(z, head); err != nil {
+	if n, err := io.ReadFull(z, head); err != nil {
+		// io.EOF: nothing at all; io.ErrUnexpectedEOF: fewer bytes than
+		// a magic (or a stream cut that soon); else the stream is bad.
+		switch {
+		case n == 0 && errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("the %s stream is empty: %w", comp, ErrCompressedNotMetadump)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, fmt.Errorf("the %s stream ends after %d bytes: %w", comp, n, ErrCompressedNotMetadump)
+		}
 		return nil, fmt.Errorf("%s stream: %w", comp, err)
 	}
 	if _, ok := metadump.Sniff(head); !ok {
@@ -164,6 +172,9 @@ func decompress(ctx context.Context, f *os.File, comp string, scratch workspace.
 		out.Close()
 		if errors.Is(err, unix.ENOSPC) {
 			return nil, fmt.Errorf("decompressing (%s): %w (decompress into --scratch-dir DIR on a disk with room)", comp, err)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("decompressing (%s): the compressed stream is cut short: %w", comp, err)
 		}
 		return nil, fmt.Errorf("decompressing (%s): %w", comp, err)
 	}

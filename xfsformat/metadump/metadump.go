@@ -10,7 +10,10 @@
 //     units), then count blocks of 1<<blocklog bytes, the i-th written at
 //     index[i]<<9. A metablock with fewer than the index's capacity
 //     ((1<<blocklog - 8) / 8: 63 entries) ends the file, as does a
-//     count of 0. The first entry is the primary superblock (daddr 0).
+//     count of 0; xfs_metadump always writes one last (a full
+//     metablock at the end of the file means it was cut, and
+//     xfs_mdrestore refuses it). The first entry is the primary
+//     superblock (daddr 0).
 //   - v2 ("XMD2", xfsprogs 6.5 and later): a 24-byte header (magic,
 //     version 2, compat and incompat flags, a reserved zero), then
 //     extents to the end of the file, each a 12-byte packed header (an
@@ -238,11 +241,14 @@ func scanV1(br *bufio.Reader, size int64, fn func(Extent) error) (Info, error) {
 			return info, nil
 		}
 		pos = data + int64(count)*bsize
-		if pos == size {
-			return info, nil // a full last metablock and nothing after it
-		}
 		var mh [8]byte
 		if _, err := io.ReadFull(br, mh[:]); err != nil {
+			if pos >= size {
+				// xfs_metadump ends every metadump with a metablock of
+				// fewer than maxIdx blocks (of none, after a full one),
+				// and xfs_mdrestore fails on a file without it.
+				return info, corrupt(pos, "the file ends after a full metablock, without the short one xfs_metadump ends a metadump with: cut short")
+			}
 			return info, corrupt(pos, "metablock header cut short")
 		}
 		if m := binary.BigEndian.Uint32(mh[:]); m != MagicV1 {

@@ -3,6 +3,7 @@ package repair
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -123,7 +124,7 @@ func findInodeChunks(ctx context.Context, fs *fsys.FS, c *check.AG, sound chunkS
 	case !g.CRC:
 		// v4 inodes carry no number, uuid or CRC: a block of file data
 		// could pass for inodes, and the search would trust it.
-		return nil, "", fmt.Errorf("%w: AG %d's inobt is damaged, and on a v4 filesystem its inode chunks cannot be found without it (v4 inodes carry no identity to search for): xfs_repair can", ErrRefused, agno)
+		return nil, "", fmt.Errorf("%w: AG %d's inobt is damaged: %w (xfs_repair can)", ErrRefused, agno, ErrV4InodeSearch)
 	default:
 		var err error
 		if blocks, err = searchInodeBlocks(ctx, fs, agno); err != nil {
@@ -224,6 +225,10 @@ func ownInodesBlocks(ctx context.Context, recs *workspace.Array) ([]uint32, erro
 	slices.Sort(blocks)
 	return slices.Compact(blocks), err
 }
+
+// ErrV4InodeSearch is wrapped by the refusal to rebuild a damaged inobt
+// of a v4 filesystem.
+var ErrV4InodeSearch = errors.New("on a v4 filesystem the inode chunks cannot be found without it (v4 inodes carry no identity to search the AG for)")
 
 // searchInodeBlocks reads the whole AG and returns the blocks whose first
 // inode is a valid v5 inode of that very place.

@@ -110,8 +110,12 @@ func VerifyAGFL(a *AGFL, sector []byte, g *Geometry, agno uint32) []error {
 		}
 	}
 	// The kernel's verifier: every slot, in the list or not, is null or a
-	// block of an AG.
+	// block of an AG. A v4 AGFL has no verifier: its slots outside the
+	// list may hold anything.
 	for i, b := range a.Bno {
+		if !g.CRC {
+			break
+		}
 		if b != NullAGBlock && b >= g.AGBlocks {
 			add(ErrRange, "bno["+strconv.Itoa(i)+"]", uint64(b), "slot holds a block number beyond any AG")
 			break

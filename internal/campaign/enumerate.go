@@ -176,19 +176,23 @@ func (p *Plan) addObjects(ctx context.Context, image string, objs []Object, prin
 	return nil
 }
 
-// btreeMagic are the v5 magic numbers of the AG btree blocks.
-var btreeMagic = map[string]uint64{
-	"bnobt": 0x41423342, "cntbt": 0x41423343, "inobt": 0x49414233,
-	"finobt": 0x46494233, "rmapbt": 0x524d4233, "refcntbt": 0x52334643,
-}
+// btreeMagic are the v5 magic numbers of the AG btree blocks, and
+// btreeMagicV4 v4's (16-byte headers; no rmapbt or refcountbt).
+var (
+	btreeMagic = map[string]uint64{
+		"bnobt": 0x41423342, "cntbt": 0x41423343, "inobt": 0x49414233,
+		"finobt": 0x46494233, "rmapbt": 0x524d4233, "refcntbt": 0x52334643,
+	}
+	btreeMagicV4 = map[string]uint64{"bnobt": 0x41425442, "cntbt": 0x41425443, "inobt": 0x49414254, "finobt": 0x46494254}
+)
 
 func wantType(o *xfsdb.Object, typ string) error {
 	m, err := o.Uint("magic")
 	if err != nil {
 		return err
 	}
-	if m != btreeMagic[typ] {
-		return fmt.Errorf("magic %#x, want %#x (%s)", m, btreeMagic[typ], typ)
+	if m != btreeMagic[typ] && m != btreeMagicV4[typ] {
+		return fmt.Errorf("magic %#x, want %#x or v4's %#x (%s)", m, btreeMagic[typ], btreeMagicV4[typ], typ)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package repair
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -121,10 +120,6 @@ func findInodeChunks(ctx context.Context, fs *fsys.FS, c *check.AG, sound chunkS
 		}
 		slices.SortFunc(out, func(a, b xfsformat.InobtRec) int { return cmp.Compare(a.StartIno, b.StartIno) })
 		return out, ChunksFromInobt, nil
-	case !g.CRC:
-		// v4 inodes carry no number, uuid or CRC: a block of file data
-		// could pass for inodes, and the search would trust it.
-		return nil, "", fmt.Errorf("%w: AG %d's inobt is damaged: %w (xfs_repair can)", ErrRefused, agno, ErrV4InodeSearch)
 	default:
 		var err error
 		if blocks, err = searchInodeBlocks(ctx, fs, agno); err != nil {
@@ -226,12 +221,30 @@ func ownInodesBlocks(ctx context.Context, recs *workspace.Array) ([]uint32, erro
 	return slices.Compact(blocks), err
 }
 
-// ErrV4InodeSearch is wrapped by the refusal to rebuild a damaged inobt
-// of a v4 filesystem.
-var ErrV4InodeSearch = errors.New("on a v4 filesystem the inode chunks cannot be found without it (v4 inodes carry no identity to search the AG for)")
+// v4InodeBlock reports whether blk, block agbno of AG agno of a v4
+// filesystem, holds inodes: every slot an inode (magic, version 1 or 2)
+// that the kernel's verifier passes. v4 inodes carry no number, uuid or
+// CRC, so every slot of the block must look the part, not the first
+// alone: file data would have to hold a whole block of well-formed
+// inodes to pass (a disk image stored in the filesystem could).
+func v4InodeBlock(g *xfsformat.Geometry, agno, agbno uint32, blk []byte) bool {
+	for s := uint32(0); s < g.InoPBlock; s++ {
+		ib := blk[s*g.InodeSize:][:g.InodeSize]
+		if ib[0] != 'I' || ib[1] != 'N' || (ib[4] != 1 && ib[4] != 2) {
+			return false
+		}
+		in, err := xfsformat.DecodeInodeOf(ib, g)
+		if err != nil || len(xfsformat.VerifyInode(in, g, g.Ino(agno, g.AGIno(agbno, s)), false)) > 0 {
+			return false
+		}
+	}
+	return true
+}
 
-// searchInodeBlocks reads the whole AG and returns the blocks whose first
-// inode is a valid v5 inode of that very place.
+// searchInodeBlocks reads the whole AG and returns the blocks that hold
+// inodes of that very place: on v5 those whose first inode is a valid
+// v5 inode stamped with its own number; on v4 (no stamps) those every
+// slot of which is a sound inode (v4InodeBlock).
 func searchInodeBlocks(ctx context.Context, fs *fsys.FS, agno uint32) ([]uint32, error) {
 	g := fs.Geo
 	const chunk = 1 << 20
@@ -248,6 +261,12 @@ func searchInodeBlocks(ctx context.Context, fs *fsys.FS, agno uint32) ([]uint32,
 			return nil, err
 		}
 		for i := uint32(0); i < n; i++ {
+			if !g.CRC {
+				if v4InodeBlock(g, agno, b+i, buf[int(i)*int(g.BlockSize):][:g.BlockSize]) {
+					out = append(out, b+i)
+				}
+				continue
+			}
 			ib := buf[int(i)*int(g.BlockSize):][:g.InodeSize]
 			if ib[0] != 'I' || ib[1] != 'N' || ib[4] != 3 {
 				continue

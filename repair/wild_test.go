@@ -72,7 +72,7 @@ func TestWildMatrix(t *testing.T) {
 // chunks a block at 64 KiB, sparse chunks, 1 KiB blocks), and wants each
 // to give exactly the inobt's chunks: start, holes and count.
 func TestChunkSourcesAgree(t *testing.T) {
-	profiles := slices.Concat([]string{"allfeatures", "defaults", "1k"}, testimg.WildProfiles())
+	profiles := slices.Concat([]string{"allfeatures", "defaults", "1k"}, testimg.WildProfiles(), testimg.V4Profiles())
 	for _, prof := range profiles {
 		t.Run(prof, func(t *testing.T) {
 			img := testimg.Image(t, prof)

@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -51,10 +50,6 @@ const (
 	RepairSkipped  = "skipped"  // out of scope or nothing detected
 	RepairClean    = "repaired" // repaired; our check and xfs_repair -n clean
 	RepairVerified = "verified" // and the kernel mounted it, hashes and workload fine
-	// RepairRefusedV4 is the one refusal a campaign accepts: a damaged
-	// inobt of a v4 filesystem, whose inodes carry no identity to search
-	// the AG for (the rebuild says so by name and writes nothing).
-	RepairRefusedV4 = "refused (v4 inobt)"
 )
 
 // RepairHook repairs every in-scope case our check detected, through the
@@ -78,12 +73,7 @@ func RepairHook(hashes map[string]string, kernel func(Case) bool) Hook {
 			return false, fmt.Errorf("open for repair: %w", err)
 		}
 		results, err := repair.Repair(ctx, fs, what, fsys.OneAG(uint32(r.AG)), repair.RepairOptions{})
-		v4 := !fs.Geo.CRC
 		fs.Close()
-		if v4 && errors.Is(err, repair.ErrV4InodeSearch) {
-			r.Extra["repair"] = RepairRefusedV4
-			return true, nil
-		}
 		var res *repair.RepairResult
 		if len(results) == 1 {
 			res = results[0]

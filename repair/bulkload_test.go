@@ -10,8 +10,8 @@ import (
 // (whose phase 5 uses the kernel's bulk loader) built for the same record
 // counts on the test images: blocks per level, leaf first.
 func TestPlanLoadGeometry(t *testing.T) {
-	g4k := &xfsformat.Geometry{BlockSize: 4096, AGBlocks: 65536, InoPBLog: 3, Rmapbt: true, Reflink: true}
-	g1k := &xfsformat.Geometry{BlockSize: 1024, AGBlocks: 262144, InoPBLog: 0, Rmapbt: true, Reflink: true}
+	g4k := &xfsformat.Geometry{CRC: true, BlockSize: 4096, AGBlocks: 65536, InoPBLog: 3, Rmapbt: true, Reflink: true}
+	g1k := &xfsformat.Geometry{CRC: true, BlockSize: 1024, AGBlocks: 262144, InoPBLog: 0, Rmapbt: true, Reflink: true}
 	cases := []struct {
 		g    *xfsformat.Geometry
 		t    xfsformat.BtreeType

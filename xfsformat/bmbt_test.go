@@ -55,7 +55,7 @@ func TestCheckFSBExtent(t *testing.T) {
 
 func TestBmbtMaxLevels(t *testing.T) {
 	for _, bs := range []uint32{1024, 4096, 65536} {
-		g := &Geometry{BlockSize: bs}
+		g := &Geometry{CRC: true, BlockSize: bs}
 		d, a, dl := BmbtMaxLevels(g, false, false), BmbtMaxLevels(g, true, false), BmbtMaxLevels(g, false, true)
 		if a > d || d > dl || a < 2 || dl > 12 {
 			t.Errorf("block size %d: data %d, attr %d, data with nrext64 %d", bs, d, a, dl)

@@ -95,11 +95,25 @@ func DecodeInodeOf(buf []byte, g *Geometry) (*Inode, error) {
 }
 
 func decodeInode(buf []byte, v4 bool) (*Inode, error) {
+	in := &Inode{}
+	if err := decodeInodeInto(in, buf, v4); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// DecodeInodeInto is DecodeInodeOf into dst, allocating nothing (the
+// scan decodes every inode of the filesystem).
+func DecodeInodeInto(dst *Inode, buf []byte, g *Geometry) error {
+	return decodeInodeInto(dst, buf, g != nil && !g.CRC)
+}
+
+func decodeInodeInto(in *Inode, buf []byte, v4 bool) error {
 	if len(buf) < DinodeCoreSize {
-		return nil, errShort("inode", DinodeCoreSize, len(buf))
+		return errShort("inode", DinodeCoreSize, len(buf))
 	}
 	be := binary.BigEndian
-	in := &Inode{V4: v4,
+	*in = Inode{V4: v4,
 		Magic: be.Uint16(buf[0:]), Mode: be.Uint16(buf[2:]), Version: buf[4], Format: buf[5],
 		UID: be.Uint32(buf[8:]), GID: be.Uint32(buf[12:]), Nlink: be.Uint32(buf[16:]),
 		Size: be.Uint64(buf[56:]), NBlocks: be.Uint64(buf[64:]), ExtSize: be.Uint32(buf[72:]),
@@ -124,7 +138,7 @@ func decodeInode(buf []byte, v4 bool) (*Inode, error) {
 		in.NExtents = uint64(be.Uint32(buf[76:]))
 		in.ANExtents = uint32(be.Uint16(buf[80:]))
 	}
-	return in, nil
+	return nil
 }
 
 // HasLargeExtentCounts reports the NREXT64 layout: di_big_nextents (64

@@ -113,22 +113,17 @@ func Decode(buf []byte) (*Core, error) { return DecodeOf(buf, nil) }
 // DecodeOf is Decode on the filesystem of g (xfsformat.DecodeInodeOf): a
 // v4 filesystem's inodes have v1 or v2 cores, their forks after byte 100.
 func DecodeOf(buf []byte, g *xfsformat.Geometry) (*Core, error) {
-	in, err := xfsformat.DecodeInodeOf(buf, g)
-	if err != nil {
+	c := &Core{}
+	if err := xfsformat.DecodeInodeInto(&c.Inode, buf, g); err != nil {
 		return nil, err
 	}
 	be := binary.BigEndian
-	c := &Core{
-		Inode:    *in,
-		OnLink:   be.Uint16(buf[offOnlink:]),
-		ProjIDLo: be.Uint16(buf[offProjLo:]),
-		ProjIDHi: be.Uint16(buf[offProjHi:]),
-		ATime:    Timestamp(be.Uint64(buf[offATime:])),
-		MTime:    Timestamp(be.Uint64(buf[offMTime:])),
-		CTime:    Timestamp(be.Uint64(buf[offCTime:])),
-		DMEvMask: be.Uint32(buf[offDMEvMask:]),
-		DMState:  be.Uint16(buf[offDMState:]),
-	}
+	c.OnLink = be.Uint16(buf[offOnlink:])
+	c.ProjIDLo, c.ProjIDHi = be.Uint16(buf[offProjLo:]), be.Uint16(buf[offProjHi:])
+	c.ATime = Timestamp(be.Uint64(buf[offATime:]))
+	c.MTime = Timestamp(be.Uint64(buf[offMTime:]))
+	c.CTime = Timestamp(be.Uint64(buf[offCTime:]))
+	c.DMEvMask, c.DMState = be.Uint32(buf[offDMEvMask:]), be.Uint16(buf[offDMState:])
 	if c.HasLargeExtentCounts() {
 		c.NRext64Pad = be.Uint16(buf[offANExt:])
 	} else {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/xfsformat"
 	"github.com/xfsbox/xfsbox/xfsformat/dinode"
 )
@@ -102,19 +103,7 @@ func (fs *FS) Content(in *Inode) *io.SectionReader {
 // Stoppable is r whose reads fail once ctx is done: a long copy stops
 // when its command is interrupted (a damaged size can make a file of
 // exabytes of zeroes).
-func Stoppable(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
+func Stoppable(ctx context.Context, r io.Reader) io.Reader { return store.Stoppable(ctx, r) }
 
 type contentReader struct {
 	fs *FS

@@ -181,7 +181,11 @@ func decompress(ctx context.Context, f *os.File, comp string, scratch workspace.
 	return out, nil
 }
 
-// ctxReader stops a long copy when its context is done.
+// Stoppable is r whose reads fail once ctx is done: a long copy (a
+// decompression, a file of a damaged size) stops when its command is
+// interrupted.
+func Stoppable(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader

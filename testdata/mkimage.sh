@@ -29,7 +29,15 @@
 #                workload (writes, preallocation, punches, reflinks,
 #                truncates, removals): free space, refcounts and rmaps as
 #                years of use leave them, not as a recipe does
-#   v4           crc=0 (mkfs only, no population): for testing refusal
+#   parent       allfeatures' options with parent pointers (the parent
+#                feature, which mkfs.xfs 6.1 cannot set: the superblocks'
+#                incompat bit is set with xfs_db before the first mount, when
+#                only the root directory exists, so the kernel writes a
+#                parent pointer for every name it makes); the full recipe,
+#                its xattrs set through the kernel (xfs_db 6.1 would file
+#                parent pointers under the wrong hash), plus renames and
+#                hard links (ag0/pptr). xfs_repair 6.1 refuses it (unknown
+#                feature): the kernel is its judge
 #   files        4 GiB, allfeatures' options, the full recipe plus a
 #                directory of a million entries and a 1 GiB file of about
 #                ten thousand extents (written, unwritten, holes) under a
@@ -66,7 +74,7 @@ set -euo pipefail
 
 usage() {
 	echo "usage: $0 PROFILE OUTFILE" >&2
-	echo "profiles: allfeatures defaults 1k 4ksector oneag manyag bench benchinodes aged files v4" >&2
+	echo "profiles: allfeatures defaults 1k 4ksector oneag manyag bench benchinodes aged files parent" >&2
 	echo "  wild: rhel7 rhel8 nosparse 4knosparse isize1k isize2k 2k 64k 64kisize2k dir64k stripe nrext64 logsmall loglarge" >&2
 	exit 2
 }
@@ -85,6 +93,7 @@ done
 allmeta="crc=1,rmapbt=1,reflink=1,finobt=1,inobtcount=1,bigtime=1"
 size=1g
 populate=full
+pptr=0
 mkfsenv=()
 case $profile in
 allfeatures) mkfsopts=(-m "$allmeta,uuid=6b1c8a3e-0001-4d2e-9a51-7f0e3c2b1a01" -i sparse=1) ;;
@@ -121,11 +130,9 @@ files)
 	populate=files
 	mkfsopts=(-m "$allmeta,uuid=6b1c8a3e-001e-4d2e-9a51-7f0e3c2b1a1e" -i sparse=1)
 	;;
-v4)
-	size=512m
-	populate=none
-	# V4 cannot carry any of the v5-only features mkfs 6.1 turns on by default.
-	mkfsopts=(-m "crc=0,finobt=0,reflink=0,rmapbt=0,inobtcount=0,bigtime=0,uuid=6b1c8a3e-0008-4d2e-9a51-7f0e3c2b1a08" -i sparse=0)
+parent)
+	pptr=1
+	mkfsopts=(-m "$allmeta,uuid=6b1c8a3e-001f-4d2e-9a51-7f0e3c2b1a1f" -i sparse=1)
 	;;
 rhel7) mkfsopts=(-m "crc=1,finobt=0,reflink=0,rmapbt=0,bigtime=0,inobtcount=0,uuid=6b1c8a3e-0010-4d2e-9a51-7f0e3c2b1a10" -i sparse=0) ;;
 rhel8) mkfsopts=(-m "crc=1,finobt=1,reflink=1,rmapbt=0,bigtime=0,inobtcount=0,uuid=6b1c8a3e-0011-4d2e-9a51-7f0e3c2b1a11" -i sparse=1) ;;
@@ -191,12 +198,18 @@ if ! mkfsout=$(env "${mkfsenv[@]}" mkfs.xfs -q -f -K "${mkfsopts[@]}" "$tmp" 2>&
 	die "mkfs.xfs failed"
 fi
 
-if [ "$populate" = none ]; then
-	: >"$tmp.sha256"
-	mv -f -- "$tmp.sha256" "$out.sha256"
-	mv -f -- "$tmp" "$out"
-	log "done (mkfs only)"
-	exit 0
+if [ "$pptr" = 1 ]; then
+	# The parent feature bit on every superblock. xfs_db 6.1 does not know
+	# the bit, so its verifier refuses the write unless told not to run
+	# (-d: the CRC is still computed).
+	agcount=$(xfs_db -r -c 'sb 0' -c 'print agcount' "$tmp" | sed 's/.* = //')
+	incompat=$(xfs_db -r -c 'sb 0' -c 'print features_incompat' "$tmp" | sed 's/.* = //')
+	incompat=$(printf '%#x' $((incompat | 0x80)))
+	for ((i = 0; i < agcount; i++)); do
+		xfs_db -x -c "sb $i" -c "write -d features_incompat $incompat" "$tmp" >/dev/null 2>&1
+	done
+	[ "$(xfs_db -r -c 'sb 0' -c 'print features_incompat' "$tmp" 2>/dev/null | sed 's/.* = //')" = "$incompat" ] ||
+		die "could not set the parent feature bit"
 fi
 
 # noatime: reading every file for the hashes below must not replace the
@@ -589,6 +602,42 @@ populate_aged() {
 	done
 }
 
+populate_pptr() {
+	# What the xfs_db step below gives the other profiles, through the
+	# kernel: xfs_db 6.1 would file parent pointers under the wrong hash.
+	local i p="$mnt/ag0/pptr"
+	{
+		echo "# file: xattr/few"
+		for i in 1 2 3; do echo "user.few$i=\"$(printf 'v%.0s' $(seq 16))\""; done
+		echo "trusted.one=\"vvvvvvvv\""
+		echo
+		echo "# file: xattr/many"
+		for ((i = 0; i < 400; i++)); do echo "user.many$i=\"$(printf 'v%.0s' $(seq 64))\""; done
+		echo
+	} | (cd "$mnt/ag0" && setfattr --restore=-)
+	head -c 20000 /dev/zero | tr '\0' v >"$mnt/ag0/bigval.tmp"
+	setfattr -n user.big -v "$(cat "$mnt/ag0/bigval.tmp")" "$mnt/ag0/xattr/bigval"
+	rm "$mnt/ag0/bigval.tmp"
+	# Names the kernel changes: renames within and across directories, a
+	# directory moved, hard links in several directories (one file with
+	# enough names that its parent pointers fill a leaf and a node
+	# attribute fork), names of every length up to 255.
+	mkdir -p "$p/a/b" "$p/c" "$p/links"
+	printf 'one\n' >"$p/a/one"
+	mv "$p/a/one" "$p/c/uno"
+	mv "$p/a/b" "$p/c/b"
+	printf 'moved\n' >"$p/c/b/inside"
+	printf 'many names\n' >"$p/links/target"
+	for ((i = 0; i < 300; i++)); do ln "$p/links/target" "$p/links/name$i"; done
+	for ((i = 0; i < 10; i++)); do ln "$p/links/target" "$p/a/alias$i"; done
+	for ((i = 0; i < 100; i += 2)); do rm "$p/links/name$i"; done
+	mv "$p/links/name1" "$p/c/renamed"
+	printf 'few\n' >"$p/a/few"
+	ln "$p/a/few" "$p/c/few"
+	ln "$p/a/few" "$p/c/b/few"
+	for i in 1 100 200 255; do touch "$p/a/$(printf 'x%.0s' $(seq "$i"))"; done
+}
+
 log "populating ($blksz-byte blocks)"
 case $populate in
 full) populate_full ;;
@@ -597,6 +646,7 @@ bench) populate_bench ;;
 benchinodes) populate_benchinodes ;;
 aged) populate_aged ;;
 esac
+[ "$pptr" = 0 ] || populate_pptr
 
 sync
 (cd "$mnt" && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum) >"$tmp.sha256"
@@ -604,7 +654,7 @@ sync
 umount "$mnt"
 mounted=0
 
-if [ "$populate" = full ] || [ "$populate" = files ]; then
+if { [ "$populate" = full ] || [ "$populate" = files ]; } && [ "$pptr" = 0 ]; then
 	# Extended attributes, offline, through xfs_db (as fstests can).
 	cmds=(-c "path /ag0/xattr/few")
 	for i in 1 2 3; do cmds+=(-c "attr_set -v 16 user.few$i"); done

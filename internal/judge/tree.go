@@ -512,12 +512,7 @@ func showValue(v []byte) string {
 // the unmount by one each.
 func KernelTree(t testing.TB, img string) *Tree {
 	t.Helper()
-	testimg.Require(t, "root", "loop")
-	cp := filepath.Join(t.TempDir(), filepath.Base(img))
-	if out, err := exec.Command("cp", "--sparse=always", "--reflink=auto", img, cp).CombinedOutput(); err != nil {
-		t.Fatalf("copying %s: %v\n%s", img, err, out)
-	}
-	mnt, umount := testimg.LoopMount(t, cp, "ro")
+	mnt, umount := kernelMount(t, img)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	tree, err := SnapshotContext(ctx, mnt)
@@ -526,6 +521,18 @@ func KernelTree(t testing.TB, img string) *Tree {
 		t.Fatalf("kernel tree of %s: %v", img, err)
 	}
 	return tree
+}
+
+// kernelMount loop-mounts a copy of img read-only (-o ro,nouuid): the
+// image stays as it was whatever the kernel does at mount.
+func kernelMount(t testing.TB, img string) (mnt string, umount func()) {
+	t.Helper()
+	testimg.Require(t, "root", "loop")
+	cp := filepath.Join(t.TempDir(), filepath.Base(img))
+	if out, err := exec.Command("cp", "--sparse=always", "--reflink=auto", img, cp).CombinedOutput(); err != nil {
+		t.Fatalf("copying %s: %v\n%s", img, err, out)
+	}
+	return testimg.LoopMount(t, cp, "ro")
 }
 
 // Describe is one entry in a line, for logs: type, mode, owner, size,

@@ -96,7 +96,7 @@ func knownProfile(p string) bool {
 			return true
 		}
 	}
-	return p == "bench" || p == "benchinodes" || p == "files" || p == "aged" || isV4(p)
+	return p == "bench" || p == "benchinodes" || p == "files" || p == "aged" || p == "parent" || isV4(p)
 }
 
 func isV4(p string) bool { return p == "v4" || p == "v4-1k" }

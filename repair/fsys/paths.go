@@ -24,15 +24,19 @@ import (
 // calls look the inode up there and follow the names to the root.
 // Invalidate drops it. The root is "/".
 //
-// Parent pointers (the parent feature, xfsprogs 6.10 and later, which
-// this machine's mkfs cannot make) would answer from the inode itself;
-// they are not read yet, and the index serves those filesystems too.
+// On a filesystem with parent pointers (the parent feature) no index
+// is built: each inode's names come from its own parent pointers, so a
+// path costs one inode read per directory on the way up.
 func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
 	fs.pathsMu.Lock()
 	defer fs.pathsMu.Unlock()
-	idx, err := fs.pathIndex(ctx)
-	if err != nil {
-		return nil, err
+	namesOf := fs.parentRefs
+	if !fs.HasParentPointers() {
+		idx, err := fs.pathIndex(ctx)
+		if err != nil {
+			return nil, err
+		}
+		namesOf = idx.namesOf
 	}
 	root := fs.RootIno()
 	var out []string
@@ -60,7 +64,10 @@ func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
 			onPath[ino] = true
 			defer delete(onPath, ino)
 		}
-		refs, err := idx.namesOf(ino)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		refs, err := namesOf(ino)
 		if err != nil {
 			return err
 		}

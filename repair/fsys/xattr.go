@@ -79,19 +79,13 @@ func (fs *FS) metaUUID() xfsformat.UUID {
 // value getxattr gives; values are read only when withValues is set.
 // Leaf and node forks are walked a block at a time.
 func (fs *FS) Xattrs(in *Inode, withValues bool, fn func(Xattr) error) error {
-	local, read, m, ok, err := fs.attrFork(in)
-	if err != nil || !ok {
-		return err
-	}
-	visit := func(a *attr.Attr) error {
-		if a.Err != nil {
-			return corrupt(in.Ino, "attributes", a.Err)
-		}
+	return fs.walkAttrs(in, func(a *attr.Attr, m *dinode.Map) error {
 		names := a.LinuxNames()
 		if len(names) == 0 {
 			return nil
 		}
 		var v []byte
+		var err error
 		if withValues {
 			if v, err = fs.value(in, m, a); err != nil {
 				return err
@@ -109,18 +103,7 @@ func (fs *FS) Xattrs(in *Inode, withValues bool, fn func(Xattr) error) error {
 			}
 		}
 		return nil
-	}
-	if read == nil {
-		err = attr.WalkShortform(local, visit)
-	} else {
-		err = attr.WalkBlocks(read, visit)
-	}
-	var ce *CorruptError
-	var fe *xfsformat.FormatError
-	if err != nil && !errors.As(err, &ce) && (errors.As(err, &fe) || errors.Is(err, attr.ErrNotLeaf)) {
-		return corrupt(in.Ino, "attributes", err)
-	}
-	return err
+	})
 }
 
 // Xattr returns the value getxattr gives for the Linux name: looked up

@@ -32,6 +32,10 @@ var filesRegressions = []struct{ profile, object, field, verb string }{
 	// (xfs_repair: ftype mismatch).
 	{"allfeatures", "dir-block", "bu[0].filetype", "zeroes"},
 	{"allfeatures", "dir-block", "bu[1].filetype", "lastbit"},
+	// An attribute leaf entry left incomplete with a clean log
+	// (xfs_repair: attribute entry #N ... is INCOMPLETE).
+	{"1k", "attr-leaf", "entries[0].incomplete", "ones"},
+	{"1k", "attr-node-leaf", "entries[4].incomplete", "firstbit"},
 }
 
 // TestCampaignFilesRegressions judges filesRegressions, each on its

@@ -336,7 +336,7 @@ func dirCode(err error) string {
 func (c *contentCheck) attributes(in *fsys.Inode, lsn *lsnChecker) {
 	g := c.dirGeo
 	o := attr.CheckOpts{V5: g.V5, UUID: g.MetaUUID, Owner: in.Ino, ASCIICI: g.ASCIICI,
-		ValidIno: c.fs.ValidIno}
+		ValidIno: c.fs.ValidIno, NoIncomplete: !c.logDirty}
 	report := func(err error) { c.add("attr.block", in.Ino, "attributes", err) }
 	switch in.AFormat {
 	case xfsformat.FmtLocal:

@@ -258,6 +258,10 @@ type CheckOpts struct {
 	// ValidIno judges parent pointers' directory inode numbers; nil:
 	// any.
 	ValidIno func(uint64) bool
+	// NoIncomplete: a leaf entry still flagged incomplete is wrong (the
+	// log is clean, so no recovery will finish or remove it; xfs_repair:
+	// "attribute entry #N in attr block B, inode I is INCOMPLETE").
+	NoIncomplete bool
 }
 
 // CheckBlocks walks a leaf or node form fork and reports, through
@@ -333,6 +337,9 @@ func CheckBlocks(read da.ReadFunc, o CheckOpts, report func(error)) error {
 		return WalkLeaf(l, dablk, func(a *Attr) error {
 			for _, e := range a.Check(o.ASCIICI, o.ValidIno) {
 				report(e)
+			}
+			if o.NoIncomplete && a.Err == nil && a.Incomplete() {
+				report(xfsformat.Errorf(xfsformat.ErrRange, fmt.Sprintf("attr leaf %d", dablk), -1, -1, fmt.Sprintf("entries[%d].incomplete", a.Index), "1", "an incomplete attribute %q, and the log is clean: nothing will finish or remove it", a.Name))
 			}
 			return nil
 		})

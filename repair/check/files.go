@@ -44,6 +44,9 @@ type contentCheck struct {
 	// logDirty: the log has changes to replay (and the inodes on the
 	// unlinked lists are recovery's to free).
 	logDirty bool
+	// pptr is the parent pointer join's staging, on filesystems with
+	// the parent feature (nil otherwise, and in CheckInode).
+	pptr *pptrCheck
 }
 
 // Staged records, big-endian so that bytes.Compare sorts by inode.
@@ -64,6 +67,11 @@ func newContentCheck(fs *fsys.FS, ws *workspace.Workspace, findings *Findings) (
 	c := &contentCheck{fs: fs, findings: findings, dirGeo: g, ws: ws, inodes: make([]*workspace.Array, fs.Geo.AGCount)}
 	if c.entries, err = ws.NewArray(entryRecLen); err != nil {
 		return nil, err
+	}
+	if fs.HasParentPointers() {
+		if c.pptr, err = newPptrCheck(ws); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -162,12 +170,16 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 	binary.BigEndian.PutUint32(rec[8:], core.LinkCount())
 	rec[12] = ftypeOf(core.Mode)
 	c.stageInode(ino, rec[:])
+	in := &fsys.Inode{Ino: ino, Core: core}
+	// Its parent pointers are staged (or it is marked unread) on the
+	// way out, once the forks are known to be readable.
+	pptrsTrusted := false
+	defer func() { c.pptrInode(in, pptrsTrusted) }()
 	for code := range reported {
 		if !forkNeutral(code, core) {
 			return // its forks cannot be trusted to say more
 		}
 	}
-	in := &fsys.Inode{Ino: ino, Core: core}
 	lsn := c.lsnChecker(ino, core)
 	// A bmbt walked the way the readers walk it, every rule on (keys
 	// against the blocks below them, siblings, counts): the scan's own
@@ -213,9 +225,7 @@ func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
 			c.add("symlink", ino, "symlink", fmt.Errorf("the target holds a NUL byte at %d", bytes.IndexByte(target, 0)))
 		}
 	}
-	if core.ForkOff != 0 {
-		c.attributes(in, lsn)
-	}
+	pptrsTrusted = core.ForkOff == 0 || c.attributes(in, lsn)
 }
 
 // dirDataSpace is XFS_DIR2_LEAF_OFFSET in bytes: a directory's data
@@ -253,7 +263,9 @@ func (c *contentCheck) readFSB(fsb uint64) ([]byte, error) {
 
 // entry stages a directory entry for the link-count join, after
 // xfs_repair's check of its name (no "/" or NUL; not empty).
-func (c *contentCheck) entry(d uint64, e dir.Entry) {
+func (c *contentCheck) entry(din *fsys.Inode, e dir.Entry) {
+	d := din.Ino
+	c.pptrEntry(din, e)
 	if len(e.Name) == 0 || bytes.ContainsAny(e.Name, "/\x00") {
 		c.add("dir.name", d, "directory", fmt.Errorf("entry %q (inode %d) has an illegal name", e.Name, e.Ino))
 	}
@@ -293,7 +305,7 @@ func (c *contentCheck) directory(d *fsys.Inode, lsn *lsnChecker) {
 		seen := map[string]bool{} // bounded by the fork's size
 		for e := range sf.All(d.Ino) {
 			if !seen[string(e.Name)] {
-				c.entry(d.Ino, e)
+				c.entry(d, e)
 			}
 			seen[string(e.Name)] = true
 		}
@@ -309,7 +321,7 @@ func (c *contentCheck) directory(d *fsys.Inode, lsn *lsnChecker) {
 	o := dir.CheckOpts{Owner: d.Ino, ASCIICI: g.ASCIICI, Daddr: func(dablk uint32) uint64 { return daddrs[dablk] }}
 	report := func(err error) { c.add(dirCode(err), d.Ino, "directory", err) }
 	if err := dir.CheckBlocks(g, blocks, rd, o, report, func(e dir.Entry) error {
-		c.entry(d.Ino, e)
+		c.entry(d, e)
 		return nil
 	}); err != nil {
 		c.add("dir.read", d.Ino, "directory", err)
@@ -332,44 +344,50 @@ func dirCode(err error) string {
 }
 
 // attributes checks an inode's attribute fork, blocks and remote
-// values.
-func (c *contentCheck) attributes(in *fsys.Inode, lsn *lsnChecker) {
+// values; it reports whether it found nothing wrong.
+func (c *contentCheck) attributes(in *fsys.Inode, lsn *lsnChecker) bool {
+	ok := true
+	add := func(code string, err error) {
+		ok = false
+		c.add(code, in.Ino, "attributes", err)
+	}
 	g := c.dirGeo
 	o := attr.CheckOpts{V5: g.V5, UUID: g.MetaUUID, Owner: in.Ino, ASCIICI: g.ASCIICI,
 		ValidIno: c.fs.ValidIno, NoIncomplete: !c.logDirty}
-	report := func(err error) { c.add("attr.block", in.Ino, "attributes", err) }
+	report := func(err error) { add("attr.block", err) }
 	switch in.AFormat {
 	case xfsformat.FmtLocal:
-		if err := attr.CheckShortform(in.Fork(true), o, func(err error) { c.add("attr.shortform", in.Ino, "attributes", err) }); err != nil {
-			c.add("attr.shortform", in.Ino, "attributes", err)
+		if err := attr.CheckShortform(in.Fork(true), o, func(err error) { add("attr.shortform", err) }); err != nil {
+			add("attr.shortform", err)
 		}
-		return
+		return ok
 	case xfsformat.FmtExtents, xfsformat.FmtBtree:
 		if in.AFormat == xfsformat.FmtExtents && in.ANExtents == 0 {
-			return
+			return ok
 		}
 	default:
-		return // the verifier said so
+		return false // the verifier said so
 	}
 	blocks, read, err := c.fs.ForkBlocks(in, true)
 	if err != nil {
-		c.add("attr.map", in.Ino, "attributes", err)
-		return
+		add("attr.map", err)
+		return ok
 	}
 	if len(blocks) == 0 {
-		return
+		return ok
 	}
 	daddrs := map[uint32]uint64{}
 	o.Daddr = func(dablk uint32) uint64 { return daddrs[dablk] }
 	rd := lsn.reader(read, "attr", daddrs)
 	if err := attr.CheckBlocks(rd, o, report); err != nil {
-		c.add("attr.read", in.Ino, "attributes", err)
-		return
+		add("attr.read", err)
+		return ok
 	}
 	// Remote values, each block's header checked as getxattr does.
 	if err := c.fs.Xattrs(in, true, func(fsys.Xattr) error { return nil }); err != nil {
-		c.add("attr.remote", in.Ino, "attributes", err)
+		add("attr.remote", err)
 	}
+	return ok
 }
 
 // metadata reports whether the superblock names ino as one of its
@@ -484,6 +502,10 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 		return err
 	}
 	stop()
+	if err := c.parentPointers(ctx); err != nil {
+		g.a.Release()
+		return err
+	}
 	return c.reachability(ctx, g, allInodes, &ierr)
 }
 
@@ -529,6 +551,13 @@ func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error)
 	named, err := fs.NameCount(ctx, ino)
 	if err != nil {
 		return nil, err
+	}
+	if fs.HasParentPointers() {
+		if d, err := fs.Inode(ino); err == nil {
+			if err := c.pptrOne(ctx, d); err != nil {
+				return nil, err
+			}
+		}
 	}
 	want := uint32(named)
 	if in.Mode&xfsformat.ModeTypeMask == xfsformat.ModeDir {

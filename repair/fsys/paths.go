@@ -88,14 +88,32 @@ func (fs *FS) Paths(ctx context.Context, ino uint64) ([]string, error) {
 // NameCount is the number of directory entries that name inode ino
 // ("." and ".." not counted), from the paths index.
 func (fs *FS) NameCount(ctx context.Context, ino uint64) (int, error) {
+	names, err := fs.Names(ctx, ino)
+	return len(names), err
+}
+
+// Name is a directory entry that names an inode.
+type Name struct {
+	Dir  uint64
+	Name string
+}
+
+// Names are the directory entries that name inode ino ("." and ".."
+// not counted), from the paths index: a walk of the tree, whatever the
+// inode's parent pointers say.
+func (fs *FS) Names(ctx context.Context, ino uint64) ([]Name, error) {
 	fs.pathsMu.Lock()
 	defer fs.pathsMu.Unlock()
 	idx, err := fs.pathIndex(ctx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	refs, err := idx.namesOf(ino)
-	return len(refs), err
+	out := make([]Name, len(refs))
+	for i, r := range refs {
+		out[i] = Name{Dir: r.parent, Name: r.name}
+	}
+	return out, err
 }
 
 // dirRef is one directory entry naming an inode: the directory and the name.

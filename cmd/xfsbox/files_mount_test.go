@@ -18,10 +18,11 @@ import (
 // every extended attribute (ACLs included), the content's sha256, each
 // directory's entry names and the inode numbers (hard links included).
 // The kernel's side is a loop mount of a copy; on the all-features,
-// mkfs-defaults and 1 KiB-block images.
+// mkfs-defaults and 1 KiB-block images, and the parent profile (its
+// parent pointers hidden from listxattr, as the kernel hides them).
 func TestFilesMatchKernel(t *testing.T) {
 	testimg.Require(t, "root", "fuse", "loop", "xfsprogs")
-	for _, prof := range []string{"allfeatures", "defaults", "1k"} {
+	for _, prof := range []string{"allfeatures", "defaults", "1k", "parent"} {
 		t.Run(prof, func(t *testing.T) {
 			img := testimg.Image(t, prof)
 			want := judge.KernelTree(t, img)

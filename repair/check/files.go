@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -31,9 +32,14 @@ type contentCheck struct {
 	findings *Findings
 	dirGeo   *dir.Geometry
 
-	ws      *workspace.Workspace
-	mu      sync.Mutex // the arrays are one goroutine's at a time
-	entries *workspace.Array
+	ws *workspace.Workspace
+	mu sync.Mutex // the arrays are one goroutine's at a time
+	// entries are the staged directory entries, an array per AG of the
+	// inode they name and one more, last, for numbers past the last AG
+	// (made as the first entry of each comes): each sorts on its own,
+	// side by side, and read one after another they are in inode order.
+	// nil in CheckInode, which joins nothing.
+	entries []*workspace.Array
 	// inodes are each AG's in-use inodes, in inode order as the scan
 	// meets them (one worker scans an AG): no sort needed.
 	inodes []*workspace.Array
@@ -65,9 +71,7 @@ func newContentCheck(fs *fsys.FS, ws *workspace.Workspace, findings *Findings) (
 		return nil, err
 	}
 	c := &contentCheck{fs: fs, findings: findings, dirGeo: g, ws: ws, inodes: make([]*workspace.Array, fs.Geo.AGCount)}
-	if c.entries, err = ws.NewArray(entryRecLen); err != nil {
-		return nil, err
-	}
+	c.entries = make([]*workspace.Array, fs.Geo.AGCount+1)
 	if fs.HasParentPointers() {
 		if c.pptr, err = newPptrCheck(ws); err != nil {
 			return nil, err
@@ -115,6 +119,27 @@ func (c *contentCheck) stage(a *workspace.Array, rec []byte) {
 	}
 }
 
+// stageEntry appends an entry record to the array of the AG of the
+// inode it names.
+func (c *contentCheck) stageEntry(target uint64, rec []byte) {
+	if c.entries == nil {
+		return
+	}
+	agno, _ := c.fs.Geo.SplitIno(target)
+	i := min(int(agno), len(c.entries)-1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	if c.entries[i] == nil {
+		if c.entries[i], c.err = c.ws.NewArray(entryRecLen); c.err != nil {
+			return
+		}
+	}
+	c.err = c.entries[i].Append(rec)
+}
+
 // stageInode appends an inode record to its AG's array, which only the
 // worker scanning that AG touches.
 func (c *contentCheck) stageInode(ino uint64, rec []byte) {
@@ -139,30 +164,37 @@ func (c *contentCheck) stageInode(ino uint64, rec []byte) {
 	}
 }
 
-// inode checks one in-use inode the scan trusts (buf is its slot);
-// reported holds the codes the scan's own verifier gave it.
-func (c *contentCheck) inode(ino uint64, buf []byte, reported map[string]bool) {
-	core, err := dinode.DecodeOf(buf, c.fs.Geo)
-	if err != nil {
-		return // the scan said why
+// codeSet is a set of finding codes, made on its first add (nil holds
+// none).
+type codeSet map[string]bool
+
+func (s *codeSet) add(code string) {
+	if *s == nil {
+		*s = codeSet{}
 	}
+	(*s)[code] = true
+}
+
+// inode checks one in-use inode the scan trusts (core is its slot
+// decoded); reported holds the codes the scan's own verifier gave it.
+func (c *contentCheck) inode(ino uint64, core *dinode.Core, reported codeSet) {
 	for _, p := range dinode.Verify(c.fs.InodeFS(), core, ino) {
 		if code := inodeCode(p); !reported[code] {
-			reported[code] = true
+			reported.add(code)
 			c.add(code, ino, "inode", p)
 		}
 	}
 	if special(core.FileType()) && core.Size != 0 && !reported["inode.size"] {
 		// xfs_repair (process_misc_ino_types): "size of character
 		// device inode N != 0"; the kernel's verifier lets it be.
-		reported["inode.size"] = true
+		reported.add("inode.size")
 		c.add("inode.size", ino, "inode", fmt.Errorf("a device, fifo or socket inode has size %d (must be 0)", core.Size))
 	}
 	if core.FileType() == xfsformat.ModeDir && int64(core.Size) > dirDataSpace && !reported["inode.size"] {
 		// xfs_repair (process_check_inode_sizes): "directory inode N
 		// has bad size"; di_size covers the data blocks, which live
 		// below the leaf offset.
-		reported["inode.size"] = true
+		reported.add("inode.size")
 		c.add("inode.size", ino, "inode", fmt.Errorf("directory size %d is past the data space's end (%d bytes)", core.Size, int64(dirDataSpace)))
 	}
 	var rec [inodeRecLen]byte
@@ -276,7 +308,7 @@ func (c *contentCheck) entry(din *fsys.Inode, e dir.Entry) {
 	if string(e.Name) == "." || string(e.Name) == ".." {
 		rec[17] = byte(len(e.Name)) // 2: "..", for reachability
 	}
-	c.stage(c.entries, rec[:])
+	c.stageEntry(e.Ino, rec[:])
 }
 
 // directory checks every block of a directory and stages its entries.
@@ -411,13 +443,11 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 		c.findings.Addf("check.links", Warning, -1, "inode", -1, "link counts not checked: %v", c.err)
 		return nil
 	}
-	cmp := func(a, b []byte) int { return bytes.Compare(a[:8], b[:8]) }
-	if err := c.entries.Sort(ctx, cmp); err != nil {
+	if err := sortArrays(ctx, c.entries, 8); err != nil {
 		return err
 	}
-	var eerr, ierr error
-	nextEntry, stop := iter.Pull(c.entries.All(ctx, &eerr))
-	defer stop()
+	var ierr error
+	cur := workspace.NewCursor(ctx, c.entries...)
 	type entryRec struct {
 		target, dir uint64
 		ftype       uint8
@@ -425,7 +455,7 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 	}
 	var e entryRec
 	load := func() bool {
-		b, ok := nextEntry()
+		b, ok := cur.Next()
 		if ok {
 			e = entryRec{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), b[16], b[17]}
 		}
@@ -435,18 +465,7 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 	notInUse := func() {
 		c.add("dir.entry", e.dir, "directory", fmt.Errorf("an entry names inode %d, which is not in use", e.target))
 	}
-	allInodes := func(yield func([]byte) bool) {
-		for _, a := range c.inodes {
-			if a == nil {
-				continue
-			}
-			for rec := range a.All(ctx, &ierr) {
-				if !yield(rec) {
-					return
-				}
-			}
-		}
-	}
+	allInodes := chain(ctx, c.inodes, &ierr)
 	g := &edges{rootRank: -1}
 	var gerr error
 	if g.a, gerr = c.ws.NewArray(edgeRecLen); gerr != nil {
@@ -497,16 +516,62 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 	for ; eok; eok = load() {
 		notInUse()
 	}
-	if err := errors.Join(eerr, ierr, gerr); err != nil {
+	if err := errors.Join(cur.Err(), ierr, gerr); err != nil {
 		g.a.Release()
 		return err
 	}
-	stop()
 	if err := c.parentPointers(ctx); err != nil {
 		g.a.Release()
 		return err
 	}
 	return c.reachability(ctx, g, allInodes, &ierr)
+}
+
+// sortArrays sorts each array by its first keyLen bytes (SortKey), up
+// to GOMAXPROCS of them at a time (each with its own sort buffer).
+func sortArrays(ctx context.Context, arrays []*workspace.Array, keyLen int) error {
+	work := make(chan *workspace.Array)
+	errs := make(chan error, len(arrays))
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(arrays)) {
+		wg.Go(func() {
+			for a := range work {
+				errs <- a.SortKey(ctx, keyLen)
+			}
+		})
+	}
+	for _, a := range arrays {
+		if a != nil {
+			work <- a
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// chain yields the records of each array in turn (nil ones are empty).
+func chain(ctx context.Context, arrays []*workspace.Array, errp *error) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for _, a := range arrays {
+			if a == nil {
+				continue
+			}
+			for rec := range a.All(ctx, errp) {
+				if !yield(rec) {
+					return
+				}
+			}
+			if *errp != nil {
+				return
+			}
+		}
+	}
 }
 
 // CheckInode checks one inode as xfsbox check does in its scan (the
@@ -528,12 +593,13 @@ func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error)
 		return nil, err
 	}
 	c := &contentCheck{fs: fs, findings: findings, dirGeo: g, logLSN: logHead(fs)}
-	in, err := xfsformat.DecodeInodeOf(buf, fs.Geo)
+	core, err := dinode.DecodeOf(buf, fs.Geo)
 	if err != nil {
 		c.add("inode.short", ino, "inode", err)
 		return findings, nil
 	}
-	reported := map[string]bool{}
+	in := &core.Inode
+	reported := codeSet{}
 	for _, p := range xfsformat.VerifyInode(in, fs.Geo, ino, fs.SB.FeaturesIncompat&xfsformat.IncompatNrext64 != 0) {
 		code := inodeCode(p)
 		if !reported[code] {
@@ -544,7 +610,7 @@ func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error)
 	if in.Magic != xfsformat.DinodeMagic || !in.InUse() {
 		return findings, nil
 	}
-	c.inode(ino, buf, reported)
+	c.inode(ino, core, reported)
 	if len(reported) > 0 {
 		return findings, nil
 	}
@@ -585,8 +651,7 @@ func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error)
 			})
 		}
 	}
-	core, err := dinode.DecodeOf(buf, c.fs.Geo)
-	if err == nil && core.LinkCount() != want && !c.metadata(ino) {
+	if core.LinkCount() != want && !c.metadata(ino) {
 		code := "inode.nlink"
 		if named == 0 && ino != fs.RootIno() {
 			code = "inode.orphan"

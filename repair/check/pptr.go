@@ -1,13 +1,11 @@
 package check
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"iter"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
@@ -93,6 +91,9 @@ func (c *contentCheck) pptrInode(in *fsys.Inode, trusted bool) {
 	var recs [][]byte
 	if trusted {
 		err := c.fs.Parents(in, func(pp fsys.Parent) error {
+			if pp.Dir == 0 {
+				return nil // not a directory: the attribute check says so
+			}
 			recs = append(recs, c.pptr.rec(in.Ino, pp.Dir, pp.Name, pp.Gen, pptrRecord))
 			return nil
 		})
@@ -118,33 +119,30 @@ func (c *contentCheck) parentPointers(ctx context.Context) error {
 	p := c.pptr
 	defer p.entries.Release()
 	defer p.parents.Release()
-	cmp := func(a, b []byte) int { return bytes.Compare(a, b) }
-	if err := p.entries.Sort(ctx, cmp); err != nil {
+	// By inode, directory and digest; a marker (directory and digest 0)
+	// sorts first among its inode's records.
+	if err := p.entries.SortKey(ctx, 24); err != nil {
 		return err
 	}
-	if err := p.parents.Sort(ctx, cmp); err != nil {
+	if err := p.parents.SortKey(ctx, 24); err != nil {
 		return err
 	}
-	var eerr, perr error
 	type rec struct {
 		child, dir, digest uint64
 		gen                uint32
 		kind               byte
 	}
-	pull := func(a *workspace.Array, errp *error) (func() (rec, bool), func()) {
-		next, stop := iter.Pull(a.All(ctx, errp))
+	reader := func(cur *workspace.Cursor) func() (rec, bool) {
 		return func() (rec, bool) {
-			b, ok := next()
+			b, ok := cur.Next()
 			if !ok {
 				return rec{}, false
 			}
 			return rec{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), binary.BigEndian.Uint64(b[16:]), binary.BigEndian.Uint32(b[24:]), b[28]}, true
-		}, stop
+		}
 	}
-	nextE, stopE := pull(p.entries, &eerr)
-	defer stopE()
-	nextP, stopP := pull(p.parents, &perr)
-	defer stopP()
+	ecur, pcur := workspace.NewCursor(ctx, p.entries), workspace.NewCursor(ctx, p.parents)
+	nextE, nextP := reader(ecur), reader(pcur)
 	e, eok := nextE()
 	pp, pok := nextP()
 	for eok || pok {
@@ -192,7 +190,7 @@ func (c *contentCheck) parentPointers(ctx context.Context) error {
 			break
 		}
 	}
-	return errors.Join(eerr, perr)
+	return errors.Join(ecur.Err(), pcur.Err())
 }
 
 // pptrFinding adds a parent pointer finding on inode child; msg is given

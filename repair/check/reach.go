@@ -1,7 +1,6 @@
 package check
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -126,7 +125,7 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 	if g.rootRank < 0 {
 		return nil // no root to walk from: the root's own findings say why
 	}
-	if err := g.a.Sort(ctx, func(a, b []byte) int { return bytes.Compare(a[:16], b[:16]) }); err != nil {
+	if err := g.a.SortKey(ctx, 8); err != nil { // by directory: the walk reads a directory's edges together
 		return err
 	}
 	w := &walker{c: c, edges: g.a, buf: make([]byte, 512*edgeRecLen)}
@@ -156,9 +155,8 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 		was, err := w.reached.Test(rank)
 		return !was, err
 	}
-	var eerr error
-	nextEdge, stop := iter.Pull(g.a.All(ctx, &eerr))
-	defer stop()
+	cur := workspace.NewCursor(ctx, g.a)
+	nextEdge := cur.Next
 	edge, eok := nextEdge()
 	rank := int64(-1)
 	for rec := range inodes {
@@ -181,8 +179,7 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 			}
 		}
 	}
-	stop()
-	if err := errors.Join(eerr, *ierr); err != nil {
+	if err := errors.Join(cur.Err(), *ierr); err != nil {
 		return err
 	}
 	for _, tops := range []bool{true, false} {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
+	"github.com/xfsbox/xfsbox/xfsformat/dinode"
 )
 
 // The full scan: read every inode the inobt knows of and report, as rmap
@@ -145,6 +146,7 @@ type agRmap struct {
 
 // inodeScanner is one worker's state; it scans one AG at a time.
 type inodeScanner struct {
+	core     dinode.Core // the inode being scanned
 	fs       *fsys.FS
 	g        *xfsformat.Geometry
 	out      *scanOutput
@@ -331,15 +333,18 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad, foreign 
 	}
 	g := s.g
 	ino := g.Ino(s.agno, agino)
-	in, derr := xfsformat.DecodeInodeOf(buf, g)
-	if derr != nil {
+	// One decode serves the scan and the check above the AG, into the
+	// worker's Core: nothing keeps it past this inode.
+	core := &s.core
+	if derr := dinode.DecodeInto(core, buf, g); derr != nil {
 		return false, true, true, nil
 	}
+	in := &core.Inode
 	trusted := true
-	reported := map[string]bool{}
+	var reported codeSet // most inodes have no finding: made on the first
 	for _, p := range xfsformat.VerifyInode(in, g, ino, s.nrext64) {
 		code := inodeCode(p)
-		reported[code] = true
+		reported.add(code)
 		switch code {
 		case "inode.magic", "inode.version", "inode.ino", "inode.uuid", "inode.short":
 			trusted, bad, foreign = false, true, true
@@ -369,13 +374,13 @@ func (s *inodeScanner) scanInode(agino uint32, buf []byte) (inUse, bad, foreign 
 		agbno, _ := g.AGInoBlock(agino)
 		s.findings.Add(Finding{Code: "inode.nblocks", Severity: Corrupt, AG: int64(s.agno), Structure: "inode", Block: int64(agbno), Ino: ino,
 			Message: fmt.Sprintf("inode %d: core.nblocks = %d, but its forks map %d blocks", ino, in.NBlocks, blocks)})
-		reported["inode.nblocks"] = true
+		reported.add("inode.nblocks")
 	}
 	if s.content != nil {
 		if !clean {
-			reported["fork"] = true
+			reported.add("fork")
 		}
-		s.content.inode(ino, buf, reported)
+		s.content.inode(ino, core, reported)
 	}
 	return inUse, bad, foreign, nil
 }

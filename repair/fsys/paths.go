@@ -1,7 +1,6 @@
 package fsys
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -252,7 +251,7 @@ func (fs *FS) buildPathIndex(ctx context.Context, x *pathIndex) error {
 			return werr
 		}
 	}
-	return x.refs.Sort(ctx, func(a, b []byte) int { return bytes.Compare(a[:16], b[:16]) })
+	return x.refs.SortKey(ctx, 16)
 }
 
 // ErrSymlinkInPath: a path goes through a symlink, which Resolve does not

@@ -3,6 +3,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,11 +38,37 @@ type run struct{ start, end int64 }
 // unspecified order, or, if the failure hit the merge after it had begun
 // reusing space, is unusable and returns the error from every call.
 func (a *Array) Sort(ctx context.Context, cmp func(a, b []byte) int) error {
-	if err := a.usable(); err != nil {
-		return err
-	}
 	if cmp == nil {
 		return fmt.Errorf("%w: nil comparison function", ErrInvalid)
+	}
+	return a.sort(ctx, cmp, 1, func(s *recSorter, b, _ []byte) error { return s.sort(b) })
+}
+
+// SortKey sorts the array by the first keyLen bytes of each record,
+// compared as bytes.Compare compares them (big-endian numbers sort as
+// numbers); records with equal keys end in an unspecified order. It is
+// Sort with that comparison, but each in-memory chunk is sorted by an
+// LSD radix sort (a pass per key byte, bytes equal in every record of
+// the chunk skipped), which costs a few passes over the chunk instead
+// of n log n comparisons through a function value. Its chunks are half
+// as large as Sort's (the radix sort needs a second buffer), so the Go
+// heap stays bounded by Options.SortMemory.
+func (a *Array) SortKey(ctx context.Context, keyLen int) error {
+	if keyLen < 1 || keyLen > a.r {
+		return fmt.Errorf("%w: key of %d bytes in records of %d", ErrInvalid, keyLen, a.r)
+	}
+	cmp := func(x, y []byte) int { return bytes.Compare(x[:keyLen], y[:keyLen]) }
+	return a.sort(ctx, cmp, 2, func(s *recSorter, b, tmp []byte) error {
+		return radixSort(ctx, b, tmp[:len(b)], a.r, keyLen)
+	})
+}
+
+// sort is Sort and SortKey: chunks of the sort memory divided by
+// buffers (the buffers sortChunk needs), each sorted by sortChunk, then
+// merged by cmp.
+func (a *Array) sort(ctx context.Context, cmp func(a, b []byte) int, buffers int64, sortChunk func(s *recSorter, b, tmp []byte) error) error {
+	if err := a.usable(); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("workspace: sort: %w", err)
@@ -54,9 +81,13 @@ func (a *Array) Sort(ctx context.Context, cmp func(a, b []byte) int) error {
 		return nil
 	}
 	r := int64(a.r)
-	mem := max(a.ws.sortMem, 8*r)
+	mem := max(a.ws.sortMem/buffers, 8*r)
 	chunk := mem / r
 	buf := make([]byte, min(chunk, n)*r)
+	var tmp []byte
+	if buffers > 1 {
+		tmp = make([]byte, len(buf))
+	}
 
 	// Phase 1: sort chunks in memory and write them back as runs.
 	s := newRecSorter(ctx, a.r, cmp)
@@ -80,7 +111,7 @@ func (a *Array) Sort(ctx context.Context, cmp func(a, b []byte) int) error {
 		// key order, the usual case) is checked in one pass and neither
 		// sorted nor written back.
 		if !chunkSorted(b, a.r, cmp) {
-			if err := s.sort(b); err != nil {
+			if err := sortChunk(s, b, tmp); err != nil {
 				return fmt.Errorf("workspace: sort cancelled while sorting run at record %d: %w", start, err)
 			}
 			if err := a.rg.writeAt(b, start*r); err != nil {
@@ -335,4 +366,40 @@ func chunkSorted(b []byte, r int, cmp func(a, b []byte) int) bool {
 		}
 	}
 	return true
+}
+
+// radixSort sorts buf, records of r bytes, by their first keyLen bytes
+// (bytewise), least significant byte first, through tmp (as long as
+// buf); a byte position equal in every record is skipped. The context
+// is polled once a pass.
+func radixSort(ctx context.Context, buf, tmp []byte, r, keyLen int) error {
+	n := len(buf) / r
+	src, dst := buf, tmp
+	for pos := keyLen - 1; pos >= 0; pos-- {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var count [256]int
+		for o := pos; o < len(src); o += r {
+			count[src[o]]++
+		}
+		if count[src[pos]] == n {
+			continue
+		}
+		sum := 0
+		for b, c := range count {
+			count[b] = sum
+			sum += c
+		}
+		for o := 0; o < len(src); o += r {
+			b := src[o+pos]
+			copy(dst[count[b]*r:count[b]*r+r], src[o:o+r])
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &buf[0] {
+		copy(buf, src)
+	}
+	return nil
 }

@@ -114,8 +114,18 @@ func Decode(buf []byte) (*Core, error) { return DecodeOf(buf, nil) }
 // v4 filesystem's inodes have v1 or v2 cores, their forks after byte 100.
 func DecodeOf(buf []byte, g *xfsformat.Geometry) (*Core, error) {
 	c := &Core{}
-	if err := xfsformat.DecodeInodeInto(&c.Inode, buf, g); err != nil {
+	if err := DecodeInto(c, buf, g); err != nil {
 		return nil, err
+	}
+	return c, nil
+}
+
+// DecodeInto is DecodeOf into c, allocating nothing (the check's scan
+// decodes every inode of the filesystem into one Core per worker).
+func DecodeInto(c *Core, buf []byte, g *xfsformat.Geometry) error {
+	*c = Core{}
+	if err := xfsformat.DecodeInodeInto(&c.Inode, buf, g); err != nil {
+		return err
 	}
 	be := binary.BigEndian
 	c.OnLink = be.Uint16(buf[offOnlink:])
@@ -133,7 +143,7 @@ func DecodeOf(buf []byte, g *xfsformat.Geometry) (*Core, error) {
 	// v1 or v2 inode they are fork bytes, and Encode leaves them alone.
 	c.CrTime = Timestamp(be.Uint64(buf[offCrTime:]))
 	copy(c.Pad2[:], buf[offPad2:])
-	return c, nil
+	return nil
 }
 
 // CoreSize is the size of the core Encode writes: the v3 core, or the

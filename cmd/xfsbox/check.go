@@ -23,7 +23,7 @@ func init() {
 	register(&command{
 		name:     "check",
 		readOnly: true,
-		summary:  "verify every AG header and btree and cross-reference them (read-only)",
+		summary:  "verify every AG structure, inode, directory and attribute fork (read-only)",
 		usage:    "[--ag N] [--json] [--scratch-dir DIR] [--max-workspace SIZE] IMAGE",
 		help: `Checks the image's AG metadata the way xfs_repair -n and the kernel's scrub
 do: every header and btree block on its own (magic, CRC, identity, level,
@@ -32,10 +32,18 @@ overlaps), and everything against everything else (bnobt vs cntbt, free
 space vs every used block, rmapbt vs every owner found by reading every
 inode, refcounts vs shared file data, leftover CoW staging extents, inobt
 vs finobt and inode use, the AGF/AGI/superblock counters, secondary
-superblocks). The image is opened read-only and never written.
+superblocks). Above the AG, in the same pass over the inodes: every
+inode against the kernel's verifier, block maps and bmbt blocks, every
+directory block and index (names, hashes, best-free and free-index
+accounting, . and ..), attribute forks and remote values, symlink
+targets, link counts against the entries that name each inode,
+reachability from the root, orphans and leaked unlinked inodes, and
+parent pointers where the filesystem has them. The image is opened
+read-only and never written.
 
-Each finding has a stable code (such as bnobt.order or agf.freeblks), a
-severity (corrupt, xref, preen, warning), the AG, structure and block.
+Each finding has a stable code (such as bnobt.order, agf.freeblks,
+dir.leaf or inode.nlink), a severity (corrupt, xref, preen, warning),
+the AG, structure and block, and for inodes the inode number.
 
 Flags:
 {{flags}}

@@ -9,6 +9,7 @@ import (
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/store"
 	"github.com/xfsbox/xfsbox/repair/view"
+	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -18,11 +19,11 @@ const (
 	exitOK       = 0 // success
 	exitCorrupt  = 1 // check found corruption; a file could not be read for damage
 	exitUsage    = 2 // bad command line
-	exitRefused  = 3 // the image is not XFS, is unsupported or truncated
+	exitRefused  = 3 // the image is not XFS, is unsupported or truncated; or the image or the repair was refused
 	exitIO       = 4 // reading or writing failed
 	exitNotFound = 5 // the view path, file path or inode names nothing
 	exitMount    = 6 // FUSE mount failed
-	exitCanceled = 7 // interrupted
+	exitCanceled = 7 // interrupted (SIGINT or SIGTERM), or stopped because memory ran short
 	exitInternal = 8 // anything else
 )
 
@@ -44,7 +45,8 @@ func exitCode(err error) int {
 		return exitCorrupt
 	case errors.Is(err, repair.ErrUnknownStruct):
 		return exitUsage
-	case errors.Is(err, repair.ErrRefused), errors.Is(err, repair.ErrNoSpace):
+	case errors.Is(err, repair.ErrRefused), errors.Is(err, repair.ErrNoSpace),
+		errors.Is(err, workspace.ErrNoMemory), errors.Is(err, workspace.ErrOverLimit):
 		return exitRefused
 	case errors.Is(err, context.Canceled):
 		return exitCanceled

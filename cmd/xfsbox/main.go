@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/xfsbox/xfsbox/repair/workspace"
 )
 
 type command struct {
@@ -92,7 +93,28 @@ func usageText() string {
 	return fmt.Sprintf(mainHelp, sb.String())
 }
 
+// memoryPoll and memoryFloor: how often the memory the process can take
+// is read while a command runs, and how little of it left stops the
+// command (workspace.Watch).
+const (
+	memoryPoll  = 250 * time.Millisecond
+	memoryFloor = 16 << 20
+)
+
+// raiseOOMScore makes xfsbox the OOM killer's first choice
+// (oom_score_adj 1000, or $XFSBOX_OOM_SCORE_ADJ): when memory runs out,
+// xfsbox is what fails, not its neighbours. Its repairs are crash-safe,
+// so being killed loses no more than the work in progress.
+func raiseOOMScore() {
+	adj := os.Getenv("XFSBOX_OOM_SCORE_ADJ")
+	if adj == "" {
+		adj = "1000"
+	}
+	_ = os.WriteFile("/proc/self/oom_score_adj", []byte(adj), 0)
+}
+
 func main() {
+	raiseOOMScore()
 	// Records live in the workspace, not the heap; a tighter GC keeps
 	// the heap's garbage from dominating peak RSS.
 	if os.Getenv("GOGC") == "" {
@@ -198,7 +220,20 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}()
 	}
 	testPanicHook()
+	// When memory runs short, stop before the commit point, with the
+	// reason, rather than be killed inside it (or have a neighbour
+	// killed): see raiseOOMScore too.
+	ctx, cancelShort := context.WithCancelCause(ctx)
+	defer cancelShort(nil)
+	stopWatch := workspace.Watch(ctx, memoryPoll, memoryFloor, func(err error) {
+		fmt.Fprintf(stderr, "xfsbox %s: %v: stopping\n", c.name, err)
+		cancelShort(err)
+	})
 	err := c.run(ctx, args[1:], stdout)
+	stopWatch()
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, workspace.ErrMemoryPressure) {
+		err = fmt.Errorf("%w (stopped: %w)", err, cause)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, commandHelp(c))
 		return exitOK

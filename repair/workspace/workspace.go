@@ -113,7 +113,11 @@ type Workspace struct {
 // fallocate, and refuses, before creating anything, if that is more than
 // opts.MaxBytes. A refused reservation is reported with an error for which
 // errors.Is(err, syscall.ENOSPC) (or the errno the kernel gave) holds, and
-// nothing is left behind.
+// nothing is left behind. A memfd workspace (no ScratchDir) is refused
+// with ErrNoMemory (and syscall.ENOMEM) when its reservation and sort
+// buffers are more than the machine or the process's memory cgroup can
+// give (ReadMemory), rather than be charged pages until the OOM killer
+// picks someone.
 func New(ctx context.Context, opts Options) (*Workspace, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("workspace: new: %w", err)
@@ -150,6 +154,11 @@ func New(ctx context.Context, opts Options) (*Workspace, error) {
 		}
 	}
 
+	if opts.ScratchDir == "" && reserve > 0 {
+		if err := checkMemory(reserve, ws.sortMem); err != nil {
+			return nil, err
+		}
+	}
 	fd, name, err := openBacking(opts.ScratchDir, memfdName)
 	if err != nil {
 		return nil, err

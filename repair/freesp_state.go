@@ -189,7 +189,7 @@ func (s *freeSpaceRebuild) usedSpace(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.before.Sort(ctx, check.CmpRmapRecs)
+	return s.before.SortBy(ctx, check.RmapSortKey...)
 }
 
 // replaced says whether the rebuild replaces the blocks of rmap owner o:
@@ -329,7 +329,8 @@ func (s *freeSpaceRebuild) stageFreeExtents(ctx context.Context) error {
 	if err := s.bnobt.recs.Iterate(ctx, func(_ int64, r []byte) error { return s.cntbt.recs.Append(r) }); err != nil {
 		return err
 	}
-	return s.cntbt.recs.Sort(ctx, func(a, b []byte) int { return xfsformat.Cntbt.Ops().CmpKeys(a, b) })
+	// The cntbt's key order: length, then start.
+	return s.cntbt.recs.SortBy(ctx, workspace.Span{Off: 4, Len: 4}, workspace.Span{Off: 0, Len: 4})
 }
 
 // takeBlocks deals the reserved blocks out in the order settle counted
@@ -373,7 +374,7 @@ func (s *freeSpaceRebuild) stageRmaps(ctx context.Context) error {
 			}
 		}
 	}
-	return recs.Sort(ctx, check.CmpRmapRecs)
+	return recs.SortBy(ctx, check.RmapSortKey...)
 }
 
 // write bulk-loads the new trees into their blocks, the free-space trees

@@ -427,7 +427,7 @@ func (ir *inodeRebuild) finish(ctx context.Context, fs *fsys.FS, agno uint32, ch
 			}
 		}
 	}
-	if err := ir.used.Sort(ctx, check.CmpRmapRecs); err != nil {
+	if err := ir.used.SortBy(ctx, check.RmapSortKey...); err != nil {
 		return err
 	}
 	return nil

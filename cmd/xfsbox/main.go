@@ -222,13 +222,17 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	testPanicHook()
 	// When memory runs short, stop before the commit point, with the
 	// reason, rather than be killed inside it (or have a neighbour
-	// killed): see raiseOOMScore too.
+	// killed): see raiseOOMScore too. Not a mount: cancelling its
+	// context would unmount it.
 	ctx, cancelShort := context.WithCancelCause(ctx)
 	defer cancelShort(nil)
-	stopWatch := workspace.Watch(ctx, memoryPoll, memoryFloor, func(err error) {
-		fmt.Fprintf(stderr, "xfsbox %s: %v: stopping\n", c.name, err)
-		cancelShort(err)
-	})
+	stopWatch := func() {}
+	if c.name != "mount" {
+		stopWatch = workspace.Watch(ctx, memoryPoll, memoryFloor, func(err error) {
+			fmt.Fprintf(stderr, "xfsbox %s: %v: stopping\n", c.name, err)
+			cancelShort(err)
+		})
+	}
 	err := c.run(ctx, args[1:], stdout)
 	stopWatch()
 	if cause := context.Cause(ctx); err != nil && errors.Is(cause, workspace.ErrMemoryPressure) {

@@ -28,7 +28,7 @@ func (c *AG) xrefRmapSource(ctx context.Context) error {
 	if tr == nil || tr.recs == nil || c.trees[xfsformat.Bnobt] == nil || c.trees[xfsformat.Bnobt].recs == nil {
 		return nil // nothing to compare: not sound
 	}
-	if err := tr.recs.Sort(ctx, CmpRmapRecs); err != nil {
+	if err := tr.recs.SortBy(ctx, RmapSortKey...); err != nil {
 		return err
 	}
 	meta, err := c.ws.NewArray(xfsformat.RmapRecLen)

@@ -17,7 +17,7 @@ import (
 // CmpRmapRecs orders rmap records by (startblock, owner, offset with
 // flags, blockcount): the rmapbt's key order, total on whole records.
 // Used space (AG.Used) is sorted so, and so are the rmapbt's records a
-// rebuild writes.
+// rebuild writes. Arrays of them sort by RmapSortKey, the same order.
 func CmpRmapRecs(a, b []byte) int {
 	if c := cmp.Compare(binary.BigEndian.Uint32(a[0:]), binary.BigEndian.Uint32(b[0:])); c != 0 {
 		return c
@@ -31,6 +31,9 @@ func CmpRmapRecs(a, b []byte) int {
 	return cmp.Compare(binary.BigEndian.Uint32(a[4:]), binary.BigEndian.Uint32(b[4:]))
 }
 
+// RmapSortKey orders staged rmap records as CmpRmapRecs does.
+var RmapSortKey = []workspace.Span{{Off: 0, Len: 4}, {Off: 8, Len: 16}, {Off: 4, Len: 4}}
+
 func cmpAllocByStart(a, b []byte) int {
 	if c := cmp.Compare(binary.BigEndian.Uint32(a[0:]), binary.BigEndian.Uint32(b[0:])); c != 0 {
 		return c
@@ -43,11 +46,11 @@ func cmpAllocByStart(a, b []byte) int {
 // rmapbt against every owner seen, refcountbt against the shared file
 // mappings, finobt against inobt, and the AG header counters.
 func (c *AG) crossReference(ctx context.Context) error {
-	if err := c.used.Sort(ctx, CmpRmapRecs); err != nil {
+	if err := c.used.SortBy(ctx, RmapSortKey...); err != nil {
 		return err
 	}
 	if tr := c.trees[xfsformat.Bnobt]; tr != nil && tr.recs != nil {
-		if err := tr.recs.Sort(ctx, cmpAllocByStart); err != nil {
+		if err := tr.recs.SortKey(ctx, xfsformat.AllocRecLen); err != nil {
 			return err
 		}
 	}
@@ -87,7 +90,7 @@ func (c *AG) xrefAllocTrees(ctx context.Context) error {
 	if hb == hc && bno.recs.Len() == cnt.recs.Len() {
 		return nil
 	}
-	if err := cnt.recs.Sort(ctx, cmpAllocByStart); err != nil {
+	if err := cnt.recs.SortKey(ctx, xfsformat.AllocRecLen); err != nil {
 		return err
 	}
 	// One difference shifts everything after it: only the first is named.
@@ -532,7 +535,7 @@ func NormalizeRmaps(ctx context.Context, ws *workspace.Workspace, in *workspace.
 	if sorted {
 		return out, nil
 	}
-	return out, out.Sort(ctx, CmpRmapRecs)
+	return out, out.SortBy(ctx, RmapSortKey...)
 }
 
 // xrefRmap compares the rmapbt with every owner the check saw.
@@ -541,7 +544,7 @@ func (c *AG) xrefRmap(ctx context.Context) error {
 	if tr == nil || tr.recs == nil {
 		return nil
 	}
-	if err := tr.recs.Sort(ctx, CmpRmapRecs); err != nil {
+	if err := tr.recs.SortBy(ctx, RmapSortKey...); err != nil {
 		return err
 	}
 	_, err := c.compareRmaps(ctx, c.used, tr.recs)

@@ -54,12 +54,38 @@ func (a *Array) Sort(ctx context.Context, cmp func(a, b []byte) int) error {
 // as large as Sort's (the radix sort needs a second buffer), so the Go
 // heap stays bounded by Options.SortMemory.
 func (a *Array) SortKey(ctx context.Context, keyLen int) error {
-	if keyLen < 1 || keyLen > a.r {
-		return fmt.Errorf("%w: key of %d bytes in records of %d", ErrInvalid, keyLen, a.r)
+	return a.SortBy(ctx, Span{0, keyLen})
+}
+
+// Span is a byte range of a record: Len bytes from Off.
+type Span struct{ Off, Len int }
+
+// SortBy is SortKey with a key made of the spans, compared in the order
+// given, each bytewise (so big-endian fields compare as numbers): the
+// records of check.CmpRmapRecs, say, are {0,4} {8,16} {4,4}.
+func (a *Array) SortBy(ctx context.Context, key ...Span) error {
+	var pos []int // the key's bytes, most significant first
+	for _, s := range key {
+		if s.Len < 1 || s.Off < 0 || s.Off+s.Len > a.r {
+			return fmt.Errorf("%w: key bytes %d-%d in records of %d", ErrInvalid, s.Off, s.Off+s.Len, a.r)
+		}
+		for i := range s.Len {
+			pos = append(pos, s.Off+i)
+		}
 	}
-	cmp := func(x, y []byte) int { return bytes.Compare(x[:keyLen], y[:keyLen]) }
+	if len(pos) == 0 {
+		return fmt.Errorf("%w: an empty key", ErrInvalid)
+	}
+	cmp := func(x, y []byte) int {
+		for _, s := range key {
+			if c := bytes.Compare(x[s.Off:s.Off+s.Len], y[s.Off:s.Off+s.Len]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	}
 	return a.sort(ctx, cmp, 2, func(s *recSorter, b, tmp []byte) error {
-		return radixSort(ctx, b, tmp[:len(b)], a.r, keyLen)
+		return radixSort(ctx, b, tmp[:len(b)], a.r, pos)
 	})
 }
 
@@ -83,10 +109,12 @@ func (a *Array) sort(ctx context.Context, cmp func(a, b []byte) int, buffers int
 	r := int64(a.r)
 	mem := max(a.ws.sortMem/buffers, 8*r)
 	chunk := mem / r
-	buf := make([]byte, min(chunk, n)*r)
+	buf := a.ws.sortBuffer(int(min(chunk, n) * r))
+	defer a.ws.keepSortBuffer(buf)
 	var tmp []byte
 	if buffers > 1 {
-		tmp = make([]byte, len(buf))
+		tmp = a.ws.sortBuffer(len(buf))
+		defer a.ws.keepSortBuffer(tmp)
 	}
 
 	// Phase 1: sort chunks in memory and write them back as runs.
@@ -368,14 +396,15 @@ func chunkSorted(b []byte, r int, cmp func(a, b []byte) int) bool {
 	return true
 }
 
-// radixSort sorts buf, records of r bytes, by their first keyLen bytes
-// (bytewise), least significant byte first, through tmp (as long as
-// buf); a byte position equal in every record is skipped. The context
-// is polled once a pass.
-func radixSort(ctx context.Context, buf, tmp []byte, r, keyLen int) error {
+// radixSort sorts buf, records of r bytes, by the bytes at positions
+// key (most significant first), least significant byte first, through
+// tmp (as long as buf); a byte position equal in every record is
+// skipped. The context is polled once a pass.
+func radixSort(ctx context.Context, buf, tmp []byte, r int, key []int) error {
 	n := len(buf) / r
 	src, dst := buf, tmp
-	for pos := keyLen - 1; pos >= 0; pos-- {
+	for k := len(key) - 1; k >= 0; k-- {
+		pos := key[k]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -402,4 +431,34 @@ func radixSort(ctx context.Context, buf, tmp []byte, r, keyLen int) error {
 		copy(buf, src)
 	}
 	return nil
+}
+
+// keptSortBuffers bounds the sort buffers a workspace keeps for reuse
+// (two sorts of two buffers each, as two AGs sort at once).
+const keptSortBuffers = 4
+
+// sortBuffer returns a buffer of n bytes for a sort: a kept one when one
+// is large enough (a sort of many records would otherwise allocate and
+// zero tens of megabytes each time), else a new one. Its contents are
+// whatever the last sort left.
+func (ws *Workspace) sortBuffer(n int) []byte {
+	ws.bmu.Lock()
+	defer ws.bmu.Unlock()
+	for i, b := range ws.sortBufs {
+		if cap(b) >= n {
+			ws.sortBufs = append(ws.sortBufs[:i], ws.sortBufs[i+1:]...)
+			return b[:n]
+		}
+	}
+	return make([]byte, n)
+}
+
+// keepSortBuffer gives a sort buffer back for reuse (dropped when enough
+// are kept, or when the workspace is closed).
+func (ws *Workspace) keepSortBuffer(b []byte) {
+	ws.bmu.Lock()
+	defer ws.bmu.Unlock()
+	if len(ws.sortBufs) < keptSortBuffers && !ws.dead.Load() {
+		ws.sortBufs = append(ws.sortBufs, b)
+	}
 }

@@ -109,12 +109,10 @@ func (a *Array) sort(ctx context.Context, cmp func(a, b []byte) int, buffers int
 	r := int64(a.r)
 	mem := max(a.ws.sortMem/buffers, 8*r)
 	chunk := mem / r
-	buf := a.ws.sortBuffer(int(min(chunk, n) * r))
-	defer a.ws.keepSortBuffer(buf)
+	buf := make([]byte, min(chunk, n)*r)
 	var tmp []byte
 	if buffers > 1 {
-		tmp = a.ws.sortBuffer(len(buf))
-		defer a.ws.keepSortBuffer(tmp)
+		tmp = make([]byte, len(buf))
 	}
 
 	// Phase 1: sort chunks in memory and write them back as runs.
@@ -431,34 +429,4 @@ func radixSort(ctx context.Context, buf, tmp []byte, r int, key []int) error {
 		copy(buf, src)
 	}
 	return nil
-}
-
-// keptSortBuffers bounds the sort buffers a workspace keeps for reuse
-// (two sorts of two buffers each, as two AGs sort at once).
-const keptSortBuffers = 4
-
-// sortBuffer returns a buffer of n bytes for a sort: a kept one when one
-// is large enough (a sort of many records would otherwise allocate and
-// zero tens of megabytes each time), else a new one. Its contents are
-// whatever the last sort left.
-func (ws *Workspace) sortBuffer(n int) []byte {
-	ws.bmu.Lock()
-	defer ws.bmu.Unlock()
-	for i, b := range ws.sortBufs {
-		if cap(b) >= n {
-			ws.sortBufs = append(ws.sortBufs[:i], ws.sortBufs[i+1:]...)
-			return b[:n]
-		}
-	}
-	return make([]byte, n)
-}
-
-// keepSortBuffer gives a sort buffer back for reuse (dropped when enough
-// are kept, or when the workspace is closed).
-func (ws *Workspace) keepSortBuffer(b []byte) {
-	ws.bmu.Lock()
-	defer ws.bmu.Unlock()
-	if len(ws.sortBufs) < keptSortBuffers && !ws.dead.Load() {
-		ws.sortBufs = append(ws.sortBufs, b)
-	}
 }

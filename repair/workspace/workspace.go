@@ -103,9 +103,6 @@ type Workspace struct {
 	reserved int64
 	segSize  int64
 
-	bmu      sync.Mutex // protects sortBufs
-	sortBufs [][]byte   // sort buffers kept for reuse (sortBuffer)
-
 	amu    sync.Mutex // protects the segment allocator below
 	next   int64      // file offset of the first never-allocated segment
 	free   []int64    // file offsets of released segments
@@ -234,9 +231,6 @@ func (ws *Workspace) Close() error {
 	ws.amu.Lock()
 	ws.free = nil
 	ws.amu.Unlock()
-	ws.bmu.Lock()
-	ws.sortBufs = nil
-	ws.bmu.Unlock()
 	if err := unix.Close(ws.fd); err != nil {
 		return &OpError{Op: "close", File: ws.name, Offset: -1, Err: err}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/view"
+	"github.com/xfsbox/xfsbox/repair/workspace"
 )
 
 // Errors of the control files (turned into errnos by toErrno). Like
@@ -207,8 +208,16 @@ func (c *Controller) Exec(ctx context.Context, line string, file fsys.AGs) error
 	defer c.run.Unlock()
 	// The command outlives the write's own context if the writer goes
 	// away; cancel stops it.
-	opCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	opCtx, cancelCause := context.WithCancelCause(context.WithoutCancel(ctx))
+	cancel := func() { cancelCause(nil) }
 	defer cancel()
+	// Memory running short cancels the command (before a repair's
+	// commit point), not the mount.
+	stopWatch := workspace.Watch(opCtx, workspace.WatchInterval, workspace.WatchFloor, func(err error) {
+		c.logf("%v: cancelling the running command", err)
+		cancelCause(err)
+	})
+	defer stopWatch()
 	c.mu.Lock()
 	c.cancel = cancel
 	if c.closing {
@@ -248,6 +257,9 @@ func (c *Controller) Exec(ctx context.Context, line string, file fsys.AGs) error
 		c.tree.Invalidate()
 	case "plan", "commit", "discard":
 		result, err = c.sandboxVerb(opCtx, cmd, started)
+	}
+	if cause := context.Cause(opCtx); err != nil && errors.Is(cause, workspace.ErrMemoryPressure) {
+		err = fmt.Errorf("%w (stopped: %w)", err, cause)
 	}
 	c.finish(line, result, err)
 	return err

@@ -93,14 +93,6 @@ func usageText() string {
 	return fmt.Sprintf(mainHelp, sb.String())
 }
 
-// memoryPoll and memoryFloor: how often the memory the process can take
-// is read while a command runs, and how little of it left stops the
-// command (workspace.Watch).
-const (
-	memoryPoll  = 250 * time.Millisecond
-	memoryFloor = 16 << 20
-)
-
 // raiseOOMScore makes xfsbox the OOM killer's first choice
 // (oom_score_adj 1000, or $XFSBOX_OOM_SCORE_ADJ): when memory runs out,
 // xfsbox is what fails, not its neighbours. Its repairs are crash-safe,
@@ -223,12 +215,13 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	// When memory runs short, stop before the commit point, with the
 	// reason, rather than be killed inside it (or have a neighbour
 	// killed): see raiseOOMScore too. Not a mount: cancelling its
-	// context would unmount it.
+	// context would unmount it; its control files' commands have their
+	// own watch.
 	ctx, cancelShort := context.WithCancelCause(ctx)
 	defer cancelShort(nil)
 	stopWatch := func() {}
 	if c.name != "mount" {
-		stopWatch = workspace.Watch(ctx, memoryPoll, memoryFloor, func(err error) {
+		stopWatch = workspace.Watch(ctx, workspace.WatchInterval, workspace.WatchFloor, func(err error) {
 			fmt.Fprintf(stderr, "xfsbox %s: %v: stopping\n", c.name, err)
 			cancelShort(err)
 		})

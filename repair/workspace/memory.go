@@ -224,6 +224,14 @@ func checkMemory(reserve, sortMem int64) error {
 		ErrNoMemory, Bytes(need), Bytes(reserve), m, syscall.ENOMEM)
 }
 
+// WatchInterval and WatchFloor are how often a running command's Watch
+// reads the memory the process can take, and how little of it left
+// stops the command.
+const (
+	WatchInterval = 250 * time.Millisecond
+	WatchFloor    = 16 << 20
+)
+
 // Watch polls the memory the process can take, every interval, until
 // ctx is done or stop is called, and calls onShort once, with an error
 // wrapping ErrMemoryPressure that says what it saw, when it runs short:

@@ -258,9 +258,7 @@ func (c *Controller) Exec(ctx context.Context, line string, file fsys.AGs) error
 	case "plan", "commit", "discard":
 		result, err = c.sandboxVerb(opCtx, cmd, started)
 	}
-	if cause := context.Cause(opCtx); err != nil && errors.Is(cause, workspace.ErrMemoryPressure) {
-		err = fmt.Errorf("%w (stopped: %w)", err, cause)
-	}
+	err = workspace.StoppedBy(opCtx, err)
 	c.finish(line, result, err)
 	return err
 }

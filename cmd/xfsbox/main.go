@@ -228,9 +228,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	err := c.run(ctx, args[1:], stdout)
 	stopWatch()
-	if cause := context.Cause(ctx); err != nil && errors.Is(cause, workspace.ErrMemoryPressure) {
-		err = fmt.Errorf("%w (stopped: %w)", err, cause)
-	}
+	err = workspace.StoppedBy(ctx, err)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, commandHelp(c))
 		return exitOK

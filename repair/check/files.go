@@ -555,21 +555,18 @@ func sortArrays(ctx context.Context, arrays []*workspace.Array, keyLen int) erro
 	return errors.Join(all...)
 }
 
-// chain yields the records of each array in turn (nil ones are empty).
+// chain yields the records of each array in turn (nil ones are empty),
+// through a workspace.Cursor; its error goes to *errp.
 func chain(ctx context.Context, arrays []*workspace.Array, errp *error) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
-		for _, a := range arrays {
-			if a == nil {
-				continue
-			}
-			for rec := range a.All(ctx, errp) {
-				if !yield(rec) {
-					return
-				}
-			}
-			if *errp != nil {
+		cur := workspace.NewCursor(ctx, arrays...)
+		for rec, ok := cur.Next(); ok; rec, ok = cur.Next() {
+			if !yield(rec) {
 				return
 			}
+		}
+		if err := cur.Err(); err != nil && *errp == nil {
+			*errp = err
 		}
 	}
 }
@@ -619,10 +616,8 @@ func CheckInode(ctx context.Context, fs *fsys.FS, ino uint64) (*Findings, error)
 		return nil, err
 	}
 	if fs.HasParentPointers() {
-		if d, err := fs.Inode(ino); err == nil {
-			if err := c.pptrOne(ctx, d); err != nil {
-				return nil, err
-			}
+		if err := c.pptrOne(ctx, &fsys.Inode{Ino: ino, Core: core}); err != nil {
+			return nil, err
 		}
 	}
 	want := uint32(named)

@@ -224,6 +224,16 @@ func checkMemory(reserve, sortMem int64) error {
 		ErrNoMemory, Bytes(need), Bytes(reserve), m, syscall.ENOMEM)
 }
 
+// StoppedBy adds to err the reason ctx was cancelled when Watch cancelled
+// it for memory (context.Cause), so that the error says why; other
+// errors are returned as they are.
+func StoppedBy(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrMemoryPressure) {
+		return fmt.Errorf("%w (stopped: %w)", err, cause)
+	}
+	return err
+}
+
 // WatchInterval and WatchFloor are how often a running command's Watch
 // reads the memory the process can take, and how little of it left
 // stops the command.

@@ -5,6 +5,7 @@ package workspace
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +165,24 @@ func TestWatch(t *testing.T) {
 				t.Fatalf("Watch called back twice: %v", <-got)
 			}
 		})
+	}
+}
+
+// TestStoppedBy: an error of a context Watch cancelled says why; one of
+// a context cancelled otherwise, or no error, is left as it is.
+func TestStoppedBy(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(fmt.Errorf("%w: 5 MiB left", ErrMemoryPressure))
+	err := StoppedBy(ctx, context.Canceled)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrMemoryPressure) || !strings.Contains(err.Error(), "5 MiB left") {
+		t.Fatalf("StoppedBy after a memory cancel: %v", err)
+	}
+	if StoppedBy(ctx, nil) != nil {
+		t.Fatal("StoppedBy made an error of none")
+	}
+	other, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if err := StoppedBy(other, context.Canceled); err != context.Canceled {
+		t.Fatalf("StoppedBy after a plain cancel: %v", err)
 	}
 }

@@ -106,6 +106,15 @@ func judge(t *testing.T, rep *campaign.Report) {
 	var buf bytes.Buffer
 	rep.Write(&buf)
 	t.Logf("\n%s", buf.String())
+	repaired := map[string]int{}
+	for _, r := range rep.Results {
+		if r.Extra != nil && r.Extra["repair"] != campaign.RepairSkipped {
+			repaired[r.Object+" "+r.Extra["repair"]]++
+		}
+	}
+	t.Logf("repairs (object outcome: cases): %v", repaired)
+	// The failures last: a long log is cut in the middle, so they stay
+	// in sight at its end.
 	for _, r := range rep.Misses() {
 		t.Errorf("MISS %s", campaign.MissText(r))
 	}
@@ -117,13 +126,6 @@ func judge(t *testing.T, rep *campaign.Report) {
 			t.Errorf("REPAIR FAILED %s: %v\n  reproduce: %s", r.Case, r.HookErr, r.Case.Command("IMAGE"))
 		}
 	}
-	repaired := map[string]int{}
-	for _, r := range rep.Results {
-		if r.Extra != nil && r.Extra["repair"] != campaign.RepairSkipped {
-			repaired[r.Object+" "+r.Extra["repair"]]++
-		}
-	}
-	t.Logf("repairs (object outcome: cases): %v", repaired)
 	n := rep.Count()
 	if judged := n[campaign.Both] + n[campaign.Neither] + n[campaign.Extra] + n[campaign.Miss]; judged == 0 {
 		t.Errorf("no case was judged: %v", n)

@@ -28,8 +28,9 @@ var ErrMemoryPressure = errors.New("memory is running short")
 
 // Memory is what memory the process can still take: the machine's and
 // its memory cgroup's (the tightest limit from its cgroup up, v1 or
-// v2). Reclaimable page cache (the cgroup's inactive file pages) does
-// not count as used.
+// v2). Page cache (the cgroup's file pages, active and inactive: the
+// kernel reclaims both before it runs out; shmem, the memfd workspace
+// among it, is on the anon lists and counts) does not count as used.
 type Memory struct {
 	// Available is the least of MachineAvailable and the cgroup's
 	// limit less its usage; -1 when neither could be read.
@@ -153,7 +154,8 @@ func memCgroups() []string {
 }
 
 // cgroupMemory reads one cgroup's limit and usage (ok when it has a
-// limit), less its inactive file pages, and how often it hit the limit.
+// limit), less its file pages, and how often the OOM killer ran for its
+// own limit.
 func cgroupMemory(dir string) (limit, used, hits int64, ok bool) {
 	num := func(name string) (int64, bool) {
 		b, err := os.ReadFile(filepath.Join(dir, name))
@@ -175,7 +177,14 @@ func cgroupMemory(dir string) (limit, used, hits int64, ok bool) {
 	}
 	if l, lok := num("memory.max"); lok || fileExists(filepath.Join(dir, "memory.max")) { // v2 ("max": no limit)
 		c, cok := num("memory.current")
-		b, _ := os.ReadFile(filepath.Join(dir, "memory.events"))
+		// memory.events counts the events of every cgroup below too (a
+		// child's own small limit is not this process's shortage: a
+		// neighbour's test cgroup of 48 MiB hitting its limit cancelled
+		// checks in the parent); .local (Linux 5.2) only this cgroup's.
+		b, err := os.ReadFile(filepath.Join(dir, "memory.events.local"))
+		if err != nil {
+			b, _ = os.ReadFile(filepath.Join(dir, "memory.events"))
+		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, "oom "); ok {
 				n, _ := strconv.ParseInt(v, 10, 64)
@@ -185,7 +194,7 @@ func cgroupMemory(dir string) (limit, used, hits int64, ok bool) {
 		if !lok || !cok {
 			return 0, 0, hits, false
 		}
-		return l, max(c-stat("inactive_file"), 0), hits, true
+		return l, max(c-stat("inactive_file")-stat("active_file"), 0), hits, true
 	}
 	l, lok := num("memory.limit_in_bytes") // v1
 	u, uok := num("memory.usage_in_bytes")
@@ -199,7 +208,7 @@ func cgroupMemory(dir string) (limit, used, hits int64, ok bool) {
 	if !lok || !uok || l >= 1<<62 {
 		return 0, 0, hits, false
 	}
-	return l, max(u-stat("total_inactive_file"), 0), hits, true
+	return l, max(u-stat("total_inactive_file")-stat("total_active_file"), 0), hits, true
 }
 
 func fileExists(p string) bool {

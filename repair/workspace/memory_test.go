@@ -37,8 +37,8 @@ func fakeMemory(t *testing.T, files map[string]string) string {
 const meminfo = "MemTotal:       24000000 kB\nMemFree:        1000 kB\nMemAvailable:   20000000 kB\n"
 
 // TestReadMemory: the tightest limit wins, v2 and v1, from the
-// process's cgroup up; inactive file pages (reclaimable page cache) do
-// not count as used; "max" and v1's huge number are no limit.
+// process's cgroup up; file pages (reclaimable page cache) do not count
+// as used; OOM events are the cgroup's own (.local), not its children's; "max" and v1's huge number are no limit.
 func TestReadMemory(t *testing.T) {
 	t.Run("v2", func(t *testing.T) {
 		fakeMemory(t, map[string]string{
@@ -49,9 +49,12 @@ func TestReadMemory(t *testing.T) {
 			"cgroup/a/b/memory.current": "1000\n",
 			"cgroup/a/memory.max":       "104857600\n", // 100 MiB
 			"cgroup/a/memory.current":   "73400320\n",  // 70 MiB
-			"cgroup/a/memory.stat":      "anon 1\ninactive_file 10485760\n",
-			"cgroup/a/memory.events":    "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\n",
-			"cgroup/memory.max":         "max\n", // the root has none
+			"cgroup/a/memory.stat":      "anon 1\nactive_file 5242880\ninactive_file 5242880\n",
+			// memory.events counts a child cgroup's OOMs too; only
+			// .local's are this cgroup's limit.
+			"cgroup/a/memory.events":       "low 0\nhigh 0\nmax 7\noom 9\noom_kill 8\n",
+			"cgroup/a/memory.events.local": "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\n",
+			"cgroup/memory.max":            "max\n", // the root has none
 		})
 		m := ReadMemory()
 		if m.Available != 40<<20 || m.Limit != 100<<20 || m.Used != 60<<20 || !strings.HasSuffix(m.Cgroup, "cgroup/a") || m.OOMs != 2 || m.MachineAvailable != 20000000<<10 {
@@ -64,7 +67,7 @@ func TestReadMemory(t *testing.T) {
 			"proc/self/cgroup": "4:memory:/svc\n1:cpu:/\n0::/\n",
 			"cgroup/memory/svc/memory.limit_in_bytes": "52428800\n", // 50 MiB
 			"cgroup/memory/svc/memory.usage_in_bytes": "41943040\n", // 40 MiB
-			"cgroup/memory/svc/memory.stat":           "cache 1\ntotal_inactive_file 20971520\n",
+			"cgroup/memory/svc/memory.stat":           "cache 1\ntotal_active_file 10485760\ntotal_inactive_file 10485760\n",
 			"cgroup/memory/svc/memory.oom_control":    "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
 			"cgroup/memory/memory.limit_in_bytes":     "9223372036854771712\n",
 			"cgroup/memory/memory.usage_in_bytes":     "1\n",
@@ -141,10 +144,15 @@ func TestWatch(t *testing.T) {
 		{"steady", func() {}, ""},
 		{"oom", func() { write("cgroup/memory/svc/memory.oom_control", "oom_kill 1\n") }, "OOM killer ran 1 time"},
 		{"low", func() { write("cgroup/memory/svc/memory.usage_in_bytes", "99614720\n") }, "5.0 MiB left"},
+		{"page cache", func() {
+			write("cgroup/memory/svc/memory.stat", "total_active_file 62914560\ntotal_inactive_file 20971520\n")
+			write("cgroup/memory/svc/memory.usage_in_bytes", "99614720\n")
+		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			write("cgroup/memory/svc/memory.usage_in_bytes", "20971520\n")
 			write("cgroup/memory/svc/memory.oom_control", "oom_kill 0\n")
+			write("cgroup/memory/svc/memory.stat", "")
 			got := make(chan error, 2)
 			stop := Watch(context.Background(), 5*time.Millisecond, 16<<20, func(err error) { got <- err })
 			defer stop()

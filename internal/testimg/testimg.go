@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,10 +97,16 @@ func knownProfile(p string) bool {
 			return true
 		}
 	}
-	return p == "bench" || p == "benchinodes" || p == "files" || p == "aged" || p == "parent" || isV4(p)
+	return p == "bench" || p == "benchinodes" || p == "files" || p == "aged" || p == "parent" || isV4(p) || isScale(p)
 }
 
 func isV4(p string) bool { return p == "v4" || p == "v4-1k" }
+
+// ScaleProfiles are the images of make bench's scale rows, built by
+// testdata/mkscale.sh (minutes each; only for benchmarks).
+func ScaleProfiles() []string { return []string{"bench1m", "bench4m", "scale16ag", "sparse4t"} }
+
+func isScale(p string) bool { return slices.Contains(ScaleProfiles(), p) }
 
 // Require skips the test unless everything named is available: "root"
 // (effective uid 0), "xfsprogs" (mkfs.xfs, xfs_db, xfs_repair, xfs_io,
@@ -227,20 +234,28 @@ func CacheDir() (string, error) {
 
 // generator is the script that builds profile, and its content (which
 // the cache key covers): testdata/mkv4.sh for the V4Profiles,
-// testdata/mkimage.sh for the others. Each key covers its own script
-// only, so editing one leaves the other's images cached.
+// testdata/mkscale.sh for the ScaleProfiles (its content followed by
+// mkimage.sh's, which it calls for some), testdata/mkimage.sh for the
+// others. Each key covers its own script only, so editing mkv4.sh or
+// mkscale.sh leaves mkimage.sh's images cached.
 func generator(profile string) (path string, content []byte, err error) {
 	root, err := repoRoot()
 	if err != nil {
 		return "", nil, err
 	}
 	script := "mkimage.sh"
-	if isV4(profile) {
+	switch {
+	case isV4(profile):
 		script = "mkv4.sh"
+	case isScale(profile):
+		script = "mkscale.sh"
 	}
 	path = filepath.Join(root, "testdata", script)
-	content, err = os.ReadFile(path)
-	return path, content, err
+	if content, err = os.ReadFile(path); err != nil || !isScale(profile) {
+		return path, content, err
+	}
+	mk, err := os.ReadFile(filepath.Join(root, "testdata", "mkimage.sh"))
+	return path, append(content, mk...), err
 }
 
 // cacheName is "<profile>-<first 16 hex digits of sha256(script, profile)>".
@@ -253,8 +268,8 @@ func cacheName(script []byte, profile string) string {
 }
 
 // Image returns the path of the cached image of profile (one of Profiles,
-// WildProfiles, V4Profiles, "bench", "benchinodes", "files" or "aged"),
-// building it first if needed. The path is shared: read it, never write
+// WildProfiles, V4Profiles, ScaleProfiles, "bench", "benchinodes",
+// "files" or "aged"), building it first if needed. The path is shared: read it, never write
 // it (use Copy). Its file hashes are in path+".sha256".
 //
 // Building needs root, xfsprogs and loop devices (Require; a v4 image

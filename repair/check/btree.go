@@ -245,7 +245,8 @@ func (c *AG) checkRecord(t xfsformat.BtreeType, agbno uint32, i int, rec, prev [
 		}
 		if prev != nil {
 			ops := t.Ops()
-			pk, ck := make([]byte, ops.KeyLen), make([]byte, ops.KeyLen)
+			var keys [2][32]byte // an rmap key is 20 bytes: none allocated per record
+			pk, ck := keys[0][:ops.KeyLen], keys[1][:ops.KeyLen]
 			ops.RecKey(pk, prev)
 			ops.RecKey(ck, rec)
 			if cmp := ops.CmpKeys(pk, ck); cmp > 0 || (cmp == 0 && bytes.Equal(prev, rec)) {

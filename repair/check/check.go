@@ -268,7 +268,8 @@ const DefaultSortMemory = 16 << 20
 
 // WorkspaceOptions is o with what it leaves unset filled in for a check
 // of ags (Check's, or a rebuild's that starts with Collect): an estimate
-// of the records staged, and DefaultSortMemory.
+// of the records staged, DefaultSortMemory, and sort buffers kept
+// between sorts (the workspace lives for one command).
 func WorkspaceOptions(o workspace.Options, fs *fsys.FS, ags []uint32) workspace.Options {
 	if o.Estimate == 0 {
 		o.Estimate = checkEstimate(fs, ags)
@@ -276,6 +277,9 @@ func WorkspaceOptions(o workspace.Options, fs *fsys.FS, ags []uint32) workspace.
 	if o.SortMemory == 0 {
 		o.SortMemory = DefaultSortMemory
 	}
+	// A check's or a rebuild's workspace lives for the command: its
+	// sorts share their buffers.
+	o.KeepSortBuffers = true
 	return o
 }
 

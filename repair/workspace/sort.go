@@ -109,10 +109,12 @@ func (a *Array) sort(ctx context.Context, cmp func(a, b []byte) int, buffers int
 	r := int64(a.r)
 	mem := max(a.ws.sortMem/buffers, 8*r)
 	chunk := mem / r
-	buf := make([]byte, min(chunk, n)*r)
+	buf := a.ws.sortBuffer(min(chunk, n) * r)
+	defer a.ws.doneWithSortBuffer(buf)
 	var tmp []byte
 	if buffers > 1 {
-		tmp = make([]byte, len(buf))
+		tmp = a.ws.sortBuffer(int64(len(buf)))
+		defer a.ws.doneWithSortBuffer(tmp)
 	}
 
 	// Phase 1: sort chunks in memory and write them back as runs.

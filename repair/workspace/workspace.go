@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -84,6 +85,14 @@ type Options struct {
 	// Estimate is the expected amount of staged data in bytes. New
 	// reserves 1.5 times this much space up front.
 	Estimate int64
+
+	// KeepSortBuffers keeps the buffers of finished sorts for the next
+	// ones until Close (at most two sorts' worth, within the SortMemory
+	// budget the memory check counts): for a workspace that lives for one
+	// command (a check, a rebuild), which sorts many arrays and would
+	// otherwise allocate and fault in a fresh buffer for each. Leave it
+	// off for a workspace that lives long (a metadump's index, a mount).
+	KeepSortBuffers bool
 }
 
 // Workspace is the backing store of one repair operation. Its methods are
@@ -107,6 +116,11 @@ type Workspace struct {
 	next   int64      // file offset of the first never-allocated segment
 	free   []int64    // file offsets of released segments
 	nextID uint32     // blob store identifiers
+
+	// spare holds sort buffers for reuse when Options.KeepSortBuffers.
+	keepBufs bool
+	bmu      sync.Mutex
+	spare    [][]byte
 }
 
 // New creates a workspace. It reserves 1.5 times opts.Estimate bytes with
@@ -139,6 +153,7 @@ func New(ctx context.Context, opts Options) (*Workspace, error) {
 		maxBytes: opts.MaxBytes,
 		sortMem:  opts.SortMemory,
 		segSize:  maxSegSize,
+		keepBufs: opts.KeepSortBuffers,
 	}
 	if ws.sortMem == 0 {
 		ws.sortMem = DefaultSortMemory
@@ -231,6 +246,9 @@ func (ws *Workspace) Close() error {
 	ws.amu.Lock()
 	ws.free = nil
 	ws.amu.Unlock()
+	ws.bmu.Lock()
+	ws.spare = nil
+	ws.bmu.Unlock()
 	if err := unix.Close(ws.fd); err != nil {
 		return &OpError{Op: "close", File: ws.name, Offset: -1, Err: err}
 	}
@@ -421,4 +439,37 @@ func (rg *region) release() {
 		rg.ws.freeSegs(rg.segs)
 	}
 	rg.segs = nil
+}
+
+// sortBuffer is a buffer of n bytes for a sort: a kept one when there
+// is one large enough (KeepSortBuffers), else a new one.
+func (ws *Workspace) sortBuffer(n int64) []byte {
+	if ws.keepBufs {
+		ws.bmu.Lock()
+		for i, b := range ws.spare {
+			if int64(cap(b)) >= n {
+				ws.spare = slices.Delete(ws.spare, i, i+1)
+				ws.bmu.Unlock()
+				return b[:n]
+			}
+		}
+		ws.bmu.Unlock()
+	}
+	return make([]byte, n)
+}
+
+// maxSpare is how many sort buffers a workspace keeps: two sorts' worth
+// of the two-buffer kind (SortKey), as two AGs sort at once.
+const maxSpare = 4
+
+// doneWithSortBuffer gives b back for the next sort, when kept.
+func (ws *Workspace) doneWithSortBuffer(b []byte) {
+	if !ws.keepBufs || b == nil || ws.dead.Load() {
+		return
+	}
+	ws.bmu.Lock()
+	defer ws.bmu.Unlock()
+	if len(ws.spare) < maxSpare {
+		ws.spare = append(ws.spare, b[:cap(b)])
+	}
 }

@@ -89,7 +89,8 @@ fuzz:
 	done
 
 bench: deps build
-	XFSBOX_TEST_BENCH=1 $(GO) test -tags bench -count=1 -timeout 60m -run 'TestBenchImage|TestBenchInodesImage|TestFilesImage' ./internal/testimg/ >/dev/null
+	XFSBOX_TEST_BENCH=1 $(GO) test -tags bench -count=1 -timeout 120m -run 'TestBenchImage|TestBenchInodesImage|TestFilesImage|TestScaleImages' ./internal/testimg/ >/dev/null
+	./testdata/bench-targets.sh $(BIN)
 	./testdata/bench.sh $(BIN) $$(ls -t testdata/cache/bench-*.img | head -1) $$(ls -t testdata/cache/benchinodes-*.img | head -1) $$(ls -t testdata/cache/files-*.img | head -1)
 	@XFSBOX_BENCH_TABLE=1 $(GO) test -tags bench -count=1 -timeout 60m -run TestPrintBenchTable -v ./repair/workspace/ | grep -v '^=== RUN' || true
 

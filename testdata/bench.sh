@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # xfsbox benchmark table: every row is ours beside a reference measured in
-# the same run on the same image (median of RUNS), with the ratio.
+# the same run on the same image (median of RUNS), with the ratio. The
+# check and repair rows against xfs_repair, with their targets, are
+# testdata/bench-targets.sh's (make bench runs both).
 # Usage: testdata/bench.sh BIN BENCH_IMAGE [INODES_IMAGE [FILES_IMAGE]]
-# INODES_IMAGE (the benchinodes profile: about a million inodes) adds the
-# check and repair rows on it; FILES_IMAGE (the files profile: a
+# INODES_IMAGE (the benchinodes profile) is named in the header only;
+# FILES_IMAGE (the files profile: a
 # directory of a million entries, a 1 GiB file of ~9,000 extents) the
 # rows of files/ against a kernel loop mount of the same image.
 set -euo pipefail
@@ -32,7 +34,6 @@ row() { # name ours_s ref_s ours_rss ref_rss
   awk -v n="$1" -v a="$2" -v b="$3" -v ra="$4" -v rb="$5" 'BEGIN {
     printf "| %-44s | %8.2fs | %8.2fs | %6.2f | %7.0f MB | %7.0f MB | %5.2f |\n", n, a, b, (a>0 ? b/a : 0), ra/1024, rb/1024, (rb>0 ? ra/rb : 0) }'
 }
-copyimg() { cp --sparse=always "$1" "$work/copy.img"; rm -f "$work/copy.img.xfsbox-journal"; }
 
 echo "bench image: $IMG ($(du -h "$IMG" | cut -f1) on disk), $RUNS runs each, median time, peak RSS"
 if [ -n "$INODES" ]; then echo "inode-heavy image: $INODES ($(du -h "$INODES" | cut -f1) on disk, $(xfs_db -r -c 'sb 0' -c 'print icount' "$INODES" | sed 's/.* = //') inodes)"; fi
@@ -40,29 +41,8 @@ echo
 echo "| row | ours | reference | speedup | our RSS | ref RSS | RSS ratio |"
 echo "|---|---|---|---|---|---|---|"
 
-# image_rows IMAGE SUFFIX: check, one AG's free-space rebuild (from the
-# rmapbt and from an inode scan) and repair all, each beside xfs_repair.
-image_rows() {
-	local img=$1 sfx=$2 o r
-	mapfile -t o < <(median ":" "$BIN" check "$img")
-	mapfile -t r < <(median ":" xfs_repair -n "$img")
-	row "check whole image vs xfs_repair -n$sfx" "${o[0]}" "${r[0]}" "${o[1]}" "${r[1]}"
-
-	mapfile -t o < <(median "copyimg $img" "$BIN" repair --ag 0 --force "$work/copy.img" bnobt)
-	mapfile -t r < <(median "copyimg $img" xfs_repair "$work/copy.img")
-	row "rebuild bnobt+cntbt of AG 0 vs xfs_repair$sfx" "${o[0]}" "${r[0]}" "${o[1]}" "${r[1]}"
-	# The same from a scan of every inode instead of the (sound) rmapbt.
-	mapfile -t o < <(median "copyimg $img" "$BIN" repair --ag 0 --force --full-scan "$work/copy.img" bnobt)
-	row "  the same, used space from an inode scan" "${o[0]}" "${r[0]}" "${o[1]}" "${r[1]}"
-
-	mapfile -t o < <(median "copyimg $img" "$BIN" repair --force "$work/copy.img" all)
-	row "repair all (every btree of every AG) vs xfs_repair$sfx" "${o[0]}" "${r[0]}" "${o[1]}" "${r[1]}"
-}
 # ONLY=files runs the files/ rows alone (with FILES_IMAGE).
 if [ "${ONLY:-}" != files ]; then
-image_rows "$IMG" ""
-if [ -n "$INODES" ]; then image_rows "$INODES" " (inodes)"; fi
-
 # Stream 2M bnobt records through the mount vs xfs_db printing them.
 "$BIN" mount --read-only "$IMG" "$mnt" & mpid=$!
 for _ in $(seq 100); do [ -e "$mnt/ag/0/agf" ] && break; sleep 0.1; done

@@ -21,10 +21,15 @@ type fileObject struct {
 	at int
 	// more are commands after block (a btree's child).
 	more []string
+	// child, when set, is a field of the block that names a directory
+	// block (a da node's nbtree[i].before): the object is that block,
+	// reached with "dblock VALUE".
+	child string
 }
 
 // fileObjects are one object of each format above the AG: inode cores
-// of each kind, every directory block format, attribute leaf and node
+// of each kind, every directory block format (a node directory's node,
+// leaf and free-index blocks among them), attribute leaf and node
 // blocks and a remote value block, a bmbt node and leaf, a remote
 // symlink block. The corruption of each must never make the read layer
 // panic or hang (the files issue) and must be found by the check (the
@@ -42,6 +47,9 @@ var fileObjects = []fileObject{
 	{name: "dir-leaf-leaf", path: "dirs/leaf", block: "dblock %d", at: 1},
 	{name: "dir-node-node", path: "dirs/node", block: "dblock %d", at: 1},
 	{name: "dir-node-free", path: "dirs/node", block: "dblock %d", at: 2},
+	// A node directory's leaf (XDL3 leafn): the da node's second child,
+	// 252 entries on every profile (fewer cases than the fullest).
+	{name: "dir-node-leaf", path: "dirs/node", block: "dblock %d", at: 1, child: "nbtree[1].before"},
 	{name: "attr-leaf", path: "xattr/leaf", block: "ablock 0"},
 	{name: "attr-node", path: "xattr/node", block: "ablock 0"},
 	{name: "attr-node-leaf", path: "xattr/node", block: "ablock 1"},
@@ -84,6 +92,18 @@ func EnumerateFiles(ctx context.Context, image, profile string) (*Plan, error) {
 				cmd = fmt.Sprintf(fo.block, uint64(fo.at)<<35>>blocklog)
 			}
 			nav = append(append(nav, cmd), fo.more...)
+		}
+		if fo.child != "" {
+			parent, err := xfsdb.Print(image, nav...)
+			if err != nil {
+				return nil, err
+			}
+			v, err := parent.Uint(fo.child)
+			if err != nil {
+				p.Notes = append(p.Notes, fmt.Sprintf("%s: %v has no %s: %v", fo.name, nav, fo.child, err))
+				continue
+			}
+			nav = append(nav, fmt.Sprintf("dblock %d", v))
 		}
 		o, err := xfsdb.Print(image, nav...)
 		if err != nil {

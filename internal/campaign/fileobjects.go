@@ -21,10 +21,11 @@ type fileObject struct {
 	at int
 	// more are commands after block (a btree's child).
 	more []string
-	// child, when set, is a field of the block that names a directory
-	// block (a da node's nbtree[i].before): the object is that block,
-	// reached with "dblock VALUE".
-	child string
+	// child, when set, is the column of row childIdx of an array of the
+	// block that names a directory block (a da node's nbtree, "before"):
+	// the object is that block, reached with "dblock VALUE".
+	child    struct{ array, col string }
+	childIdx int
 }
 
 // fileObjects are one object of each format above the AG: inode cores
@@ -49,7 +50,8 @@ var fileObjects = []fileObject{
 	{name: "dir-node-free", path: "dirs/node", block: "dblock %d", at: 2},
 	// A node directory's leaf (XDL3 leafn): the da node's second child,
 	// 252 entries on every profile (fewer cases than the fullest).
-	{name: "dir-node-leaf", path: "dirs/node", block: "dblock %d", at: 1, child: "nbtree[1].before"},
+	{name: "dir-node-leaf", path: "dirs/node", block: "dblock %d", at: 1,
+		child: struct{ array, col string }{"nbtree", "before"}, childIdx: 1},
 	{name: "attr-leaf", path: "xattr/leaf", block: "ablock 0"},
 	{name: "attr-node", path: "xattr/node", block: "ablock 0"},
 	{name: "attr-node-leaf", path: "xattr/node", block: "ablock 1"},
@@ -93,17 +95,21 @@ func EnumerateFiles(ctx context.Context, image, profile string) (*Plan, error) {
 			}
 			nav = append(append(nav, cmd), fo.more...)
 		}
-		if fo.child != "" {
+		if fo.child.array != "" {
 			parent, err := xfsdb.Print(image, nav...)
 			if err != nil {
 				return nil, err
 			}
-			v, err := parent.Uint(fo.child)
-			if err != nil {
-				p.Notes = append(p.Notes, fmt.Sprintf("%s: %v has no %s: %v", fo.name, nav, fo.child, err))
+			v, ok := "", false
+			if a := parent.Array(fo.child.array); a != nil {
+				v, ok = a.Get(fo.childIdx, fo.child.col)
+			}
+			n, err := xfsdb.ParseUint(v)
+			if !ok || err != nil {
+				p.Notes = append(p.Notes, fmt.Sprintf("%s: %v has no %s[%d].%s", fo.name, nav, fo.child.array, fo.childIdx, fo.child.col))
 				continue
 			}
-			nav = append(nav, fmt.Sprintf("dblock %d", v))
+			nav = append(nav, fmt.Sprintf("dblock %d", n))
 		}
 		o, err := xfsdb.Print(image, nav...)
 		if err != nil {

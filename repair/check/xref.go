@@ -157,13 +157,34 @@ func UsedUnion(recs iter.Seq[[]byte]) iter.Seq[Extent] {
 	}
 }
 
-func freeExtents(recs iter.Seq[[]byte]) iter.Seq[Extent] {
-	return func(yield func(Extent) bool) {
-		for rec := range recs {
-			r := xfsformat.DecodeAllocRec(rec)
-			if !yield(Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}) {
-				return
+// unionCursor is UsedUnion pulled from a cursor over sorted rmap
+// records: each call returns the next disjoint extent.
+func unionCursor(c *workspace.Cursor) func() (Extent, bool) {
+	var cur Extent
+	have := false
+	return func() (Extent, bool) {
+		for {
+			rec, ok := c.Next()
+			if !ok {
+				out := cur
+				if have {
+					have = false
+					return out, true
+				}
+				return Extent{}, false
 			}
+			r := xfsformat.DecodeRmapRec(rec)
+			e := Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}
+			if have && e.Start <= cur.End {
+				cur.End = max(cur.End, e.End)
+				continue
+			}
+			out := cur
+			cur = e
+			if have {
+				return out, true
+			}
+			have = true
 		}
 	}
 }
@@ -183,11 +204,18 @@ func (c *AG) xrefFreeSpaceWith(ctx context.Context, used *workspace.Array) (int,
 	if bno == nil || bno.recs == nil {
 		return 0, nil
 	}
-	var err error
-	nextU, stopU := iter.Pull(UsedUnion(used.All(ctx, &err)))
-	defer stopU()
-	nextF, stopF := iter.Pull(freeExtents(bno.recs.All(ctx, &err)))
-	defer stopF()
+	// Cursors, not iter.Pull: a coroutine switch per record was a sixth
+	// of the whole check on an AG of two million free extents.
+	uc, fc := workspace.NewCursor(ctx, used), workspace.NewCursor(ctx, bno.recs)
+	nextU := unionCursor(uc)
+	nextF := func() (Extent, bool) {
+		rec, ok := fc.Next()
+		if !ok {
+			return Extent{}, false
+		}
+		r := xfsformat.DecodeAllocRec(rec)
+		return Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}, true
+	}
 	agLen := uint64(c.fs.Geo.AGLength(c.agno))
 	var covered uint64 // [0, covered) is accounted for
 	u, okU := nextU()
@@ -218,6 +246,7 @@ func (c *AG) xrefFreeSpaceWith(ctx context.Context, used *workspace.Array) (int,
 		covered = max(covered, e.End)
 	}
 	problems := overlaps + gaps
+	err := cmp.Or(uc.Err(), fc.Err())
 	if covered < agLen {
 		problems++
 		c.addNoBlock("space.unaccounted", XrefMismatch, "blocks [%d,%d] at the end of the AG are neither free nor used", covered, agLen-covered)
@@ -566,10 +595,8 @@ func (c *AG) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspace.Arr
 		return 0, err
 	}
 	defer have.Release()
-	nextW, stopW := iter.Pull(want.All(ctx, &err))
-	defer stopW()
-	nextH, stopH := iter.Pull(have.All(ctx, &err))
-	defer stopH()
+	wc, hc := workspace.NewCursor(ctx, want), workspace.NewCursor(ctx, have)
+	nextW, nextH := wc.Next, hc.Next
 	w, okW := nextW()
 	h, okH := nextH()
 	missing, extra := 0, 0
@@ -601,7 +628,7 @@ func (c *AG) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspace.Arr
 			h, okH = nextH()
 		}
 	}
-	return missing + extra, err
+	return missing + extra, cmp.Or(wc.Err(), hc.Err())
 }
 
 // xrefInodeTrees: the finobt holds exactly the inobt's chunks that have a

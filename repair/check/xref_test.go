@@ -1,8 +1,14 @@
 package check
 
 import (
+	"context"
 	"iter"
+	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/xfsbox/xfsbox/repair/workspace"
+	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
 // TestFirstDifference: the bnobt/cntbt and inobt/finobt cross-references
@@ -41,5 +47,50 @@ func TestFirstDifference(t *testing.T) {
 			string(x) != tc.x || string(y) != tc.y {
 			t.Errorf("%s: got %q, %q, %v; want %q, %q, %v", tc.name, x, y, differ, tc.x, tc.y, tc.differ)
 		}
+	}
+}
+
+// TestUnionCursor: the cursor's union of sorted rmap records is
+// UsedUnion's, extent for extent: overlapping, touching, nested and
+// separate records, none, one.
+func TestUnionCursor(t *testing.T) {
+	ws, err := workspace.New(context.Background(), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 10, 1000, 100000} {
+		a, err := ws.NewArray(xfsformat.RmapRecLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := uint32(0)
+		for i := 0; i < n; i++ {
+			start += uint32(rng.IntN(5)) // 0: same start, 1-4 ahead
+			rec := xfsformat.RmapRec{StartBlock: start, BlockCount: uint32(1 + rng.IntN(6)), Owner: uint64(100 + i)}
+			buf := make([]byte, xfsformat.RmapRecLen)
+			rec.Encode(buf)
+			if err := a.Append(buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var want []Extent
+		for e := range UsedUnion(a.All(context.Background(), &err)) {
+			want = append(want, e)
+		}
+		var got []Extent
+		c := workspace.NewCursor(context.Background(), a)
+		next := unionCursor(c)
+		for e, ok := next(); ok; e, ok = next() {
+			got = append(got, e)
+		}
+		if err != nil || c.Err() != nil || !slices.Equal(got, want) {
+			t.Fatalf("%d records: cursor %d extents, UsedUnion %d (%v %v)", n, len(got), len(want), err, c.Err())
+		}
+		if n >= 10 && len(want) < 2 {
+			t.Fatalf("%d records made %d extents: the test makes no gaps", n, len(want))
+		}
+		a.Release()
 	}
 }

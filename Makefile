@@ -31,7 +31,7 @@ help:
 	@echo "make test       all tests (root: loop devices, FUSE, xfsprogs; CI=true turns skips into failures)"
 	@echo "make test-short tests that need no root (fixtures only)"
 	@echo "make images     generate (and cache) the test image matrix"
-	@echo "make bench      benchmark table (ratios against xfs_repair and in-memory sort)"
+	@echo "make bench      benchmark tables: #18 targets against xfs_repair (disk and tmpfs, scale images), files/ against the kernel, workspace sort (builds its images first: tens of minutes)"
 	@echo "make fuzz       run every fuzz target of every package for FUZZTIME (default 30s)"
 	@echo "make fuzz-list  list the fuzz targets make fuzz runs (package and target)"
 	@echo "make campaign   full corruption campaign with repairs judged by xfs_repair -n and the kernel (slow)"

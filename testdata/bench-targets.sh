@@ -77,6 +77,21 @@ copyto() { # IMG DIR: a fresh sparse copy at DIR/xfsbox-bench.img
 	rm -f "$2/xfsbox-bench.img.xfsbox-journal"
 }
 
+# check_and_rebuild LABEL SRC DIR: the check row and the one-AG rebuild
+# row on DIR/xfsbox-bench.img (a copy of SRC, made afresh before each
+# rebuild); leaves o (ours, the rebuild's) and r (xfs_repair's) set and
+# rebuild the rebuild's median.
+check_and_rebuild() {
+	local label=$1 src=$2 dir=$3 c=$3/xfsbox-bench.img
+	read -r -a o < <(stats ":" "$BIN" check "$c")
+	read -r -a r < <(stats ":" xfs_repair -n "$c")
+	row "$label: check vs xfs_repair -n" 0.25 "${o[@]}" "${r[@]}"
+	read -r -a r < <(stats "copyto $src $dir" xfs_repair "$c")
+	read -r -a o < <(stats "copyto $src $dir" "$BIN" repair --ag 0 --force "$c" bnobt)
+	row "$label: rebuild AG 0 bnobt+cntbt vs xfs_repair" 0.2 "${o[@]}" "${r[@]}"
+	rebuild=${o[0]}
+}
+
 # image_rows NAME DIR: check, one AG's rebuild (rmapbt and inode scan),
 # repair all, each beside xfs_repair, on a work copy in DIR.
 image_rows() {
@@ -88,13 +103,7 @@ image_rows() {
 	copyto "$src" "$dir"
 	local fs
 	fs=$(df --output=fstype "$dir" | tail -1)
-	read -r -a o < <(stats ":" "$BIN" check "$c")
-	read -r -a r < <(stats ":" xfs_repair -n "$c")
-	row "$name ($fs): check vs xfs_repair -n" 0.25 "${o[@]}" "${r[@]}"
-	read -r -a r < <(stats "copyto $src $dir" xfs_repair "$c")
-	read -r -a o < <(stats "copyto $src $dir" "$BIN" repair --ag 0 --force "$c" bnobt)
-	row "$name ($fs): rebuild AG 0 bnobt+cntbt vs xfs_repair" 0.2 "${o[@]}" "${r[@]}"
-	rebuild=${o[0]}
+	check_and_rebuild "$name ($fs)" "$src" "$dir"
 	read -r -a o < <(stats "copyto $src $dir" "$BIN" repair --ag 0 --force --full-scan "$c" bnobt)
 	row "  the same, used space from an inode scan" - "${o[@]}" "${r[@]}"
 	read -r -a o < <(stats "copyto $src $dir" "$BIN" repair --force "$c" all)
@@ -158,12 +167,7 @@ if want sparse4t && src=$(img sparse4t) && [ -n "$src" ]; then
 	copies+=("$c" "$c.xfsbox-journal")
 	copyto "$src" "$dir"
 	header
-	read -r -a o < <(stats ":" "$BIN" check "$c")
-	read -r -a r < <(stats ":" xfs_repair -n "$c")
-	row "sparse4t: check vs xfs_repair -n" 0.25 "${o[@]}" "${r[@]}"
-	read -r -a r < <(stats "copyto $src $dir" xfs_repair "$c")
-	read -r -a o < <(stats "copyto $src $dir" "$BIN" repair --ag 0 --force "$c" bnobt)
-	row "sparse4t: rebuild AG 0 bnobt+cntbt vs xfs_repair" 0.2 "${o[@]}" "${r[@]}"
+	check_and_rebuild sparse4t "$src" "$dir"
 	# Mount: until every AG's header has been read through it.
 	start=$(date +%s.%N)
 	"$BIN" mount --read-only "$c" "$mnt" &

@@ -140,13 +140,18 @@ if [ ${#floor_rows[@]} -gt 0 ]; then
 	printf '%s\n' "${floor_rows[@]}"
 fi
 
+# scale_copy SRC: the scale rows' work copy, on tmpfs (dir and c set),
+# and their table's header.
+scale_copy() {
+	dir=/dev/shm c=/dev/shm/xfsbox-bench.img
+	copies+=("$c" "$c.xfsbox-journal")
+	copyto "$1" "$dir"
+	header
+}
+
 # Scale: 16 AGs, with one core and two.
 if want scale16ag && src=$(img scale16ag) && [ -n "$src" ]; then
-	dir=/dev/shm
-	c=$dir/xfsbox-bench.img
-	copies+=("$c" "$c.xfsbox-journal")
-	copyto "$src" "$dir"
-	header
+	scale_copy "$src"
 	read -r -a r < <(stats ":" xfs_repair -n "$c")
 	for p in 1 2; do
 		read -r -a o < <(stats ":" env GOMAXPROCS=$p "$BIN" check "$c")
@@ -162,11 +167,7 @@ fi
 
 # Scale: a sparse 4 TiB image, extents over 8 AGs.
 if want sparse4t && src=$(img sparse4t) && [ -n "$src" ]; then
-	dir=/dev/shm
-	c=$dir/xfsbox-bench.img
-	copies+=("$c" "$c.xfsbox-journal")
-	copyto "$src" "$dir"
-	header
+	scale_copy "$src"
 	check_and_rebuild sparse4t "$src" "$dir"
 	# Mount: until every AG's header has been read through it.
 	start=$(date +%s.%N)

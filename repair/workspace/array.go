@@ -17,6 +17,9 @@ const (
 
 	// ioBufSize is the size of an Array's append and iterate buffers.
 	ioBufSize = 512 << 10
+	// startBufSize is where an array's append buffer starts; it doubles
+	// up to ioBufSize as records come.
+	startBufSize = 4 << 10
 
 	// ctxEvery is how many records Iterate and the merge handle between
 	// context checks.
@@ -94,8 +97,14 @@ func (a *Array) Append(rec []byte) error {
 		return fmt.Errorf("%w: append of %d-byte record to array of %d-byte records", ErrInvalid, len(rec), a.r)
 	}
 	if len(a.wbuf)+a.r > cap(a.wbuf) {
-		if cap(a.wbuf) == 0 {
-			a.wbuf = make([]byte, 0, max(a.r, ioBufSize/a.r*a.r))
+		if full := max(a.r, ioBufSize/a.r*a.r); cap(a.wbuf) < full {
+			// Grow by doubling from a page up to the full I/O buffer:
+			// a small array (a tiny tree's records) never holds 512 KiB,
+			// which on 16 AGs of a dozen arrays each was most of the
+			// check's heap.
+			nb := make([]byte, len(a.wbuf), min(full, max(startBufSize/a.r*a.r, a.r, 2*cap(a.wbuf))))
+			copy(nb, a.wbuf)
+			a.wbuf = nb
 		} else if err := a.flush(); err != nil {
 			return err
 		}
@@ -213,11 +222,12 @@ func (a *Array) Iterate(ctx context.Context, fn func(i int64, rec []byte) error)
 	if err := a.flush(); err != nil {
 		return err
 	}
-	if a.rbuf == nil {
-		a.rbuf = make([]byte, max(a.r, ioBufSize/a.r*a.r))
-	}
 	r := int64(a.r)
 	n := a.n
+	// The buffer fits the array, up to the full I/O size.
+	if need := min(int64(max(a.r, ioBufSize/a.r*a.r)), max(r, n*r)); int64(len(a.rbuf)) < need {
+		a.rbuf = make([]byte, need)
+	}
 	per := int64(len(a.rbuf)) / r
 	for i := int64(0); i < n; {
 		cnt := min(per, n-i)

@@ -40,7 +40,6 @@ type Array struct {
 	n       int64  // records, including buffered ones
 	flushed int64  // records in the backing file
 	wbuf    []byte // buffered appends, records flushed..n
-	rbuf    []byte // iterate buffer, allocated on first use
 	err     error  // sticky failure
 }
 
@@ -126,6 +125,19 @@ func (a *Array) flush() error {
 	}
 	a.flushed = a.n
 	a.wbuf = a.wbuf[:0]
+	return nil
+}
+
+// settle flushes buffered appends and lets the append buffer go: the
+// array is being read whole (Iterate, a sort, a cursor), which is where
+// an array's appends usually end, and an AG's dozen arrays kept their
+// 512 KiB each until the check was over. An append after it starts a
+// small buffer again.
+func (a *Array) settle() error {
+	if err := a.flush(); err != nil {
+		return err
+	}
+	a.wbuf = nil
 	return nil
 }
 
@@ -219,19 +231,18 @@ func (a *Array) Iterate(ctx context.Context, fn func(i int64, rec []byte) error)
 	if fn == nil {
 		return fmt.Errorf("%w: nil iterate function", ErrInvalid)
 	}
-	if err := a.flush(); err != nil {
+	if err := a.settle(); err != nil {
 		return err
 	}
 	r := int64(a.r)
 	n := a.n
-	// The buffer fits the array, up to the full I/O size.
-	if need := min(int64(max(a.r, ioBufSize/a.r*a.r)), max(r, n*r)); int64(len(a.rbuf)) < need {
-		a.rbuf = make([]byte, need)
-	}
-	per := int64(len(a.rbuf)) / r
+	// A buffer that fits the array, up to the full I/O size, for this
+	// call only (kept, a dozen arrays an AG held 512 KiB each).
+	rbuf := make([]byte, min(int64(max(a.r, ioBufSize/a.r*a.r)), max(r, n*r)))
+	per := int64(len(rbuf)) / r
 	for i := int64(0); i < n; {
 		cnt := min(per, n-i)
-		buf := a.rbuf[:cnt*r]
+		buf := rbuf[:cnt*r]
 		if err := a.rg.readAt(buf, i*r); err != nil {
 			return err
 		}
@@ -282,7 +293,7 @@ func (a *Array) Release() {
 	}
 	a.rg.release()
 	a.n, a.flushed = 0, 0
-	a.wbuf, a.rbuf = nil, nil
+	a.wbuf = nil
 	a.err = fmt.Errorf("workspace: array released: %w", ErrClosed)
 }
 

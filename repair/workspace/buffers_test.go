@@ -61,10 +61,11 @@ func TestKeepSortBuffers(t *testing.T) {
 	}
 }
 
-// TestSmallArrayBuffers: an array of a few records holds buffers of its
-// size, not the 512 KiB of a large one (a check of 16 AGs keeps dozens
-// of small arrays), and records stay right as the append buffer grows:
-// loads of records still in it, and iteration, see what was appended.
+// TestSmallArrayBuffers: an array of a few records holds an append
+// buffer of its size, not the 512 KiB of a large one, and none once it
+// has been read whole (a check of 16 AGs keeps dozens of arrays); and
+// records stay right as the append buffer grows: loads of records still
+// in it, and iteration, see what was appended.
 func TestSmallArrayBuffers(t *testing.T) {
 	ws, err := New(context.Background(), Options{})
 	if err != nil {
@@ -85,8 +86,16 @@ func TestSmallArrayBuffers(t *testing.T) {
 	if err := small.Iterate(context.Background(), func(int64, []byte) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if cap(small.wbuf) > startBufSize || len(small.rbuf) > 10*16 {
-		t.Fatalf("10 records hold a %d-byte append buffer and a %d-byte read buffer", cap(small.wbuf), len(small.rbuf))
+	if small.wbuf != nil {
+		t.Fatalf("10 records read whole still hold a %d-byte append buffer", cap(small.wbuf))
+	}
+	for i := 0; i < 10; i++ {
+		if err := small.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cap(small.wbuf) > startBufSize {
+		t.Fatalf("10 more records hold a %d-byte append buffer", cap(small.wbuf))
 	}
 	big, err := ws.NewArray(16)
 	if err != nil {
@@ -97,6 +106,9 @@ func TestSmallArrayBuffers(t *testing.T) {
 		binary.BigEndian.PutUint64(rec, uint64(i))
 		if err := big.Append(rec); err != nil {
 			t.Fatal(err)
+		}
+		if i == 99999 && cap(big.wbuf) != ioBufSize/16*16 {
+			t.Fatalf("a large array's append buffer is %d bytes, want the full %d", cap(big.wbuf), ioBufSize)
 		}
 		if i%997 == 0 {
 			j := int64(i / 2)
@@ -115,7 +127,7 @@ func TestSmallArrayBuffers(t *testing.T) {
 	}); err != nil || n != 100000 {
 		t.Fatalf("%d records iterated (%v)", n, err)
 	}
-	if cap(big.wbuf) != ioBufSize/16*16 {
-		t.Fatalf("a large array's append buffer is %d bytes, want the full %d", cap(big.wbuf), ioBufSize)
+	if big.wbuf != nil {
+		t.Fatalf("an array read whole still holds a %d-byte append buffer", cap(big.wbuf))
 	}
 }

@@ -39,7 +39,7 @@ func (c *Cursor) nextArray() {
 			c.err = err
 			return
 		}
-		if err := a.flush(); err != nil {
+		if err := a.settle(); err != nil {
 			c.err = err
 			return
 		}

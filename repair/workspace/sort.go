@@ -99,7 +99,7 @@ func (a *Array) sort(ctx context.Context, cmp func(a, b []byte) int, buffers int
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("workspace: sort: %w", err)
 	}
-	if err := a.flush(); err != nil {
+	if err := a.settle(); err != nil {
 		return err
 	}
 	n := a.n

@@ -33,7 +33,8 @@ func floorRebuild(ctx context.Context, fs *fsys.FS, agno uint32) (rmaps, free in
 	w := &fsys.Walk{FS: fs, AG: agno, Type: xfsformat.Rmapbt, OnProblem: func(e error) { err = e }}
 	if werr := w.Records(ctx, func(_ uint32, _ int, rec []byte) error {
 		rmaps++
-		start, n := binary.BigEndian.Uint32(rec), binary.BigEndian.Uint32(rec[4:])
+		r := xfsformat.DecodeRmapRec(rec)
+		start, n := r.StartBlock, r.BlockCount
 		if start > next {
 			exts = append(exts, freeExt{next, start - next})
 		}
@@ -86,9 +87,7 @@ func floorEncode(fs *fsys.FS, agno uint32, typ xfsformat.BtreeType, recs []freeE
 			n := lp.perBlock(bi)
 			for i := 0; i < n; i++ {
 				if level == 0 {
-					r := blk.Rec(i)
-					binary.BigEndian.PutUint32(r, recs[src].bno)
-					binary.BigEndian.PutUint32(r[4:], recs[src].len)
+					xfsformat.AllocRec{StartBlock: recs[src].bno, BlockCount: recs[src].len}.Encode(blk.Rec(i))
 				} else {
 					e := below[src*(ops.KeyLen+4):]
 					copy(blk.Key(i), e[:ops.KeyLen])

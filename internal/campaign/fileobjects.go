@@ -21,11 +21,17 @@ type fileObject struct {
 	at int
 	// more are commands after block (a btree's child).
 	more []string
-	// child, when set, is the column of row childIdx of an array of the
-	// block that names a directory block (a da node's nbtree, "before"):
-	// the object is that block, reached with "dblock VALUE".
-	child    struct{ array, col string }
-	childIdx int
+	// child, when set, names the directory block the object is, in the
+	// block reached so far: reached with "dblock VALUE".
+	child *childRef
+}
+
+// childRef is a cell of an array xfs_db prints for a block: row idx,
+// column col (a da node's nbtree[1].before).
+type childRef struct {
+	array string
+	idx   int
+	col   string
 }
 
 // fileObjects are one object of each format above the AG: inode cores
@@ -50,8 +56,7 @@ var fileObjects = []fileObject{
 	{name: "dir-node-free", path: "dirs/node", block: "dblock %d", at: 2},
 	// A node directory's leaf (XDL3 leafn): the da node's second child,
 	// 252 entries on every profile (fewer cases than the fullest).
-	{name: "dir-node-leaf", path: "dirs/node", block: "dblock %d", at: 1,
-		child: struct{ array, col string }{"nbtree", "before"}, childIdx: 1},
+	{name: "dir-node-leaf", path: "dirs/node", block: "dblock %d", at: 1, child: &childRef{"nbtree", 1, "before"}},
 	{name: "attr-leaf", path: "xattr/leaf", block: "ablock 0"},
 	{name: "attr-node", path: "xattr/node", block: "ablock 0"},
 	{name: "attr-node-leaf", path: "xattr/node", block: "ablock 1"},
@@ -95,18 +100,18 @@ func EnumerateFiles(ctx context.Context, image, profile string) (*Plan, error) {
 			}
 			nav = append(append(nav, cmd), fo.more...)
 		}
-		if fo.child.array != "" {
+		if c := fo.child; c != nil {
 			parent, err := xfsdb.Print(image, nav...)
 			if err != nil {
 				return nil, err
 			}
 			v, ok := "", false
-			if a := parent.Array(fo.child.array); a != nil {
-				v, ok = a.Get(fo.childIdx, fo.child.col)
+			if a := parent.Array(c.array); a != nil {
+				v, ok = a.Get(c.idx, c.col)
 			}
 			n, err := xfsdb.ParseUint(v)
 			if !ok || err != nil {
-				p.Notes = append(p.Notes, fmt.Sprintf("%s: %v has no %s[%d].%s", fo.name, nav, fo.child.array, fo.childIdx, fo.child.col))
+				p.Notes = append(p.Notes, fmt.Sprintf("%s: %v has no %s[%d].%s", fo.name, nav, c.array, c.idx, c.col))
 				continue
 			}
 			nav = append(nav, fmt.Sprintf("dblock %d", n))

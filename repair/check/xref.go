@@ -137,22 +137,14 @@ type Extent struct{ Start, End uint64 }
 // space, and what a free-space rebuild takes the complement of.
 func UsedUnion(recs iter.Seq[[]byte]) iter.Seq[Extent] {
 	return func(yield func(Extent) bool) {
-		var cur Extent
-		have := false
+		var m extentMerger
 		for rec := range recs {
-			r := xfsformat.DecodeRmapRec(rec)
-			e := Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}
-			if have && e.Start <= cur.End {
-				cur.End = max(cur.End, e.End)
-				continue
-			}
-			if have && !yield(cur) {
+			if e, ok := m.add(rec); ok && !yield(e) {
 				return
 			}
-			cur, have = e, true
 		}
-		if have {
-			yield(cur)
+		if e, ok := m.end(); ok {
+			yield(e)
 		}
 	}
 }
@@ -160,33 +152,45 @@ func UsedUnion(recs iter.Seq[[]byte]) iter.Seq[Extent] {
 // unionCursor is UsedUnion pulled from a cursor over sorted rmap
 // records: each call returns the next disjoint extent.
 func unionCursor(c *workspace.Cursor) func() (Extent, bool) {
-	var cur Extent
-	have := false
+	var m extentMerger
 	return func() (Extent, bool) {
 		for {
 			rec, ok := c.Next()
 			if !ok {
-				out := cur
-				if have {
-					have = false
-					return out, true
-				}
-				return Extent{}, false
+				return m.end()
 			}
-			r := xfsformat.DecodeRmapRec(rec)
-			e := Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}
-			if have && e.Start <= cur.End {
-				cur.End = max(cur.End, e.End)
-				continue
+			if e, ok := m.add(rec); ok {
+				return e, true
 			}
-			out := cur
-			cur = e
-			if have {
-				return out, true
-			}
-			have = true
 		}
 	}
+}
+
+// extentMerger merges sorted rmap records into disjoint extents, for
+// UsedUnion (pushed) and unionCursor (pulled).
+type extentMerger struct {
+	cur  Extent
+	have bool
+}
+
+// add merges rec in; it returns the extent rec closed, if it closed one.
+func (m *extentMerger) add(rec []byte) (Extent, bool) {
+	r := xfsformat.DecodeRmapRec(rec)
+	e := Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}
+	if m.have && e.Start <= m.cur.End {
+		m.cur.End = max(m.cur.End, e.End)
+		return Extent{}, false
+	}
+	out, closed := m.cur, m.have
+	m.cur, m.have = e, true
+	return out, closed
+}
+
+// end returns the last extent, once.
+func (m *extentMerger) end() (Extent, bool) {
+	out, had := m.cur, m.have
+	m.have = false
+	return out, had
 }
 
 // xrefFreeSpace compares free space (bnobt) with used space (the union of

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"testing"
@@ -49,6 +50,31 @@ func TestKeepSortBuffers(t *testing.T) {
 			t.Fatalf("keep %v: %d buffers kept after a sort", keep, got)
 		}
 		if keep {
+			// Sorts of every size leave at most 2 x SortMemory kept.
+			for _, n := range []int{10, 1000, 300000, 50} {
+				a, err := ws.NewArray(8)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < n; i++ {
+					var r [8]byte
+					binary.BigEndian.PutUint64(r[:], uint64(n-i))
+					if err := a.Append(r[:]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := a.Sort(context.Background(), func(x, y []byte) int { return bytes.Compare(x, y) }); err != nil {
+					t.Fatal(err)
+				}
+				a.Release()
+				kept := 0
+				for _, b := range ws.spare {
+					kept += cap(b)
+				}
+				if kept > 2<<20 {
+					t.Fatalf("after a sort of %d records, %d bytes of sort buffers kept, more than 2 x SortMemory", n, kept)
+				}
+			}
 			allocs := testing.AllocsPerRun(1, sortOne)
 			if allocs > 50 {
 				t.Errorf("a second sort allocated %v times", allocs)

@@ -87,8 +87,9 @@ type Options struct {
 	Estimate int64
 
 	// KeepSortBuffers keeps the buffers of finished sorts for the next
-	// ones until Close (at most two sorts' worth, within the SortMemory
-	// budget the memory check counts): for a workspace that lives for one
+	// ones until Close (at most 2 x SortMemory of them, what the memory
+	// check counts for two sorts at once; a sort takes its buffers from
+	// them): for a workspace that lives for one
 	// command (a check, a rebuild), which sorts many arrays and would
 	// otherwise allocate and fault in a fresh buffer for each. Leave it
 	// off for a workspace that lives long (a metadump's index, a mount).
@@ -441,13 +442,13 @@ func (rg *region) release() {
 	rg.segs = nil
 }
 
-// sortBuffer is a buffer of n bytes for a sort: a kept one when there
-// is one large enough (KeepSortBuffers), else a new one.
+// sortBuffer is a buffer of n bytes for a sort: the smallest kept one
+// large enough (KeepSortBuffers), else a new one.
 func (ws *Workspace) sortBuffer(n int64) []byte {
 	if ws.keepBufs {
 		ws.bmu.Lock()
-		for i, b := range ws.spare {
-			if int64(cap(b)) >= n {
+		for i := len(ws.spare) - 1; i >= 0; i-- { // the smallest that fits
+			if b := ws.spare[i]; int64(cap(b)) >= n {
 				ws.spare = slices.Delete(ws.spare, i, i+1)
 				ws.bmu.Unlock()
 				return b[:n]
@@ -458,18 +459,22 @@ func (ws *Workspace) sortBuffer(n int64) []byte {
 	return make([]byte, n)
 }
 
-// maxSpare is how many sort buffers a workspace keeps: two sorts' worth
-// of the two-buffer kind (SortKey), as two AGs sort at once.
-const maxSpare = 4
-
-// doneWithSortBuffer gives b back for the next sort, when kept.
+// doneWithSortBuffer gives b back for the next sort, when kept: the
+// spares stay within 2 x SortMemory (two sorts at once, as the memory
+// check counts), the smallest let go first.
 func (ws *Workspace) doneWithSortBuffer(b []byte) {
 	if !ws.keepBufs || b == nil || ws.dead.Load() {
 		return
 	}
 	ws.bmu.Lock()
 	defer ws.bmu.Unlock()
-	if len(ws.spare) < maxSpare {
-		ws.spare = append(ws.spare, b[:cap(b)])
+	ws.spare = append(ws.spare, b[:cap(b)])
+	slices.SortFunc(ws.spare, func(x, y []byte) int { return cap(y) - cap(x) }) // largest first
+	total := int64(0)
+	for i, s := range ws.spare {
+		if total += int64(cap(s)); total > 2*ws.sortMem {
+			ws.spare = ws.spare[:i]
+			break
+		}
 	}
 }

@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"math/bits"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
@@ -18,7 +19,43 @@ type treeResult struct {
 	blocks  int64 // blocks reached
 	records int64
 	height  int
-	recs    *workspace.Array // every leaf record, in walk order
+	// recs is every leaf record in walk order, nil when the walk was
+	// told not to keep them (AG.unstaged); records (AG.records) stages
+	// them on demand.
+	recs *workspace.Array
+	// hash is the multiset hash of the records (free-space trees), so
+	// that bnobt and cntbt compare without staging or reading either;
+	// freeSum and longest sum the bnobt's extents for the AGF's
+	// counters.
+	hash             multiset
+	freeSum, longest uint64
+}
+
+// multiset is an order-independent hash of records: equal multisets of
+// records hash equal, and a difference shows with overwhelming odds.
+type multiset [2]uint64
+
+// add adds a record, eight bytes at a time.
+func (m *multiset) add(rec []byte) {
+	x := uint64(0x9e3779b97f4a7c15)
+	for len(rec) >= 8 {
+		x = mix64(x ^ binary.BigEndian.Uint64(rec))
+		rec = rec[8:]
+	}
+	for _, b := range rec {
+		x = mix64(x ^ uint64(b))
+	}
+	m[0] += x
+	m[1] ^= x * 0x94d049bb133111eb
+}
+
+// mix64 is SplitMix64's finaliser.
+func mix64(x uint64) uint64 {
+	x ^= x >> 31
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 29
+	x *= 0x94d049bb133111eb
+	return x ^ x>>32
 }
 
 // levelCursor tracks the last block seen at one level, for sibling checks.
@@ -63,12 +100,16 @@ func (c *AG) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult,
 	if !ok {
 		return res, nil
 	}
-	recs, err := c.ws.NewArray(ops.RecLen)
-	if err != nil {
-		return nil, err
+	var recs *workspace.Array
+	if !c.unstaged[t] {
+		var err error
+		if recs, err = c.ws.NewArray(ops.RecLen); err != nil {
+			return nil, err
+		}
 	}
 	res.recs = recs
 	res.walked = true
+	alloc := t == xfsformat.Bnobt || t == xfsformat.Cntbt
 	res.height = int(levels)
 	owner := treeOwner(t)
 	name := t.String()
@@ -81,7 +122,7 @@ func (c *AG) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult,
 	agLen := g.AGLength(c.agno)
 
 	walk := &fsys.Walk{FS: c.fs, AG: c.agno, Type: t, Root: root, Levels: levels, OnProblem: c.problem}
-	err = walk.Run(ctx, func(v *fsys.Visit) error {
+	err := walk.Run(ctx, func(v *fsys.Visit) error {
 		blk := v.Block
 		res.blocks++
 		c.checkLSN(name, v.AGBno, blk.Hdr.LSN)
@@ -152,6 +193,17 @@ func (c *AG) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult,
 			}
 			copy(lastRec, rec)
 			res.records++
+			if alloc {
+				res.hash.add(rec)
+				if t == xfsformat.Bnobt {
+					n := uint64(binary.BigEndian.Uint32(rec[4:]))
+					res.freeSum += n
+					res.longest = max(res.longest, n)
+				}
+			}
+			if recs == nil {
+				continue
+			}
 			if err := recs.Append(rec); err != nil {
 				return err
 			}
@@ -167,6 +219,32 @@ func (c *AG) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult,
 		}
 	}
 	return res, nil
+}
+
+// records returns the leaf records of tree t in walk order, staging
+// them with a second walk when the check's walk did not keep them
+// (AG.unstaged): for the rare cross-reference that must name what
+// differs. The second walk reports no problems: the first did.
+func (c *AG) records(ctx context.Context, t xfsformat.BtreeType) (*workspace.Array, error) {
+	tr := c.trees[t]
+	if tr == nil || !tr.walked {
+		return nil, nil
+	}
+	if tr.recs != nil {
+		return tr.recs, nil
+	}
+	root, levels, _ := c.rootOf(t)
+	recs, err := c.ws.NewArray(t.OpsFor(c.fs.Geo).RecLen)
+	if err != nil {
+		return nil, err
+	}
+	walk := &fsys.Walk{FS: c.fs, AG: c.agno, Type: t, Root: root, Levels: levels, OnProblem: func(error) {}}
+	if err := walk.Records(ctx, func(_ uint32, _ int, rec []byte) error { return recs.Append(rec) }); err != nil {
+		recs.Release()
+		return nil, err
+	}
+	tr.recs = recs
+	return recs, nil
 }
 
 func agbnoText(b uint32) string {

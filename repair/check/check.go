@@ -45,6 +45,9 @@ type AG struct {
 	agfOK, agiOK, agflOK bool
 
 	trees [xfsformat.NumBtreeTypes]*treeResult
+	// unstaged: trees whose records the walk does not keep (their
+	// summaries in treeResult are all the cross-reference needs).
+	unstaged [xfsformat.NumBtreeTypes]bool
 
 	usedMu sync.Mutex
 	used   *workspace.Array // rmap records of everything seen in use
@@ -239,6 +242,9 @@ func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 			return nil, err
 		}
 		checks[agno] = &AG{fs: fs, agno: agno, ws: ws, findings: findings, used: used, logLSN: logLSN, mode: mode}
+		// The cntbt's records only say whether it holds what the bnobt
+		// holds: its multiset hash says that.
+		checks[agno].unstaged[xfsformat.Cntbt] = true
 	}
 	progress := progressFn.Report
 	progress("headers and btrees", 0, int64(len(ags)))

@@ -69,6 +69,11 @@ func (c *AG) Inodes() (count, free uint64) { return c.inodeCount, c.inodeFree }
 // full cross-reference against every inode is Check's job; the tests
 // run it after every repair.)
 func Rebuilt(ctx context.Context, fs *fsys.FS, agno uint32, wopts workspace.Options, types ...xfsformat.BtreeType) ([]Finding, error) {
+	if wopts.Estimate == 0 {
+		// Only the small trees' records are kept (below): the inode
+		// btrees' and the refcountbt's, what their AG headers claim.
+		wopts.Estimate = smallTreesEstimate(fs, agno)
+	}
 	wopts = WorkspaceOptions(wopts, fs, []uint32{agno})
 	ws, err := workspace.New(ctx, wopts)
 	if err != nil {
@@ -81,6 +86,11 @@ func Rebuilt(ctx context.Context, fs *fsys.FS, agno uint32, wopts workspace.Opti
 	}
 	findings := &Findings{}
 	c := &AG{fs: fs, agno: agno, ws: ws, findings: findings, used: used}
+	// The free-space trees' hashes and sums and the trees' block counts
+	// are what is compared below: their records are not kept.
+	for _, t := range []xfsformat.BtreeType{xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt} {
+		c.unstaged[t] = true
+	}
 	g := fs.Geo
 	var buf []byte
 	if c.agf, buf, err = fs.ReadAGF(agno); err != nil {
@@ -110,6 +120,19 @@ func Rebuilt(ctx context.Context, fs *fsys.FS, agno uint32, wopts workspace.Opti
 	}
 	c.xrefCounters()
 	return findings.List(), nil
+}
+
+// smallTreesEstimate is the bytes of the inode btrees' and the
+// refcountbt's blocks in AG agno, as its headers claim them (bounded).
+func smallTreesEstimate(fs *fsys.FS, agno uint32) int64 {
+	n := int64(16)
+	if agf, _, err := fs.ReadAGF(agno); err == nil {
+		n += int64(min(agf.RefcntBlocks, 1<<20))
+	}
+	if agi, _, err := fs.ReadAGI(agno); err == nil {
+		n += int64(min(agi.IBlocks, 1<<20)) + int64(min(agi.FBlocks, 1<<20))
+	}
+	return n * int64(fs.Geo.BlockSize)
 }
 
 // VerifyChunkRecords checks a rebuilt inode btree's records against the

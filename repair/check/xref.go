@@ -74,27 +74,30 @@ func (c *AG) crossReference(ctx context.Context) error {
 // xrefAllocTrees: the bnobt and the cntbt hold the same extents.
 func (c *AG) xrefAllocTrees(ctx context.Context) error {
 	bno, cnt := c.trees[xfsformat.Bnobt], c.trees[xfsformat.Cntbt]
-	if bno == nil || cnt == nil || bno.recs == nil || cnt.recs == nil {
+	if bno == nil || cnt == nil || !bno.walked || !cnt.walked {
 		return nil
 	}
-	// Equal as multisets (order-independent hashes) is the common case
-	// and needs no sort; only a difference is worth sorting to name.
-	hb, err := multisetHash(ctx, bno.recs)
+	// Equal as multisets (order-independent hashes, taken as the walks
+	// read them) is the common case and needs neither tree's records;
+	// only a difference is worth staging and sorting to name.
+	if bno.hash == cnt.hash && bno.records == cnt.records {
+		return nil
+	}
+	bnoRecs, err := c.records(ctx, xfsformat.Bnobt)
 	if err != nil {
 		return err
 	}
-	hc, err := multisetHash(ctx, cnt.recs)
+	cntRecs, err := c.records(ctx, xfsformat.Cntbt)
 	if err != nil {
 		return err
 	}
-	if hb == hc && bno.recs.Len() == cnt.recs.Len() {
-		return nil
-	}
-	if err := cnt.recs.SortKey(ctx, xfsformat.AllocRecLen); err != nil {
-		return err
+	for _, a := range []*workspace.Array{bnoRecs, cntRecs} {
+		if err := a.SortKey(ctx, xfsformat.AllocRecLen); err != nil {
+			return err
+		}
 	}
 	// One difference shifts everything after it: only the first is named.
-	b, k, differ := firstDifference(bno.recs.All(ctx, &err), cnt.recs.All(ctx, &err))
+	b, k, differ := firstDifference(bnoRecs.All(ctx, &err), cntRecs.All(ctx, &err))
 	if !differ {
 		return err
 	}
@@ -743,13 +746,7 @@ func (c *AG) xrefCounters() {
 	}
 	if c.agfOK {
 		if tr := c.trees[xfsformat.Bnobt]; tr != nil && tr.walked {
-			var sum, longest uint64
-			tr.recs.Iterate(ctx, func(_ int64, rec []byte) error {
-				n := uint64(xfsformat.DecodeAllocRec(rec).BlockCount)
-				sum += n
-				longest = max(longest, n)
-				return nil
-			})
+			sum, longest := tr.freeSum, tr.longest
 			c.freeBlocks = sum
 			if uint64(c.agf.FreeBlks) != sum {
 				c.add("agf.freeblks", XrefMismatch, 1, "freeblks %d, but the bnobt holds %d free blocks", c.agf.FreeBlks, sum)
@@ -806,22 +803,3 @@ func (c *AG) xrefCounters() {
 }
 
 func u64s(v uint64) string { return strconv.FormatUint(v, 10) }
-
-// multisetHash is an order-independent hash of an array's records: the
-// sum and the xor of a strong mix of each.
-func multisetHash(ctx context.Context, a *workspace.Array) ([2]uint64, error) {
-	var h [2]uint64
-	err := a.Iterate(ctx, func(_ int64, rec []byte) error {
-		var x uint64 = 0x9e3779b97f4a7c15
-		for _, b := range rec {
-			x = (x ^ uint64(b)) * 0x100000001b3
-		}
-		x ^= x >> 31
-		x *= 0xbf58476d1ce4e5b9
-		x ^= x >> 29
-		h[0] += x
-		h[1] ^= x * 0x94d049bb133111eb
-		return nil
-	})
-	return h, err
-}

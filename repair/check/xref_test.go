@@ -2,11 +2,14 @@ package check
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/xfsbox/xfsbox/internal/testimg"
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -109,5 +112,57 @@ func TestUnionCursor(t *testing.T) {
 			t.Fatalf("%d records made %d extents: the test makes no gaps", n, len(want))
 		}
 		a.Release()
+	}
+}
+
+// TestAllocTreesDiffer: the walk keeps no cntbt records (its multiset
+// hash stands for them), so a cntbt that differs from the bnobt is named
+// by staging both again: one cntbt record moved down a block (xfs_db,
+// CRC kept right) gives exactly the finding that names it, from the
+// check and from the check of rebuilt trees alike, which keeps none of
+// the free-space trees' records.
+func TestAllocTreesDiffer(t *testing.T) {
+	testimg.Require(t, "xfsprogs")
+	img := testimg.Copy(t, "defaults")
+	fs, err := fsys.Open(img, fsys.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agf, _, err := fs.ReadAGF(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, levels := xfsformat.Cntbt.Ops().Root(agf, nil)
+	var leaf uint32
+	var last xfsformat.AllocRec
+	var n int
+	w := &fsys.Walk{FS: fs, AG: 0, Type: xfsformat.Cntbt, Root: root, Levels: levels}
+	if err := w.Records(context.Background(), func(agbno uint32, i int, rec []byte) error {
+		leaf, n, last = agbno, i+1, xfsformat.DecodeAllocRec(rec)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fs.Close()
+	moved := last.StartBlock - 1 // still inside the AG (the largest extent may end it)
+	xfsdbWrite(t, img, []string{fmt.Sprintf("fsblock %d", leaf), "type cntbt",
+		fmt.Sprintf("write recs[%d].startblock %d", n, moved)})
+	want := fmt.Sprintf("free extent [%d,%d] is in the cntbt but not the bnobt", moved, last.BlockCount)
+
+	got := checkImage(t, img)
+	if len(got) != 1 || got[0].Code != "bnobt.xref" || got[0].Message != want {
+		t.Errorf("check: %v, want one bnobt.xref: %s", got, want)
+	}
+	fs, err = fsys.Open(img, fsys.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	after, err := Rebuilt(context.Background(), fs, 0, workspace.Options{}, xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 1 || after[0].Code != "bnobt.xref" || after[0].Message != want {
+		t.Errorf("Rebuilt: %v, want one bnobt.xref: %s", after, want)
 	}
 }

@@ -157,3 +157,74 @@ func TestSmallArrayBuffers(t *testing.T) {
 		t.Fatalf("an array read whole still holds a %d-byte append buffer", cap(big.wbuf))
 	}
 }
+
+// TestSpanCompare: SortBy's comparison, which loads spans as words,
+// orders records as bytes.Compare of each span in turn does, for spans
+// of every length from 1 to 20 bytes at odd offsets.
+func TestSpanCompare(t *testing.T) {
+	keys := [][]Span{{{0, 8}}, {{0, 4}}, {{3, 1}}, {{1, 3}, {7, 5}}, {{0, 4}, {8, 16}, {4, 4}}, {{2, 20}}, {{5, 9}, {0, 2}}}
+	recs := genRecs("fewdistinct", 2000, 24, 9)
+	for _, key := range keys {
+		cmp := spanCompare(key)
+		for i := 0; i+48 <= len(recs); i += 24 {
+			x, y := recs[i:i+24], recs[i+24:i+48]
+			want := 0
+			for _, s := range key {
+				if want = bytes.Compare(x[s.Off:s.Off+s.Len], y[s.Off:s.Off+s.Len]); want != 0 {
+					break
+				}
+			}
+			if got := cmp(x, y); got != want {
+				t.Fatalf("key %v: records %x and %x compare %d, want %d", key, x, y, got, want)
+			}
+		}
+	}
+}
+
+// TestHugeSortBuffers: sort buffers of 2 MiB and more are mapped outside
+// the Go heap; sorts through them (in memory and through the merge)
+// order the records, and every mapping is let go by the time the
+// workspace closes, kept or not.
+func TestHugeSortBuffers(t *testing.T) {
+	mappedNow := func() int {
+		mappedMu.Lock()
+		defer mappedMu.Unlock()
+		return len(mapped)
+	}
+	before := mappedNow()
+	for _, keep := range []bool{false, true} {
+		ws, err := New(context.Background(), Options{SortMemory: 8 << 20, KeepSortBuffers: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{150_000, 700_000} { // one chunk; several and a merge
+			data := genRecs("random", n, 24, uint64(n))
+			a := fillArray(t, ws, data, 24)
+			if err := a.SortBy(context.Background(), Span{0, 4}, Span{8, 16}, Span{4, 4}); err != nil {
+				t.Fatal(err)
+			}
+			got := readAll(t, a)
+			cmp := spanCompare([]Span{{0, 4}, {8, 16}, {4, 4}})
+			for i := 24; i < len(got); i += 24 {
+				if cmp(got[i-24:i], got[i:i+24]) > 0 {
+					t.Fatalf("keep %v, %d records: record %d out of order", keep, n, i/24)
+				}
+			}
+			if len(got) != len(data) {
+				t.Fatalf("keep %v: %d bytes after the sort, want %d", keep, len(got), len(data))
+			}
+			if !keep && mappedNow() != before {
+				t.Errorf("%d sort buffers still mapped after a sort that keeps none", mappedNow()-before)
+			}
+		}
+		if keep && mappedNow() == before {
+			t.Errorf("no sort buffer mapped: buffers of 4 MiB should be")
+		}
+		if err := ws.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := mappedNow() - before; n != 0 {
+			t.Errorf("keep %v: %d sort buffers still mapped after Close", keep, n)
+		}
+	}
+}

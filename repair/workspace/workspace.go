@@ -248,6 +248,9 @@ func (ws *Workspace) Close() error {
 	ws.free = nil
 	ws.amu.Unlock()
 	ws.bmu.Lock()
+	for _, b := range ws.spare {
+		freeBuffer(b)
+	}
 	ws.spare = nil
 	ws.bmu.Unlock()
 	if err := unix.Close(ws.fd); err != nil {
@@ -456,23 +459,34 @@ func (ws *Workspace) sortBuffer(n int64) []byte {
 		}
 		ws.bmu.Unlock()
 	}
-	return make([]byte, n)
+	return newBuffer(n)
 }
 
 // doneWithSortBuffer gives b back for the next sort, when kept: the
 // spares stay within 2 x SortMemory (two sorts at once, as the memory
 // check counts), the smallest let go first.
 func (ws *Workspace) doneWithSortBuffer(b []byte) {
-	if !ws.keepBufs || b == nil || ws.dead.Load() {
+	if b == nil {
+		return
+	}
+	if !ws.keepBufs || ws.dead.Load() {
+		freeBuffer(b)
 		return
 	}
 	ws.bmu.Lock()
 	defer ws.bmu.Unlock()
+	if ws.dead.Load() { // Close has let the spares go, or is about to
+		freeBuffer(b)
+		return
+	}
 	ws.spare = append(ws.spare, b[:cap(b)])
 	slices.SortFunc(ws.spare, func(x, y []byte) int { return cap(y) - cap(x) }) // largest first
 	total := int64(0)
 	for i, s := range ws.spare {
 		if total += int64(cap(s)); total > 2*ws.sortMem {
+			for _, drop := range ws.spare[i:] {
+				freeBuffer(drop)
+			}
 			ws.spare = ws.spare[:i]
 			break
 		}

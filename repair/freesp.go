@@ -90,7 +90,7 @@ func (s *freeSpaceRebuild) settle(ctx context.Context) (*freeSpacePlan, error) {
 	slots := int64(g.AGFLSlots())
 	need := int64(0)
 	for iter := 0; iter < 32; iter++ {
-		reserved, err := carve(ctx, s.ws, s.candidates, need)
+		reserved, err := carve(ctx, s.candidates, need)
 		if err != nil {
 			return nil, err
 		}

@@ -50,13 +50,19 @@ type freeSpaceRebuild struct {
 	used   *workspace.Array // the AG's used space after the rebuild's sources
 	before *workspace.Array // what the old state uses too: new blocks avoid both
 	// candidates are the blocks free both before and after: outside
-	// everything in use, old free-space trees and AGFL included.
-	candidates iter.Seq[check.Extent]
-	oldOwnAG   int64            // blocks of the owners replaced (BlocksFreed)
-	keepRmaps  *workspace.Array // with an rmapbt: its records kept, normalised
-	tight      bool             // candidates under a tenth of the AG: full blocks
-	groups     []int64          // blocks of the fixed trees: OWN_REFC, OWN_INOBT
-	reserved   []check.Extent   // every block taken, sorted
+	// everything in use, old free-space trees and AGFL included; as
+	// AllocRecs, longest first (carve's order), sorted once for every
+	// settle iteration.
+	candidates *workspace.Array
+	// keptExt is the kept space's union (keptUnion), start and end as
+	// big-endian uint32s: staged once, read by every settle iteration
+	// and the staging of the free extents.
+	keptExt   *workspace.Array
+	oldOwnAG  int64            // blocks of the owners replaced (BlocksFreed)
+	keepRmaps *workspace.Array // with an rmapbt: its records kept, normalised
+	tight     bool             // candidates under a tenth of the AG: full blocks
+	groups    []int64          // blocks of the fixed trees: OWN_REFC, OWN_INOBT
+	reserved  []check.Extent   // every block taken, sorted
 	// iterErr is the first error of the iterations over workspace
 	// arrays (kept, candidates), checked after them.
 	iterErr error
@@ -206,45 +212,97 @@ func (s *freeSpaceRebuild) kept(ctx context.Context) iter.Seq[[]byte] {
 	return filterOwners(ctx, s.used, &s.iterErr, s.replaced)
 }
 
-// keptUnion is kept as merged extents.
+// keptUnion is kept as merged extents, read from keptExt.
 func (s *freeSpaceRebuild) keptUnion(ctx context.Context) iter.Seq[check.Extent] {
-	return check.UsedUnion(s.kept(ctx))
+	return func(yield func(check.Extent) bool) {
+		for rec := range s.keptExt.All(ctx, &s.iterErr) {
+			if !yield(check.Extent{Start: uint64(binary.BigEndian.Uint32(rec)), End: uint64(binary.BigEndian.Uint32(rec[4:]))}) {
+				return
+			}
+		}
+	}
 }
 
 // findCandidates sets the candidates, counts the blocks of the owners
-// replaced and judges whether space is tight.
+// replaced and judges whether space is tight, in one pass over the used
+// space when the old state's is the check's.
 func (s *freeSpaceRebuild) findCandidates(ctx context.Context) error {
-	s.candidates = complement(check.UsedUnion(s.before.All(ctx, &s.iterErr)), nil, s.agLen)
-	for rec := range s.c.Used().All(ctx, &s.iterErr) {
+	countReplaced := func(rec []byte) {
 		if s.replaced(int64(binary.BigEndian.Uint64(rec[8:]))) {
 			s.oldOwnAG += int64(binary.BigEndian.Uint32(rec[4:]))
 		}
 	}
+	before := s.before.All(ctx, &s.iterErr)
+	if s.before == s.c.Used() {
+		before = tee(before, countReplaced)
+	} else {
+		for rec := range s.c.Used().All(ctx, &s.iterErr) {
+			countReplaced(rec)
+		}
+	}
+	var err error
+	if s.candidates, err = s.ws.NewArray(8); err != nil {
+		return err
+	}
 	var candidateBlocks int64
-	for e := range s.candidates {
+	for e := range complement(check.UsedUnion(before), nil, s.agLen) {
 		candidateBlocks += int64(e.End - e.Start)
+		if err := s.candidates.Append(candidateRec(e)); err != nil {
+			return err
+		}
 	}
 	if s.iterErr != nil {
 		return s.iterErr
 	}
 	s.tight = uint64(candidateBlocks) < s.agLen/10
-	return nil
+	return s.candidates.SortKey(ctx, 8) // carve's order: longest first, then by start
 }
 
-// keepRmapRecords sets keepRmaps, on an rmapbt filesystem: the records
-// kept, normalised, for the closure.
+// tee yields the records of seq, calling see on each first.
+func tee(seq iter.Seq[[]byte], see func([]byte)) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for rec := range seq {
+			see(rec)
+			if !yield(rec) {
+				return
+			}
+		}
+	}
+}
+
+// keepRmapRecords stages the kept space's union (keptExt) and, on an
+// rmapbt filesystem, sets keepRmaps: the records kept, normalised, for
+// the closure; one pass over the kept records for both.
 func (s *freeSpaceRebuild) keepRmapRecords(ctx context.Context) error {
-	if !s.fs.Geo.Rmapbt {
-		return nil
-	}
-	keep, err := s.ws.NewArray(xfsformat.RmapRecLen)
-	if err != nil {
-		return err
-	}
-	for rec := range s.kept(ctx) {
-		if err := keep.Append(rec); err != nil {
+	var keep *workspace.Array
+	var err error
+	kept := s.kept(ctx)
+	if s.fs.Geo.Rmapbt {
+		if keep, err = s.ws.NewArray(xfsformat.RmapRecLen); err != nil {
 			return err
 		}
+		kept = tee(kept, func(rec []byte) {
+			if err := keep.Append(rec); err != nil && s.iterErr == nil {
+				s.iterErr = err
+			}
+		})
+	}
+	if s.keptExt, err = s.ws.NewArray(8); err != nil {
+		return err
+	}
+	var b8 [8]byte
+	for e := range check.UsedUnion(kept) {
+		binary.BigEndian.PutUint32(b8[:], uint32(e.Start))
+		binary.BigEndian.PutUint32(b8[4:], uint32(e.End))
+		if err := s.keptExt.Append(b8[:]); err != nil {
+			return err
+		}
+	}
+	if s.iterErr != nil {
+		return s.iterErr
+	}
+	if keep == nil {
+		return nil
 	}
 	if s.keepRmaps, err = check.NormalizeRmaps(ctx, s.ws, keep); err != nil {
 		return err
@@ -382,7 +440,8 @@ func (s *freeSpaceRebuild) stageRmaps(ctx context.Context) error {
 func (s *freeSpaceRebuild) write(ctx context.Context) error {
 	g, agno := s.fs.Geo, s.opts.ag
 	w := s.opts.writer(s.fs)
-	write := func(agbno uint32, buf []byte) error { return w.WriteAt(buf, g.ByteOffset(agno, agbno)) }
+	batch := &batchWriter{w: w}
+	write := func(agbno uint32, buf []byte) error { return batch.WriteAt(buf, g.ByteOffset(agno, agbno)) }
 	for _, t := range []*newTree{&s.bnobt, &s.cntbt, &s.rmapbt, &s.refcbt, &s.inobt, &s.finobt} {
 		if t.plan == nil {
 			continue
@@ -391,6 +450,9 @@ func (s *freeSpaceRebuild) write(ctx context.Context) error {
 		if t.root, err = BulkLoad(ctx, s.fs, s.ws, agno, t.plan, t.recs, t.blocks, write); err != nil {
 			return err
 		}
+	}
+	if err := batch.flush(); err != nil {
+		return err
 	}
 	return w.Sync()
 }

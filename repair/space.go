@@ -9,7 +9,6 @@ import (
 
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/workspace"
-	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
 // Extent sweeps over sorted rmap-style records: the complement of used
@@ -67,46 +66,38 @@ func filterOwners(ctx context.Context, a *workspace.Array, errp *error, drop fun
 	}
 }
 
+// candidateRec encodes a candidate extent for carve: its length's
+// complement, then its start (big-endian), so that the records' byte
+// order is carve's: longest first, the lowest start among equals.
+func candidateRec(e check.Extent) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint32(b[:], ^uint32(e.End-e.Start))
+	binary.BigEndian.PutUint32(b[4:], uint32(e.Start))
+	return b[:]
+}
+
 // carve takes need blocks from the largest candidate extents (ties: the
-// lowest start), each run from the start of its extent. The result is
-// sorted by start.
-func carve(ctx context.Context, ws *workspace.Workspace, candidates iter.Seq[check.Extent], need int64) ([]check.Extent, error) {
+// lowest start), each run from the start of its extent, reading the
+// candidates (candidateRecs sorted by their bytes) only as far as it
+// takes from. The result is sorted by start.
+func carve(ctx context.Context, candidates *workspace.Array, need int64) ([]check.Extent, error) {
 	if need <= 0 {
 		return nil, nil
 	}
-	arr, err := ws.NewArray(8)
-	if err != nil {
-		return nil, err
-	}
-	defer arr.Release()
-	var b [8]byte
-	for e := range candidates {
-		xfsformat.AllocRec{StartBlock: uint32(e.Start), BlockCount: uint32(e.End - e.Start)}.Encode(b[:])
-		if err := arr.Append(b[:]); err != nil {
-			return nil, err
-		}
-	}
-	// Longest first: cntbt order reversed on length, by start within.
-	if err := arr.Sort(ctx, func(x, y []byte) int {
-		if c := cmp.Compare(binary.BigEndian.Uint32(y[4:]), binary.BigEndian.Uint32(x[4:])); c != 0 {
-			return c
-		}
-		return cmp.Compare(binary.BigEndian.Uint32(x[0:]), binary.BigEndian.Uint32(y[0:]))
-	}); err != nil {
-		return nil, err
-	}
 	var out []check.Extent
 	left := need
-	for rec := range arr.All(ctx, &err) {
-		if left == 0 {
+	c := workspace.NewCursor(ctx, candidates)
+	for left > 0 {
+		rec, ok := c.Next()
+		if !ok {
 			break
 		}
-		r := xfsformat.DecodeAllocRec(rec)
-		take := min(int64(r.BlockCount), left)
-		out = append(out, check.Extent{Start: uint64(r.StartBlock), End: uint64(r.StartBlock) + uint64(take)})
+		n, start := uint64(^binary.BigEndian.Uint32(rec)), uint64(binary.BigEndian.Uint32(rec[4:]))
+		take := min(int64(n), left)
+		out = append(out, check.Extent{Start: start, End: start + uint64(take)})
 		left -= take
 	}
-	if err != nil {
+	if err := c.Err(); err != nil {
 		return nil, err
 	}
 	if left > 0 {

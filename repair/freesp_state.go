@@ -274,15 +274,16 @@ func tee(seq iter.Seq[[]byte], see func([]byte)) iter.Seq[[]byte] {
 // rmapbt filesystem, sets keepRmaps: the records kept, normalised, for
 // the closure; one pass over the kept records for both.
 func (s *freeSpaceRebuild) keepRmapRecords(ctx context.Context) error {
-	var keep *workspace.Array
+	var norm *check.RmapNormalizer
 	var err error
 	kept := s.kept(ctx)
 	if s.fs.Geo.Rmapbt {
-		if keep, err = s.ws.NewArray(xfsformat.RmapRecLen); err != nil {
+		if s.keepRmaps, err = s.ws.NewArray(xfsformat.RmapRecLen); err != nil {
 			return err
 		}
+		norm = check.NewRmapNormalizer(s.keepRmaps.Append)
 		kept = tee(kept, func(rec []byte) {
-			if err := keep.Append(rec); err != nil && s.iterErr == nil {
+			if err := norm.Add(rec); err != nil && s.iterErr == nil {
 				s.iterErr = err
 			}
 		})
@@ -298,17 +299,16 @@ func (s *freeSpaceRebuild) keepRmapRecords(ctx context.Context) error {
 			return err
 		}
 	}
-	if s.iterErr != nil {
+	if s.iterErr != nil || norm == nil {
 		return s.iterErr
 	}
-	if keep == nil {
-		return nil
-	}
-	if s.keepRmaps, err = check.NormalizeRmaps(ctx, s.ws, keep); err != nil {
+	if err := norm.Finish(); err != nil {
 		return err
 	}
-	keep.Release()
-	return nil
+	if norm.Sorted() {
+		return nil
+	}
+	return s.keepRmaps.SortBy(ctx, check.RmapSortKey...)
 }
 
 // planFixedTrees plans the trees whose size the carving cannot change,

@@ -6,6 +6,7 @@ import (
 	"container/heap"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"iter"
 	"slices"
 	"strconv"
@@ -510,68 +511,138 @@ func NormalizeRmaps(ctx context.Context, ws *workspace.Workspace, in *workspace.
 	if err != nil {
 		return nil, err
 	}
+	n := NewRmapNormalizer(out.Append)
+	if err := in.Iterate(ctx, func(_ int64, rec []byte) error { return n.Add(rec) }); err != nil {
+		return nil, err
+	}
+	if err := n.Finish(); err != nil {
+		return nil, err
+	}
+	if n.Sorted() {
+		return out, nil
+	}
+	return out, out.SortBy(ctx, RmapSortKey...)
+}
+
+// RmapNormalizer is NormalizeRmaps one record at a time: Add the sorted
+// records, then Finish; each merged record goes to emit as soon as no
+// later record can extend it. Its output is in order unless a merge
+// reordered it (Sorted says), which NormalizeRmaps mends with a sort.
+type RmapNormalizer struct {
+	emit func(rec []byte) error
 	// pending holds merged records that a later record might still
 	// extend: only those overlapping the current position, so the list
 	// stays as short as the deepest sharing (one, without reflink).
-	var pending []xfsformat.RmapRec
-	var buf [xfsformat.RmapRecLen]byte
-	var last [xfsformat.RmapRecLen]byte
-	sorted, emitted := true, false
-	flush := func(r xfsformat.RmapRec) error {
-		r.Encode(buf[:])
-		if emitted && CmpRmapRecs(last[:], buf[:]) > 0 {
-			sorted = false
-		}
-		last, emitted = buf, true
-		return out.Append(buf[:])
+	pending          []xfsformat.RmapRec
+	buf, last        [xfsformat.RmapRecLen]byte
+	emitted, unorder bool
+}
+
+// NewRmapNormalizer returns a normalizer that hands its records to emit
+// (valid during the call).
+func NewRmapNormalizer(emit func(rec []byte) error) *RmapNormalizer {
+	return &RmapNormalizer{emit: emit}
+}
+
+// Sorted reports whether every record emitted so far came in order.
+func (n *RmapNormalizer) Sorted() bool { return !n.unorder }
+
+func (n *RmapNormalizer) flush(r xfsformat.RmapRec) error {
+	r.Encode(n.buf[:])
+	if n.emitted && CmpRmapRecs(n.last[:], n.buf[:]) > 0 {
+		n.unorder = true
 	}
-	err = in.Iterate(ctx, func(_ int64, rec []byte) error {
-		r := xfsformat.DecodeRmapRec(rec)
-		flags := r.Offset &^ xfsformat.RmapOffMask
-		ignoreOff := !r.IsInodeOwner() || flags&xfsformat.RmapOffBmbtBlock != 0
-		// Emit, in order, pending records that end before this one starts.
-		keep := pending[:0]
-		merged := false
-		for _, p := range pending {
-			if !merged && p.Owner == r.Owner && p.Offset&^xfsformat.RmapOffMask == flags &&
-				p.StartBlock+p.BlockCount == r.StartBlock &&
-				(ignoreOff || p.FileOffset()+uint64(p.BlockCount) == r.FileOffset()) &&
-				uint64(p.BlockCount)+uint64(r.BlockCount) < 1<<32 {
-				p.BlockCount += r.BlockCount
-				merged = true
-			}
-			if p.StartBlock+p.BlockCount < r.StartBlock {
-				if err := flush(p); err != nil {
-					return err
-				}
-				continue
-			}
-			keep = append(keep, p)
+	n.last, n.emitted = n.buf, true
+	return n.emit(n.buf[:])
+}
+
+// Add takes the next record.
+func (n *RmapNormalizer) Add(rec []byte) error {
+	r := xfsformat.DecodeRmapRec(rec)
+	flags := r.Offset &^ xfsformat.RmapOffMask
+	ignoreOff := !r.IsInodeOwner() || flags&xfsformat.RmapOffBmbtBlock != 0
+	// Emit, in order, pending records that end before this one starts.
+	keep := n.pending[:0]
+	merged := false
+	for _, p := range n.pending {
+		if !merged && p.Owner == r.Owner && p.Offset&^xfsformat.RmapOffMask == flags &&
+			p.StartBlock+p.BlockCount == r.StartBlock &&
+			(ignoreOff || p.FileOffset()+uint64(p.BlockCount) == r.FileOffset()) &&
+			uint64(p.BlockCount)+uint64(r.BlockCount) < 1<<32 {
+			p.BlockCount += r.BlockCount
+			merged = true
 		}
-		pending = keep
-		if !merged {
-			pending = append(pending, r)
+		if p.StartBlock+p.BlockCount < r.StartBlock {
+			if err := n.flush(p); err != nil {
+				return err
+			}
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		keep = append(keep, p)
 	}
-	slices.SortFunc(pending, func(a, b xfsformat.RmapRec) int {
+	n.pending = keep
+	if !merged {
+		n.pending = append(n.pending, r)
+	}
+	return nil
+}
+
+// Finish emits what is pending.
+func (n *RmapNormalizer) Finish() error {
+	slices.SortFunc(n.pending, func(a, b xfsformat.RmapRec) int {
 		var x, y [xfsformat.RmapRecLen]byte
 		a.Encode(x[:])
 		b.Encode(y[:])
 		return CmpRmapRecs(x[:], y[:])
 	})
-	for _, p := range pending {
-		if err := flush(p); err != nil {
-			return nil, err
+	for _, p := range n.pending {
+		if err := n.flush(p); err != nil {
+			return err
 		}
 	}
-	if sorted {
-		return out, nil
+	n.pending = n.pending[:0]
+	return nil
+}
+
+// normalizedCursor pulls NormalizeRmaps' records of a sorted array
+// without staging them: the comparison's usual path, when the
+// normalised records come out in order.
+type normalizedCursor struct {
+	c     *workspace.Cursor
+	n     *RmapNormalizer
+	queue [][xfsformat.RmapRecLen]byte
+	head  int
+	cur   [xfsformat.RmapRecLen]byte
+	done  bool
+	err   error
+}
+
+func newNormalizedCursor(ctx context.Context, a *workspace.Array) *normalizedCursor {
+	nc := &normalizedCursor{c: workspace.NewCursor(ctx, a)}
+	nc.n = NewRmapNormalizer(func(rec []byte) error {
+		nc.queue = append(nc.queue, [xfsformat.RmapRecLen]byte(rec))
+		return nil
+	})
+	return nc
+}
+
+// Next returns the next normalised record, valid until the next call.
+func (nc *normalizedCursor) Next() ([]byte, bool) {
+	for nc.head == len(nc.queue) {
+		nc.queue, nc.head = nc.queue[:0], 0
+		if nc.done {
+			return nil, false
+		}
+		if rec, ok := nc.c.Next(); ok {
+			nc.n.Add(rec) // emits into the queue: never fails
+			continue
+		}
+		nc.done, nc.err = true, nc.c.Err()
+		nc.n.Finish()
 	}
-	return out, out.SortBy(ctx, RmapSortKey...)
+	nc.cur = nc.queue[nc.head]
+	nc.head++
+	return nc.cur[:], true
 }
 
 // xrefRmap compares the rmapbt with every owner the check saw.
@@ -592,6 +663,21 @@ func (c *AG) xrefRmap(ctx context.Context) error {
 // after merging neighbours the kernel would merge; it returns how many
 // it found.
 func (c *AG) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspace.Array) (int, error) {
+	// Normalised as they are read, the usual case; staged and sorted
+	// only when a merge put them out of order (seen at the end: the
+	// findings of the streamed pass are held until then).
+	wc, hc := newNormalizedCursor(ctx, wantRecs), newNormalizedCursor(ctx, haveRecs)
+	var held []Finding
+	n := c.diffRmaps(wc.Next, hc.Next, func(f Finding) { held = append(held, f) })
+	if err := cmp.Or(wc.err, hc.err); err != nil {
+		return 0, err
+	}
+	if wc.n.Sorted() && hc.n.Sorted() {
+		for _, f := range held {
+			c.findings.Add(f)
+		}
+		return n, nil
+	}
 	want, err := NormalizeRmaps(ctx, c.ws, wantRecs)
 	if err != nil {
 		return 0, err
@@ -602,8 +688,19 @@ func (c *AG) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspace.Arr
 		return 0, err
 	}
 	defer have.Release()
-	wc, hc := workspace.NewCursor(ctx, want), workspace.NewCursor(ctx, have)
-	nextW, nextH := wc.Next, hc.Next
+	wcs, hcs := workspace.NewCursor(ctx, want), workspace.NewCursor(ctx, have)
+	n = c.diffRmaps(wcs.Next, hcs.Next, c.findings.Add)
+	return n, cmp.Or(wcs.Err(), hcs.Err())
+}
+
+// diffRmaps merge-joins two sorted streams of normalised rmap records,
+// what is in use (want) and what the rmapbt says (have), handing the
+// first ten of each kind of difference to report; it returns how many
+// differences it found.
+func (c *AG) diffRmaps(nextW, nextH func() ([]byte, bool), report func(Finding)) int {
+	finding := func(code, format string, args ...any) Finding {
+		return Finding{Code: code, Severity: XrefMismatch, AG: int64(c.agno), Structure: "rmapbt", Block: -1, Message: fmt.Sprintf(format, args...)}
+	}
 	w, okW := nextW()
 	h, okH := nextH()
 	missing, extra := 0, 0
@@ -624,18 +721,18 @@ func (c *AG) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspace.Arr
 		case d < 0:
 			r := xfsformat.DecodeRmapRec(w)
 			if missing++; missing <= 10 {
-				c.addNoBlock("rmapbt.missing", XrefMismatch, "no rmap record for blocks [%d,%d] of %s (offset %d)", r.StartBlock, r.BlockCount, ownerText(r), r.FileOffset())
+				report(finding("rmapbt.missing", "no rmap record for blocks [%d,%d] of %s (offset %d)", r.StartBlock, r.BlockCount, ownerText(r), r.FileOffset()))
 			}
 			w, okW = nextW()
 		default:
 			r := xfsformat.DecodeRmapRec(h)
 			if extra++; extra <= 10 {
-				c.addNoBlock("rmapbt.extra", XrefMismatch, "rmap record [%d,%d] of %s (offset %d) matches nothing in use", r.StartBlock, r.BlockCount, ownerText(r), r.FileOffset())
+				report(finding("rmapbt.extra", "rmap record [%d,%d] of %s (offset %d) matches nothing in use", r.StartBlock, r.BlockCount, ownerText(r), r.FileOffset()))
 			}
 			h, okH = nextH()
 		}
 	}
-	return missing + extra, cmp.Or(wc.Err(), hc.Err())
+	return missing + extra
 }
 
 // xrefInodeTrees: the finobt holds exactly the inobt's chunks that have a

@@ -75,10 +75,14 @@ func (w *Walk) Run(ctx context.Context, fn func(*Visit) error) error {
 		}
 	}
 	seen := make(map[uint32]struct{})
-	return w.visit(ctx, root, int(levels)-1, xfsformat.NullAGBlock, 0, seen, fn)
+	return w.visit(ctx, root, int(levels)-1, xfsformat.NullAGBlock, 0, 1, seen, fn)
 }
 
-func (w *Walk) visit(ctx context.Context, agbno uint32, level int, parent uint32, index int,
+// visit reaches block agbno; run > 1 says that the run blocks from it on
+// are its siblings next in the walk (leaves whose parent points at
+// adjacent blocks, as in a bulk-loaded tree), read with it in one read
+// and kept in the block cache for their own visits.
+func (w *Walk) visit(ctx context.Context, agbno uint32, level int, parent uint32, index, run int,
 	seen map[uint32]struct{}, fn func(*Visit) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -94,7 +98,7 @@ func (w *Walk) visit(ctx context.Context, agbno uint32, level int, parent uint32
 		return nil
 	}
 	seen[agbno] = struct{}{}
-	buf, err := w.FS.ReadBlock(w.AG, agbno)
+	buf, err := w.FS.readRun(w.AG, agbno, uint64(run))
 	if err != nil {
 		w.report(w.problem(agbno, "read", "", "unreadable: %v", err))
 		return nil
@@ -119,8 +123,18 @@ func (w *Walk) visit(ctx context.Context, agbno uint32, level int, parent uint32
 	if level == 0 || int(blk.Hdr.Level) != level || blk.Hdr.Magic != w.Type.OpsFor(w.FS.Geo).Magic {
 		return nil
 	}
-	for i := 0; i < blk.NumRecs(); i++ {
-		if err := w.visit(ctx, blk.Ptr(i), level-1, agbno, i, seen, fn); err != nil {
+	n, runEnd := blk.NumRecs(), 0
+	for i := 0; i < n; i++ {
+		run := 1
+		if level == 1 && i >= runEnd {
+			// Leaves next: read each run of adjacent ones at once. (Not
+			// above: a subtree's reads would push its siblings out of
+			// the cache before their turn.)
+			for runEnd = i + 1; runEnd < n && runEnd-i < readAheadBlocks && blk.Ptr(runEnd) == blk.Ptr(runEnd-1)+1; runEnd++ {
+			}
+			run = runEnd - i
+		}
+		if err := w.visit(ctx, blk.Ptr(i), level-1, agbno, i, run, seen, fn); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,10 @@
 package repair
 
-import "github.com/xfsbox/xfsbox/repair/store"
+import (
+	"sync"
+
+	"github.com/xfsbox/xfsbox/repair/store"
+)
 
 // batchMax bounds one coalesced write.
 const batchMax = 1 << 20
@@ -38,4 +42,23 @@ func (b *batchWriter) flush() error {
 	err := b.w.WriteAt(b.buf, b.off)
 	b.buf = b.buf[:0]
 	return err
+}
+
+// lockedWriter makes a writer's writes one at a time, for trees written
+// side by side (a test's writer counts them).
+type lockedWriter struct {
+	mu sync.Mutex
+	w  store.Writer
+}
+
+func (l *lockedWriter) WriteAt(p []byte, off int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.WriteAt(p, off)
+}
+
+func (l *lockedWriter) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Sync()
 }

@@ -350,11 +350,12 @@ func (s *freeSpaceRebuild) planFixedTrees(ctx context.Context) error {
 
 // stage stages the records of the new trees and deals out their blocks.
 func (s *freeSpaceRebuild) stage(ctx context.Context) error {
-	if err := s.stageFreeExtents(ctx); err != nil {
-		return err
-	}
 	s.takeBlocks()
-	if err := s.stageRmaps(ctx); err != nil {
+	// The free extents (bnobt, cntbt) and the rmapbt's records are
+	// staged side by side: they share nothing but the workspace.
+	err := fsys.ForEach(ctx, []func(context.Context) error{s.stageFreeExtents, s.stageRmaps},
+		func(ctx context.Context, stage func(context.Context) error) error { return stage(ctx) })
+	if err != nil {
 		return err
 	}
 	s.res.Records = s.bnobt.recs.Len()
@@ -439,19 +440,26 @@ func (s *freeSpaceRebuild) stageRmaps(ctx context.Context) error {
 // and the rmapbt first, and syncs them.
 func (s *freeSpaceRebuild) write(ctx context.Context) error {
 	g, agno := s.fs.Geo, s.opts.ag
-	w := s.opts.writer(s.fs)
-	batch := &batchWriter{w: w}
-	write := func(agbno uint32, buf []byte) error { return batch.WriteAt(buf, g.ByteOffset(agno, agbno)) }
+	w := &lockedWriter{w: s.opts.writer(s.fs)}
+	var trees []*newTree
 	for _, t := range []*newTree{&s.bnobt, &s.cntbt, &s.rmapbt, &s.refcbt, &s.inobt, &s.finobt} {
-		if t.plan == nil {
-			continue
-		}
-		var err error
-		if t.root, err = BulkLoad(ctx, s.fs, s.ws, agno, t.plan, t.recs, t.blocks, write); err != nil {
-			return err
+		if t.plan != nil {
+			trees = append(trees, t)
 		}
 	}
-	if err := batch.flush(); err != nil {
+	// The trees are encoded side by side, each into its own blocks (all
+	// of them unused until the commit), their writes one at a time.
+	err := fsys.ForEach(ctx, trees, func(ctx context.Context, t *newTree) error {
+		batch := &batchWriter{w: w}
+		write := func(agbno uint32, buf []byte) error { return batch.WriteAt(buf, g.ByteOffset(agno, agbno)) }
+		root, err := BulkLoad(ctx, s.fs, s.ws, agno, t.plan, t.recs, t.blocks, write)
+		if err != nil {
+			return err
+		}
+		t.root = root
+		return batch.flush()
+	})
+	if err != nil {
 		return err
 	}
 	return w.Sync()

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
@@ -55,18 +56,34 @@ func (c *AG) crossReference(ctx context.Context) error {
 			return err
 		}
 	}
-	steps := []func(context.Context) error{c.xrefFreeSpace, c.xrefAllocTrees, c.xrefUsedSpace, c.xrefRmap, c.xrefInodeTrees}
+	// Groups of steps that run side by side: they read the sorted
+	// arrays (which settled arrays allow), each sorts only arrays of
+	// its own, and their findings go to the shared, locked set.
+	var groups [][]func(context.Context) error
 	switch c.mode {
-	case CollectLight:
-		steps = steps[:2]
-	case CollectRmap:
-		steps = []func(context.Context) error{c.xrefRmapSource, c.xrefAllocTrees}
-	}
-	steps = append(steps, c.xrefSBInodes) // cheap: one pass over the inobt's records
-	for _, step := range steps {
-		if err := step(ctx); err != nil {
-			return err
+	case CollectFull:
+		groups = [][]func(context.Context) error{
+			{c.xrefRmap}, // the longest: both sides normalised and merged
+			{c.xrefFreeSpace, c.xrefAllocTrees, c.xrefUsedSpace, c.xrefInodeTrees},
 		}
+	case CollectLight:
+		groups = [][]func(context.Context) error{{c.xrefFreeSpace, c.xrefAllocTrees}}
+	case CollectRmap:
+		groups = [][]func(context.Context) error{{c.xrefRmapSource, c.xrefAllocTrees}}
+	}
+	err := fsys.ForEach(ctx, groups, func(ctx context.Context, steps []func(context.Context) error) error {
+		for _, step := range steps {
+			if err := step(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.xrefSBInodes(ctx); err != nil { // cheap: one pass over the inobt's records
+		return err
 	}
 	c.xrefCounters()
 	return nil

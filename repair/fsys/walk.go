@@ -33,6 +33,19 @@ type Walk struct {
 	// (unreadable block, bad pointer, cycle, wrong level, bad header).
 	// Problems never stop a walk.
 	OnProblem func(error)
+	// Private says fn keeps no Visit's Block (nor its bytes) past the
+	// visit of that block's subtree: the walk then reads into buffers of
+	// its own, one per level and one for a run of leaves, reused block
+	// after block, instead of through the block cache, which allocated
+	// a fresh buffer for every block (fresh memory is what costs most
+	// on a walk of a large tree) and whose blocks a one-pass walk
+	// would only push out. The check's walks are private.
+	Private bool
+
+	levelBufs [][]byte // Private: the buffer of the block being visited at each level
+	runBuf    []byte   // Private: a run of leaves
+	runStart  uint32   // the first block in runBuf
+	runLen    int      // blocks in runBuf
 }
 
 func (w *Walk) problem(agbno uint32, field, value, format string, args ...any) error {
@@ -98,7 +111,7 @@ func (w *Walk) visit(ctx context.Context, agbno uint32, level int, parent uint32
 		return nil
 	}
 	seen[agbno] = struct{}{}
-	buf, err := w.FS.readRun(w.AG, agbno, uint64(run))
+	buf, err := w.read(agbno, level, run)
 	if err != nil {
 		w.report(w.problem(agbno, "read", "", "unreadable: %v", err))
 		return nil
@@ -139,6 +152,42 @@ func (w *Walk) visit(ctx context.Context, agbno uint32, level int, parent uint32
 		}
 	}
 	return nil
+}
+
+// read reads block agbno at the level given, through the block cache or,
+// for a private walk, into the walk's own buffers; run > 1 reads the
+// run of leaves from it on at once.
+func (w *Walk) read(agbno uint32, level, run int) ([]byte, error) {
+	if !w.Private {
+		return w.FS.readRun(w.AG, agbno, uint64(run))
+	}
+	if err := w.FS.ValidateAG(w.AG); err != nil {
+		return nil, err
+	}
+	g := w.FS.Geo
+	bs := int(g.BlockSize)
+	if w.runLen > 0 && agbno >= w.runStart && agbno < w.runStart+uint32(w.runLen) {
+		i := int(agbno-w.runStart) * bs
+		return w.runBuf[i : i+bs : i+bs], nil
+	}
+	if run = min(run, readAheadBlocks, int(g.AGLength(w.AG)-agbno)); run > 1 {
+		if len(w.runBuf) < run*bs {
+			w.runBuf = make([]byte, readAheadBlocks*bs)
+		}
+		w.runLen = 0
+		if err := w.FS.Img.ReadAt(w.runBuf[:run*bs], g.ByteOffset(w.AG, agbno)); err == nil {
+			w.runStart, w.runLen = agbno, run
+			return w.runBuf[:bs:bs], nil
+		} // past the image's end: the block alone says
+	}
+	for len(w.levelBufs) <= level {
+		w.levelBufs = append(w.levelBufs, make([]byte, bs))
+	}
+	buf := w.levelBufs[level]
+	if err := w.FS.Img.ReadAt(buf, g.ByteOffset(w.AG, agbno)); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // Records calls fn for every leaf record in key order.

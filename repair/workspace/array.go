@@ -133,11 +133,17 @@ func (a *Array) flush() error {
 // an array's appends usually end, and an AG's dozen arrays kept their
 // 512 KiB each until the check was over. An append after it starts a
 // small buffer again.
+//
+// A settled array changes nothing when settled again: several
+// goroutines may read it at once (Iterate, All, cursors), as long as
+// none appends to it, sorts or releases it meanwhile.
 func (a *Array) settle() error {
 	if err := a.flush(); err != nil {
 		return err
 	}
-	a.wbuf = nil
+	if a.wbuf != nil {
+		a.wbuf = nil
+	}
 	return nil
 }
 

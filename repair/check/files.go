@@ -226,7 +226,7 @@ func (c *contentCheck) inode(ino uint64, core *dinode.Core, reported codeSet) {
 			continue
 		}
 		var past *xfsformat.BmbtRec
-		err := dinode.NewMap(c.fs.InodeFS(), core, attr, lsn.readFSB).Walk(0, func(e xfsformat.BmbtRec) error {
+		err := dinode.NewMap(c.fs.InodeFS(), core, attr, lsn.walkReader()).Walk(0, func(e xfsformat.BmbtRec) error {
 			if past == nil && e.BlockCount > 0 && e.StartOff+uint64(e.BlockCount)-1 > maxOff {
 				past = &e
 			}

@@ -116,6 +116,24 @@ func (l *lsnChecker) report(structure string, lsn uint64, agno, agbno int64) {
 			lsn>>32, uint32(lsn), c.logLSN>>32, uint32(c.logLSN))})
 }
 
+// walkReader is readFSB for a Map.Walk alone: every block into the same
+// buffer, past the block cache (a walk of a large bmbt reads each block
+// once, and a cache buffer a block is fresh memory each time).
+func (l *lsnChecker) walkReader() dinode.BlockReader {
+	var buf []byte
+	return func(fsb uint64) ([]byte, error) {
+		if buf == nil {
+			buf = make([]byte, l.c.fs.Geo.BlockSize)
+		}
+		agno, agbno := l.c.fs.Geo.SplitFSB(fsb)
+		if err := l.c.fs.ReadBlockInto(agno, agbno, buf); err != nil {
+			return nil, err
+		}
+		l.block(buf, "", int64(agno), int64(agbno))
+		return buf, nil
+	}
+}
+
 // readFSB is contentCheck.readFSB with the LSN check.
 func (l *lsnChecker) readFSB(fsb uint64) ([]byte, error) {
 	buf, err := l.c.readFSB(fsb)

@@ -344,6 +344,19 @@ func (fs *FS) ReadBlock(agno, agbno uint32) ([]byte, error) {
 	return fs.Cache.Read(fs.Geo.ByteOffset(agno, agbno), int(fs.Geo.BlockSize))
 }
 
+// ReadBlockInto reads block agbno of AG agno into buf (a block long),
+// past the block cache: for a reader done with each block before it
+// reads the next, which would only push others out of the cache.
+func (fs *FS) ReadBlockInto(agno, agbno uint32, buf []byte) error {
+	if err := fs.ValidateAG(agno); err != nil {
+		return err
+	}
+	if agbno >= fs.Geo.AGLength(agno) {
+		return fmt.Errorf("AG %d block %d: %w (AG length %d)", agno, agbno, ErrOutsideAG, fs.Geo.AGLength(agno))
+	}
+	return fs.Img.ReadAt(buf, fs.Geo.ByteOffset(agno, agbno))
+}
+
 // BtreeRoot returns the root block and height of one of AG agno's
 // btrees, as its AG header says. present is false when the filesystem
 // lacks that tree (no finobt, rmapbt or reflink).

@@ -11,7 +11,10 @@ import (
 )
 
 // BlockReader returns one filesystem block (sb blocksize bytes) by its
-// filesystem block number.
+// filesystem block number. Map.Walk is done with each block's bytes
+// before it reads the next (it copies a node's keys and pointers before
+// descending), so a reader for Walk alone may hand back the same buffer
+// every time.
 type BlockReader func(fsb uint64) ([]byte, error)
 
 // ErrStop, returned by a Walk callback, ends the walk without an error.

@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,9 @@ type AG struct {
 	agfOK, agiOK, agflOK bool
 
 	trees [xfsformat.NumBtreeTypes]*treeResult
+	// slots, shared by the AGs of a check, bound the cross-reference's
+	// steps running at once (sideBySide); nil: one step at a time.
+	slots chan struct{}
 	// unstaged: trees whose records the walk does not keep (their
 	// summaries in treeResult are all the cross-reference needs).
 	unstaged [xfsformat.NumBtreeTypes]bool
@@ -260,6 +264,10 @@ func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 		}
 	}
 	progress("cross-reference", 0, int64(len(ags)))
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for _, c := range checks {
+		c.slots = slots
+	}
 	if err := fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
 		return checks[agno].crossReference(ctx)
 	}); err != nil {

@@ -56,29 +56,30 @@ func (c *AG) crossReference(ctx context.Context) error {
 			return err
 		}
 	}
-	// Groups of steps that run side by side: they read the sorted
-	// arrays (which settled arrays allow), each sorts only arrays of
-	// its own, and their findings go to the shared, locked set.
-	var groups [][]func(context.Context) error
-	switch c.mode {
-	case CollectFull:
-		groups = [][]func(context.Context) error{
-			{c.xrefRmap}, // the longest: both sides normalised and merged
-			{c.xrefFreeSpace, c.xrefAllocTrees, c.xrefUsedSpace, c.xrefInodeTrees},
-		}
-	case CollectLight:
-		groups = [][]func(context.Context) error{{c.xrefFreeSpace, c.xrefAllocTrees}}
-	case CollectRmap:
-		groups = [][]func(context.Context) error{{c.xrefRmapSource, c.xrefAllocTrees}}
-	}
-	err := fsys.ForEach(ctx, groups, func(ctx context.Context, steps []func(context.Context) error) error {
+	run := func(ctx context.Context, steps ...func(context.Context) error) error {
 		for _, step := range steps {
 			if err := step(ctx); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	switch c.mode {
+	case CollectFull:
+		// The rmapbt comparison (the longest: both sides normalised and
+		// merged) and the rest may run side by side: they read the
+		// sorted arrays (which settled arrays allow), each sorts only
+		// arrays of its own, and their findings go to the locked set.
+		err = c.sideBySide(ctx, func(ctx context.Context) error { return run(ctx, c.xrefRmap) },
+			func(ctx context.Context) error {
+				return run(ctx, c.xrefFreeSpace, c.xrefAllocTrees, c.xrefUsedSpace, c.xrefInodeTrees)
+			})
+	case CollectLight:
+		err = run(ctx, c.xrefFreeSpace, c.xrefAllocTrees)
+	case CollectRmap:
+		err = run(ctx, c.xrefRmapSource, c.xrefAllocTrees)
+	}
 	if err != nil {
 		return err
 	}
@@ -87,6 +88,48 @@ func (c *AG) crossReference(ctx context.Context) error {
 	}
 	c.xrefCounters()
 	return nil
+}
+
+// sideBySide runs a, and b beside it once a slot of c.slots is free
+// (or after a, without slots): the slots, one a core and shared by the
+// AGs, keep as many sorts running at once as the workspace's memory
+// check counts, so an AG whose neighbours are done (the one large AG
+// of two) takes the idle core, and AGs busy side by side stay one
+// sort each.
+func (c *AG) sideBySide(ctx context.Context, a, b func(context.Context) error) error {
+	if c.slots == nil {
+		if err := a(ctx); err != nil {
+			return err
+		}
+		return b(ctx)
+	}
+	c.slots <- struct{}{} // this AG's own
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		select {
+		case c.slots <- struct{}{}:
+		case <-ctx.Done():
+			done <- ctx.Err()
+			return
+		}
+		defer func() { <-c.slots }()
+		done <- callRecovering(ctx, b)
+	}()
+	errA := callRecovering(ctx, a)
+	<-c.slots // a is done: its slot may go to b
+	if errA != nil {
+		cancel()
+	}
+	errB := <-done
+	return cmp.Or(errA, errB)
+}
+
+// callRecovering runs f, turning a panic into fsys.PanicError (as the
+// workers of fsys.ForEach do).
+func callRecovering(ctx context.Context, f func(context.Context) error) (err error) {
+	return fsys.ForEach(ctx, []func(context.Context) error{f}, func(ctx context.Context, f func(context.Context) error) error { return f(ctx) })
 }
 
 // xrefAllocTrees: the bnobt and the cntbt hold the same extents.

@@ -18,7 +18,8 @@ import (
 // from the Go heap as before.
 
 const (
-	hugePage = 2 << 20
+	hugePage  = 2 << 20
+	smallPage = 4 << 10
 	// hugeMin is the smallest buffer mapped so: smaller ones come
 	// from the Go heap.
 	hugeMin = hugePage
@@ -34,7 +35,10 @@ func newBuffer(n int64) []byte {
 	if n < hugeMin || int64(int(n)) != n {
 		return make([]byte, n)
 	}
-	size := (n + hugePage - 1) / hugePage * hugePage
+	// Not rounded up to whole huge pages: the tail past the last whole
+	// one takes small pages, so a buffer costs no more memory than it
+	// would from the Go heap.
+	size := (n + smallPage - 1) / smallPage * smallPage
 	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return make([]byte, n)

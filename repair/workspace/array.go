@@ -101,7 +101,12 @@ func (a *Array) Append(rec []byte) error {
 			// a small array (a tiny tree's records) never holds 512 KiB,
 			// which on 16 AGs of a dozen arrays each was most of the
 			// check's heap.
-			nb := make([]byte, len(a.wbuf), min(full, max(startBufSize/a.r*a.r, a.r, 2*cap(a.wbuf))))
+			var nb []byte
+			if n := min(full, max(startBufSize/a.r*a.r, a.r, 2*cap(a.wbuf))); n == full {
+				nb = getIOBuf(full)[:len(a.wbuf)]
+			} else {
+				nb = make([]byte, len(a.wbuf), n)
+			}
 			copy(nb, a.wbuf)
 			a.wbuf = nb
 		} else if err := a.flush(); err != nil {
@@ -142,6 +147,7 @@ func (a *Array) settle() error {
 		return err
 	}
 	if a.wbuf != nil {
+		putIOBuf(a.wbuf)
 		a.wbuf = nil
 	}
 	return nil
@@ -244,7 +250,8 @@ func (a *Array) Iterate(ctx context.Context, fn func(i int64, rec []byte) error)
 	n := a.n
 	// A buffer that fits the array, up to the full I/O size, for this
 	// call only (kept, a dozen arrays an AG held 512 KiB each).
-	rbuf := make([]byte, min(int64(max(a.r, ioBufSize/a.r*a.r)), max(r, n*r)))
+	rbuf := getIOBuf(int(min(int64(max(a.r, ioBufSize/a.r*a.r)), max(r, n*r))))
+	defer putIOBuf(rbuf)
 	per := int64(len(rbuf)) / r
 	for i := int64(0); i < n; {
 		cnt := min(per, n-i)

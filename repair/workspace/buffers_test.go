@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"runtime"
 	"testing"
 )
 
@@ -226,5 +227,37 @@ func TestHugeSortBuffers(t *testing.T) {
 		if n := mappedNow() - before; n != 0 {
 			t.Errorf("keep %v: %d sort buffers still mapped after Close", keep, n)
 		}
+	}
+}
+
+// TestIOBuffersReused: iterations and cursors read to the end give their
+// 512 KiB buffers back for the next, rather than each taking fresh
+// memory (which is what cost a check of many AGs most).
+func TestIOBuffersReused(t *testing.T) {
+	ws := newWS(t, Options{})
+	a := fillArray(t, ws, genRecs("random", 200_000, 8, 7), 8) // 1.6 MB: full-size buffers
+	readAll := func() {
+		if err := a.Iterate(context.Background(), func(int64, []byte) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		c := NewCursor(context.Background(), a)
+		for {
+			if _, ok := c.Next(); !ok {
+				break
+			}
+		}
+		if err := c.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readAll() // the pool's first buffers
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		readAll()
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 2*ioBufSize {
+		t.Errorf("20 reads of the array allocated %d bytes: their buffers were not reused", got)
 	}
 }

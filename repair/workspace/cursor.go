@@ -47,7 +47,7 @@ func (c *Cursor) nextArray() {
 			continue
 		}
 		if len(c.buf) < a.r {
-			c.buf = make([]byte, max(a.r, ioBufSize))
+			c.buf = getIOBuf(max(a.r, ioBufSize))
 		}
 		c.i, c.n, c.pos, c.lim = 0, a.n, 0, 0
 		return
@@ -82,6 +82,10 @@ func (c *Cursor) Next() ([]byte, bool) {
 		c.i += cnt
 		c.pos, c.lim = 0, int(cnt*r)
 		return c.Next()
+	}
+	if c.err == nil && c.buf != nil { // read to the end: the buffer can go
+		putIOBuf(c.buf)
+		c.buf = nil
 	}
 	return nil, false
 }

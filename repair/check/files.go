@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/workspace"
@@ -40,10 +41,13 @@ type contentCheck struct {
 	// side by side, and read one after another they are in inode order.
 	// nil in CheckInode, which joins nothing.
 	entries []*workspace.Array
+	entryMu []sync.Mutex // one an entries array: workers stage side by side
 	// inodes are each AG's in-use inodes, in inode order as the scan
-	// meets them (one worker scans an AG): no sort needed.
+	// meets them (one worker scans an AG, and it alone touches its AG's
+	// array): no sort needed, no lock.
 	inodes []*workspace.Array
-	err    error // a workspace failure: the link-count join is skipped
+	err    error       // a workspace failure (under mu): the link-count join is skipped
+	failed atomic.Bool // err is set
 	// logLSN is the log's head (logHead): no block may be stamped
 	// ahead of it.
 	logLSN uint64
@@ -72,6 +76,7 @@ func newContentCheck(fs *fsys.FS, ws *workspace.Workspace, findings *Findings) (
 	}
 	c := &contentCheck{fs: fs, findings: findings, dirGeo: g, ws: ws, inodes: make([]*workspace.Array, fs.Geo.AGCount)}
 	c.entries = make([]*workspace.Array, fs.Geo.AGCount+1)
+	c.entryMu = make([]sync.Mutex, len(c.entries))
 	if fs.HasParentPointers() {
 		if c.pptr, err = newPptrCheck(ws); err != nil {
 			return nil, err
@@ -115,52 +120,60 @@ func (c *contentCheck) stage(a *workspace.Array, rec []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil {
-		c.err = a.Append(rec)
+		if c.err = a.Append(rec); c.err != nil {
+			c.failed.Store(true)
+		}
 	}
 }
 
 // stageEntry appends an entry record to the array of the AG of the
 // inode it names.
 func (c *contentCheck) stageEntry(target uint64, rec []byte) {
-	if c.entries == nil {
+	if c.entries == nil || c.failed.Load() {
 		return
 	}
 	agno, _ := c.fs.Geo.SplitIno(target)
 	i := min(int(agno), len(c.entries)-1)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return
-	}
+	c.entryMu[i].Lock()
+	defer c.entryMu[i].Unlock()
+	var err error
 	if c.entries[i] == nil {
-		if c.entries[i], c.err = c.ws.NewArray(entryRecLen); c.err != nil {
+		if c.entries[i], err = c.ws.NewArray(entryRecLen); err != nil {
+			c.fail(err)
 			return
 		}
 	}
-	c.err = c.entries[i].Append(rec)
+	if err := c.entries[i].Append(rec); err != nil {
+		c.fail(err)
+	}
+}
+
+// fail records the first workspace failure.
+func (c *contentCheck) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+		c.failed.Store(true)
+	}
 }
 
 // stageInode appends an inode record to its AG's array, which only the
 // worker scanning that AG touches.
 func (c *contentCheck) stageInode(ino uint64, rec []byte) {
 	agno, _ := c.fs.Geo.SplitIno(ino)
-	if int(agno) >= len(c.inodes) {
+	if int(agno) >= len(c.inodes) || c.failed.Load() {
 		return // one inode's check (CheckInode), or no such AG
 	}
-	c.mu.Lock()
-	a, failed := c.inodes[agno], c.err != nil
-	if a == nil && !failed {
-		a, c.err = c.ws.NewArray(inodeRecLen)
-		c.inodes[agno] = a
+	var err error
+	if c.inodes[agno] == nil {
+		if c.inodes[agno], err = c.ws.NewArray(inodeRecLen); err != nil {
+			c.fail(err)
+			return
+		}
 	}
-	c.mu.Unlock()
-	if a == nil || failed {
-		return
-	}
-	if err := a.Append(rec); err != nil {
-		c.mu.Lock()
-		c.err = err
-		c.mu.Unlock()
+	if err := c.inodes[agno].Append(rec); err != nil {
+		c.fail(err)
 	}
 }
 

@@ -113,7 +113,7 @@ func (c *contentCheck) pptrInode(in *fsys.Inode, trusted bool) {
 // pointers: a missing parent pointer, one no entry matches, and one
 // whose generation is not its directory's are findings on the inode.
 func (c *contentCheck) parentPointers(ctx context.Context) error {
-	if c.pptr == nil || c.err != nil {
+	if c.pptr == nil || c.failed.Load() {
 		return nil // linkCounts said why
 	}
 	p := c.pptr

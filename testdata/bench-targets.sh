@@ -124,18 +124,20 @@ for name in bench1m bench bench4m benchinodes; do
 	# The floor, beside the last rebuild (tmpfs by default).
 	if [ -n "${rebuild:-}" ] && [ "$name" != benchinodes ]; then
 		[ -x "$work/repair.test" ] || (cd "$root" && go test -c -tags bench -o "$work/repair.test" ./repair/)
-		f=$(cd "$root/repair" && XFSBOX_BENCH_FLOOR=$(img "$name") "$work/repair.test" -test.run 'TestPrintFloor$' | grep '^floor')
+		# A floor is a lower bound: its fastest run is the estimate (on
+		# this machine its runs spread threefold, fresh memory's faults).
+		f=$(cd "$root/repair" && XFSBOX_BENCH_FLOOR=$(img "$name") XFSBOX_BENCH_FLOOR_RUNS=${FLOOR_RUNS:-5} "$work/repair.test" -test.run 'TestPrintFloor$' | grep '^floor')
 		floor_rows+=("$(awk -v n="$name" -v r="$rebuild" -v f="$f" 'BEGIN {
 			split(f, a, " ")
-			printf "| %-8s | %9d | %9d | %6.3fs (%.3f-%.3f) | %6.2fs | %5.1f | %s |\n",
-				n, a[5], a[6], a[2], a[3], a[4], r, r / a[2], (r / a[2] <= 3 ? "met" : "NOT met") }')")
+			printf "| %-8s | %9d | %9d | %6.3fs (median %.3f, slowest %.3f) | %6.2fs | %5.1f | %s |\n",
+				n, a[5], a[6], a[3], a[2], a[4], r, r / a[3], (r / a[3] <= 3 ? "met" : "NOT met") }')")
 	fi
 done
 if [ ${#floor_rows[@]} -gt 0 ]; then
 	echo
 	echo "One AG's rebuild against its floor (decode AG 0's rmap records, take the free extents, sort them by size, encode the bnobt and the cntbt in memory; target: within 3 times):"
 	echo
-	echo "| image | rmap records | free extents | floor (median, spread) | rebuild | times the floor | within 3x |"
+	echo "| image | rmap records | free extents | floor: fastest of ${FLOOR_RUNS:-5} (median, slowest) | rebuild (median) | times the floor | within 3x |"
 	echo "|---|---|---|---|---|---|---|"
 	printf '%s\n' "${floor_rows[@]}"
 fi

@@ -54,8 +54,8 @@ type freeSpaceRebuild struct {
 	// AllocRecs, longest first (carve's order), sorted once for every
 	// settle iteration.
 	candidates *workspace.Array
-	// keptExt is the kept space's union (keptUnion), start and end as
-	// big-endian uint32s: staged once, read by every settle iteration
+	// keptExt is the kept space's union (keptUnion) as extentRecs:
+	// staged once, read by every settle iteration
 	// and the staging of the free extents.
 	keptExt   *workspace.Array
 	oldOwnAG  int64            // blocks of the owners replaced (BlocksFreed)
@@ -216,7 +216,7 @@ func (s *freeSpaceRebuild) kept(ctx context.Context) iter.Seq[[]byte] {
 func (s *freeSpaceRebuild) keptUnion(ctx context.Context) iter.Seq[check.Extent] {
 	return func(yield func(check.Extent) bool) {
 		for rec := range s.keptExt.All(ctx, &s.iterErr) {
-			if !yield(check.Extent{Start: uint64(binary.BigEndian.Uint32(rec)), End: uint64(binary.BigEndian.Uint32(rec[4:]))}) {
+			if !yield(extentOf(rec)) {
 				return
 			}
 		}
@@ -291,11 +291,8 @@ func (s *freeSpaceRebuild) keepRmapRecords(ctx context.Context) error {
 	if s.keptExt, err = s.ws.NewArray(8); err != nil {
 		return err
 	}
-	var b8 [8]byte
 	for e := range check.UsedUnion(kept) {
-		binary.BigEndian.PutUint32(b8[:], uint32(e.Start))
-		binary.BigEndian.PutUint32(b8[4:], uint32(e.End))
-		if err := s.keptExt.Append(b8[:]); err != nil {
+		if err := s.keptExt.Append(extentRec(e)); err != nil {
 			return err
 		}
 	}

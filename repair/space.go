@@ -76,6 +76,19 @@ func candidateRec(e check.Extent) []byte {
 	return b[:]
 }
 
+// extentRec encodes an extent as a record of 8 bytes, its start and end
+// (big-endian: records sort by start); extentOf decodes one.
+func extentRec(e check.Extent) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint32(b[:], uint32(e.Start))
+	binary.BigEndian.PutUint32(b[4:], uint32(e.End))
+	return b[:]
+}
+
+func extentOf(rec []byte) check.Extent {
+	return check.Extent{Start: uint64(binary.BigEndian.Uint32(rec)), End: uint64(binary.BigEndian.Uint32(rec[4:]))}
+}
+
 // carve takes need blocks from the largest candidate extents (ties: the
 // lowest start), each run from the start of its extent, reading the
 // candidates (candidateRecs sorted by their bytes) only as far as it

@@ -225,6 +225,19 @@ func rmapHighKeyFromRec(key, rec []byte) {
 	be.PutUint64(key[12:], off)
 }
 
+// CmpRmapRecKeys compares two rmap records as rmapKeyFromRec's keys of
+// them compare (cmpRmapKeys), without building the keys: the order
+// check of every record of an rmapbt.
+func CmpRmapRecKeys(a, b []byte) int {
+	if c := cmpU32At(a, b, 0); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(be.Uint64(a[8:]), be.Uint64(b[8:])); c != 0 {
+		return c
+	}
+	return cmp.Compare(be.Uint64(a[16:])&^RmapOffUnwritten, be.Uint64(b[16:])&^RmapOffUnwritten)
+}
+
 func cmpRmapKeys(a, b []byte) int {
 	if c := cmpU32At(a, b, 0); c != 0 {
 		return c

@@ -10,12 +10,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sirupsen/logrus"
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/repair/view"
@@ -132,25 +129,10 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	opts := check.CheckOptions{AGs: where, Workspace: wo}
-	tty := isTerminal(os.Stderr)
-	phaseStart, lastPhase := time.Now(), ""
-	var phaseMu sync.Mutex
-	opts.Progress = func(phase string, done, total int64) {
-		phaseMu.Lock()
-		defer phaseMu.Unlock()
-		if phase != lastPhase { // as repair's: where the time goes, at debug level
-			logrus.Debugf("check: phase %s at %.3fs", phase, time.Since(phaseStart).Seconds())
-			lastPhase = phase
-		}
-		if tty {
-			fmt.Fprintf(os.Stderr, "\rchecking: %-24s", phase)
-		}
-	}
+	var progressDone func()
+	opts.Progress, progressDone = phaseProgress("check", "checking: %-24s")
 	res, err := check.Check(ctx, fs, opts)
-	logrus.Debugf("check: done at %.3fs", time.Since(phaseStart).Seconds())
-	if tty {
-		fmt.Fprint(os.Stderr, "\r\033[K")
-	}
+	progressDone()
 	if err != nil {
 		return err
 	}

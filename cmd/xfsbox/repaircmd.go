@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -174,23 +172,15 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 		return &usageError{err.Error()}
 	}
 	opts := repair.RepairOptions{Force: *force, FullScan: *fullScan, Workspace: wo, Log: func(msg string) { logrus.Info(msg) }}
-	phaseStart := time.Now()
-	tty := isTerminal(os.Stderr)
-	opts.Progress = func(phase string, _, _ int64) {
-		logrus.Debugf("repair: phase %s at %.3fs", phase, time.Since(phaseStart).Seconds())
-		if tty {
-			fmt.Fprintf(os.Stderr, "\rrepair: %-10s", phase)
-		}
-	}
+	var progressDone func()
+	opts.Progress, progressDone = phaseProgress("repair", "repair: %-10s")
 	var results []*repair.RepairResult
 	if *dryRun {
 		results, err = planRepair(ctx, fs, what, where, opts)
 	} else {
 		results, err = repair.Repair(ctx, fs, what, where, opts)
 	}
-	if tty {
-		fmt.Fprint(os.Stderr, "\r\033[K")
-	}
+	progressDone()
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package check
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"math/bits"
@@ -248,20 +247,6 @@ func (c *AG) records(ctx context.Context, t xfsformat.BtreeType) (*workspace.Arr
 	return recs, nil
 }
 
-// cmpRmapRecKeys compares two rmap records by their keys as the rmapbt
-// orders them (start block, owner, offset with its flags but the
-// unwritten bit), without building the keys: the order check of every
-// rmapbt record.
-func cmpRmapRecKeys(a, b []byte) int {
-	if c := cmp.Compare(binary.BigEndian.Uint32(a), binary.BigEndian.Uint32(b)); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:])); c != 0 {
-		return c
-	}
-	return cmp.Compare(binary.BigEndian.Uint64(a[16:])&^xfsformat.RmapOffUnwritten, binary.BigEndian.Uint64(b[16:])&^xfsformat.RmapOffUnwritten)
-}
-
 func agbnoText(b uint32) string {
 	if b == xfsformat.NullAGBlock {
 		return "null"
@@ -337,7 +322,7 @@ func (c *AG) checkRecord(t xfsformat.BtreeType, agbno uint32, i int, rec, prev [
 			c.add(name+".owner", Corrupt, agbno, "record %d owner %d is not a valid inode number", i+1, r.Owner)
 		}
 		if prev != nil {
-			if cmp := cmpRmapRecKeys(prev, rec); cmp > 0 || (cmp == 0 && bytes.Equal(prev, rec)) {
+			if cmp := xfsformat.CmpRmapRecKeys(prev, rec); cmp > 0 || (cmp == 0 && bytes.Equal(prev, rec)) {
 				c.add(name+".order", Corrupt, agbno, "record [%d,%d,%d] out of key order", r.StartBlock, r.BlockCount, int64(r.Owner))
 			}
 			p := xfsformat.DecodeRmapRec(prev)

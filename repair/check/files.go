@@ -136,14 +136,30 @@ func (c *contentCheck) stageEntry(target uint64, rec []byte) {
 	i := min(int(agno), len(c.entries)-1)
 	c.entryMu[i].Lock()
 	defer c.entryMu[i].Unlock()
-	var err error
-	if c.entries[i] == nil {
-		if c.entries[i], err = c.ws.NewArray(entryRecLen); err != nil {
+	c.appendTo(&c.entries[i], entryRecLen, rec)
+}
+
+// stageInode appends an inode record to its AG's array, which only the
+// worker scanning that AG touches.
+func (c *contentCheck) stageInode(ino uint64, rec []byte) {
+	agno, _ := c.fs.Geo.SplitIno(ino)
+	if int(agno) >= len(c.inodes) || c.failed.Load() {
+		return // one inode's check (CheckInode), or no such AG
+	}
+	c.appendTo(&c.inodes[agno], inodeRecLen, rec)
+}
+
+// appendTo appends rec to *a, making the array (of recLen-byte records)
+// on the first; a failure is recorded (fail). The caller owns *a.
+func (c *contentCheck) appendTo(a **workspace.Array, recLen int, rec []byte) {
+	if *a == nil {
+		var err error
+		if *a, err = c.ws.NewArray(recLen); err != nil {
 			c.fail(err)
 			return
 		}
 	}
-	if err := c.entries[i].Append(rec); err != nil {
+	if err := (*a).Append(rec); err != nil {
 		c.fail(err)
 	}
 }
@@ -155,25 +171,6 @@ func (c *contentCheck) fail(err error) {
 	if c.err == nil {
 		c.err = err
 		c.failed.Store(true)
-	}
-}
-
-// stageInode appends an inode record to its AG's array, which only the
-// worker scanning that AG touches.
-func (c *contentCheck) stageInode(ino uint64, rec []byte) {
-	agno, _ := c.fs.Geo.SplitIno(ino)
-	if int(agno) >= len(c.inodes) || c.failed.Load() {
-		return // one inode's check (CheckInode), or no such AG
-	}
-	var err error
-	if c.inodes[agno] == nil {
-		if c.inodes[agno], err = c.ws.NewArray(inodeRecLen); err != nil {
-			c.fail(err)
-			return
-		}
-	}
-	if err := c.inodes[agno].Append(rec); err != nil {
-		c.fail(err)
 	}
 }
 

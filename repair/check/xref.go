@@ -95,7 +95,7 @@ func (c *AG) crossReference(ctx context.Context) error {
 // AGs, keep as many sorts running at once as the workspace's memory
 // check counts, so an AG whose neighbours are done (the one large AG
 // of two) takes the idle core, and AGs busy side by side stay one
-// sort each.
+// sort each. a holds the AG's own slot and gives it up when done.
 func (c *AG) sideBySide(ctx context.Context, a, b func(context.Context) error) error {
 	if c.slots == nil {
 		if err := a(ctx); err != nil {
@@ -104,32 +104,21 @@ func (c *AG) sideBySide(ctx context.Context, a, b func(context.Context) error) e
 		return b(ctx)
 	}
 	c.slots <- struct{}{} // this AG's own
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		select {
-		case c.slots <- struct{}{}:
-		case <-ctx.Done():
-			done <- ctx.Err()
-			return
-		}
-		defer func() { <-c.slots }()
-		done <- callRecovering(ctx, b)
-	}()
-	errA := callRecovering(ctx, a)
-	<-c.slots // a is done: its slot may go to b
-	if errA != nil {
-		cancel()
-	}
-	errB := <-done
-	return cmp.Or(errA, errB)
-}
-
-// callRecovering runs f, turning a panic into fsys.PanicError (as the
-// workers of fsys.ForEach do).
-func callRecovering(ctx context.Context, f func(context.Context) error) (err error) {
-	return fsys.ForEach(ctx, []func(context.Context) error{f}, func(ctx context.Context, f func(context.Context) error) error { return f(ctx) })
+	return fsys.ForEach(ctx, []func(context.Context) error{
+		func(ctx context.Context) error {
+			defer func() { <-c.slots }()
+			return a(ctx)
+		},
+		func(ctx context.Context) error {
+			select {
+			case c.slots <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			defer func() { <-c.slots }()
+			return b(ctx)
+		},
+	}, func(ctx context.Context, step func(context.Context) error) error { return step(ctx) })
 }
 
 // xrefAllocTrees: the bnobt and the cntbt hold the same extents.
@@ -675,10 +664,14 @@ type normalizedCursor struct {
 	cur   [xfsformat.RmapRecLen]byte
 	done  bool
 	err   error
+	// unordered, shared by the two cursors of a comparison, ends both
+	// as soon as either's records come out of order: the comparison
+	// starts again from sorted copies, and reading on is wasted.
+	unordered *bool
 }
 
-func newNormalizedCursor(ctx context.Context, a *workspace.Array) *normalizedCursor {
-	nc := &normalizedCursor{c: workspace.NewCursor(ctx, a)}
+func newNormalizedCursor(ctx context.Context, a *workspace.Array, unordered *bool) *normalizedCursor {
+	nc := &normalizedCursor{c: workspace.NewCursor(ctx, a), unordered: unordered}
 	nc.n = NewRmapNormalizer(func(rec []byte) error {
 		nc.queue = append(nc.queue, [xfsformat.RmapRecLen]byte(rec))
 		return nil
@@ -688,6 +681,12 @@ func newNormalizedCursor(ctx context.Context, a *workspace.Array) *normalizedCur
 
 // Next returns the next normalised record, valid until the next call.
 func (nc *normalizedCursor) Next() ([]byte, bool) {
+	if !nc.n.Sorted() {
+		*nc.unordered = true
+	}
+	if *nc.unordered {
+		return nil, false
+	}
 	for nc.head == len(nc.queue) {
 		nc.queue, nc.head = nc.queue[:0], 0
 		if nc.done {
@@ -726,13 +725,14 @@ func (c *AG) compareRmaps(ctx context.Context, wantRecs, haveRecs *workspace.Arr
 	// Normalised as they are read, the usual case; staged and sorted
 	// only when a merge put them out of order (seen at the end: the
 	// findings of the streamed pass are held until then).
-	wc, hc := newNormalizedCursor(ctx, wantRecs), newNormalizedCursor(ctx, haveRecs)
+	var unordered bool
+	wc, hc := newNormalizedCursor(ctx, wantRecs, &unordered), newNormalizedCursor(ctx, haveRecs, &unordered)
 	var held []Finding
 	n := c.diffRmaps(wc.Next, hc.Next, func(f Finding) { held = append(held, f) })
 	if err := cmp.Or(wc.err, hc.err); err != nil {
 		return 0, err
 	}
-	if wc.n.Sorted() && hc.n.Sorted() {
+	if !unordered && wc.n.Sorted() && hc.n.Sorted() {
 		for _, f := range held {
 			c.findings.Add(f)
 		}

@@ -241,25 +241,3 @@ func TestCompareRmaps(t *testing.T) {
 		t.Errorf("a short shared mapping emitted first should leave the output unsorted (sorted %v, err %v, %x)", norm.Sorted(), err, order)
 	}
 }
-
-// TestCmpRmapRecKeys: the order check's comparison of rmap records
-// agrees with comparing the keys the rmapbt's ops build from them.
-func TestCmpRmapRecKeys(t *testing.T) {
-	ops := xfsformat.Rmapbt.Ops()
-	rng := rand.New(rand.NewPCG(3, 4))
-	var a, b [xfsformat.RmapRecLen]byte
-	ka, kb := make([]byte, ops.KeyLen), make([]byte, ops.KeyLen)
-	for i := 0; i < 100000; i++ {
-		for j := range a {
-			a[j], b[j] = byte(rng.IntN(3)), byte(rng.IntN(3)) // few values: many ties
-		}
-		if rng.IntN(2) == 0 {
-			a[16] |= 0x20 // the unwritten bit, which keys drop
-		}
-		ops.RecKey(ka, a[:])
-		ops.RecKey(kb, b[:])
-		if got, want := cmpRmapRecKeys(a[:], b[:]), ops.CmpKeys(ka, kb); got != want {
-			t.Fatalf("records %x and %x: %d, keys compare %d", a, b, got, want)
-		}
-	}
-}

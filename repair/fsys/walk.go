@@ -88,13 +88,15 @@ func (w *Walk) Run(ctx context.Context, fn func(*Visit) error) error {
 		}
 	}
 	seen := make(map[uint32]struct{})
+	w.runLen = 0 // nothing of an earlier Run is served again
 	return w.visit(ctx, root, int(levels)-1, xfsformat.NullAGBlock, 0, 1, seen, fn)
 }
 
 // visit reaches block agbno; run > 1 says that the run blocks from it on
 // are its siblings next in the walk (leaves whose parent points at
 // adjacent blocks, as in a bulk-loaded tree), read with it in one read
-// and kept in the block cache for their own visits.
+// and kept (in the block cache, or a private walk's run buffer) for
+// their own visits.
 func (w *Walk) visit(ctx context.Context, agbno uint32, level int, parent uint32, index, run int,
 	seen map[uint32]struct{}, fn func(*Visit) error) error {
 	if err := ctx.Err(); err != nil {
@@ -161,16 +163,13 @@ func (w *Walk) read(agbno uint32, level, run int) ([]byte, error) {
 	if !w.Private {
 		return w.FS.readRun(w.AG, agbno, uint64(run))
 	}
-	if err := w.FS.ValidateAG(w.AG); err != nil {
-		return nil, err
-	}
 	g := w.FS.Geo
 	bs := int(g.BlockSize)
 	if w.runLen > 0 && agbno >= w.runStart && agbno < w.runStart+uint32(w.runLen) {
 		i := int(agbno-w.runStart) * bs
 		return w.runBuf[i : i+bs : i+bs], nil
 	}
-	if run = min(run, readAheadBlocks, int(g.AGLength(w.AG)-agbno)); run > 1 {
+	if run = min(run, readAheadBlocks, int(g.AGLength(w.AG)-agbno)); run > 1 { // visit has checked agbno against the AG
 		if len(w.runBuf) < run*bs {
 			w.runBuf = make([]byte, readAheadBlocks*bs)
 		}
@@ -184,7 +183,7 @@ func (w *Walk) read(agbno uint32, level, run int) ([]byte, error) {
 		w.levelBufs = append(w.levelBufs, make([]byte, bs))
 	}
 	buf := w.levelBufs[level]
-	if err := w.FS.Img.ReadAt(buf, g.ByteOffset(w.AG, agbno)); err != nil {
+	if err := w.FS.ReadBlockInto(w.AG, agbno, buf); err != nil {
 		return nil, err
 	}
 	return buf, nil

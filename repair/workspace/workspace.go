@@ -469,7 +469,7 @@ func (ws *Workspace) doneWithSortBuffer(b []byte) {
 	if b == nil {
 		return
 	}
-	if !ws.keepBufs || ws.dead.Load() {
+	if !ws.keepBufs {
 		freeBuffer(b)
 		return
 	}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// phaseProgress reports the phases of a long command (check, repair):
+// on a terminal, the phase on one line of stderr, which done clears;
+// at debug level, when each phase starts, so that --log-level debug
+// shows where the time goes. report is safe for concurrent use.
+func phaseProgress(cmd, format string) (report func(phase string, done, total int64), done func()) {
+	tty := isTerminal(os.Stderr)
+	start, last := time.Now(), ""
+	var mu sync.Mutex
+	report = func(phase string, _, _ int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if phase != last {
+			logrus.Debugf("%s: phase %s at %.3fs", cmd, phase, time.Since(start).Seconds())
+			last = phase
+		}
+		if tty {
+			fmt.Fprintf(os.Stderr, "\r"+format, phase)
+		}
+	}
+	done = func() {
+		logrus.Debugf("%s: done at %.3fs", cmd, time.Since(start).Seconds())
+		if tty {
+			fmt.Fprint(os.Stderr, "\r\033[K")
+		}
+	}
+	return report, done
+}

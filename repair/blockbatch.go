@@ -29,6 +29,11 @@ func (b *batchWriter) WriteAt(p []byte, off int64) error {
 	}
 	if len(b.buf) == 0 {
 		b.off = off
+		if b.buf == nil {
+			// Whole from the start: grown by append, a run's buffer was
+			// copied a dozen times on its way to batchMax.
+			b.buf = make([]byte, 0, batchMax)
+		}
 	}
 	b.buf = append(b.buf, p...)
 	return nil

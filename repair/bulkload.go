@@ -92,13 +92,21 @@ func (l LevelPlan) perBlock(i int64) int {
 // BlockWriter receives every block the loader builds.
 type BlockWriter func(agbno uint32, buf []byte) error
 
-// BulkLoad writes a btree of the records in recs (sorted in the tree's
-// key order) into the blocks given, leaves first, left to right, then
-// each level above from the keys of the one below; the root is the last
-// block. It returns the root. blocks must hold exactly plan.Blocks()
-// block numbers. Keys of each level are staged in the workspace, so
-// memory does not grow with the tree.
-func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno uint32, plan *LoadPlan, recs *workspace.Array, blocks []uint32, write BlockWriter) (root uint32, err error) {
+// Records is what BulkLoad reads a tree's records from, in the tree's
+// key order: a staged array, or records made as they are read (the
+// free-space rebuild's new rmapbt, merged from the used space).
+type Records interface {
+	Iterate(ctx context.Context, fn func(i int64, rec []byte) error) error
+}
+
+// BulkLoad writes a btree of the records of recs (sorted in the tree's
+// key order, exactly plan.Records of them) into the blocks given,
+// leaves first, left to right, then each level above from the keys of
+// the one below; the root is the last block. It returns the root.
+// blocks must hold exactly plan.Blocks() block numbers. Keys of each
+// level are staged in the workspace, so memory does not grow with the
+// tree.
+func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno uint32, plan *LoadPlan, recs Records, blocks []uint32, write BlockWriter) (root uint32, err error) {
 	if int64(len(blocks)) != plan.Blocks() {
 		return 0, fmt.Errorf("bulk load %s: %d blocks given for a plan of %d", plan.Type, len(blocks), plan.Blocks())
 	}
@@ -123,7 +131,8 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 		ent := make([]byte, entLen)
 		hi := make([]byte, ops.KeyLen)
 		var bi int64 // block index within the level
-		var inBlock int
+		var inBlock, perBlock int
+		var entries int64 // entries of the level placed
 		var blk *xfsformat.Block
 		start := func() {
 			clear(buf)
@@ -137,7 +146,7 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 			if bi+1 < lp.Blocks {
 				blk.Hdr.RightSib = first[bi+1]
 			}
-			inBlock = 0
+			inBlock, perBlock = 0, lp.perBlock(bi)
 		}
 		finish := func() error {
 			blk.Hdr.NumRecs = uint16(inBlock)
@@ -166,7 +175,10 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 		}
 		start()
 		emit := func(entry []byte) error {
-			if inBlock == lp.perBlock(bi) {
+			if entries++; entries > lp.Entries {
+				return fmt.Errorf("bulk load %s level %d: more than the %d entries planned", plan.Type, level, lp.Entries)
+			}
+			if inBlock == perBlock {
 				if err := finish(); err != nil {
 					return err
 				}
@@ -188,10 +200,13 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 		if level > 0 {
 			src = below
 		}
-		if src != nil {
+		if src != nil { // a tree of no records
 			if err := src.Iterate(ctx, func(_ int64, e []byte) error { return emit(e) }); err != nil {
 				return 0, err
 			}
+		}
+		if entries != lp.Entries {
+			return 0, fmt.Errorf("bulk load %s level %d: %d entries, planned %d", plan.Type, level, entries, lp.Entries)
 		}
 		if err := finish(); err != nil {
 			return 0, err

@@ -90,13 +90,13 @@ func (s *freeSpaceRebuild) settle(ctx context.Context) (*freeSpacePlan, error) {
 	slots := int64(g.AGFLSlots())
 	need := int64(0)
 	for iter := 0; iter < 32; iter++ {
-		reserved, err := carve(ctx, s.candidates, need)
+		reserved, err := s.carveFrom(ctx, need)
 		if err != nil {
 			return nil, err
 		}
 		p := &freeSpacePlan{reserved: reserved}
-		for range complement(s.keptUnion(ctx), reserved, s.agLen) {
-			p.freeRecs++
+		if p.freeRecs, err = s.freeRecsAfter(reserved); err != nil {
+			return nil, err
 		}
 		if p.bno, err = PlanLoad(xfsformat.Bnobt, g, p.freeRecs, s.tight); err != nil {
 			return nil, err
@@ -105,8 +105,8 @@ func (s *freeSpaceRebuild) settle(ctx context.Context) (*freeSpacePlan, error) {
 			return nil, err
 		}
 		rmapLevels := 0
-		if s.keepRmaps != nil {
-			p.rmapRecs = s.keepRmaps.Len()
+		if s.fs.Geo.Rmapbt {
+			p.rmapRecs = s.keptRmaps
 			for _, runs := range splitGroups(reserved, s.groups) {
 				p.rmapRecs += int64(len(runs))
 			}

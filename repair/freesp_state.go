@@ -2,9 +2,9 @@ package repair
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
@@ -51,18 +51,29 @@ type freeSpaceRebuild struct {
 	before *workspace.Array // what the old state uses too: new blocks avoid both
 	// candidates are the blocks free both before and after: outside
 	// everything in use, old free-space trees and AGFL included; as
-	// AllocRecs, longest first (carve's order), sorted once for every
-	// settle iteration.
-	candidates *workspace.Array
+	// candidateRecs, longest first (carve's order), sorted once for
+	// every settle iteration: the longest of cands, as many as
+	// carve can want (chooseCandidates), or all of them.
+	candidates    *workspace.Array
+	cands         *candidateSet
+	allCandidates bool // candidates holds every one of cands
 	// keptExt is the kept space's union (keptUnion) as extentRecs:
 	// staged once, read by every settle iteration
 	// and the staging of the free extents.
-	keptExt   *workspace.Array
-	oldOwnAG  int64            // blocks of the owners replaced (BlocksFreed)
-	keepRmaps *workspace.Array // with an rmapbt: its records kept, normalised
-	tight     bool             // candidates under a tenth of the AG: full blocks
-	groups    []int64          // blocks of the fixed trees: OWN_REFC, OWN_INOBT
-	reserved  []check.Extent   // every block taken, sorted
+	keptExt  *workspace.Array
+	keptGaps int64 // the gaps of the kept space in the AG
+	oldOwnAG int64 // blocks of the owners replaced (BlocksFreed)
+	// keptRmaps counts the records the new rmapbt keeps (with an
+	// rmapbt), normalised; keepRmaps stages them only when normalising
+	// put them out of order (newRmaps reads them from used otherwise).
+	keptRmaps int64
+	keepRmaps *workspace.Array
+	// keptNormal: normalising the kept records merged none, so the
+	// new rmapbt reads them as they are.
+	keptNormal bool
+	tight      bool           // candidates under a tenth of the AG: full blocks
+	groups     []int64        // blocks of the fixed trees: OWN_REFC, OWN_INOBT
+	reserved   []check.Extent // every block taken, sorted
 	// iterErr is the first error of the iterations over workspace
 	// arrays (kept, candidates), checked after them.
 	iterErr error
@@ -79,12 +90,22 @@ type freeSpaceRebuild struct {
 	fdOld, fdNew uint64
 }
 
-// newTree is one tree the rebuild writes.
+// newTree is one tree the rebuild writes, its records staged (recs) or
+// made as the bulk load reads them (from).
 type newTree struct {
 	plan   *LoadPlan
 	recs   *workspace.Array
+	from   Records
 	blocks []uint32
 	root   uint32
+}
+
+// records is what the tree's bulk load reads.
+func (t *newTree) records() Records {
+	if t.from != nil {
+		return t.from
+	}
+	return t.recs
 }
 
 // run rebuilds, returning res (filled as far as the rebuild went) and
@@ -97,14 +118,10 @@ func (s *freeSpaceRebuild) run(ctx context.Context) (*RepairResult, error) {
 	if err := s.plan(ctx); err != nil {
 		return s.res, err
 	}
+	// Staging is cancellable; the writes, once started, are not: they
+	// go to blocks nobody uses until the commit, which follows them.
 	s.opts.progress("stage")
-	if err := s.stage(ctx); err != nil {
-		return s.res, err
-	}
-	// Past this point nothing is cancellable: write the new trees into
-	// blocks nobody uses, then commit the headers through the journal.
-	s.opts.progress("write")
-	if err := s.write(context.WithoutCancel(ctx)); err != nil {
+	if err := s.stageAndWrite(ctx); err != nil {
 		return s.res, err
 	}
 	if err := s.commit(); err != nil { // reports "commit"
@@ -152,10 +169,7 @@ func (s *freeSpaceRebuild) plan(ctx context.Context) error {
 	if err := s.usedSpace(ctx); err != nil {
 		return err
 	}
-	if err := s.findCandidates(ctx); err != nil {
-		return err
-	}
-	if err := s.keepRmapRecords(ctx); err != nil {
+	if err := s.scanUsed(ctx); err != nil {
 		return err
 	}
 	if err := s.planFixedTrees(ctx); err != nil {
@@ -208,104 +222,19 @@ func (s *freeSpaceRebuild) replaced(o int64) bool {
 
 // kept is the used space the rebuild keeps: the records of the owners
 // it does not replace.
-func (s *freeSpaceRebuild) kept(ctx context.Context) iter.Seq[[]byte] {
-	return filterOwners(ctx, s.used, &s.iterErr, s.replaced)
+func (s *freeSpaceRebuild) kept(ctx context.Context, errp *error) iter.Seq[[]byte] {
+	return filterOwners(ctx, s.used, errp, s.replaced)
 }
 
 // keptUnion is kept as merged extents, read from keptExt.
-func (s *freeSpaceRebuild) keptUnion(ctx context.Context) iter.Seq[check.Extent] {
+func (s *freeSpaceRebuild) keptUnion(ctx context.Context, errp *error) iter.Seq[check.Extent] {
 	return func(yield func(check.Extent) bool) {
-		for rec := range s.keptExt.All(ctx, &s.iterErr) {
+		for rec := range s.keptExt.All(ctx, errp) {
 			if !yield(extentOf(rec)) {
 				return
 			}
 		}
 	}
-}
-
-// findCandidates sets the candidates, counts the blocks of the owners
-// replaced and judges whether space is tight, in one pass over the used
-// space when the old state's is the check's.
-func (s *freeSpaceRebuild) findCandidates(ctx context.Context) error {
-	countReplaced := func(rec []byte) {
-		if s.replaced(int64(binary.BigEndian.Uint64(rec[8:]))) {
-			s.oldOwnAG += int64(binary.BigEndian.Uint32(rec[4:]))
-		}
-	}
-	before := s.before.All(ctx, &s.iterErr)
-	if s.before == s.c.Used() {
-		before = tee(before, countReplaced)
-	} else {
-		for rec := range s.c.Used().All(ctx, &s.iterErr) {
-			countReplaced(rec)
-		}
-	}
-	var err error
-	if s.candidates, err = s.ws.NewArray(8); err != nil {
-		return err
-	}
-	var candidateBlocks int64
-	for e := range complement(check.UsedUnion(before), nil, s.agLen) {
-		candidateBlocks += int64(e.End - e.Start)
-		if err := s.candidates.Append(candidateRec(e)); err != nil {
-			return err
-		}
-	}
-	if s.iterErr != nil {
-		return s.iterErr
-	}
-	s.tight = uint64(candidateBlocks) < s.agLen/10
-	return s.candidates.SortKey(ctx, 8) // carve's order: longest first, then by start
-}
-
-// tee yields the records of seq, calling see on each first.
-func tee(seq iter.Seq[[]byte], see func([]byte)) iter.Seq[[]byte] {
-	return func(yield func([]byte) bool) {
-		for rec := range seq {
-			see(rec)
-			if !yield(rec) {
-				return
-			}
-		}
-	}
-}
-
-// keepRmapRecords stages the kept space's union (keptExt) and, on an
-// rmapbt filesystem, sets keepRmaps: the records kept, normalised, for
-// the closure; one pass over the kept records for both.
-func (s *freeSpaceRebuild) keepRmapRecords(ctx context.Context) error {
-	var norm *check.RmapNormalizer
-	var err error
-	kept := s.kept(ctx)
-	if s.fs.Geo.Rmapbt {
-		if s.keepRmaps, err = s.ws.NewArray(xfsformat.RmapRecLen); err != nil {
-			return err
-		}
-		norm = check.NewRmapNormalizer(s.keepRmaps.Append)
-		kept = tee(kept, func(rec []byte) {
-			if err := norm.Add(rec); err != nil && s.iterErr == nil {
-				s.iterErr = err
-			}
-		})
-	}
-	if s.keptExt, err = s.ws.NewArray(8); err != nil {
-		return err
-	}
-	for e := range check.UsedUnion(kept) {
-		if err := s.keptExt.Append(extentRec(e)); err != nil {
-			return err
-		}
-	}
-	if s.iterErr != nil || norm == nil {
-		return s.iterErr
-	}
-	if err := norm.Finish(); err != nil {
-		return err
-	}
-	if norm.Sorted() {
-		return nil
-	}
-	return s.keepRmaps.SortBy(ctx, check.RmapSortKey...)
 }
 
 // planFixedTrees plans the trees whose size the carving cannot change,
@@ -345,48 +274,87 @@ func (s *freeSpaceRebuild) planFixedTrees(ctx context.Context) error {
 	return nil
 }
 
-// stage stages the records of the new trees and deals out their blocks.
-func (s *freeSpaceRebuild) stage(ctx context.Context) error {
+// stageAndWrite stages the records of the new trees, deals out their
+// blocks and bulk-loads the trees into them, side by side: the trees
+// whose records are ready (the rmapbt's, merged as they are read; the
+// fixed trees') are written while the free extents are staged, then the
+// bnobt and the cntbt. It syncs what it wrote.
+func (s *freeSpaceRebuild) stageAndWrite(ctx context.Context) error {
 	s.takeBlocks()
-	// The free extents (bnobt, cntbt) and the rmapbt's records are
-	// staged side by side: they share nothing but the workspace.
-	err := fsys.ForEach(ctx, []func(context.Context) error{s.stageFreeExtents, s.stageRmaps},
-		func(ctx context.Context, stage func(context.Context) error) error { return stage(ctx) })
+	if err := s.stageRmaps(ctx); err != nil {
+		return err
+	}
+	w := &lockedWriter{w: s.opts.writer(s.fs)}
+	var ready []*newTree
+	for _, t := range []*newTree{&s.rmapbt, &s.refcbt, &s.inobt, &s.finobt} {
+		if t.plan != nil {
+			ready = append(ready, t)
+		}
+	}
+	// The bnobt reads its records as it loads; the cntbt's are staged
+	// and sorted first.
+	s.bnobt.from = freeExtents{s}
+	s.res.Records = s.bnobt.plan.Records
+	cntbt := func(ctx context.Context) error {
+		if err := s.stageFreeExtents(ctx); err != nil {
+			return err
+		}
+		s.opts.progress("write")
+		return s.write(ctx, w, &s.cntbt)
+	}
+	others := func(ctx context.Context) error { return s.write(ctx, w, append(ready, &s.bnobt)...) }
+	err := fsys.ForEach(ctx, []func(context.Context) error{cntbt, others},
+		func(ctx context.Context, step func(context.Context) error) error { return step(ctx) })
 	if err != nil {
 		return err
 	}
-	s.res.Records = s.bnobt.recs.Len()
-	return nil
+	return w.Sync()
 }
 
-// stageFreeExtents stages the bnobt's and cntbt's records, the space
-// neither kept nor reserved, and counts it.
+// stageFreeExtents stages the cntbt's records, the space neither kept
+// nor reserved, sorted by length, and counts it; the bnobt reads the
+// same extents, in order, as it loads (freeExtents).
 func (s *freeSpaceRebuild) stageFreeExtents(ctx context.Context) error {
 	var err error
-	if s.bnobt.recs, err = s.ws.NewArray(xfsformat.AllocRecLen); err != nil {
+	if s.cntbt.recs, err = s.ws.NewArray(xfsformat.AllocRecLen); err != nil {
 		return err
 	}
+	var iterErr error
 	var b8 [8]byte
-	for e := range complement(s.keptUnion(ctx), s.reserved, s.agLen) {
+	for e := range complement(s.keptUnion(ctx, &iterErr), s.reserved, s.agLen) {
 		n := e.End - e.Start
 		s.freeblks += n
 		s.longest = max(s.longest, n)
 		xfsformat.AllocRec{StartBlock: uint32(e.Start), BlockCount: uint32(n)}.Encode(b8[:])
-		if err := s.bnobt.recs.Append(b8[:]); err != nil {
+		if err := s.cntbt.recs.Append(b8[:]); err != nil {
 			return err
 		}
 	}
-	if s.iterErr != nil {
-		return s.iterErr
-	}
-	if s.cntbt.recs, err = s.ws.NewArray(xfsformat.AllocRecLen); err != nil {
-		return err
-	}
-	if err := s.bnobt.recs.Iterate(ctx, func(_ int64, r []byte) error { return s.cntbt.recs.Append(r) }); err != nil {
-		return err
+	if iterErr != nil {
+		return iterErr
 	}
 	// The cntbt's key order: length, then start.
 	return s.cntbt.recs.SortBy(ctx, workspace.Span{Off: 4, Len: 4}, workspace.Span{Off: 0, Len: 4})
+}
+
+// freeExtents is the bnobt's records as its bulk load reads them: the
+// space neither kept nor reserved, in order, as stageFreeExtents finds
+// it.
+type freeExtents struct{ s *freeSpaceRebuild }
+
+// Iterate hands fn the records in order.
+func (f freeExtents) Iterate(ctx context.Context, fn func(i int64, rec []byte) error) error {
+	var iterErr error
+	var i int64
+	var b8 [8]byte
+	for e := range complement(f.s.keptUnion(ctx, &iterErr), f.s.reserved, f.s.agLen) {
+		xfsformat.AllocRec{StartBlock: uint32(e.Start), BlockCount: uint32(e.End - e.Start)}.Encode(b8[:])
+		if err := fn(i, b8[:]); err != nil {
+			return err
+		}
+		i++
+	}
+	return iterErr
 }
 
 // takeBlocks deals the reserved blocks out in the order settle counted
@@ -403,63 +371,45 @@ func (s *freeSpaceRebuild) takeBlocks() {
 	s.agfl = blocks
 }
 
-// stageRmaps stages the new rmapbt's records: those kept, and the
-// closure's, the reserved blocks by owner (OWN_AG, OWN_REFC, OWN_INOBT).
+// stageRmaps sets the new rmapbt's records (newRmaps): those kept, and
+// the closure's, the reserved blocks by owner (OWN_AG, OWN_REFC,
+// OWN_INOBT), sorted here.
 func (s *freeSpaceRebuild) stageRmaps(ctx context.Context) error {
 	if s.rmapbt.plan == nil {
 		return nil
 	}
-	recs, err := s.ws.NewArray(xfsformat.RmapRecLen)
-	if err != nil {
-		return err
-	}
-	s.rmapbt.recs = recs
-	if err := s.keepRmaps.Iterate(ctx, func(_ int64, r []byte) error { return recs.Append(r) }); err != nil {
-		return err
-	}
-	var b24 [xfsformat.RmapRecLen]byte
+	src := &newRmaps{s: s}
 	split := splitGroups(s.reserved, s.groups)
 	for _, o := range []struct {
 		runs  []check.Extent
 		owner int64
 	}{{split[2], xfsformat.OwnAG}, {split[0], xfsformat.OwnRefc}, {split[1], xfsformat.OwnInobt}} {
 		for _, run := range o.runs {
+			var b24 [xfsformat.RmapRecLen]byte
 			xfsformat.RmapRec{StartBlock: uint32(run.Start), BlockCount: uint32(run.End - run.Start), Owner: ownerBits(o.owner)}.Encode(b24[:])
-			if err := recs.Append(b24[:]); err != nil {
-				return err
-			}
+			src.closure = append(src.closure, b24)
 		}
 	}
-	return recs.SortBy(ctx, check.RmapSortKey...)
+	slices.SortFunc(src.closure, func(a, b [xfsformat.RmapRecLen]byte) int { return check.CmpRmapRecs(a[:], b[:]) })
+	s.rmapbt.from = src
+	return nil
 }
 
-// write bulk-loads the new trees into their blocks, the free-space trees
-// and the rmapbt first, and syncs them.
-func (s *freeSpaceRebuild) write(ctx context.Context) error {
+// write bulk-loads trees into their blocks through w, side by side,
+// each into its own blocks (all of them unused until the commit), and
+// to the end once started: cancelling them would save nothing.
+func (s *freeSpaceRebuild) write(ctx context.Context, w *lockedWriter, trees ...*newTree) error {
 	g, agno := s.fs.Geo, s.opts.ag
-	w := &lockedWriter{w: s.opts.writer(s.fs)}
-	var trees []*newTree
-	for _, t := range []*newTree{&s.bnobt, &s.cntbt, &s.rmapbt, &s.refcbt, &s.inobt, &s.finobt} {
-		if t.plan != nil {
-			trees = append(trees, t)
-		}
-	}
-	// The trees are encoded side by side, each into its own blocks (all
-	// of them unused until the commit), their writes one at a time.
-	err := fsys.ForEach(ctx, trees, func(ctx context.Context, t *newTree) error {
+	return fsys.ForEach(context.WithoutCancel(ctx), trees, func(ctx context.Context, t *newTree) error {
 		batch := &batchWriter{w: w}
 		write := func(agbno uint32, buf []byte) error { return batch.WriteAt(buf, g.ByteOffset(agno, agbno)) }
-		root, err := BulkLoad(ctx, s.fs, s.ws, agno, t.plan, t.recs, t.blocks, write)
+		root, err := BulkLoad(ctx, s.fs, s.ws, agno, t.plan, t.records(), t.blocks, write)
 		if err != nil {
 			return err
 		}
 		t.root = root
 		return batch.flush()
 	})
-	if err != nil {
-		return err
-	}
-	return w.Sync()
 }
 
 // commit writes the new headers through the journal: the AGF and AGFL,

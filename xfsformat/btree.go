@@ -47,6 +47,10 @@ type BtreeOps struct {
 	RecKey func(key, rec []byte)
 	// RecHighKey writes the high key of rec (overlapping trees only).
 	RecHighKey func(key, rec []byte)
+	// MaxRecHighKey, if set, writes the highest RecHighKey of a run of
+	// records (some) into key: MaxHighKey of a leaf without a key
+	// built and compared per record.
+	MaxRecHighKey func(key, recs []byte)
 	// CmpKeys orders two keys.
 	CmpKeys func(a, b []byte) int
 	// Columns and Values render records and node keys as xfs_db does.
@@ -335,6 +339,11 @@ func (b *Block) Rec(i int) []byte {
 	return b.Buf[off : off+b.Ops.RecLen]
 }
 
+// Recs returns leaf records i..j-1, which lie together in the block.
+func (b *Block) Recs(i, j int) []byte {
+	return b.Buf[b.Ops.HeaderSize+i*b.Ops.RecLen : b.Ops.HeaderSize+j*b.Ops.RecLen]
+}
+
 // Key returns the (low) key of node slot i.
 func (b *Block) Key(i int) []byte {
 	off := b.Ops.HeaderSize + i*b.Ops.KeySlot()
@@ -364,8 +373,16 @@ func (b *Block) FirstKey(key []byte) {
 // MaxHighKey writes into key the highest high key of a block of an
 // overlapping tree: of every record in a leaf, of every slot in a node.
 func (b *Block) MaxHighKey(key []byte) {
-	tmp := make([]byte, len(key))
-	for i := 0; i < b.NumRecs(); i++ {
+	n := b.NumRecs()
+	if b.IsLeaf() && b.Ops.MaxRecHighKey != nil {
+		if n > 0 {
+			b.Ops.MaxRecHighKey(key, b.Recs(0, n))
+		}
+		return
+	}
+	var tmpBuf [32]byte
+	tmp := tmpBuf[:len(key)]
+	for i := 0; i < n; i++ {
 		if b.IsLeaf() {
 			b.Ops.RecHighKey(tmp, b.Rec(i))
 		} else {

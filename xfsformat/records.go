@@ -225,6 +225,35 @@ func rmapHighKeyFromRec(key, rec []byte) {
 	be.PutUint64(key[12:], off)
 }
 
+// rmapMaxHighKey is the highest rmapHighKeyFromRec of the records of
+// recs, compared as cmpRmapKeys compares keys: the high keys as numbers,
+// only a record whose last block is at least the best's decoded whole.
+func rmapMaxHighKey(key, recs []byte) {
+	var bestEnd uint32
+	var bestOwner, bestOff uint64
+	for i := 0; i+RmapRecLen <= len(recs); i += RmapRecLen {
+		rec := recs[i : i+RmapRecLen]
+		adj := be.Uint32(rec[4:])
+		if adj > 0 {
+			adj--
+		}
+		end := be.Uint32(rec) + adj
+		if i > 0 && end < bestEnd {
+			continue
+		}
+		owner, off := be.Uint64(rec[8:]), be.Uint64(rec[16:])&^RmapOffUnwritten
+		if int64(owner) >= 0 && off&RmapOffBmbtBlock == 0 {
+			off = ((off & RmapOffMask) + uint64(adj)) | (off &^ RmapOffMask)
+		}
+		if i == 0 || end > bestEnd || owner > bestOwner || (owner == bestOwner && off > bestOff) {
+			bestEnd, bestOwner, bestOff = end, owner, off
+		}
+	}
+	be.PutUint32(key[0:], bestEnd)
+	be.PutUint64(key[4:], bestOwner)
+	be.PutUint64(key[12:], bestOff)
+}
+
 // CmpRmapRecKeys compares two rmap records as rmapKeyFromRec's keys of
 // them compare (cmpRmapKeys), without building the keys: the order
 // check of every record of an rmapbt.
@@ -311,6 +340,7 @@ var btreeOps = withHeaderSize([NumBtreeTypes]BtreeOps{
 		Type: Rmapbt, Name: "rmapbt", DBType: "rmapbt", Magic: 0x524d4233, RecLen: RmapRecLen, KeyLen: RmapKeyLen,
 		Overlapping: true,
 		RecKey:      rmapKeyFromRec, RecHighKey: rmapHighKeyFromRec, CmpKeys: cmpRmapKeys,
+		MaxRecHighKey: rmapMaxHighKey,
 		RecColumns: func(*Geometry) []string {
 			return []string{"startblock", "blockcount", "owner", "offset", "extentflag", "attrfork", "bmbtblock"}
 		},

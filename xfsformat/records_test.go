@@ -26,3 +26,41 @@ func TestCmpRmapRecKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRmapMaxHighKey: the rmapbt's leaf shortcut gives the highest high
+// key MaxHighKey's generic loop finds (build each record's key, compare
+// keys), over random leaves of special and inode owners, attribute
+// forks, bmbt blocks, unwritten extents, zero lengths and ties.
+func TestRmapMaxHighKey(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ops := Rmapbt.Ops()
+	own := func(o int64) uint64 { return uint64(o) }
+	owners := []uint64{own(OwnAG), own(OwnInodes), 131, 132, 1 << 40}
+	for round := 0; round < 20000; round++ {
+		n := 1 + r.IntN(12)
+		recs := make([]byte, n*RmapRecLen)
+		for i := 0; i < n; i++ {
+			rec := RmapRec{StartBlock: uint32(r.IntN(64)), BlockCount: uint32(r.IntN(6)), Owner: owners[r.IntN(len(owners))]}
+			if rec.IsInodeOwner() {
+				rec.Offset = uint64(r.IntN(50))
+				for _, f := range []uint64{RmapOffAttrFork, RmapOffBmbtBlock, RmapOffUnwritten} {
+					if r.IntN(4) == 0 {
+						rec.Offset |= f
+					}
+				}
+			}
+			rec.Encode(recs[i*RmapRecLen:])
+		}
+		var want, got, tmp [RmapKeyLen]byte
+		for i := 0; i < n; i++ {
+			ops.RecHighKey(tmp[:], recs[i*RmapRecLen:(i+1)*RmapRecLen])
+			if i == 0 || ops.CmpKeys(tmp[:], want[:]) > 0 {
+				want = tmp
+			}
+		}
+		ops.MaxRecHighKey(got[:], recs)
+		if ops.CmpKeys(got[:], want[:]) != 0 {
+			t.Fatalf("round %d: %x, the generic loop %x, records %x", round, got, want, recs)
+		}
+	}
+}

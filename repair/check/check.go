@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -78,8 +79,14 @@ func (c *AG) add(code string, sev Severity, block uint32, format string, args ..
 }
 
 func (c *AG) addNoBlock(code string, sev Severity, format string, args ...any) {
+	c.findings.Add(c.noBlock(code, sev, format, args...))
+}
+
+// noBlock is the finding addNoBlock adds, for a step that holds its
+// findings until it knows they stand.
+func (c *AG) noBlock(code string, sev Severity, format string, args ...any) Finding {
 	structure, _, _ := strings.Cut(code, ".")
-	c.findings.Addf(code, sev, int64(c.agno), structure, -1, format, args...)
+	return Finding{Code: code, Severity: sev, AG: int64(c.agno), Structure: structure, Block: -1, Message: fmt.Sprintf(format, args...)}
 }
 
 // problem turns a verifier's or the walker's error into a finding.
@@ -298,8 +305,11 @@ func WorkspaceOptions(o workspace.Options, fs *fsys.FS, ags []uint32) workspace.
 }
 
 // checkEstimate guesses the workspace a check needs: every btree's
-// records twice over (as read and as recomputed), from the block counts
-// the AG headers claim, bounded by the AG sizes.
+// records twice over (as read and as recomputed, or for the rebuild that
+// follows a check: its free extents three ways, its rmapbt's records
+// read in place), from the block counts the AG headers claim, bounded
+// by the AG sizes. agf_btreeblks counts the rmapbt's blocks as well as
+// the free-space trees': they are counted once.
 func checkEstimate(fs *fsys.FS, ags []uint32) int64 {
 	var blocks int64
 	for _, agno := range ags {
@@ -307,7 +317,9 @@ func checkEstimate(fs *fsys.FS, ags []uint32) int64 {
 		agi, _, err2 := fs.ReadAGI(agno)
 		n := int64(16)
 		if err == nil {
-			n += int64(min(agf.RmapBlocks, 1<<20)) + int64(min(agf.RefcntBlocks, 1<<20)) + int64(min(agf.BtreeBlks, 1<<20))
+			rmap := int64(min(agf.RmapBlocks, 1<<20))
+			alloc := max(int64(min(agf.BtreeBlks, 1<<20))-rmap, 0)
+			n += rmap + alloc + int64(min(agf.RefcntBlocks, 1<<20))
 		}
 		if err2 == nil {
 			n += int64(min(agi.IBlocks, 1<<20)) + int64(min(agi.FBlocks, 1<<20))

@@ -36,11 +36,28 @@ func (c *AG) xrefRmapSource(ctx context.Context) error {
 		return err
 	}
 	defer meta.Release()
+	// One pass over the rmapbt's records feeds every comparison: its
+	// metadata records, staged for the comparison with the walk's, and
+	// its used space against the bnobt's free space and against itself
+	// (cross-links, refcounts). The last two count only if the first
+	// finds the rmapbt right, so their findings are held until then.
+	var heldSpace, heldUsed []Finding
+	space := c.newSpaceXref(ctx, func(f Finding) { heldSpace = append(heldSpace, f) })
+	used, err := c.newUsedXref(func(f Finding) { heldUsed = append(heldUsed, f) })
+	if err != nil {
+		return err
+	}
+	defer used.release()
 	err = tr.recs.Iterate(ctx, func(_ int64, rec []byte) error {
-		if xfsformat.DecodeRmapRec(rec).IsInodeOwner() {
-			return nil
+		r := xfsformat.DecodeRmapRec(rec)
+		if !r.IsInodeOwner() {
+			if err := meta.Append(rec); err != nil {
+				return err
+			}
 		}
-		return meta.Append(rec)
+		space.addUsed(rec)
+		used.add(r)
+		return used.refc.err
 	})
 	if err != nil {
 		return err
@@ -49,9 +66,15 @@ func (c *AG) xrefRmapSource(ctx context.Context) error {
 	if err != nil || differ > 0 {
 		return err
 	}
-	overlaps, err := c.xrefFreeSpaceWith(ctx, tr.recs)
-	if err != nil || overlaps > 0 {
+	overlaps, err := space.finish()
+	if err != nil {
 		return err
+	}
+	for _, f := range heldSpace {
+		c.findings.Add(f)
+	}
+	if overlaps > 0 {
+		return nil
 	}
 	c.used.Release()
 	c.used = tr.recs
@@ -60,5 +83,8 @@ func (c *AG) xrefRmapSource(ctx context.Context) error {
 	// still: no cross-linked space, and the refcountbt against the
 	// overlaps of the rmapbt's file mappings (as the kernel's scrub
 	// cross-references it).
-	return c.xrefUsedSpace(ctx)
+	for _, f := range heldUsed {
+		c.findings.Add(f)
+	}
+	return used.finish(ctx)
 }

@@ -190,13 +190,13 @@ type Extent struct{ Start, End uint64 }
 // space, and what a free-space rebuild takes the complement of.
 func UsedUnion(recs iter.Seq[[]byte]) iter.Seq[Extent] {
 	return func(yield func(Extent) bool) {
-		var m extentMerger
+		var m ExtentMerger
 		for rec := range recs {
-			if e, ok := m.add(rec); ok && !yield(e) {
+			if e, ok := m.Add(rec); ok && !yield(e) {
 				return
 			}
 		}
-		if e, ok := m.end(); ok {
+		if e, ok := m.End(); ok {
 			yield(e)
 		}
 	}
@@ -205,29 +205,31 @@ func UsedUnion(recs iter.Seq[[]byte]) iter.Seq[Extent] {
 // unionCursor is UsedUnion pulled from a cursor over sorted rmap
 // records: each call returns the next disjoint extent.
 func unionCursor(c *workspace.Cursor) func() (Extent, bool) {
-	var m extentMerger
+	var m ExtentMerger
 	return func() (Extent, bool) {
 		for {
 			rec, ok := c.Next()
 			if !ok {
-				return m.end()
+				return m.End()
 			}
-			if e, ok := m.add(rec); ok {
+			if e, ok := m.Add(rec); ok {
 				return e, true
 			}
 		}
 	}
 }
 
-// extentMerger merges sorted rmap records into disjoint extents, for
-// UsedUnion (pushed) and unionCursor (pulled).
-type extentMerger struct {
+// ExtentMerger merges sorted rmap records into disjoint extents, one
+// record at a time: UsedUnion (pushed), unionCursor (pulled), and the
+// free-space rebuild's one pass over its used space, which takes
+// several unions at once.
+type ExtentMerger struct {
 	cur  Extent
 	have bool
 }
 
-// add merges rec in; it returns the extent rec closed, if it closed one.
-func (m *extentMerger) add(rec []byte) (Extent, bool) {
+// Add merges rec in; it returns the extent rec closed, if it closed one.
+func (m *ExtentMerger) Add(rec []byte) (Extent, bool) {
 	r := xfsformat.DecodeRmapRec(rec)
 	e := Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}
 	if m.have && e.Start <= m.cur.End {
@@ -239,8 +241,8 @@ func (m *extentMerger) add(rec []byte) (Extent, bool) {
 	return out, closed
 }
 
-// end returns the last extent, once.
-func (m *extentMerger) end() (Extent, bool) {
+// End returns the last extent, once.
+func (m *ExtentMerger) End() (Extent, bool) {
 	out, had := m.cur, m.have
 	m.have = false
 	return out, had
@@ -257,62 +259,108 @@ func (c *AG) xrefFreeSpace(ctx context.Context) error {
 // xrefFreeSpaceWith is xrefFreeSpace against the used space of the
 // sorted rmap records in used; it returns how many problems it found.
 func (c *AG) xrefFreeSpaceWith(ctx context.Context, used *workspace.Array) (int, error) {
-	bno := c.trees[xfsformat.Bnobt]
-	if bno == nil || bno.recs == nil {
+	x := c.newSpaceXref(ctx, c.findings.Add)
+	if x == nil {
 		return 0, nil
 	}
-	// Cursors, not iter.Pull: a coroutine switch per record was a sixth
+	if err := used.Iterate(ctx, func(_ int64, rec []byte) error { x.addUsed(rec); return nil }); err != nil {
+		return 0, err
+	}
+	return x.finish()
+}
+
+// spaceXref is xrefFreeSpace one used record at a time: the records
+// pushed (addUsed, sorted) merge into used extents, walked in step with
+// the bnobt's free extents (read by a cursor), each pair checked for
+// overlaps and gaps; findings go to report.
+type spaceXref struct {
+	c              *AG
+	fc             *workspace.Cursor
+	f              Extent // the next free extent, if okF
+	okF            bool
+	used           ExtentMerger
+	covered        uint64 // [0, covered) is accounted for
+	overlaps, gaps int
+	report         func(Finding)
+}
+
+// newSpaceXref starts the comparison with the bnobt's records; nil
+// when there are none to compare with.
+func (c *AG) newSpaceXref(ctx context.Context, report func(Finding)) *spaceXref {
+	bno := c.trees[xfsformat.Bnobt]
+	if bno == nil || bno.recs == nil {
+		return nil
+	}
+	// A cursor, not iter.Pull: a coroutine switch per record was a sixth
 	// of the whole check on an AG of two million free extents.
-	uc, fc := workspace.NewCursor(ctx, used), workspace.NewCursor(ctx, bno.recs)
-	nextU := unionCursor(uc)
-	nextF := func() (Extent, bool) {
-		rec, ok := fc.Next()
-		if !ok {
-			return Extent{}, false
-		}
+	x := &spaceXref{c: c, fc: workspace.NewCursor(ctx, bno.recs), report: report}
+	x.nextFree()
+	return x
+}
+
+func (x *spaceXref) nextFree() {
+	rec, ok := x.fc.Next()
+	if x.okF = ok; ok {
 		r := xfsformat.DecodeAllocRec(rec)
-		return Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}, true
+		x.f = Extent{uint64(r.StartBlock), uint64(r.StartBlock) + uint64(r.BlockCount)}
 	}
+}
+
+// addUsed takes the next used record.
+func (x *spaceXref) addUsed(rec []byte) {
+	if u, ok := x.used.Add(rec); ok {
+		x.usedExtent(u)
+	}
+}
+
+// usedExtent accounts for the free extents before u, then u.
+func (x *spaceXref) usedExtent(u Extent) {
+	for x.okF && x.f.Start < u.Start {
+		x.step(x.f)
+		x.nextFree()
+	}
+	x.step(u)
+}
+
+func (x *spaceXref) step(e Extent) {
+	c := x.c
+	if e.Start > x.covered {
+		if x.gaps++; x.gaps <= 10 {
+			x.report(c.noBlock("space.unaccounted", XrefMismatch, "blocks [%d,%d] are neither free nor used by anything", x.covered, e.Start-x.covered))
+		}
+	} else if e.Start < x.covered {
+		// Used extents are disjoint among themselves (a union) and
+		// free-free overlaps are bnobt.order findings, so an overlap
+		// here is free space that is in use.
+		if x.overlaps++; x.overlaps <= 10 {
+			x.report(c.noBlock("bnobt.used", Corrupt, "blocks [%d,%d] are both free and in use", e.Start, min(e.End, x.covered)-e.Start))
+		}
+	}
+	x.covered = max(x.covered, e.End)
+}
+
+// finish accounts for what is left and the AG's end; it returns how
+// many problems the comparison found.
+func (x *spaceXref) finish() (int, error) {
+	if u, ok := x.used.End(); ok {
+		x.usedExtent(u)
+	}
+	for x.okF {
+		x.step(x.f)
+		x.nextFree()
+	}
+	c := x.c
+	problems := x.overlaps + x.gaps
 	agLen := uint64(c.fs.Geo.AGLength(c.agno))
-	var covered uint64 // [0, covered) is accounted for
-	u, okU := nextU()
-	f, okF := nextF()
-	overlaps, gaps := 0, 0
-	for okU || okF {
-		var e Extent
-		isFree := okF && (!okU || f.Start < u.Start)
-		if isFree {
-			e = f
-			f, okF = nextF()
-		} else {
-			e = u
-			u, okU = nextU()
-		}
-		if e.Start > covered {
-			if gaps++; gaps <= 10 {
-				c.addNoBlock("space.unaccounted", XrefMismatch, "blocks [%d,%d] are neither free nor used by anything", covered, e.Start-covered)
-			}
-		} else if e.Start < covered {
-			// Used extents are disjoint among themselves (a union) and
-			// free-free overlaps are bnobt.order findings, so an overlap
-			// here is free space that is in use.
-			if overlaps++; overlaps <= 10 {
-				c.addNoBlock("bnobt.used", Corrupt, "blocks [%d,%d] are both free and in use", e.Start, min(e.End, covered)-e.Start)
-			}
-		}
-		covered = max(covered, e.End)
-	}
-	problems := overlaps + gaps
-	err := cmp.Or(uc.Err(), fc.Err())
-	if covered < agLen {
+	if x.covered < agLen {
 		problems++
-		c.addNoBlock("space.unaccounted", XrefMismatch, "blocks [%d,%d] at the end of the AG are neither free nor used", covered, agLen-covered)
+		x.report(c.noBlock("space.unaccounted", XrefMismatch, "blocks [%d,%d] at the end of the AG are neither free nor used", x.covered, agLen-x.covered))
 	}
-	if covered > agLen {
+	if x.covered > agLen {
 		problems++
-		c.addNoBlock("space.beyond", Corrupt, "space is recorded up to block %d, past the AG's end %d", covered, agLen)
+		x.report(c.noBlock("space.beyond", Corrupt, "space is recorded up to block %d, past the AG's end %d", x.covered, agLen))
 	}
-	return problems, err
+	return problems, x.fc.Err()
 }
 
 // isFileData reports whether an rmap record maps file data (the blocks
@@ -449,46 +497,88 @@ func ComputeRefcounts(ctx context.Context, used, out *workspace.Array) error {
 // be shared, and only with reflink) and, on reflink filesystems, compares
 // the refcountbt's shared domain with the overlaps of file data.
 func (c *AG) xrefUsedSpace(ctx context.Context) error {
-	g := c.fs.Geo
-	var dataEnd, otherEnd uint64
-	var dataRec, otherRec xfsformat.RmapRec
-	reported := 0
-	crosslink := func(a, b xfsformat.RmapRec) {
-		if reported++; reported <= 10 {
-			c.addNoBlock("space.crosslink", Corrupt, "blocks [%d,%d] of %s are also used by %s [%d,%d]",
-				a.StartBlock, a.BlockCount, ownerText(a), ownerText(b), b.StartBlock, b.BlockCount)
-		}
-	}
-	err := c.used.Iterate(ctx, func(_ int64, rec []byte) error {
-		r := xfsformat.DecodeRmapRec(rec)
-		start, end := uint64(r.StartBlock), uint64(r.StartBlock)+uint64(r.BlockCount)
-		data := isFileData(r)
-		if start < otherEnd {
-			crosslink(r, otherRec)
-		} else if start < dataEnd && (!data || !g.Reflink) {
-			crosslink(r, dataRec)
-		}
-		if data {
-			if end > dataEnd {
-				dataEnd, dataRec = end, r
-			}
-		} else if end > otherEnd {
-			otherEnd, otherRec = end, r
-		}
-		return nil
-	})
-	if err != nil || !g.Reflink {
-		return err
-	}
-	computed, err := c.ws.NewArray(xfsformat.RefcountRecLen)
+	x, err := c.newUsedXref(c.findings.Add)
 	if err != nil {
 		return err
 	}
-	defer computed.Release()
-	if err := ComputeRefcounts(ctx, c.used, computed); err != nil {
+	defer x.release()
+	if err := c.used.Iterate(ctx, func(_ int64, rec []byte) error {
+		x.add(xfsformat.DecodeRmapRec(rec))
+		return x.refc.err
+	}); err != nil {
 		return err
 	}
-	return c.compareRefcounts(ctx, computed)
+	return x.finish(ctx)
+}
+
+// usedXref is xrefUsedSpace one used record at a time (sorted): the
+// cross-links among them, reported as they are found, and on reflink
+// filesystems the refcount sweep whose result finish compares with the
+// refcountbt.
+type usedXref struct {
+	c                 *AG
+	report            func(Finding)
+	reflink           bool
+	dataEnd, otherEnd uint64
+	dataRec, otherRec xfsformat.RmapRec
+	reported          int
+	refc              refcountSweep // with reflink: its out is the overlaps computed
+}
+
+func (c *AG) newUsedXref(report func(Finding)) (*usedXref, error) {
+	x := &usedXref{c: c, report: report, reflink: c.fs.Geo.Reflink}
+	if x.reflink {
+		var err error
+		if x.refc.out, err = c.ws.NewArray(xfsformat.RefcountRecLen); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+func (x *usedXref) crosslink(a, b xfsformat.RmapRec) {
+	if x.reported++; x.reported <= 10 {
+		x.report(x.c.noBlock("space.crosslink", Corrupt, "blocks [%d,%d] of %s are also used by %s [%d,%d]",
+			a.StartBlock, a.BlockCount, ownerText(a), ownerText(b), b.StartBlock, b.BlockCount))
+	}
+}
+
+// add takes the next used record.
+func (x *usedXref) add(r xfsformat.RmapRec) {
+	start, end := uint64(r.StartBlock), uint64(r.StartBlock)+uint64(r.BlockCount)
+	data := isFileData(r)
+	if start < x.otherEnd {
+		x.crosslink(r, x.otherRec)
+	} else if start < x.dataEnd && (!data || !x.reflink) {
+		x.crosslink(r, x.dataRec)
+	}
+	if data {
+		if end > x.dataEnd {
+			x.dataEnd, x.dataRec = end, r
+		}
+	} else if end > x.otherEnd {
+		x.otherEnd, x.otherRec = end, r
+	}
+	if x.reflink {
+		x.refc.add(r)
+	}
+}
+
+// finish compares the refcountbt with the overlaps swept, with reflink.
+func (x *usedXref) finish(ctx context.Context) error {
+	if !x.reflink {
+		return nil
+	}
+	if err := x.refc.finish(); err != nil {
+		return err
+	}
+	return x.c.compareRefcounts(ctx, x.refc.out)
+}
+
+func (x *usedXref) release() {
+	if x.refc.out != nil {
+		x.refc.out.Release()
+	}
 }
 
 // compareRefcounts compares the refcountbt's shared domain, with runs of

@@ -41,6 +41,10 @@ type Array struct {
 	flushed int64  // records in the backing file
 	wbuf    []byte // buffered appends, records flushed..n
 	err     error  // sticky failure
+	// sortedBy is a key the records are known to be in the order of
+	// (SortBy's last, or MarkSorted's); nil when none is. Appends and
+	// stores forget it.
+	sortedBy []Span
 }
 
 // NewArray creates an empty array of records of recSize bytes.
@@ -83,6 +87,46 @@ func (a *Array) Len() int64 {
 // Append adds a copy of rec, which must be RecordSize bytes long, to the
 // end of the array.
 func (a *Array) Append(rec []byte) error {
+	if err := a.appendable(); err != nil {
+		return err
+	}
+	if len(rec) != a.r {
+		return fmt.Errorf("%w: append of %d-byte record to array of %d-byte records", ErrInvalid, len(rec), a.r)
+	}
+	if err := a.room(); err != nil {
+		return err
+	}
+	a.wbuf = append(a.wbuf, rec...)
+	a.n++
+	a.sortedBy = nil
+	return nil
+}
+
+// AppendRun adds copies of the records of run, which holds a whole
+// number of them side by side (a btree leaf's), in order: Append of
+// each, a buffer at a time.
+func (a *Array) AppendRun(run []byte) error {
+	if err := a.appendable(); err != nil {
+		return err
+	}
+	if len(run)%a.r != 0 {
+		return fmt.Errorf("%w: append of a %d-byte run to array of %d-byte records", ErrInvalid, len(run), a.r)
+	}
+	for len(run) > 0 {
+		if err := a.room(); err != nil {
+			return err
+		}
+		n := min(len(run), (cap(a.wbuf)-len(a.wbuf))/a.r*a.r)
+		a.wbuf = append(a.wbuf, run[:n]...)
+		a.n += int64(n / a.r)
+		run = run[n:]
+	}
+	a.sortedBy = nil
+	return nil
+}
+
+// appendable says whether the array takes appends now.
+func (a *Array) appendable() error {
 	if a == nil || a.ws == nil {
 		return ErrClosed
 	}
@@ -92,30 +136,30 @@ func (a *Array) Append(rec []byte) error {
 	if a.ws.dead.Load() {
 		return ErrClosed
 	}
-	if len(rec) != a.r {
-		return fmt.Errorf("%w: append of %d-byte record to array of %d-byte records", ErrInvalid, len(rec), a.r)
-	}
-	if len(a.wbuf)+a.r > cap(a.wbuf) {
-		if full := max(a.r, ioBufSize/a.r*a.r); cap(a.wbuf) < full {
-			// Grow by doubling from a page up to the full I/O buffer:
-			// a small array (a tiny tree's records) never holds 512 KiB,
-			// which on 16 AGs of a dozen arrays each was most of the
-			// check's heap.
-			var nb []byte
-			if n := min(full, max(startBufSize/a.r*a.r, a.r, 2*cap(a.wbuf))); n == full {
-				nb = getIOBuf(full)[:len(a.wbuf)]
-			} else {
-				nb = make([]byte, len(a.wbuf), n)
-			}
-			copy(nb, a.wbuf)
-			a.wbuf = nb
-		} else if err := a.flush(); err != nil {
-			return err
-		}
-	}
-	a.wbuf = append(a.wbuf, rec...)
-	a.n++
 	return nil
+}
+
+// room makes room in the append buffer for at least one record.
+func (a *Array) room() error {
+	if len(a.wbuf)+a.r <= cap(a.wbuf) {
+		return nil
+	}
+	if full := max(a.r, ioBufSize/a.r*a.r); cap(a.wbuf) < full {
+		// Grow by doubling from a page up to the full I/O buffer:
+		// a small array (a tiny tree's records) never holds 512 KiB,
+		// which on 16 AGs of a dozen arrays each was most of the
+		// check's heap.
+		var nb []byte
+		if n := min(full, max(startBufSize/a.r*a.r, a.r, 2*cap(a.wbuf))); n == full {
+			nb = getIOBuf(full)[:len(a.wbuf)]
+		} else {
+			nb = make([]byte, len(a.wbuf), n)
+		}
+		copy(nb, a.wbuf)
+		a.wbuf = nb
+		return nil
+	}
+	return a.flush()
 }
 
 // flush writes buffered appends to the backing file.
@@ -151,6 +195,16 @@ func (a *Array) settle() error {
 		a.wbuf = nil
 	}
 	return nil
+}
+
+// Settle ends a run of appends: what settle does before a read, done
+// before the array is handed to several goroutines to read at once
+// (their first reads would otherwise each settle it).
+func (a *Array) Settle() error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	return a.settle()
 }
 
 // Flush writes buffered appends to the backing file. Other operations
@@ -223,6 +277,7 @@ func (a *Array) Store(i int64, rec []byte) error {
 	if err != nil {
 		return err
 	}
+	a.sortedBy = nil
 	if buffered != nil {
 		copy(buffered, rec)
 		return nil

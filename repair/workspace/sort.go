@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 const (
@@ -42,6 +43,10 @@ func (a *Array) Sort(ctx context.Context, cmp func(a, b []byte) int) error {
 	if cmp == nil {
 		return fmt.Errorf("%w: nil comparison function", ErrInvalid)
 	}
+	if err := a.usable(); err != nil {
+		return err
+	}
+	a.sortedBy = nil
 	return a.sort(ctx, cmp, 1, func(s *recSorter, b, _ []byte) error { return s.sort(b) })
 }
 
@@ -77,10 +82,31 @@ func (a *Array) SortBy(ctx context.Context, key ...Span) error {
 	if len(pos) == 0 {
 		return fmt.Errorf("%w: an empty key", ErrInvalid)
 	}
-	return a.sort(ctx, spanCompare(key), 2, func(s *recSorter, b, tmp []byte) error {
+	if slices.Equal(a.sortedBy, key) {
+		return a.settle() // in order already: nothing to read
+	}
+	if err := a.sort(ctx, spanCompare(key), 2, func(s *recSorter, b, tmp []byte) error {
 		return radixSort(ctx, b, tmp[:len(b)], a.r, pos)
-	})
+	}); err != nil {
+		return err
+	}
+	a.sortedBy = slices.Clone(key)
+	return nil
 }
+
+// MarkSorted tells the array its records are in the order of key, as
+// SortBy would leave them: its caller compared each record with the
+// one before by CompareBy(key...) as it appended them (a btree walk
+// checking its records' order). A SortBy of that key then reads
+// nothing.
+func (a *Array) MarkSorted(key ...Span) {
+	if a != nil {
+		a.sortedBy = slices.Clone(key)
+	}
+}
+
+// CompareBy is the comparison SortBy orders records of key by.
+func CompareBy(key ...Span) func(x, y []byte) int { return spanCompare(key) }
 
 // spanCompare is the comparison of SortBy's key, as bytes.Compare of each
 // span in turn would make it, but loading each span as big-endian words

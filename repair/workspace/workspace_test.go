@@ -1062,3 +1062,119 @@ func TestUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendRun: runs of records appended at once, of every size from
+// one record to several buffers, interleaved with single appends and
+// reads, leave the array Append of each record would: the same records
+// in the same order, across buffer growth and flushes; a run that is
+// not a whole number of records is refused whole.
+func TestAppendRun(t *testing.T) {
+	const r = 24
+	ws := newWS(t, Options{})
+	data := genRecs("random", 200_000, r, 7)
+	a, err := ws.NewArray(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for off := 0; off < len(data); {
+		n := 1 + rng.IntN(30_000)
+		if rng.IntN(4) == 0 {
+			n = 1 + rng.IntN(200)
+		}
+		end := min(len(data), off+n*r)
+		if rng.IntN(5) == 0 {
+			if err := a.Append(data[off : off+r]); err != nil {
+				t.Fatal(err)
+			}
+			end = off + r
+		} else if err := a.AppendRun(data[off:end]); err != nil {
+			t.Fatal(err)
+		}
+		off = end
+		if rng.IntN(10) == 0 { // a read in between settles the array
+			var rec [r]byte
+			if err := a.Load(int64(off/r-1), rec[:]); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(rec[:], data[off-r:off]) {
+				t.Fatalf("record %d after a run: %x, want %x", off/r-1, rec, data[off-r:off])
+			}
+		}
+	}
+	if a.Len() != int64(len(data)/r) {
+		t.Fatalf("Len %d, want %d", a.Len(), len(data)/r)
+	}
+	var got []byte
+	if err := a.Iterate(context.Background(), func(_ int64, rec []byte) error { got = append(got, rec...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("records differ from those appended")
+	}
+	if err := a.AppendRun(data[:r+1]); !errors.Is(err, ErrInvalid) {
+		t.Errorf("run of 25 bytes into 24-byte records: %v, want ErrInvalid", err)
+	}
+	if a.Len() != int64(len(data)/r) {
+		t.Errorf("a refused run changed Len to %d", a.Len())
+	}
+}
+
+// TestSortedByForgotten: an array sorted (or marked sorted) by a key
+// skips the next SortBy of that key, and forgets the order on any
+// change: an append, a store, a sort by another comparison; a SortBy of
+// another key sorts.
+func TestSortedByForgotten(t *testing.T) {
+	ctx := context.Background()
+	ws := newWS(t, Options{})
+	key := []Span{{Off: 4, Len: 4}}
+	sortedBy := func(a *Array, key []Span) bool {
+		prev := []byte(nil)
+		ok := true
+		cmp := CompareBy(key...)
+		a.Iterate(ctx, func(_ int64, rec []byte) error {
+			if prev != nil && cmp(prev, rec) > 0 {
+				ok = false
+			}
+			prev = append(prev[:0], rec...)
+			return nil
+		})
+		return ok
+	}
+	a := fillArray(t, ws, genRecs("random", 5000, 8, 3), 8)
+	if err := a.SortBy(ctx, key...); err != nil {
+		t.Fatal(err)
+	}
+	if !sortedBy(a, key) {
+		t.Fatal("not sorted")
+	}
+	for name, change := range map[string]func() error{
+		"append": func() error { return a.Append([]byte{0, 0, 0, 0, 0, 0, 0, 0}) },
+		"run":    func() error { return a.AppendRun([]byte{0, 0, 0, 0, 0, 0, 0, 1}) },
+		"store":  func() error { return a.Store(a.Len()-1, []byte{0, 0, 0, 0, 0, 0, 0, 0}) },
+		"sort": func() error {
+			return a.Sort(ctx, func(x, y []byte) int { return bytes.Compare(y, x) })
+		},
+	} {
+		if err := a.SortBy(ctx, key...); err != nil {
+			t.Fatal(err)
+		}
+		if err := change(); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.SortBy(ctx, key...); err != nil {
+			t.Fatal(err)
+		}
+		if !sortedBy(a, key) {
+			t.Errorf("after %s, SortBy left the array unsorted", name)
+		}
+	}
+	a.MarkSorted(Span{Off: 0, Len: 2})
+	other := []Span{{Off: 2, Len: 6}}
+	if err := a.SortBy(ctx, other...); err != nil {
+		t.Fatal(err)
+	}
+	if !sortedBy(a, other) {
+		t.Error("a SortBy of another key than the one marked did not sort")
+	}
+}

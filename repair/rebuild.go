@@ -96,29 +96,30 @@ type RepairResult struct {
 	ChunksFreed int `json:"chunks_freed,omitempty"`
 }
 
-// preflight refuses, by name, what a repair must not touch.
-func preflight(fs *fsys.FS) error {
+// preflight refuses, by name, what a repair must not touch. It returns
+// ctx carrying the log state it read, for the check that follows.
+func preflight(ctx context.Context, fs *fsys.FS) (context.Context, error) {
 	if !fs.Img.Writable() {
-		return fmt.Errorf("%w: %w", ErrRefused, ErrReadOnly)
+		return ctx, fmt.Errorf("%w: %w", ErrRefused, ErrReadOnly)
 	}
 	if fs.Img.File() != nil { // an image in memory is no kernel's mount
 		if where, mounted, err := store.MountedByKernel(fs.Img.Path()); err != nil {
-			return fmt.Errorf("%w: cannot tell whether the image is mounted: %v", ErrRefused, err)
+			return ctx, fmt.Errorf("%w: cannot tell whether the image is mounted: %v", ErrRefused, err)
 		} else if mounted {
-			return fmt.Errorf("%w: the image is mounted by the kernel (%s); unmount it first", ErrRefused, where)
+			return ctx, fmt.Errorf("%w: the image is mounted by the kernel (%s); unmount it first", ErrRefused, where)
 		}
 	}
 	if bad := fs.SB.UnknownROCompat(); bad != 0 {
-		return fmt.Errorf("%w: unknown read-only-compatible features %#x; xfsbox must not write this filesystem", ErrRefused, bad)
+		return ctx, fmt.Errorf("%w: unknown read-only-compatible features %#x; xfsbox must not write this filesystem", ErrRefused, bad)
 	}
 	ls, err := fsys.ReadLogState(fs)
 	if err != nil {
-		return fmt.Errorf("%w: cannot read the log: %v", ErrRefused, err)
+		return ctx, fmt.Errorf("%w: cannot read the log: %v", ErrRefused, err)
 	}
 	if !ls.Clean {
-		return fmt.Errorf("%w: the log is dirty (%s): replay it first (xfsbox repair --replay-log, or a mount and an unmount), or zero it with xfs_repair -L (losing its changes)", ErrRefused, ls.Reason)
+		return ctx, fmt.Errorf("%w: the log is dirty (%s): replay it first (xfsbox repair --replay-log, or a mount and an unmount), or zero it with xfs_repair -L (losing its changes)", ErrRefused, ls.Reason)
 	}
-	return nil
+	return fsys.WithLogState(ctx, fs, ls), nil
 }
 
 // refuseCorruptSources refuses when the structures that say which blocks
@@ -218,7 +219,7 @@ func repairAG(ctx context.Context, fs *fsys.FS, what Structures, opts RepairOpti
 	if err != nil {
 		return nil, err
 	}
-	if err := preflight(fs); err != nil {
+	if ctx, err = preflight(ctx, fs); err != nil {
 		return nil, err
 	}
 	// Headers first (they need no space), then the trees.

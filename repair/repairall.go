@@ -31,7 +31,7 @@ func repairAll(ctx context.Context, fs *fsys.FS, what Structures, opts RepairOpt
 	if err != nil {
 		return nil, err
 	}
-	if err := preflight(fs); err != nil {
+	if ctx, err = preflight(ctx, fs); err != nil {
 		return nil, err
 	}
 	ags, err := fs.List(fsys.AllAGs)

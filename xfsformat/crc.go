@@ -11,13 +11,16 @@ var Castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ComputeCRC returns the CRC32c of buf as XFS computes it: over the whole
 // buffer with the 4-byte CRC field at crcOff taken as zero.
+// zeroCRC stands for the CRC field while it is computed: a local array
+// escaped to the heap, an allocation a block.
+var zeroCRC [4]byte
+
 func ComputeCRC(buf []byte, crcOff int) uint32 {
 	if crcOff < 0 || crcOff+4 > len(buf) {
 		return 0
 	}
-	var zero [4]byte
 	c := crc32.Update(0, Castagnoli, buf[:crcOff])
-	c = crc32.Update(c, Castagnoli, zero[:])
+	c = crc32.Update(c, Castagnoli, zeroCRC[:])
 	return crc32.Update(c, Castagnoli, buf[crcOff+4:])
 }
 

@@ -119,7 +119,7 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fs, err := openFS(pos[0], fsys.OpenOptions{})
+	fs, err := openFS(pos[0], fsys.OpenOptions{CacheBytes: onePassCache})
 	if err != nil {
 		return err
 	}

@@ -149,7 +149,7 @@ func runRepair(ctx context.Context, args []string, stdout io.Writer) (err error)
 			return err
 		}
 	}
-	fs, err := openFS(target, fsys.OpenOptions{Writable: !*dryRun})
+	fs, err := openFS(target, fsys.OpenOptions{Writable: !*dryRun, CacheBytes: onePassCache})
 	if err != nil {
 		return err
 	}

@@ -223,6 +223,7 @@ func (c *contentCheck) inode(ino uint64, core *dinode.Core, reported codeSet) {
 		}
 	}
 	lsn := c.lsnChecker(ino, core)
+	defer lsn.done()
 	// A bmbt walked the way the readers walk it, every rule on (keys
 	// against the blocks below them, siblings, counts): the scan's own
 	// walk only claims the blocks.

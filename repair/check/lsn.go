@@ -3,6 +3,7 @@ package check
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/xfsbox/xfsbox/repair/fsys"
 	"github.com/xfsbox/xfsbox/xfsformat"
@@ -67,19 +68,32 @@ func blockLSN(buf []byte) (structure string, lsn uint64, ok bool) {
 
 // lsnChecker checks the LSN of every block one inode's check reads, and
 // of the inode itself, against the log's head; it reports each
-// structure once per inode.
+// structure once per inode. The content check takes one a inode from a
+// pool and gives it back when the inode is done (done), with the block
+// buffer its bmbt walks read into.
 type lsnChecker struct {
 	c        *contentCheck
 	ino      uint64
 	reported map[string]bool
+	buf      []byte // walkReader's block
 }
 
+var lsnCheckers = sync.Pool{New: func() any { return new(lsnChecker) }}
+
 func (c *contentCheck) lsnChecker(ino uint64, core *dinode.Core) *lsnChecker {
-	l := &lsnChecker{c: c, ino: ino}
+	l := lsnCheckers.Get().(*lsnChecker)
+	l.c, l.ino = c, ino
+	clear(l.reported)
 	if c.dirGeo.V5 && lsnAhead(core.LSN, c.logLSN) {
 		l.report("inode", core.LSN, -1, -1)
 	}
 	return l
+}
+
+// done gives the checker back: nothing of the inode's check may hold it.
+func (l *lsnChecker) done() {
+	l.c = nil
+	lsnCheckers.Put(l)
 }
 
 // block checks a block read for the inode, at AG block agbno of agno
@@ -120,17 +134,16 @@ func (l *lsnChecker) report(structure string, lsn uint64, agno, agbno int64) {
 // buffer, past the block cache (a walk of a large bmbt reads each block
 // once, and a cache buffer a block is fresh memory each time).
 func (l *lsnChecker) walkReader() dinode.BlockReader {
-	var buf []byte
 	return func(fsb uint64) ([]byte, error) {
-		if buf == nil {
-			buf = make([]byte, l.c.fs.Geo.BlockSize)
+		if bs := int(l.c.fs.Geo.BlockSize); len(l.buf) != bs {
+			l.buf = make([]byte, bs)
 		}
 		agno, agbno := l.c.fs.Geo.SplitFSB(fsb)
-		if err := l.c.fs.ReadBlockInto(agno, agbno, buf); err != nil {
+		if err := l.c.fs.ReadBlockInto(agno, agbno, l.buf); err != nil {
 			return nil, err
 		}
-		l.block(buf, "", int64(agno), int64(agbno))
-		return buf, nil
+		l.block(l.buf, "", int64(agno), int64(agbno))
+		return l.buf, nil
 	}
 }
 

@@ -1,6 +1,7 @@
 package fsys
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -210,4 +211,29 @@ func (l *logReader) lastRecord(head uint32) (*xlog.Record, string, error) {
 		return nil, fmt.Sprintf("the record at block %d: %s", at, rec.Problems[0]), nil
 	}
 	return rec, "", nil
+}
+
+// logStateKey keys a LogState read for an FS in a context.
+type logStateKey struct{}
+
+type knownLogState struct {
+	fs *FS
+	ls *LogState
+}
+
+// WithLogState returns ctx carrying ls as fs's log state, for a command
+// that has read it and leaves the log alone (a repair writes AG
+// structures through its own journal, never the log), so that what it
+// runs reads the log once: LogStateOf.
+func WithLogState(ctx context.Context, fs *FS, ls *LogState) context.Context {
+	return context.WithValue(ctx, logStateKey{}, knownLogState{fs, ls})
+}
+
+// LogStateOf is fs's log state as ctx carries it (WithLogState), or as
+// ReadLogState reads it.
+func LogStateOf(ctx context.Context, fs *FS) (*LogState, error) {
+	if k, ok := ctx.Value(logStateKey{}).(knownLogState); ok && k.fs == fs {
+		return k.ls, nil
+	}
+	return ReadLogState(fs)
 }

@@ -15,8 +15,12 @@ const (
 	// MaxRecordSize is the largest record an Array accepts.
 	MaxRecordSize = 1 << 20
 
-	// ioBufSize is the size of an Array's append and iterate buffers.
-	ioBufSize = 512 << 10
+	// ioBufSize is the size of an Array's append and iterate buffers:
+	// 512 KiB bought nothing over 128 in system calls, and an AG's arrays
+	// staged side by side each held one (the 16-AG image's check: peak
+	// RSS 61 -> 42 MB, time 0.61 -> 0.50 s; the inode-heavy image's 66 ->
+	// 53 MB).
+	ioBufSize = 128 << 10
 	// startBufSize is where an array's append buffer starts; it doubles
 	// up to ioBufSize as records come.
 	startBufSize = 4 << 10
@@ -146,7 +150,7 @@ func (a *Array) room() error {
 	}
 	if full := max(a.r, ioBufSize/a.r*a.r); cap(a.wbuf) < full {
 		// Grow by doubling from a page up to the full I/O buffer:
-		// a small array (a tiny tree's records) never holds 512 KiB,
+		// a small array (a tiny tree's records) never holds a full one,
 		// which on 16 AGs of a dozen arrays each was most of the
 		// check's heap.
 		var nb []byte
@@ -180,7 +184,7 @@ func (a *Array) flush() error {
 // settle flushes buffered appends and lets the append buffer go: the
 // array is being read whole (Iterate, a sort, a cursor), which is where
 // an array's appends usually end, and an AG's dozen arrays kept their
-// 512 KiB each until the check was over. An append after it starts a
+// a full buffer each until the check was over. An append after it starts a
 // small buffer again.
 //
 // A settled array changes nothing when settled again: several

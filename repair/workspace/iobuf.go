@@ -5,7 +5,7 @@ package workspace
 import "sync"
 
 // ioPool keeps I/O buffers of ioBufSize between the arrays' iterations,
-// cursors and append buffers: each took a fresh 512 KiB of the Go heap,
+// cursors and append buffers: each took a fresh buffer of the Go heap,
 // a check of many AGs thousands of them, and fresh memory (zeroed, then
 // faulted in page by page) cost more than the reads they served.
 var ioPool = sync.Pool{New: func() any { b := make([]byte, ioBufSize); return &b }}

@@ -16,33 +16,7 @@ import (
 // owners replaced, the candidates for new blocks, the kept space's
 // union, and how many records the new rmapbt keeps. The new rmapbt's
 // records are not staged: its bulk load reads them from the used space
-// again, normalised as they are read and merged with the closure's
-// (newRmaps).
-
-// gapFinder turns the disjoint extents of a union, pushed in order,
-// into the gaps between them in [0, agLen): complement, one extent at a
-// time.
-type gapFinder struct {
-	covered, agLen uint64
-	emit           func(check.Extent) error
-}
-
-func (g *gapFinder) add(e check.Extent) error {
-	if e.Start > g.covered {
-		if err := g.emit(check.Extent{Start: g.covered, End: e.Start}); err != nil {
-			return err
-		}
-	}
-	g.covered = max(g.covered, e.End)
-	return nil
-}
-
-func (g *gapFinder) end() error {
-	if g.covered < g.agLen {
-		return g.emit(check.Extent{Start: g.covered, End: g.agLen})
-	}
-	return nil
-}
+// again, merged with the closure's (newRmaps).
 
 // candidateSet gathers the candidate extents unsorted, apart by the
 // bit length of their lengths, with the blocks of each: how few of the

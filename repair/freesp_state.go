@@ -276,14 +276,13 @@ func (s *freeSpaceRebuild) planFixedTrees(ctx context.Context) error {
 
 // stageAndWrite stages the records of the new trees, deals out their
 // blocks and bulk-loads the trees into them, side by side: the trees
-// whose records are ready (the rmapbt's, merged as they are read; the
-// fixed trees') are written while the free extents are staged, then the
-// bnobt and the cntbt. It syncs what it wrote.
+// whose records need no staging (the rmapbt's and the bnobt's, made as
+// they are read; the fixed trees', staged by the plan) are written
+// while the cntbt's records are staged and sorted, then the cntbt. It
+// syncs what it wrote.
 func (s *freeSpaceRebuild) stageAndWrite(ctx context.Context) error {
 	s.takeBlocks()
-	if err := s.stageRmaps(ctx); err != nil {
-		return err
-	}
+	s.stageRmaps()
 	w := &lockedWriter{w: s.opts.writer(s.fs)}
 	var ready []*newTree
 	for _, t := range []*newTree{&s.rmapbt, &s.refcbt, &s.inobt, &s.finobt} {
@@ -312,34 +311,28 @@ func (s *freeSpaceRebuild) stageAndWrite(ctx context.Context) error {
 }
 
 // stageFreeExtents stages the cntbt's records, the space neither kept
-// nor reserved, sorted by length, and counts it; the bnobt reads the
-// same extents, in order, as it loads (freeExtents).
+// nor reserved (freeExtents), sorted by length, and counts it.
 func (s *freeSpaceRebuild) stageFreeExtents(ctx context.Context) error {
 	var err error
 	if s.cntbt.recs, err = s.ws.NewArray(xfsformat.AllocRecLen); err != nil {
 		return err
 	}
-	var iterErr error
-	var b8 [8]byte
-	for e := range complement(s.keptUnion(ctx, &iterErr), s.reserved, s.agLen) {
-		n := e.End - e.Start
+	err = freeExtents{s}.Iterate(ctx, func(_ int64, rec []byte) error {
+		n := uint64(xfsformat.DecodeAllocRec(rec).BlockCount)
 		s.freeblks += n
 		s.longest = max(s.longest, n)
-		xfsformat.AllocRec{StartBlock: uint32(e.Start), BlockCount: uint32(n)}.Encode(b8[:])
-		if err := s.cntbt.recs.Append(b8[:]); err != nil {
-			return err
-		}
-	}
-	if iterErr != nil {
-		return iterErr
+		return s.cntbt.recs.Append(rec)
+	})
+	if err != nil {
+		return err
 	}
 	// The cntbt's key order: length, then start.
 	return s.cntbt.recs.SortBy(ctx, workspace.Span{Off: 4, Len: 4}, workspace.Span{Off: 0, Len: 4})
 }
 
-// freeExtents is the bnobt's records as its bulk load reads them: the
-// space neither kept nor reserved, in order, as stageFreeExtents finds
-// it.
+// freeExtents is the bnobt's records as its bulk load reads them (and
+// stageFreeExtents, for the cntbt): the space neither kept nor
+// reserved, in order.
 type freeExtents struct{ s *freeSpaceRebuild }
 
 // Iterate hands fn the records in order.
@@ -374,9 +367,9 @@ func (s *freeSpaceRebuild) takeBlocks() {
 // stageRmaps sets the new rmapbt's records (newRmaps): those kept, and
 // the closure's, the reserved blocks by owner (OWN_AG, OWN_REFC,
 // OWN_INOBT), sorted here.
-func (s *freeSpaceRebuild) stageRmaps(ctx context.Context) error {
+func (s *freeSpaceRebuild) stageRmaps() {
 	if s.rmapbt.plan == nil {
-		return nil
+		return
 	}
 	src := &newRmaps{s: s}
 	split := splitGroups(s.reserved, s.groups)
@@ -392,7 +385,6 @@ func (s *freeSpaceRebuild) stageRmaps(ctx context.Context) error {
 	}
 	slices.SortFunc(src.closure, func(a, b [xfsformat.RmapRecLen]byte) int { return check.CmpRmapRecs(a[:], b[:]) })
 	s.rmapbt.from = src
-	return nil
 }
 
 // write bulk-loads trees into their blocks through w, side by side,

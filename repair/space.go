@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"iter"
 	"slices"
 
@@ -18,37 +19,59 @@ import (
 // the (sorted by start) used extents and the (sorted) extra runs.
 func complement(used iter.Seq[check.Extent], extra []check.Extent, agLen uint64) iter.Seq[check.Extent] {
 	return func(yield func(check.Extent) bool) {
-		var covered uint64
-		ei := 0
-		step := func(e check.Extent) bool {
-			if e.Start > covered {
-				if !yield(check.Extent{Start: covered, End: e.Start}) {
-					return false
-				}
+		g := &gapFinder{agLen: agLen, emit: func(e check.Extent) error {
+			if !yield(e) {
+				return errStopGaps
 			}
-			covered = max(covered, e.End)
-			return true
-		}
+			return nil
+		}}
+		ei := 0
 		for e := range used {
-			for ei < len(extra) && extra[ei].Start < e.Start {
-				if !step(extra[ei]) {
+			for ; ei < len(extra) && extra[ei].Start < e.Start; ei++ {
+				if g.add(extra[ei]) != nil {
 					return
 				}
-				ei++
 			}
-			if !step(e) {
+			if g.add(e) != nil {
 				return
 			}
 		}
 		for ; ei < len(extra); ei++ {
-			if !step(extra[ei]) {
+			if g.add(extra[ei]) != nil {
 				return
 			}
 		}
-		if covered < agLen {
-			yield(check.Extent{Start: covered, End: agLen})
+		g.end()
+	}
+}
+
+// errStopGaps ends a gapFinder whose consumer wants no more.
+var errStopGaps = errors.New("no more gaps wanted")
+
+// gapFinder turns extents pushed in order of start (a union's, or
+// overlapping ones) into the gaps between them in [0, agLen), handed
+// to emit: complement one extent at a time, for a pass that takes
+// several complements at once (scanUsed).
+type gapFinder struct {
+	covered, agLen uint64
+	emit           func(check.Extent) error
+}
+
+func (g *gapFinder) add(e check.Extent) error {
+	if e.Start > g.covered {
+		if err := g.emit(check.Extent{Start: g.covered, End: e.Start}); err != nil {
+			return err
 		}
 	}
+	g.covered = max(g.covered, e.End)
+	return nil
+}
+
+func (g *gapFinder) end() error {
+	if g.covered < g.agLen {
+		return g.emit(check.Extent{Start: g.covered, End: g.agLen})
+	}
+	return nil
 }
 
 // filterOwners yields the records of a sorted used array, skipping those

@@ -211,41 +211,36 @@ func rmapKeyFromRec(key, rec []byte) {
 }
 
 func rmapHighKeyFromRec(key, rec []byte) {
-	r := DecodeRmapRec(rec)
-	adj := r.BlockCount
-	if adj > 0 {
-		adj--
-	}
-	be.PutUint32(key[0:], r.StartBlock+adj)
-	be.PutUint64(key[4:], r.Owner)
-	off := r.Offset &^ RmapOffUnwritten
-	if r.IsInodeOwner() && r.Offset&RmapOffBmbtBlock == 0 {
-		off = ((off & RmapOffMask) + uint64(adj)) | (off &^ RmapOffMask)
-	}
+	end, owner, off := rmapHigh(rec)
+	be.PutUint32(key[0:], end)
+	be.PutUint64(key[4:], owner)
 	be.PutUint64(key[12:], off)
 }
 
+// rmapHigh is the high key of an rmap record as numbers: its last
+// block, its owner, and (for file data) the file offset of its last
+// block, the unwritten flag dropped.
+func rmapHigh(rec []byte) (end uint32, owner, off uint64) {
+	adj := be.Uint32(rec[4:])
+	if adj > 0 {
+		adj--
+	}
+	owner, off = be.Uint64(rec[8:]), be.Uint64(rec[16:])&^RmapOffUnwritten
+	if int64(owner) >= 0 && off&RmapOffBmbtBlock == 0 {
+		off = ((off & RmapOffMask) + uint64(adj)) | (off &^ RmapOffMask)
+	}
+	return be.Uint32(rec) + adj, owner, off
+}
+
 // rmapMaxHighKey is the highest rmapHighKeyFromRec of the records of
-// recs, compared as cmpRmapKeys compares keys: the high keys as numbers,
-// only a record whose last block is at least the best's decoded whole.
+// recs, compared as cmpRmapKeys compares keys, without a key built and
+// compared per record.
 func rmapMaxHighKey(key, recs []byte) {
 	var bestEnd uint32
 	var bestOwner, bestOff uint64
 	for i := 0; i+RmapRecLen <= len(recs); i += RmapRecLen {
-		rec := recs[i : i+RmapRecLen]
-		adj := be.Uint32(rec[4:])
-		if adj > 0 {
-			adj--
-		}
-		end := be.Uint32(rec) + adj
-		if i > 0 && end < bestEnd {
-			continue
-		}
-		owner, off := be.Uint64(rec[8:]), be.Uint64(rec[16:])&^RmapOffUnwritten
-		if int64(owner) >= 0 && off&RmapOffBmbtBlock == 0 {
-			off = ((off & RmapOffMask) + uint64(adj)) | (off &^ RmapOffMask)
-		}
-		if i == 0 || end > bestEnd || owner > bestOwner || (owner == bestOwner && off > bestOff) {
+		end, owner, off := rmapHigh(recs[i : i+RmapRecLen])
+		if i == 0 || end > bestEnd || (end == bestEnd && (owner > bestOwner || (owner == bestOwner && off > bestOff))) {
 			bestEnd, bestOwner, bestOff = end, owner, off
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
 )
 
 const (
@@ -458,36 +459,77 @@ func chunkSorted(b []byte, r int, cmp func(a, b []byte) int) bool {
 // radixSort sorts buf, records of r bytes, by the bytes at positions
 // key (most significant first), least significant byte first, through
 // tmp (as long as buf); a byte position equal in every record is
-// skipped. The context is polled once a pass.
+// skipped. One pass over buf counts every key byte's values, so each
+// byte that sorts costs one scatter pass and no count of its own. The
+// context is polled once a pass.
 func radixSort(ctx context.Context, buf, tmp []byte, r int, key []int) error {
 	n := len(buf) / r
+	if n < 2 {
+		return nil
+	}
+	counts := make([][256]int, len(key))
+	for o := 0; o+r <= len(buf); o += r {
+		rec := buf[o : o+r]
+		for k, pos := range key {
+			counts[k][rec[pos]]++
+		}
+	}
 	src, dst := buf, tmp
 	for k := len(key) - 1; k >= 0; k-- {
-		pos := key[k]
+		pos, count := key[k], &counts[k]
+		if count[buf[pos]] == n { // the same byte in every record
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return err
-		}
-		var count [256]int
-		for o := pos; o < len(src); o += r {
-			count[src[o]]++
-		}
-		if count[src[pos]] == n {
-			continue
 		}
 		sum := 0
 		for b, c := range count {
 			count[b] = sum
 			sum += c
 		}
-		for o := 0; o < len(src); o += r {
-			b := src[o+pos]
-			copy(dst[count[b]*r:count[b]*r+r], src[o:o+r])
-			count[b]++
-		}
+		scatter(dst, src, r, pos, count)
 		src, dst = dst, src
 	}
 	if &src[0] != &buf[0] {
 		copy(buf, src)
 	}
 	return nil
+}
+
+// scatter moves each record of src to dst at the next slot of its byte
+// at pos (offsets in records, advanced as they are taken). Records of
+// the common sizes move as fixed-size arrays, without a call to
+// memmove each.
+func scatter(dst, src []byte, r, pos int, next *[256]int) {
+	switch r {
+	case 8:
+		scatterN[[8]byte](dst, src, pos, next)
+	case 16:
+		scatterN[[16]byte](dst, src, pos, next)
+	case 24:
+		scatterN[[24]byte](dst, src, pos, next)
+	case 32:
+		scatterN[[32]byte](dst, src, pos, next)
+	default:
+		for o := 0; o+r <= len(src); o += r {
+			b := src[o+pos]
+			d := next[b] * r
+			copy(dst[d:d+r], src[o:o+r])
+			next[b]++
+		}
+	}
+}
+
+// scatterN is scatter for records of exactly len(T) bytes.
+func scatterN[T [8]byte | [16]byte | [24]byte | [32]byte](dst, src []byte, pos int, next *[256]int) {
+	var zero T
+	r := len(zero)
+	d := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst)/r)
+	s := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(src))), len(src)/r)
+	for i := range s {
+		b := s[i][pos]
+		d[next[b]] = s[i]
+		next[b]++
+	}
 }

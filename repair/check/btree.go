@@ -230,6 +230,14 @@ func (c *AG) checkTree(ctx context.Context, t xfsformat.BtreeType) (*treeResult,
 	if inOrder != nil && sorted {
 		recs.MarkSorted(sortKey...)
 	}
+	if recs != nil {
+		// The walk's appends are done: its I/O buffer goes back to the
+		// pool now, not when the cross-reference first reads the array
+		// (on 16 AGs, a buffer an AG held through the whole inode scan).
+		if err := recs.Settle(); err != nil {
+			return nil, err
+		}
+	}
 	for lvl := range cursors {
 		if cursors[lvl].seen && cursors[lvl].rightsib != xfsformat.NullAGBlock {
 			c.add(name+".rightsib", Corrupt, cursors[lvl].agbno, "rightmost block of level %d has rightsib %d, want null", lvl, cursors[lvl].rightsib)

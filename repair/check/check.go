@@ -193,10 +193,6 @@ func Check(ctx context.Context, fs *fsys.FS, opts CheckOptions) (*CheckResult, e
 	if err != nil {
 		return nil, err
 	}
-	opts.Progress.Report("link counts", 0, 1)
-	if err := content.linkCounts(ctx); err != nil {
-		return nil, err
-	}
 	checkSuperblocks(fs, checks, opts.AGs.All(), findings)
 	noteQuotaInodes(fs, findings)
 	return res, nil
@@ -270,13 +266,32 @@ func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 			return nil, err
 		}
 	}
-	progress("cross-reference", 0, int64(len(ags)))
+	phase := "cross-reference"
+	if content != nil {
+		phase = "cross-reference, link counts"
+	}
+	progress(phase, 0, int64(len(ags)))
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for _, c := range checks {
 		c.slots = slots
 	}
-	if err := fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
-		return checks[agno].crossReference(ctx)
+	xref := func(ctx context.Context) error {
+		return fsys.ForEach(ctx, ags, func(ctx context.Context, agno uint32) error {
+			return checks[agno].crossReference(ctx)
+		})
+	}
+	steps := []func(context.Context) error{xref}
+	if content != nil {
+		// The link counts and reachability need only the inode scan's
+		// records: they run beside the cross-reference, on the core
+		// its AGs leave idle (the one large AG, the last of many), one
+		// sort at a time.
+		steps = append(steps, func(ctx context.Context) error {
+			return content.linkCounts(ctx, 1)
+		})
+	}
+	if err := fsys.ForEach(ctx, steps, func(ctx context.Context, step func(context.Context) error) error {
+		return step(ctx)
 	}); err != nil {
 		return nil, err
 	}
@@ -284,14 +299,16 @@ func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 }
 
 // DefaultSortMemory bounds each sort of a check or repair: AGs sort in
-// parallel, and xfs_repair's own peak RSS is the yardstick. 8 MiB, not
-// 16: the runs are more, but a sort's buffers are fresh memory, faulted
-// in on this kind of machine at several microseconds a page, and the
-// smaller ones cost no time (measured interleaved, tmpfs: the bench
-// image's check 0.72 -> 0.68 s and RSS 26 -> 21 MB, its rebuild 0.69 ->
-// 0.66 s, bench4m's rebuild 1.29 -> 1.19 s and check 1.27 -> 1.31 s,
-// sparse4t's check 0.70 -> 0.66 s and RSS 60 -> 33 MB).
-const DefaultSortMemory = 8 << 20
+// parallel, and xfs_repair's own peak RSS is the yardstick. 4 MiB: the
+// runs are more, but a sort's buffers are fresh memory, faulted in on
+// this kind of machine at several microseconds a page, and smaller ones
+// cost little or no time. Measured interleaved on tmpfs, 8 -> 4 MiB:
+// the bench image's check 0.70 -> 0.75 s (RSS 20 -> 16 MB), its
+// rebuild 0.68 -> 0.68 s, repair all 1.51 -> 1.51 s; sparse4t's check
+// RSS 33 -> 24 MB, the inode-heavy image's 54 -> 43 MB, scale16ag's 41
+// -> 35 MB, none slower. (16 -> 8 MiB in session 13: the bench image's
+// check 0.72 -> 0.68 s, sparse4t's RSS 60 -> 33 MB.)
+const DefaultSortMemory = 4 << 20
 
 // WorkspaceOptions is o with what it leaves unset filled in for a check
 // of ags (Check's, or a rebuild's that starts with Collect): an estimate

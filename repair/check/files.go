@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -149,6 +148,17 @@ func (c *contentCheck) stageInode(ino uint64, rec []byte) {
 	c.appendTo(&c.inodes[agno], inodeRecLen, rec)
 }
 
+// inodesDone settles AG agno's inode records when its scan is over: its
+// worker appends no more, and the array's I/O buffer goes back to the
+// pool (on 16 AGs, a buffer each held to the end of the scan).
+func (c *contentCheck) inodesDone(agno uint32) {
+	if int(agno) < len(c.inodes) && c.inodes[agno] != nil {
+		if err := c.inodes[agno].Settle(); err != nil {
+			c.fail(err)
+		}
+	}
+}
+
 // appendTo appends rec to *a, making the array (of recLen-byte records)
 // on the first; a failure is recorded (fail). The caller owns *a.
 func (c *contentCheck) appendTo(a **workspace.Array, recLen int, rec []byte) {
@@ -236,10 +246,13 @@ func (c *contentCheck) inode(ino uint64, core *dinode.Core, reported codeSet) {
 		if (f != xfsformat.FmtBtree && f != xfsformat.FmtExtents) || (attr && core.ForkOff == 0) {
 			continue
 		}
-		var past *xfsformat.BmbtRec
+		// (The extent past it copied, not its address taken: that made
+		// every record of every walk a heap allocation.)
+		var past xfsformat.BmbtRec
+		pastSeen := false
 		err := dinode.NewMap(c.fs.InodeFS(), core, attr, lsn.walkReader()).Walk(0, func(e xfsformat.BmbtRec) error {
-			if past == nil && e.BlockCount > 0 && e.StartOff+uint64(e.BlockCount)-1 > maxOff {
-				past = &e
+			if !pastSeen && e.BlockCount > 0 && e.StartOff+uint64(e.BlockCount)-1 > maxOff {
+				past, pastSeen = e, true
 			}
 			return nil
 		})
@@ -250,7 +263,7 @@ func (c *contentCheck) inode(ino uint64, core *dinode.Core, reported codeSet) {
 			}
 			continue // the verifier said why
 		}
-		if past != nil {
+		if pastSeen {
 			c.add("fork.offset", ino, "inode", fmt.Errorf("%s fork extent at file block %d (%d blocks) ends past the largest file offset, block %d", forkName(attr), past.StartOff, past.BlockCount, maxOff))
 			return
 		}
@@ -449,12 +462,12 @@ func (c *contentCheck) metadata(ino uint64) bool {
 // counts them). An inode in use that no entry names and that has links
 // is an orphan. The join stages the tree's edges for reachability,
 // which follows it.
-func (c *contentCheck) linkCounts(ctx context.Context) error {
+func (c *contentCheck) linkCounts(ctx context.Context, sorts int) error {
 	if c.err != nil {
 		c.findings.Addf("check.links", Warning, -1, "inode", -1, "link counts not checked: %v", c.err)
 		return nil
 	}
-	if err := sortArrays(ctx, c.entries, 8); err != nil {
+	if err := sortArrays(ctx, c.entries, 8, sorts); err != nil {
 		return err
 	}
 	var ierr error
@@ -477,17 +490,19 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 		c.add("dir.entry", e.dir, "directory", fmt.Errorf("an entry names inode %d, which is not in use", e.target))
 	}
 	allInodes := chain(ctx, c.inodes, &ierr)
-	g := &edges{rootRank: -1}
-	var gerr error
-	if g.a, gerr = c.ws.NewArray(edgeRecLen); gerr != nil {
+	g, gerr := newEdges(c.ws)
+	if gerr != nil {
 		return gerr
 	}
 	for rec := range allInodes {
 		ino, nlink, ft := binary.BigEndian.Uint64(rec), binary.BigEndian.Uint32(rec[8:]), rec[12]
 		rank := g.n
 		g.n++
-		if ino == c.fs.RootIno() && ft == dir.FtDir {
-			g.rootRank = rank
+		if ft == dir.FtDir {
+			g.dirs++
+			if ino == c.fs.RootIno() {
+				g.rootRank = rank
+			}
 		}
 		for ; eok && e.target < ino; eok = load() {
 			notInUse()
@@ -528,23 +543,23 @@ func (c *contentCheck) linkCounts(ctx context.Context) error {
 		notInUse()
 	}
 	if err := errors.Join(cur.Err(), ierr, gerr); err != nil {
-		g.a.Release()
+		g.release()
 		return err
 	}
 	if err := c.parentPointers(ctx); err != nil {
-		g.a.Release()
+		g.release()
 		return err
 	}
 	return c.reachability(ctx, g, allInodes, &ierr)
 }
 
 // sortArrays sorts each array by its first keyLen bytes (SortKey), up
-// to GOMAXPROCS of them at a time (each with its own sort buffer).
-func sortArrays(ctx context.Context, arrays []*workspace.Array, keyLen int) error {
+// to sorts of them at a time (each with its own sort buffers).
+func sortArrays(ctx context.Context, arrays []*workspace.Array, keyLen, sorts int) error {
 	work := make(chan *workspace.Array)
 	errs := make(chan error, len(arrays))
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(arrays)) {
+	for range max(1, min(sorts, len(arrays))) {
 		wg.Go(func() {
 			for a := range work {
 				errs <- a.SortKey(ctx, keyLen)

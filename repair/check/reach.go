@@ -26,24 +26,59 @@ import (
 // ".." names (dir.parent), as xfs_repair's phase 6 does.
 
 // edgeRec: the directory (8), the inode its entry names (8), that
-// inode's rank in the inodes in use (8), its file type (1, as an entry
-// names it: dir.FtDir for a directory; dotdot for a directory's "..",
-// which names its parent).
-const edgeRecLen = 25
+// inode's rank in the inodes in use (7: ranks stay far below 2^56), its
+// file type (1, as an entry names it: dir.FtDir for a directory; dotdot
+// for a directory's "..", which names its parent). 24 bytes, a size the
+// workspace's radix sort moves as a word array.
+const edgeRecLen = 24
 
 const dotdot = 0xff
 
-// edges collects the tree's edges during the link-count join.
+// edges collects the tree's edges during the link-count join: those
+// naming directories (and "..") apart from those naming anything else,
+// which only the report of a cut-off tree needs, to count what it cuts
+// off.
 type edges struct {
-	a        *workspace.Array
+	a, files *workspace.Array
 	rootRank int64 // -1: the root is not in use
 	n        int64 // the inodes in use (ranks are 0..n-1)
+	dirs     int64 // the directories among them
+	rec      [edgeRecLen]byte
+}
+
+func newEdges(ws *workspace.Workspace) (*edges, error) {
+	a, err := ws.NewArray(edgeRecLen)
+	if err != nil {
+		return nil, err
+	}
+	files, err := ws.NewArray(edgeRecLen)
+	if err != nil {
+		a.Release()
+		return nil, err
+	}
+	return &edges{a: a, files: files, rootRank: -1}, nil
+}
+
+func (g *edges) release() {
+	g.a.Release()
+	g.files.Release()
 }
 
 func (g *edges) add(d, target uint64, rank int64, ft uint8) error {
 	be := binary.BigEndian
-	rec := be.AppendUint64(be.AppendUint64(be.AppendUint64(make([]byte, 0, edgeRecLen), d), target), uint64(rank))
-	return g.a.Append(append(rec, ft))
+	be.PutUint64(g.rec[:], d)
+	be.PutUint64(g.rec[8:], target)
+	be.PutUint64(g.rec[16:], uint64(rank)<<8|uint64(ft))
+	if ft == dir.FtDir || ft == dotdot {
+		return g.a.Append(g.rec[:])
+	}
+	return g.files.Append(g.rec[:])
+}
+
+// edgeRank returns an edge record's target rank and file type.
+func edgeRank(r []byte) (int64, uint8) {
+	v := binary.BigEndian.Uint64(r[16:])
+	return int64(v >> 8), uint8(v)
 }
 
 // walker is the breadth-first walk over the edges, its queue of
@@ -51,9 +86,13 @@ func (g *edges) add(d, target uint64, rank int64, ft uint8) error {
 type walker struct {
 	c            *contentCheck
 	edges, queue *workspace.Array
-	reached      *workspace.Bitset
-	head         int64
-	buf          []byte
+	// files, when set, are the edges naming files, sorted like edges:
+	// the walk marks what they name too.
+	files   *workspace.Array
+	reached *workspace.Bitset
+	head    int64
+	buf     []byte
+	dirs    int64 // the directories marked reached
 }
 
 func (w *walker) push(ino, from uint64) error {
@@ -66,8 +105,10 @@ func (w *walker) push(ino, from uint64) error {
 // ino. A directory reached again through another entry, or whose ".."
 // does not name the directory it was reached from, is reported.
 func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error) {
-	if _, err := w.reached.TestAndSet(rank); err != nil {
+	if was, err := w.reached.TestAndSet(rank); err != nil {
 		return 0, err
+	} else if !was {
+		w.dirs++ // a walk starts at a directory
 	}
 	if err := w.push(ino, ino); err != nil {
 		return 0, err
@@ -83,8 +124,9 @@ func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error
 			return 0, err
 		}
 		d, from := binary.BigEndian.Uint64(q[:]), binary.BigEndian.Uint64(q[8:])
-		err := w.edges.VisitPrefix(q[:8], w.buf, func(r []byte) error {
-			target, rank, ft := binary.BigEndian.Uint64(r[8:]), int64(binary.BigEndian.Uint64(r[16:])), r[24]
+		visit := func(r []byte) error {
+			target := binary.BigEndian.Uint64(r[8:])
+			rank, ft := edgeRank(r)
 			if ft == dotdot {
 				if target != from && from != d {
 					w.c.add("dir.parent", d, "directory", fmt.Errorf("\"..\" names inode %d, but the entry it is reached by is in directory %d", target, from))
@@ -103,13 +145,58 @@ func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error
 			if ft != dir.FtDir {
 				return nil
 			}
+			w.dirs++
 			return w.push(target, d)
-		})
-		if err != nil {
+		}
+		if err := w.edges.VisitPrefix(q[:8], w.buf, visit); err != nil {
 			return 0, err
+		}
+		if w.files != nil {
+			if err := w.files.VisitPrefix(q[:8], w.buf, visit); err != nil {
+				return 0, err
+			}
 		}
 	}
 	return marked, nil
+}
+
+// markFiles marks reached every file a reached directory names: the
+// walk from the root went over the directories alone. inodes are the
+// inodes in use in rank order; the file edges are sorted by directory.
+func (w *walker) markFiles(ctx context.Context, files *workspace.Array, inodes iter.Seq[[]byte], ierr *error) error {
+	cur := workspace.NewCursor(ctx, files)
+	edge, eok := cur.Next()
+	rank := int64(-1)
+	for rec := range inodes {
+		rank++
+		ino := binary.BigEndian.Uint64(rec)
+		for ; eok && binary.BigEndian.Uint64(edge) < ino; edge, eok = cur.Next() {
+		}
+		if !eok {
+			break
+		}
+		if binary.BigEndian.Uint64(edge) > ino {
+			continue
+		}
+		reached, err := w.reached.Test(rank)
+		if err != nil {
+			return err
+		}
+		for ; eok && binary.BigEndian.Uint64(edge) == ino; edge, eok = cur.Next() {
+			if reached {
+				if _, err := w.reached.TestAndSet(edgeTargetRank(edge)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return errors.Join(cur.Err(), *ierr)
+}
+
+// edgeTargetRank is edgeRank's rank alone.
+func edgeTargetRank(r []byte) int64 {
+	rank, _ := edgeRank(r)
+	return rank
 }
 
 // reachability walks the tree from the root over the edges the
@@ -121,7 +208,7 @@ func (w *walker) walk(ctx context.Context, ino uint64, rank int64) (int64, error
 // what it cut off so that nothing below is reported again. inodes is
 // the join's walk of the inodes in use, in rank order.
 func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.Seq[[]byte], ierr *error) error {
-	defer g.a.Release()
+	defer g.release()
 	if g.rootRank < 0 {
 		return nil // no root to walk from: the root's own findings say why
 	}
@@ -141,6 +228,23 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 	if _, err := w.walk(ctx, c.fs.RootIno(), g.rootRank); err != nil {
 		return err
 	}
+	if w.dirs == g.dirs {
+		// Every directory in use is reached: nothing is cut off, and the
+		// passes below, which look for unreached directories, would
+		// read every inode and edge again to find none; the files'
+		// edges are not even sorted.
+		return nil
+	}
+	// Directories are cut off. The walks that report them count what
+	// they cut off, files too: the files the root's tree names are
+	// marked first, so that none of them is counted.
+	if err := g.files.SortKey(ctx, 8); err != nil {
+		return err
+	}
+	if err := w.markFiles(ctx, g.files, inodes, ierr); err != nil {
+		return err
+	}
+	w.files = g.files
 	// named: the inodes an unreached directory names (not itself).
 	named, err := c.ws.NewBitset(g.n)
 	if err != nil {
@@ -172,8 +276,8 @@ func (c *contentCheck) reachability(ctx context.Context, g *edges, inodes iter.S
 			return err
 		}
 		for ; eok && binary.BigEndian.Uint64(edge) == ino; edge, eok = nextEdge() {
-			if un && binary.BigEndian.Uint64(edge[8:]) != ino && edge[24] != dotdot {
-				if _, err := named.TestAndSet(int64(binary.BigEndian.Uint64(edge[16:]))); err != nil {
+			if rank, ft := edgeRank(edge); un && binary.BigEndian.Uint64(edge[8:]) != ino && ft != dotdot {
+				if _, err := named.TestAndSet(rank); err != nil {
 					return err
 				}
 			}

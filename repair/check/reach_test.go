@@ -1,6 +1,7 @@
 package check
 
 import (
+	"fmt"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -58,6 +59,45 @@ func nlinkOf(t *testing.T, img string, ino uint64) uint64 {
 	return printUint(t, img, "core.nlinkv2", "inode "+strconv.FormatUint(ino, 10))
 }
 
+// cutOffBelow counts the inodes below directory p (not p itself), as
+// xfs_db's ls lists them, that have no name elsewhere: each directory,
+// and each other inode whose names below p are all its links.
+func cutOffBelow(t *testing.T, img, p string) int {
+	t.Helper()
+	names := map[uint64]int{}
+	dirs := map[uint64]bool{}
+	var walk func(p string)
+	walk = func(p string) {
+		out, err := exec.Command("xfs_db", "-r", "-c", "path "+p, "-c", "ls", img).CombinedOutput()
+		if err != nil {
+			t.Fatalf("xfs_db ls %s: %v: %s", p, err, out)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 6 || f[5] == "." || f[5] == ".." {
+				continue
+			}
+			ino, err := strconv.ParseUint(f[1], 10, 64)
+			if err != nil {
+				t.Fatalf("xfs_db ls %s: %q", p, line)
+			}
+			names[ino]++
+			if f[2] == "directory" && !dirs[ino] {
+				dirs[ino] = true
+				walk(p + "/" + f[5])
+			}
+		}
+	}
+	walk(p)
+	n := 0
+	for ino, k := range names {
+		if dirs[ino] || uint64(k) == nlinkOf(t, img, ino) {
+			n++
+		}
+	}
+	return n
+}
+
 // TestCheckReachability: directories cut off from the root with every
 // link count made consistent by hand (so that only the walk from the
 // root can see it), judged by xfs_repair -n's phase 6: a tree cut off
@@ -81,6 +121,7 @@ func TestCheckReachability(t *testing.T) {
 		nav = append([]string{"inode " + strconv.FormatUint(inoOf(t, img, dirPath), 10)}, nav...)
 		return append(nav, "write "+num+" "+strconv.FormatUint(ino, 10), "write "+f+".filetype "+strconv.Itoa(ft))
 	}
+	below := -1 // inodes a case's one report must count as cut off (-1: not counted)
 	nlink := func(t *testing.T, img string, ino uint64, delta int) []string {
 		n := int64(nlinkOf(t, img, ino)) + int64(delta)
 		return []string{"inode " + strconv.FormatUint(ino, 10), "write core.nlinkv2 " + strconv.FormatInt(n, 10)}
@@ -97,7 +138,10 @@ func TestCheckReachability(t *testing.T) {
 		{"cut off", false, func(t *testing.T, img string) ([]string, []uint64) {
 			// dirs/block's entry names files/empty instead: the block
 			// directory and its subdir are cut off, their "..", still
-			// name their parents.
+			// name their parents. The report counts what is cut off
+			// below it (a separate pass over the files' edges since
+			// the walk from the root goes over directories alone).
+			below = cutOffBelow(t, img, fmtDirs+"/block")
 			block, empty := inoOf(t, img, fmtDirs+"/block"), inoOf(t, img, "/ag0/fmt/files/empty")
 			cmds := repoint(t, img, fmtDirs, "block", empty, 1)
 			cmds = append(cmds, nlink(t, img, empty, 1)...)
@@ -135,6 +179,7 @@ func TestCheckReachability(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := testimg.Copy(t, "allfeatures")
+			below = -1
 			cmds, want := tc.damage(t, img)
 			xfsdbWrite(t, img, cmds)
 			clean, out := judge.XfsRepairN(t, img)
@@ -155,6 +200,9 @@ func TestCheckReachability(t *testing.T) {
 				switch {
 				case f.Code == "inode.unreachable":
 					got = append(got, f.Ino)
+					if n := fmt.Sprintf("; %d inodes below it are cut off with it", below); below >= 0 && !strings.Contains(f.Message, n) {
+						t.Errorf("%s: want %q (xfs_db counts %d below it with no other name)", f.Message, n, below)
+					}
 				case f.Code == "dir.parent" && tc.parent:
 					parent = true
 				default:

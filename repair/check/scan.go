@@ -234,6 +234,9 @@ func (s *inodeScanner) scanAG(ctx context.Context, agno uint32) error {
 	if ferr := s.flush(); err == nil {
 		err = ferr
 	}
+	if s.content != nil {
+		s.content.inodesDone(agno)
+	}
 	var cbErr *callbackError
 	switch {
 	case err == nil:

@@ -221,11 +221,12 @@ func fileExists(p string) bool {
 const baseMemory = 32 << 20
 
 // checkMemory refuses a memfd reservation of reserve bytes when it, the
-// sort buffers (two of sortMem: SortKey's, as two AGs sort at once) and
-// baseMemory are more than the process can take.
+// sort buffers (three sorts' of sortMem: two AGs', and a check's link
+// counts beside them) and baseMemory are more than the process can
+// take.
 func checkMemory(reserve, sortMem int64) error {
 	m := ReadMemory()
-	need := reserve + 2*sortMem + baseMemory
+	need := reserve + 3*sortMem + baseMemory
 	if m.Available < 0 || need <= m.Available {
 		return nil
 	}

@@ -103,17 +103,18 @@ func TestNewRefusesMemory(t *testing.T) {
 		"cgroup/memory/svc/memory.usage_in_bytes": "20971520\n",  // 20 MiB
 	})
 	ctx := context.Background()
-	// 80 MiB left: 1.5 x 20 MiB + 2 x 16 MiB + 32 MiB = 94 MiB.
-	_, err := New(ctx, Options{Estimate: 20 << 20, SortMemory: 16 << 20})
+	// 80 MiB left: 1.5 x 20 MiB + 3 x 8 MiB + 32 MiB = 86 MiB.
+	_, err := New(ctx, Options{Estimate: 20 << 20, SortMemory: 8 << 20})
 	if !errors.Is(err, ErrNoMemory) || !errors.Is(err, syscall.ENOMEM) || !strings.Contains(err.Error(), "--scratch-dir") {
 		t.Fatalf("New over memory: %v", err)
 	}
-	ws, err := New(ctx, Options{Estimate: 20 << 20, SortMemory: 16 << 20, ScratchDir: t.TempDir()})
+	ws, err := New(ctx, Options{Estimate: 20 << 20, SortMemory: 8 << 20, ScratchDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("New in a scratch directory: %v", err)
 	}
 	ws.Close()
-	ws, err = New(ctx, Options{Estimate: 4 << 20, SortMemory: 16 << 20})
+	// 1.5 x 4 MiB + 3 x 8 MiB + 32 MiB = 62 MiB.
+	ws, err = New(ctx, Options{Estimate: 4 << 20, SortMemory: 8 << 20})
 	if err != nil {
 		t.Fatalf("New that fits: %v", err)
 	}

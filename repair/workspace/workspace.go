@@ -463,8 +463,8 @@ func (ws *Workspace) sortBuffer(n int64) []byte {
 }
 
 // doneWithSortBuffer gives b back for the next sort, when kept: the
-// spares stay within 2 x SortMemory (two sorts at once, as the memory
-// check counts), the smallest let go first.
+// spares stay within 2 x SortMemory (two sorts' worth, of the three
+// the memory check counts), the smallest let go first.
 func (ws *Workspace) doneWithSortBuffer(b []byte) {
 	if b == nil {
 		return

@@ -17,10 +17,6 @@ type logReader struct {
 	rbuf  []byte // one record's worth, reused
 }
 
-// logScanChunk is the read size of the head search: large sequential
-// reads, of which only each BB's first word is looked at.
-const logScanChunk = 1 << 20
-
 // newLogReader locates the internal log.
 func newLogReader(fs *FS) (*logReader, error) {
 	g, sb := fs.Geo, fs.SB
@@ -57,37 +53,134 @@ func (l *logReader) read(p []byte, bb uint32) error {
 func (l *logReader) distance(a, b uint32) uint32 { return (b + l.nbb - a%l.nbb) % l.nbb }
 
 // findHead returns the first block after the last one written and the
-// cycle of block 0. Every BB is stamped with the cycle that wrote it, so
-// the log reads c, c, ..., c, c-1, ..., c-1 (or 0s where never written);
-// the head is the first block whose cycle is behind block 0's. Blocks
-// ahead of it (a later iclog that landed before an earlier one) do not
-// count, as the kernel's xlog_find_verify_cycle moves the head back to
-// such a hole. If no block is behind, the last record ends at the log's
-// end and the head is 0. A linear scan: logs are at most 2 GiB, usually
-// tens of MiB, and only one word per BB is looked at.
+// cycle of block 0, as the kernel's xlog_find_head finds it, reading a
+// few blocks and a window, not the whole log (up to 2 GiB, and a log
+// that has wrapped has its head anywhere). Every BB is stamped with the
+// cycle that wrote it, so the log reads c, ..., c, c-1, ..., c-1 (or 0s
+// where never written): a binary search finds where the cycle changes,
+// and the window of blocks that may have been in flight before it
+// (every iclog's worth, headWindow) is scanned for a hole an iclog that
+// never landed left behind a later one that did, where the head then
+// goes. A log whose every block has block 0's cycle ends its last
+// record at the log's end: the head is 0, unless a hole of the cycle
+// before is in the window at the end. The kernel then moves a head that
+// falls inside a record back to that record's start
+// (xlog_find_verify_log_record); verifyHead finds such a record torn.
 func (l *logReader) findHead() (head, cycle0 uint32, err error) {
-	buf := make([]byte, min(logScanChunk, int(l.nbb)*xlog.BBSize))
-	for bb := uint32(0); bb < l.nbb; {
-		n := min(len(buf)/xlog.BBSize, int(l.nbb-bb))
-		if err := l.read(buf[:n*xlog.BBSize], bb); err != nil {
+	if cycle0, err = l.cycleAt(0); err != nil || cycle0 == 0 {
+		return 0, 0, err // all zeroes: never written
+	}
+	last, err := l.cycleAt(l.nbb - 1)
+	if err != nil {
+		return 0, 0, err
+	}
+	win := min(l.nbb, headWindow(l.logv2))
+	if last == 0 {
+		// Written part of the way (xlog_find_zeroed): the head is the
+		// first zeroed block, or a zeroed hole in the window before it.
+		h, err := l.cycleStart(0, l.nbb-1, 0)
+		if err != nil {
 			return 0, 0, err
 		}
-		for i := 0; i < n; i++ {
-			c := xlog.BlockCycle(buf[i*xlog.BBSize:])
-			if bb == 0 && i == 0 {
-				cycle0 = c
-				if c == 0 {
-					return 0, 0, nil
-				}
-				continue
-			}
-			if c == 0 || int32(c-cycle0) < 0 {
-				return bb + uint32(i), cycle0, nil
+		from := h - min(win, h)
+		if b, ok, err := l.firstWithCycle(from, h-from, 0); err != nil {
+			return 0, 0, err
+		} else if ok {
+			h = b
+		}
+		return h, cycle0, nil
+	}
+	// h may be l.nbb (the log's end, which is block 0) while the
+	// windows are worked out.
+	var h, stop uint32
+	if cycle0 == last {
+		h, stop = l.nbb, last-1
+	} else {
+		stop = last
+		if h, err = l.cycleStart(0, l.nbb-1, last); err != nil {
+			return 0, 0, err
+		}
+	}
+	if h >= win {
+		if b, ok, err := l.firstWithCycle(h-win, win, stop); err != nil {
+			return 0, 0, err
+		} else if ok {
+			h = b
+		}
+	} else {
+		// The window runs back across the log's start: its part at the
+		// end is looked at for the cycle before (a hole the pass that
+		// wrapped left), its part at the start for the head's own.
+		b, ok, err := l.firstWithCycle(l.nbb-(win-h), win-h, stop-1)
+		if err == nil && !ok {
+			b, ok, err = l.firstWithCycle(0, h, stop)
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		if ok {
+			h = b
+		}
+	}
+	return h % l.nbb, cycle0, nil
+}
+
+// headWindow is how far before the cycle's change findHead looks for
+// holes: every iclog's largest record (XLOG_TOTAL_REC_SHIFT), 2 MiB in
+// a v2 log, 256 KiB in a v1 one.
+func headWindow(logv2 bool) uint32 {
+	rec := uint32(xlog.MaxRecordSize)
+	if !logv2 {
+		rec = 32 << 10 // XLOG_BIG_RECORD_BSIZE
+	}
+	return xlog.MaxIclogs * rec / xlog.BBSize
+}
+
+// cycleAt reads the cycle stamped on block bb.
+func (l *logReader) cycleAt(bb uint32) (uint32, error) {
+	var one [xlog.BBSize]byte
+	if err := l.read(one[:], bb); err != nil {
+		return 0, err
+	}
+	return xlog.BlockCycle(one[:]), nil
+}
+
+// cycleStart binary-searches blocks first to end for the first with
+// cycle, assuming every block before it has another and every block
+// from it on has that one (xlog_find_cycle_start): where the log is not
+// so, it finds one such change, which the window after it mends.
+func (l *logReader) cycleStart(first, end, cycle uint32) (uint32, error) {
+	for mid := first + (end-first)/2; mid != first && mid != end; mid = first + (end-first)/2 {
+		c, err := l.cycleAt(mid)
+		if err != nil {
+			return 0, err
+		}
+		if c == cycle {
+			end = mid
+		} else {
+			first = mid
+		}
+	}
+	return end, nil
+}
+
+// firstWithCycle finds the first of the n blocks from start (not past
+// the log's end) stamped with cycle.
+func (l *logReader) firstWithCycle(start, n, cycle uint32) (uint32, bool, error) {
+	buf := make([]byte, min(n, 1<<11)*xlog.BBSize)
+	for done := uint32(0); done < n; {
+		k := min(n-done, uint32(len(buf)/xlog.BBSize))
+		if err := l.read(buf[:k*xlog.BBSize], start+done); err != nil {
+			return 0, false, err
+		}
+		for i := range k {
+			if xlog.BlockCycle(buf[i*xlog.BBSize:]) == cycle {
+				return start + done + i, true, nil
 			}
 		}
-		bb += uint32(n)
+		done += k
 	}
-	return 0, cycle0, nil
+	return 0, false, nil
 }
 
 // prevHeader finds the record header nearest before block from, looking

@@ -4,6 +4,10 @@ import (
 	xlog "github.com/xfsbox/xfsbox/xfsformat/log"
 )
 
+// logScanChunk is NextHeader's largest read: only each BB's first word
+// is looked at.
+const logScanChunk = 1 << 20
+
 // LogReader reads the internal log's blocks and records for callers that
 // walk the physical log themselves rather than from the tail to the head
 // (forensics reads all of it, the records behind the tail included). It

@@ -53,74 +53,63 @@ func (l *logReader) read(p []byte, bb uint32) error {
 func (l *logReader) distance(a, b uint32) uint32 { return (b + l.nbb - a%l.nbb) % l.nbb }
 
 // findHead returns the first block after the last one written and the
-// cycle of block 0, as the kernel's xlog_find_head finds it, reading a
-// few blocks and a window, not the whole log (up to 2 GiB, and a log
-// that has wrapped has its head anywhere). Every BB is stamped with the
-// cycle that wrote it, so the log reads c, ..., c, c-1, ..., c-1 (or 0s
-// where never written): a binary search finds where the cycle changes,
-// and the window of blocks that may have been in flight before it
-// (every iclog's worth, headWindow) is scanned for a hole an iclog that
-// never landed left behind a later one that did, where the head then
-// goes. A log whose every block has block 0's cycle ends its last
-// record at the log's end: the head is 0, unless a hole of the cycle
-// before is in the window at the end. The kernel then moves a head that
-// falls inside a record back to that record's start
+// cycle of block 0, reading a few blocks and a window, not the whole log
+// (up to 2 GiB, and a log that has wrapped has its head anywhere).
+// Every BB is stamped with the cycle that wrote it, so the log reads c,
+// ..., c, c-1, ..., c-1 (or 0s where never written), and the head is the
+// first block behind block 0's cycle (or zero). The search is the
+// kernel's xlog_find_head: a binary search finds where the last block's
+// cycle begins (where zeroes begin, in a log written in part:
+// xlog_find_zeroed), and the window of blocks that may have been in
+// flight before it (every iclog's largest record, headWindow) is
+// scanned for the first block behind, a hole an iclog that never landed
+// left behind a later one that did; the log's end, when the window runs
+// back across its start, for a hole of the cycle before the last
+// block's. A log whose every block has block 0's cycle ends its last
+// record at the log's end: the head is 0, unless the window before the
+// end holds a block behind. The kernel then moves a head that falls
+// inside a record back to that record's start
 // (xlog_find_verify_log_record); verifyHead finds such a record torn.
+// In the window the kernel looks for one cycle where this looks for any
+// block behind (zeroes too, as the whole log read block by block did):
+// xfs_mdrestore's fresh log (an unmount record of cycle 2 at block 0,
+// zeroes, then records of cycle 1) has its head after the unmount
+// record.
 func (l *logReader) findHead() (head, cycle0 uint32, err error) {
 	if cycle0, err = l.cycleAt(0); err != nil || cycle0 == 0 {
 		return 0, 0, err // all zeroes: never written
 	}
+	behind := func(c uint32) bool { return c == 0 || int32(c-cycle0) < 0 }
 	last, err := l.cycleAt(l.nbb - 1)
 	if err != nil {
 		return 0, 0, err
 	}
 	win := min(l.nbb, headWindow(l.logv2))
-	if last == 0 {
-		// Written part of the way (xlog_find_zeroed): the head is the
-		// first zeroed block, or a zeroed hole in the window before it.
-		h, err := l.cycleStart(0, l.nbb-1, 0)
-		if err != nil {
-			return 0, 0, err
-		}
-		from := h - min(win, h)
-		if b, ok, err := l.firstWithCycle(from, h-from, 0); err != nil {
-			return 0, 0, err
-		} else if ok {
-			h = b
-		}
-		return h, cycle0, nil
-	}
 	// h may be l.nbb (the log's end, which is block 0) while the
 	// windows are worked out.
-	var h, stop uint32
-	if cycle0 == last {
-		h, stop = l.nbb, last-1
-	} else {
-		stop = last
+	var h uint32
+	switch {
+	case last == cycle0:
+		h = l.nbb
+	default: // last is 0 (written in part) or the cycle before block 0's
 		if h, err = l.cycleStart(0, l.nbb-1, last); err != nil {
 			return 0, 0, err
 		}
 	}
-	if h >= win {
-		if b, ok, err := l.firstWithCycle(h-win, win, stop); err != nil {
-			return 0, 0, err
-		} else if ok {
-			h = b
-		}
-	} else {
+	if h < win && last != 0 {
 		// The window runs back across the log's start: its part at the
-		// end is looked at for the cycle before (a hole the pass that
-		// wrapped left), its part at the start for the head's own.
-		b, ok, err := l.firstWithCycle(l.nbb-(win-h), win-h, stop-1)
-		if err == nil && !ok {
-			b, ok, err = l.firstWithCycle(0, h, stop)
+		// end is looked at for a hole of the cycle before the last
+		// block's, which the pass that wrapped left.
+		b, ok, err := l.firstWhere(l.nbb-(win-h), win-h, func(c uint32) bool { return c == last-1 })
+		if err != nil || ok {
+			return b, cycle0, err
 		}
-		if err != nil {
-			return 0, 0, err
-		}
-		if ok {
-			h = b
-		}
+	}
+	from := h - min(win, h)
+	if b, ok, err := l.firstWhere(from, h-from, behind); err != nil {
+		return 0, 0, err
+	} else if ok {
+		h = b
 	}
 	return h % l.nbb, cycle0, nil
 }
@@ -164,9 +153,9 @@ func (l *logReader) cycleStart(first, end, cycle uint32) (uint32, error) {
 	return end, nil
 }
 
-// firstWithCycle finds the first of the n blocks from start (not past
-// the log's end) stamped with cycle.
-func (l *logReader) firstWithCycle(start, n, cycle uint32) (uint32, bool, error) {
+// firstWhere finds the first of the n blocks from start (not past the
+// log's end) whose cycle is one want wants.
+func (l *logReader) firstWhere(start, n uint32, want func(cycle uint32) bool) (uint32, bool, error) {
 	buf := make([]byte, min(n, 1<<11)*xlog.BBSize)
 	for done := uint32(0); done < n; {
 		k := min(n-done, uint32(len(buf)/xlog.BBSize))
@@ -174,7 +163,7 @@ func (l *logReader) firstWithCycle(start, n, cycle uint32) (uint32, bool, error)
 			return 0, false, err
 		}
 		for i := range k {
-			if xlog.BlockCycle(buf[i*xlog.BBSize:]) == cycle {
+			if want(xlog.BlockCycle(buf[i*xlog.BBSize:])) {
 				return start + done + i, true, nil
 			}
 		}

@@ -83,6 +83,12 @@ func TestFindHead(t *testing.T) {
 		{"x+1 ... | x near the start", []span{{100, 3}, {n - 100, 2}}, 100, true},
 		{"x+1 ... | x | x-1 | x, the head near the start", []span{{100, 3}, {19800, 2}, {50, 1}, {50, 2}}, 19900, false},
 		{"x+1 | x | x+1 | x ..., the head near the start", []span{{50, 3}, {20, 2}, {30, 3}, {n - 100, 2}}, 50, true},
+		// xfs_mdrestore's fresh log: an unmount record of cycle 2,
+		// zeroes to the first 256 KiB record's end, records of cycle 1
+		// (the kernel's window looks for cycle 1 alone and then moves
+		// its head from 512 to the record at 0, calling it partial).
+		{"mdrestore", []span{{2, 2}, {510, 0}, {n - 512, 1}}, 2, true},
+		{"x+1 | 0 | x+1 | x", []span{{7000, 3}, {200, 0}, {300, 3}, {n - 7500, 2}}, 7000, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, dev := fakeLog(tc.spans...)

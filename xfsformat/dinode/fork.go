@@ -45,19 +45,30 @@ func forkName(attr bool) string {
 // says, bounded by what the fork holds. When the core claims more, the
 // records that fit come back with an error.
 func (c *Core) Extents(attr bool) ([]xfsformat.BmbtRec, error) {
-	fork := c.Fork(attr)
-	n, capacity := c.ForkExtents(attr), uint64(len(fork)/xfsformat.BmbtRecLen)
-	var err error
-	if n > capacity {
-		err = c.err(xfsformat.ErrRange, extentsField(attr), strconv.FormatUint(n, 10),
-			"more extents than the fork holds (%d)", capacity)
-		n = capacity
-	}
+	n, err := c.ExtentCount(attr)
 	recs := make([]xfsformat.BmbtRec, n)
 	for i := range recs {
-		recs[i] = xfsformat.DecodeBmbtRec(fork[i*xfsformat.BmbtRecLen:])
+		recs[i] = c.Extent(attr, i)
 	}
 	return recs, err
+}
+
+// ExtentCount is how many records Extents decodes, and its error: the
+// inode scan's walks read them one by one (Extent), not a slice an
+// inode.
+func (c *Core) ExtentCount(attr bool) (int, error) {
+	n, capacity := c.ForkExtents(attr), uint64(len(c.Fork(attr))/xfsformat.BmbtRecLen)
+	if n > capacity {
+		return int(capacity), c.err(xfsformat.ErrRange, extentsField(attr), strconv.FormatUint(n, 10),
+			"more extents than the fork holds (%d)", capacity)
+	}
+	return int(n), nil
+}
+
+// Extent decodes record i of an extents-format fork (i below
+// ExtentCount).
+func (c *Core) Extent(attr bool, i int) xfsformat.BmbtRec {
+	return xfsformat.DecodeBmbtRec(c.Fork(attr)[i*xfsformat.BmbtRecLen:])
 }
 
 func extentsField(attr bool) string {

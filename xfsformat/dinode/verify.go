@@ -326,8 +326,9 @@ func (v *verifier) fork(attr bool) {
 			}
 		}
 	case xfsformat.FmtExtents:
-		recs, _ := c.Extents(attr) // the count: xfsformat.VerifyInode
-		for i, r := range recs {
+		n, _ := c.ExtentCount(attr) // the count: xfsformat.VerifyInode
+		for i := range n {
+			r := c.Extent(attr, i)
 			if p := ExtentProblem(fs, c.IsRealtime(), attr, r); p != "" {
 				v.add(xfsformat.ErrRange, name+".bmx["+strconv.Itoa(i)+"]", recText(r), "%s", p)
 			}

@@ -164,12 +164,12 @@ func (w *walker) record(name fieldName, r xfsformat.BmbtRec, mk mkErr) error {
 }
 
 func (w *walker) extents() error {
-	recs, err := w.m.Core.Extents(w.m.Attr)
+	n, err := w.m.Core.ExtentCount(w.m.Attr)
 	if err != nil && !w.m.Lenient {
 		return err
 	}
-	for i, r := range recs {
-		if err := w.record(fieldName{w.field + ".bmx", i}, r, w.coreErr); err != nil {
+	for i := range n {
+		if err := w.record(fieldName{w.field + ".bmx", i}, w.m.Core.Extent(w.m.Attr, i), w.coreErr); err != nil {
 			return err
 		}
 	}

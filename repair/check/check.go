@@ -286,9 +286,7 @@ func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 		// records: they run beside the cross-reference, on the core
 		// its AGs leave idle (the one large AG, the last of many), one
 		// sort at a time.
-		steps = append(steps, func(ctx context.Context) error {
-			return content.linkCounts(ctx, 1)
-		})
+		steps = append(steps, content.linkCounts)
 	}
 	if err := fsys.ForEach(ctx, steps, func(ctx context.Context, step func(context.Context) error) error {
 		return step(ctx)
@@ -303,10 +301,10 @@ func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 // runs are more, but a sort's buffers are fresh memory, faulted in on
 // this kind of machine at several microseconds a page, and smaller ones
 // cost little or no time. Measured interleaved on tmpfs, 8 -> 4 MiB:
-// the bench image's check 0.70 -> 0.75 s (RSS 20 -> 16 MB), its
-// rebuild 0.68 -> 0.68 s, repair all 1.51 -> 1.51 s; sparse4t's check
-// RSS 33 -> 24 MB, the inode-heavy image's 54 -> 43 MB, scale16ag's 41
-// -> 35 MB, none slower. (16 -> 8 MiB in session 13: the bench image's
+// the bench image's check 0.70 -> 0.75 s (RSS 20 -> 16 MB; a sixth of
+// xfs_repair -n's time still), its rebuild 0.68 -> 0.68 s, repair all
+// 1.51 -> 1.51 s; sparse4t's check RSS 33 -> 24 MB, the inode-heavy
+// image's 54 -> 43 MB, scale16ag's 41 -> 35 MB, nothing else slower. (16 -> 8 MiB in session 13: the bench image's
 // check 0.72 -> 0.68 s, sparse4t's RSS 60 -> 33 MB.)
 const DefaultSortMemory = 4 << 20
 

@@ -462,13 +462,19 @@ func (c *contentCheck) metadata(ino uint64) bool {
 // counts them). An inode in use that no entry names and that has links
 // is an orphan. The join stages the tree's edges for reachability,
 // which follows it.
-func (c *contentCheck) linkCounts(ctx context.Context, sorts int) error {
+func (c *contentCheck) linkCounts(ctx context.Context) error {
 	if c.err != nil {
 		c.findings.Addf("check.links", Warning, -1, "inode", -1, "link counts not checked: %v", c.err)
 		return nil
 	}
-	if err := sortArrays(ctx, c.entries, 8, sorts); err != nil {
-		return err
+	// One sort at a time: the cross-reference's sorts run beside it.
+	for _, a := range c.entries {
+		if a == nil {
+			continue
+		}
+		if err := a.SortKey(ctx, 8); err != nil {
+			return err
+		}
 	}
 	var ierr error
 	cur := workspace.NewCursor(ctx, c.entries...)
@@ -551,34 +557,6 @@ func (c *contentCheck) linkCounts(ctx context.Context, sorts int) error {
 		return err
 	}
 	return c.reachability(ctx, g, allInodes, &ierr)
-}
-
-// sortArrays sorts each array by its first keyLen bytes (SortKey), up
-// to sorts of them at a time (each with its own sort buffers).
-func sortArrays(ctx context.Context, arrays []*workspace.Array, keyLen, sorts int) error {
-	work := make(chan *workspace.Array)
-	errs := make(chan error, len(arrays))
-	var wg sync.WaitGroup
-	for range max(1, min(sorts, len(arrays))) {
-		wg.Go(func() {
-			for a := range work {
-				errs <- a.SortKey(ctx, keyLen)
-			}
-		})
-	}
-	for _, a := range arrays {
-		if a != nil {
-			work <- a
-		}
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
 }
 
 // chain yields the records of each array in turn (nil ones are empty),

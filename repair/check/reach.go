@@ -183,20 +183,16 @@ func (w *walker) markFiles(ctx context.Context, files *workspace.Array, inodes i
 			return err
 		}
 		for ; eok && binary.BigEndian.Uint64(edge) == ino; edge, eok = cur.Next() {
-			if reached {
-				if _, err := w.reached.TestAndSet(edgeTargetRank(edge)); err != nil {
-					return err
-				}
+			if !reached {
+				continue
+			}
+			target, _ := edgeRank(edge)
+			if _, err := w.reached.TestAndSet(target); err != nil {
+				return err
 			}
 		}
 	}
 	return errors.Join(cur.Err(), *ierr)
-}
-
-// edgeTargetRank is edgeRank's rank alone.
-func edgeTargetRank(r []byte) int64 {
-	rank, _ := edgeRank(r)
-	return rank
 }
 
 // reachability walks the tree from the root over the edges the

@@ -18,10 +18,12 @@ import (
 // and the superblock's metadata inodes (realtime, quotas) are named by
 // the superblock. Everything is staged in the workspace: the edges of
 // the tree (the directory entries with their target's rank among the
-// inodes in use, the linkCounts join's by-product), sorted by directory;
-// a breadth-first walk from the root with its queue in a workspace
-// array; the reached set a bitset of one bit per inode in use, indexed
-// by rank (workspace.Bitset). The walk also sees that each directory
+// inodes in use, the linkCounts join's by-product), those naming
+// directories apart from those naming files, each sorted by directory
+// when the walk needs it; a breadth-first walk from the root, over the
+// directories alone unless some are cut off, with its queue in a
+// workspace array; the reached set a bitset of one bit per inode in
+// use, indexed by rank (workspace.Bitset). The walk also sees that each directory
 // has one parent: the entry it is first reached by in the directory its
 // ".." names (dir.parent), as xfs_repair's phase 6 does.
 

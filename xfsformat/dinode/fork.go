@@ -54,8 +54,8 @@ func (c *Core) Extents(attr bool) ([]xfsformat.BmbtRec, error) {
 }
 
 // ExtentCount is how many records Extents decodes, and its error: the
-// inode scan's walks read them one by one (Extent), not a slice an
-// inode.
+// verifier and the map walk read them one by one (Extent), not into a
+// slice an inode.
 func (c *Core) ExtentCount(attr bool) (int, error) {
 	n, capacity := c.ForkExtents(attr), uint64(len(c.Fork(attr))/xfsformat.BmbtRecLen)
 	if n > capacity {

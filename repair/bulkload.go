@@ -185,7 +185,7 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 				start()
 			}
 			if level == 0 {
-				copy(blk.Rec(inBlock), entry)
+				copy(buf[ops.HeaderSize+inBlock*ops.RecLen:], entry[:ops.RecLen])
 			} else {
 				copy(blk.Key(inBlock), entry[:ops.KeyLen])
 				if ops.Overlapping {

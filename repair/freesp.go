@@ -6,6 +6,7 @@ import (
 
 	"github.com/xfsbox/xfsbox/repair/check"
 	"github.com/xfsbox/xfsbox/repair/fsys"
+	"github.com/xfsbox/xfsbox/repair/workspace"
 	"github.com/xfsbox/xfsbox/xfsformat"
 )
 
@@ -64,14 +65,62 @@ func (p *freeSpacePlan) treeBlocks() int64 {
 func rebuildFreeSpace(ctx context.Context, fs *fsys.FS, opts RepairOptions, refc, ino, rmapRequested bool) (*RepairResult, error) {
 	// The rmapbt may stand in for the inode scan unless it is itself to
 	// be rebuilt from every owner (rmapbt requested) or the inode trees
-	// are (their rebuild reads the inodes anyway).
-	ws, c, res, err := checkAG(ctx, fs, opts, !ino && !rmapRequested)
+	// are (their rebuild reads the inodes anyway); then the plan runs
+	// beside the check (earlyPlan).
+	var early *earlyPlan
+	fromRmap := !ino && !rmapRequested
+	var beside func(context.Context, *workspace.Workspace, *check.AG)
+	if fromRmap {
+		early = &earlyPlan{fs: fs, opts: opts, refc: refc}
+		beside = early.beside
+	}
+	ws, c, res, err := checkAG(ctx, fs, opts, fromRmap, beside)
 	if err != nil {
 		return nil, err
 	}
 	defer ws.Close()
-	s := &freeSpaceRebuild{fs: fs, opts: opts, ws: ws, c: c, res: res, refc: refc, ino: ino}
+	s := early.adopt(ws, c, res)
+	if s == nil {
+		s = &freeSpaceRebuild{fs: fs, opts: opts, ws: ws, c: c, res: res, refc: refc, ino: ino}
+	}
 	return s.run(ctx)
+}
+
+// earlyPlan is a free-space rebuild's plan made beside its check: from
+// a sound rmapbt the plan reads nothing but the rmapbt's records, so it
+// starts as soon as the walk has staged them, beside the
+// cross-reference that judges them (the bench image's rebuild: 0.09 s
+// of planning after 0.06 s of comparing, now side by side). It is kept
+// only if the check takes those records for the used space; the judge
+// still comes first, and its refusal before any error of the plan.
+type earlyPlan struct {
+	fs   *fsys.FS
+	opts RepairOptions
+	refc bool
+	s    *freeSpaceRebuild // nil until beside has run
+	err  error             // the plan's
+}
+
+// beside plans (checkAG's beside) when the walk found the rmapbt's
+// records in order (check.AG.SortedRmaps).
+func (e *earlyPlan) beside(ctx context.Context, ws *workspace.Workspace, c *check.AG) {
+	if rmaps := c.SortedRmaps(); rmaps != nil {
+		e.s = &freeSpaceRebuild{fs: e.fs, opts: e.opts, ws: ws, refc: e.refc, used: rmaps, before: rmaps}
+		e.err = e.s.planFrom(ctx)
+	}
+}
+
+// adopt returns the rebuild planned beside the check when it planned
+// from the used space the check ended with (ws and c its own, res its
+// findings), nil when there is none (no plan, or one of an rmapbt the
+// check found unsound, in a workspace since closed).
+func (e *earlyPlan) adopt(ws *workspace.Workspace, c *check.AG, res *RepairResult) *freeSpaceRebuild {
+	if e == nil || e.s == nil || e.s.ws != ws || e.s.used != c.Used() {
+		return nil
+	}
+	e.s.c, e.s.res = c, res
+	e.s.planned, e.s.planErr = true, e.err
+	return e.s
 }
 
 // settle finds the fixed point of the rebuild's layout: taking blocks

@@ -71,7 +71,7 @@ func (s *freeSpaceRebuild) scanUsed(ctx context.Context) error {
 		return err
 	}
 	cands := &candidateSet{ws: s.ws}
-	shared := s.before == s.c.Used()
+	shared := s.before == s.used
 	var beforeU, keptU check.ExtentMerger
 	before := &gapFinder{agLen: s.agLen, emit: cands.add}
 	keptGaps := &gapFinder{agLen: s.agLen, emit: func(check.Extent) error { s.keptGaps++; return nil }}

@@ -44,6 +44,10 @@ type freeSpaceRebuild struct {
 	// ir is the inode rebuild, with ino: the caller's (repairAll
 	// prepares every AG's from one scan) or, when nil, plan's.
 	ir *inodeRebuild
+	// planned: the plan ran already, beside the check (rebuildFreeSpace),
+	// and planErr is its error.
+	planned bool
+	planErr error
 
 	// Set by plan.
 	agLen  uint64
@@ -115,8 +119,11 @@ func (s *freeSpaceRebuild) run(ctx context.Context) (*RepairResult, error) {
 		return s.res, err
 	}
 	s.opts.progress("plan")
-	if err := s.plan(ctx); err != nil {
-		return s.res, err
+	if !s.planned {
+		s.planErr = s.plan(ctx)
+	}
+	if s.planErr != nil {
+		return s.res, s.planErr
 	}
 	// Staging is cancellable; the writes, once started, are not: they
 	// go to blocks nobody uses until the commit, which follows them.
@@ -165,10 +172,15 @@ func (s *freeSpaceRebuild) judge() (done bool, err error) {
 
 // plan settles what the rebuild keeps and where its new trees go.
 func (s *freeSpaceRebuild) plan(ctx context.Context) error {
-	s.agLen = uint64(s.fs.Geo.AGLength(s.opts.ag))
 	if err := s.usedSpace(ctx); err != nil {
 		return err
 	}
+	return s.planFrom(ctx)
+}
+
+// planFrom is plan once used and before are set.
+func (s *freeSpaceRebuild) planFrom(ctx context.Context) error {
+	s.agLen = uint64(s.fs.Geo.AGLength(s.opts.ag))
 	if err := s.scanUsed(ctx); err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 // own rebuild is still to come) and refuses otherwise.
 func rebuildAGI(ctx context.Context, fs *fsys.FS, opts RepairOptions) (*RepairResult, error) {
 	g, agno := fs.Geo, opts.ag
-	ws, c, res, err := checkAG(ctx, fs, opts, false)
+	ws, c, res, err := checkAG(ctx, fs, opts, false, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -21,10 +21,13 @@ const (
 // rebuild runs the light check (check.CollectLight). With fromRmap, on
 // an rmapbt filesystem, it first tries the rmapbt as the source of used
 // space (check.CollectRmap, no inode read) and falls back to the inode
-// scan when the rmapbt is not sound. The caller closes the workspace.
-func checkAG(ctx context.Context, fs *fsys.FS, opts RepairOptions, fromRmap bool) (*workspace.Workspace, *check.AG, *RepairResult, error) {
+// scan when the rmapbt is not sound; beside, if not nil, then runs
+// beside that check's cross-reference (check.CollectBeside), with the
+// workspace and the AG's check. The caller closes the workspace.
+func checkAG(ctx context.Context, fs *fsys.FS, opts RepairOptions, fromRmap bool,
+	beside func(ctx context.Context, ws *workspace.Workspace, c *check.AG)) (*workspace.Workspace, *check.AG, *RepairResult, error) {
 	if fromRmap && fs.Geo.Rmapbt && !opts.FullScan {
-		ws, c, res, err := checkAGWith(ctx, fs, opts, check.CollectRmap)
+		ws, c, res, err := checkAGWith(ctx, fs, opts, check.CollectRmap, beside)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -49,7 +52,7 @@ func checkAG(ctx context.Context, fs *fsys.FS, opts RepairOptions, fromRmap bool
 	if opts.Force {
 		mode = check.CollectLight
 	}
-	ws, c, res, err := checkAGWith(ctx, fs, opts, mode)
+	ws, c, res, err := checkAGWith(ctx, fs, opts, mode, nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -57,14 +60,22 @@ func checkAG(ctx context.Context, fs *fsys.FS, opts RepairOptions, fromRmap bool
 	return ws, c, res, nil
 }
 
-func checkAGWith(ctx context.Context, fs *fsys.FS, opts RepairOptions, mode check.CollectMode) (*workspace.Workspace, *check.AG, *RepairResult, error) {
+func checkAGWith(ctx context.Context, fs *fsys.FS, opts RepairOptions, mode check.CollectMode,
+	beside func(ctx context.Context, ws *workspace.Workspace, c *check.AG)) (*workspace.Workspace, *check.AG, *RepairResult, error) {
 	ws, err := workspace.New(ctx, check.WorkspaceOptions(opts.Workspace, fs, []uint32{opts.ag}))
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	opts.progress("check")
 	findings := &check.Findings{}
-	checks, err := check.Collect(ctx, fs, []uint32{opts.ag}, ws, findings, nil, mode)
+	var besideAG func(ctx context.Context, checks map[uint32]*check.AG) error
+	if beside != nil {
+		besideAG = func(ctx context.Context, checks map[uint32]*check.AG) error {
+			beside(ctx, ws, checks[opts.ag])
+			return nil
+		}
+	}
+	checks, err := check.CollectBeside(ctx, fs, []uint32{opts.ag}, ws, findings, nil, mode, besideAG)
 	if err != nil {
 		ws.Close()
 		return nil, nil, nil, fmt.Errorf("check of AG %d: %w", opts.ag, err)

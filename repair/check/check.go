@@ -189,7 +189,7 @@ func Check(ctx context.Context, fs *fsys.FS, opts CheckOptions) (*CheckResult, e
 	if err != nil {
 		return nil, err
 	}
-	checks, err := collect(ctx, fs, ags, ws, findings, opts.Progress, CollectFull, content)
+	checks, err := collect(ctx, fs, ags, ws, findings, opts.Progress, CollectFull, content, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -226,12 +226,24 @@ const (
 // is Collect of every AG (or one) in CollectFull mode, plus the
 // superblock's counters.
 func Collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn fsys.Progress, mode CollectMode) (map[uint32]*AG, error) {
-	return collect(ctx, fs, ags, ws, findings, progressFn, mode, nil)
+	return collect(ctx, fs, ags, ws, findings, progressFn, mode, nil, nil)
+}
+
+// CollectBeside is Collect with beside run once the AGs' trees are
+// walked (and, unless the mode is CollectRmap, their inodes scanned),
+// side by side with the cross-reference, on the core its AGs leave
+// idle: a rebuild plans from the walk's records (AG.SortedRmaps) while
+// the check compares them. What beside reads the cross-reference only
+// reads too; its error cancels the collect.
+func CollectBeside(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn fsys.Progress, mode CollectMode, beside func(ctx context.Context, checks map[uint32]*AG) error) (map[uint32]*AG, error) {
+	return collect(ctx, fs, ags, ws, findings, progressFn, mode, nil, beside)
 }
 
 // collect is Collect with, when content is not nil, the check above the
-// AG in its inode scan.
-func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn fsys.Progress, mode CollectMode, content *contentCheck) (map[uint32]*AG, error) {
+// AG in its inode scan, and with CollectBeside's beside when it is not
+// nil.
+func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Workspace, findings *Findings, progressFn fsys.Progress, mode CollectMode, content *contentCheck,
+	beside func(ctx context.Context, checks map[uint32]*AG) error) (map[uint32]*AG, error) {
 	checks := make(map[uint32]*AG, len(ags))
 	var logLSN uint64
 	if ls, err := fsys.LogStateOf(ctx, fs); err == nil {
@@ -287,6 +299,9 @@ func collect(ctx context.Context, fs *fsys.FS, ags []uint32, ws *workspace.Works
 		// its AGs leave idle (the one large AG, the last of many), one
 		// sort at a time.
 		steps = append(steps, content.linkCounts)
+	}
+	if beside != nil {
+		steps = append(steps, func(ctx context.Context) error { return beside(ctx, checks) })
 	}
 	if err := fsys.ForEach(ctx, steps, func(ctx context.Context, step func(context.Context) error) error {
 		return step(ctx)

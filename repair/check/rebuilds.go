@@ -38,6 +38,19 @@ func (c *AG) Used() *workspace.Array { return c.used }
 // with everything it was compared with, so that Used is its records.
 func (c *AG) RmapSound() bool { return c.rmapSound }
 
+// SortedRmaps is the rmapbt's records as the walk staged them, when it
+// found them in CmpRmapRecs order (a sound rmapbt's always are), before
+// the cross-reference judges them: the cross-reference then only reads
+// them, so they may be read beside it (CollectBeside), and when it finds
+// the rmapbt sound they are what Used returns. Nil when the walk found
+// them out of order or did not stage them.
+func (c *AG) SortedRmaps() *workspace.Array {
+	if tr := c.trees[xfsformat.Rmapbt]; tr != nil && tr.recs.SortedBy(RmapSortKey...) {
+		return tr.recs
+	}
+	return nil
+}
+
 // TreeRecords is the leaf records of btree t as the check walked them,
 // nil when the filesystem has no such tree or its AG header was not
 // read. They are in walk order, except the bnobt's (sorted by start

@@ -106,6 +106,13 @@ func (a *Array) MarkSorted(key ...Span) {
 	}
 }
 
+// SortedBy says whether the records are known to be in the order of
+// key (SortBy's last, or MarkSorted's): a SortBy of key then reads
+// nothing and changes nothing, so readers may share the array with it.
+func (a *Array) SortedBy(key ...Span) bool {
+	return a != nil && a.sortedBy != nil && slices.Equal(a.sortedBy, key)
+}
+
 // CompareBy is the comparison SortBy orders records of key by.
 func CompareBy(key ...Span) func(x, y []byte) int { return spanCompare(key) }
 

@@ -99,6 +99,15 @@ type Records interface {
 	Iterate(ctx context.Context, fn func(i int64, rec []byte) error) error
 }
 
+// RunRecords is Records that also hands its records over in runs,
+// whole records side by side in key order, i the first's index:
+// BulkLoad then fills its leaves a run at a time, a copy a block rather
+// than a call and a copy a record (a workspace array is one).
+type RunRecords interface {
+	Records
+	IterateRuns(ctx context.Context, fn func(i int64, run []byte) error) error
+}
+
 // BulkLoad writes a btree of the records of recs (sorted in the tree's
 // key order, exactly plan.Records of them) into the blocks given,
 // leaves first, left to right, then each level above from the keys of
@@ -196,14 +205,46 @@ func BulkLoad(ctx context.Context, fs *fsys.FS, ws *workspace.Workspace, agno ui
 			inBlock++
 			return nil
 		}
-		src := recs
-		if level > 0 {
-			src = below
-		}
-		if src != nil { // a tree of no records
-			if err := src.Iterate(ctx, func(_ int64, e []byte) error { return emit(e) }); err != nil {
-				return 0, err
+		// A run of leaf records: as many as the block has room for at
+		// a time.
+		emitRun := func(_ int64, run []byte) error {
+			recLen := ops.RecLen
+			for len(run) >= recLen {
+				// The blocks' shares add up to the level's entries: a
+				// record past them would start a block not planned.
+				if entries == lp.Entries {
+					return fmt.Errorf("bulk load %s level %d: more than the %d entries planned", plan.Type, level, lp.Entries)
+				}
+				if inBlock == perBlock {
+					if err := finish(); err != nil {
+						return err
+					}
+					start()
+				}
+				k := min(perBlock-inBlock, len(run)/recLen)
+				entries += int64(k)
+				copy(buf[ops.HeaderSize+inBlock*recLen:], run[:k*recLen])
+				inBlock += k
+				run = run[k*recLen:]
 			}
+			if len(run) > 0 {
+				return fmt.Errorf("bulk load %s: a run ends in part of a record (%d bytes)", plan.Type, len(run))
+			}
+			return nil
+		}
+		switch rr, runs := recs.(RunRecords); {
+		case level > 0:
+			if below != nil {
+				err = below.Iterate(ctx, func(_ int64, e []byte) error { return emit(e) })
+			}
+		case recs == nil: // a tree of no records
+		case runs:
+			err = rr.IterateRuns(ctx, emitRun)
+		default:
+			err = recs.Iterate(ctx, func(_ int64, e []byte) error { return emit(e) })
+		}
+		if err != nil {
+			return 0, err
 		}
 		if entries != lp.Entries {
 			return 0, fmt.Errorf("bulk load %s level %d: %d entries, planned %d", plan.Type, level, entries, lp.Entries)

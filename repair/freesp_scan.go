@@ -293,6 +293,12 @@ func (r *newRmaps) Iterate(ctx context.Context, fn func(i int64, rec []byte) err
 			return err
 		}
 	}
+	return r.closureFrom(ci, i, fn)
+}
+
+// closureFrom hands fn the closure's records from the ci-th on, the
+// first as record i: those after every kept record.
+func (r *newRmaps) closureFrom(ci int, i int64, fn func(i int64, rec []byte) error) error {
 	for ; ci < len(r.closure); ci++ {
 		if err := fn(i, r.closure[ci][:]); err != nil {
 			return err
@@ -300,6 +306,59 @@ func (r *newRmaps) Iterate(ctx context.Context, fn func(i int64, rec []byte) err
 		i++
 	}
 	return nil
+}
+
+// IterateRuns hands fn the records in runs (RunRecords). Kept records
+// normal as they are come in runs of the used space's as read, split
+// where a record is dropped (an owner replaced) and where the
+// closure's go in, each of those a run of its own; otherwise every
+// record is a run.
+func (r *newRmaps) IterateRuns(ctx context.Context, fn func(i int64, run []byte) error) error {
+	s := r.s
+	if s.keepRmaps != nil || !s.keptNormal {
+		return r.Iterate(ctx, fn)
+	}
+	const n = xfsformat.RmapRecLen
+	var i int64
+	ci := 0
+	err := s.used.IterateRuns(ctx, func(_ int64, run []byte) error {
+		seg := 0 // where the records not yet handed over start
+		hand := func(end int) error {
+			if end <= seg {
+				return nil
+			}
+			err := fn(i, run[seg:end])
+			i += int64(end-seg) / n
+			return err
+		}
+		for o := 0; o < len(run); o += n {
+			rec := run[o : o+n]
+			if s.replaced(int64(binary.BigEndian.Uint64(rec[8:]))) {
+				if err := hand(o); err != nil {
+					return err
+				}
+				seg = o + n
+				continue
+			}
+			if ci < len(r.closure) && check.CmpRmapRecs(r.closure[ci][:], rec) < 0 {
+				if err := hand(o); err != nil {
+					return err
+				}
+				seg = o
+				for ; ci < len(r.closure) && check.CmpRmapRecs(r.closure[ci][:], rec) < 0; ci++ {
+					if err := fn(i, r.closure[ci][:]); err != nil {
+						return err
+					}
+					i++
+				}
+			}
+		}
+		return hand(len(run))
+	})
+	if err != nil {
+		return err
+	}
+	return r.closureFrom(ci, i, fn)
 }
 
 // freeRecsAfter is how many free extents the rebuild leaves once the

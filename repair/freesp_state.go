@@ -2,6 +2,7 @@ package repair
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"iter"
 	"slices"
@@ -329,11 +330,13 @@ func (s *freeSpaceRebuild) stageFreeExtents(ctx context.Context) error {
 	if s.cntbt.recs, err = s.ws.NewArray(xfsformat.AllocRecLen); err != nil {
 		return err
 	}
-	err = freeExtents{s}.Iterate(ctx, func(_ int64, rec []byte) error {
-		n := uint64(xfsformat.DecodeAllocRec(rec).BlockCount)
-		s.freeblks += n
-		s.longest = max(s.longest, n)
-		return s.cntbt.recs.Append(rec)
+	err = freeExtents{s}.IterateRuns(ctx, func(_ int64, run []byte) error {
+		for o := 0; o < len(run); o += xfsformat.AllocRecLen {
+			n := uint64(binary.BigEndian.Uint32(run[o+4:]))
+			s.freeblks += n
+			s.longest = max(s.longest, n)
+		}
+		return s.cntbt.recs.AppendRun(run)
 	})
 	if err != nil {
 		return err
@@ -349,17 +352,43 @@ type freeExtents struct{ s *freeSpaceRebuild }
 
 // Iterate hands fn the records in order.
 func (f freeExtents) Iterate(ctx context.Context, fn func(i int64, rec []byte) error) error {
+	return f.IterateRuns(ctx, func(i int64, run []byte) error {
+		for o := 0; o < len(run); o += xfsformat.AllocRecLen {
+			if err := fn(i, run[o:o+xfsformat.AllocRecLen]); err != nil {
+				return err
+			}
+			i++
+		}
+		return nil
+	})
+}
+
+// freeRunRecs is how many records IterateRuns encodes a run.
+const freeRunRecs = 512
+
+// IterateRuns hands fn the records in runs (RunRecords), encoded into a
+// buffer of its own.
+func (f freeExtents) IterateRuns(ctx context.Context, fn func(i int64, run []byte) error) error {
 	var iterErr error
 	var i int64
-	var b8 [8]byte
+	var buf [freeRunRecs * xfsformat.AllocRecLen]byte
+	n := 0
 	for e := range complement(f.s.keptUnion(ctx, &iterErr), f.s.reserved, f.s.agLen) {
-		xfsformat.AllocRec{StartBlock: uint32(e.Start), BlockCount: uint32(e.End - e.Start)}.Encode(b8[:])
-		if err := fn(i, b8[:]); err != nil {
-			return err
+		xfsformat.AllocRec{StartBlock: uint32(e.Start), BlockCount: uint32(e.End - e.Start)}.Encode(buf[n*xfsformat.AllocRecLen:])
+		if n++; n == freeRunRecs {
+			if err := fn(i, buf[:]); err != nil {
+				return err
+			}
+			i, n = i+int64(n), 0
 		}
-		i++
 	}
-	return iterErr
+	if iterErr != nil {
+		return iterErr
+	}
+	if n > 0 {
+		return fn(i, buf[:n*xfsformat.AllocRecLen])
+	}
+	return nil
 }
 
 // takeBlocks deals the reserved blocks out in the order settle counted

@@ -25,8 +25,8 @@ const (
 	// up to ioBufSize as records come.
 	startBufSize = 4 << 10
 
-	// ctxEvery is how many records Iterate and the merge handle between
-	// context checks.
+	// ctxEvery is how many records the merge handles between context
+	// checks (Iterate checks once a read, ioBufSize bytes of records).
 	ctxEvery = 4096
 )
 
@@ -296,6 +296,27 @@ func (a *Array) Store(i int64, rec []byte) error {
 // Iterate stops at the first error from fn and returns it, and returns an
 // error wrapping ctx.Err() if ctx is done.
 func (a *Array) Iterate(ctx context.Context, fn func(i int64, rec []byte) error) error {
+	if fn == nil {
+		return fmt.Errorf("%w: nil iterate function", ErrInvalid)
+	}
+	return a.IterateRuns(ctx, func(i int64, run []byte) error {
+		r := a.r
+		for o := 0; o < len(run); o += r {
+			if err := fn(i, run[o:o+r:o+r]); err != nil {
+				return err
+			}
+			i++
+		}
+		return nil
+	})
+}
+
+// IterateRuns is Iterate handing fn runs of records, whole records side
+// by side in index order (as many as one read brings), i the first's
+// index: for a consumer that copies them a run at a time (a btree's
+// bulk load fills its leaves so). The same rules as Iterate's; it
+// checks ctx between runs.
+func (a *Array) IterateRuns(ctx context.Context, fn func(i int64, run []byte) error) error {
 	if err := a.usable(); err != nil {
 		return err
 	}
@@ -313,22 +334,18 @@ func (a *Array) Iterate(ctx context.Context, fn func(i int64, rec []byte) error)
 	defer putIOBuf(rbuf)
 	per := int64(len(rbuf)) / r
 	for i := int64(0); i < n; {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("workspace: iterate stopped at record %d: %w", i, err)
+		}
 		cnt := min(per, n-i)
-		buf := rbuf[:cnt*r]
+		buf := rbuf[: cnt*r : cnt*r]
 		if err := a.rg.readAt(buf, i*r); err != nil {
 			return err
 		}
-		for o := int64(0); o < cnt*r; o += r {
-			if i%ctxEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return fmt.Errorf("workspace: iterate stopped at record %d: %w", i, err)
-				}
-			}
-			if err := fn(i, buf[o:o+r:o+r]); err != nil {
-				return err
-			}
-			i++
+		if err := fn(i, buf); err != nil {
+			return err
 		}
+		i += cnt
 	}
 	return nil
 }

@@ -125,8 +125,12 @@ func findingFromError(err error, ag int64) Finding {
 func u32s(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
 // addUsed records that [agbno, agbno+len) is used by owner (an rmap
-// record), for the cross-reference phase. Safe for concurrent use.
+// record), for the cross-reference phase; nothing when c gathers no
+// used space (Rebuilt's). Safe for concurrent use.
 func (c *AG) addUsed(agbno, length uint32, owner int64, offset uint64) error {
+	if c.used == nil {
+		return nil
+	}
 	var rec [xfsformat.RmapRecLen]byte
 	xfsformat.RmapRec{StartBlock: agbno, BlockCount: length, Owner: uint64(owner), Offset: offset}.Encode(rec[:])
 	c.usedMu.Lock()

@@ -74,7 +74,9 @@ func (c *AG) longestFirst(types []xfsformat.BtreeType) []xfsformat.BtreeType {
 		rmap := int64(agf.RmapBlocks)
 		work[xfsformat.Rmapbt] = rmap
 		work[xfsformat.Refcountbt] = int64(agf.RefcntBlocks)
-		// agf_btreeblks: every free-space and rmapbt block but the roots.
+		// agf_btreeblks: every free-space and rmapbt block but the
+		// roots. Each free-space tree has about half of the rest:
+		// weighted twice, the whole of it.
 		alloc := max(int64(agf.BtreeBlks)-max(rmap-1, 0), 0)
 		work[xfsformat.Bnobt], work[xfsformat.Cntbt] = alloc, alloc
 	}

@@ -97,9 +97,9 @@ func (a *Array) SortBy(ctx context.Context, key ...Span) error {
 
 // MarkSorted tells the array its records are in the order of key, as
 // SortBy would leave them: its caller compared each record with the
-// one before by CompareBy(key...) as it appended them (a btree walk
-// checking its records' order). A SortBy of that key then reads
-// nothing.
+// one before in that order (CompareBy(key...)'s) as it appended them (a
+// btree walk checking its records' order). A SortBy of that key then
+// reads nothing.
 func (a *Array) MarkSorted(key ...Span) {
 	if a != nil {
 		a.sortedBy = slices.Clone(key)

@@ -585,7 +585,7 @@ func (s *freeSpaceRebuild) verify() error {
 	if s.ino {
 		types = append(types, xfsformat.Inobt, xfsformat.Finobt)
 	}
-	after, err := check.Rebuilt(context.Background(), s.fs, s.opts.ag, s.opts.Workspace, types...)
+	after, err := check.Rebuilt(context.Background(), s.fs, s.opts.ag, s.ws, types...)
 	if err != nil {
 		return err
 	}

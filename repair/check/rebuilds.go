@@ -80,22 +80,21 @@ func (c *AG) Inodes() (count, free uint64) { return c.inodeCount, c.inodeFree }
 // and record of the rebuilt trees (those of types the filesystem has),
 // the bnobt against the cntbt, and the AGF counters against them. (The
 // full cross-reference against every inode is Check's job; the tests
-// run it after every repair.)
-func Rebuilt(ctx context.Context, fs *fsys.FS, agno uint32, wopts workspace.Options, types ...xfsformat.BtreeType) ([]Finding, error) {
-	if wopts.Estimate == 0 {
-		// Only the small trees' records are kept (below): the inode
-		// btrees' and the refcountbt's, what their AG headers claim.
-		wopts.Estimate = smallTreesEstimate(fs, agno)
-	}
-	wopts = WorkspaceOptions(wopts, fs, []uint32{agno})
-	ws, err := workspace.New(ctx, wopts)
-	if err != nil {
-		return nil, err
-	}
-	defer ws.Close()
+// run it after every repair.) What it stages (the small trees' records)
+// goes to ws, the rebuild's own workspace, and is released before it
+// returns: the re-check comes after the commit, where a workspace of
+// its own, refused for memory, made a committed repair look refused.
+func Rebuilt(ctx context.Context, fs *fsys.FS, agno uint32, ws *workspace.Workspace, types ...xfsformat.BtreeType) (_ []Finding, err error) {
 	findings := &Findings{}
 	// No used space is gathered (used nil): nothing below compares it.
 	c := &AG{fs: fs, agno: agno, ws: ws, findings: findings}
+	defer func() {
+		for _, tr := range c.trees {
+			if tr != nil {
+				tr.recs.Release()
+			}
+		}
+	}()
 	// The free-space trees' hashes and sums and the trees' block counts
 	// are what is compared below: their records are not kept.
 	for _, t := range []xfsformat.BtreeType{xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt} {
@@ -130,19 +129,6 @@ func Rebuilt(ctx context.Context, fs *fsys.FS, agno uint32, wopts workspace.Opti
 	}
 	c.xrefCounters()
 	return findings.List(), nil
-}
-
-// smallTreesEstimate is the bytes of the inode btrees' and the
-// refcountbt's blocks in AG agno, as its headers claim them (bounded).
-func smallTreesEstimate(fs *fsys.FS, agno uint32) int64 {
-	n := int64(16)
-	if agf, _, err := fs.ReadAGF(agno); err == nil {
-		n += int64(min(agf.RefcntBlocks, 1<<20))
-	}
-	if agi, _, err := fs.ReadAGI(agno); err == nil {
-		n += int64(min(agi.IBlocks, 1<<20)) + int64(min(agi.FBlocks, 1<<20))
-	}
-	return n * int64(fs.Geo.BlockSize)
 }
 
 // VerifyChunkRecords checks a rebuilt inode btree's records against the

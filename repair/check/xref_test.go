@@ -158,7 +158,12 @@ func TestAllocTreesDiffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	after, err := Rebuilt(context.Background(), fs, 0, workspace.Options{}, xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt)
+	ws, err := workspace.New(context.Background(), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	after, err := Rebuilt(context.Background(), fs, 0, ws, xfsformat.Bnobt, xfsformat.Cntbt, xfsformat.Rmapbt)
 	if err != nil {
 		t.Fatal(err)
 	}

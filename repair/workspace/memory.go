@@ -179,7 +179,7 @@ func cgroupMemory(dir string) (limit, used, hits int64, ok bool) {
 		c, cok := num("memory.current")
 		// memory.events counts the events of every cgroup below too (a
 		// child's own small limit is not this process's shortage: a
-		// neighbour's test cgroup of 48 MiB hitting its limit cancelled
+		// neighbour's test cgroup of 44 MiB hitting its limit cancelled
 		// checks in the parent); .local (Linux 5.2) only this cgroup's.
 		b, err := os.ReadFile(filepath.Join(dir, "memory.events.local"))
 		if err != nil {

@@ -72,9 +72,15 @@ header() {
 	echo "| row | ours (median, spread) | xfs_repair (median, spread) | ratio | target | | our RSS | its RSS | RSS ratio | our heap |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
 }
-copyto() { # IMG DIR: a fresh sparse copy at DIR/xfsbox-bench.img
+# copyto IMG DIR: a fresh sparse copy at DIR/xfsbox-bench.img, written
+# back before the command timed (on disk, the copy's writeback otherwise
+# went to whichever command next synced the file: the inode-heavy
+# image's rebuild, 0.07 s with it written back, took 0.55-0.74 s
+# without, waiting for a gigabyte of the copy).
+copyto() {
 	cp --sparse=always "$1" "$2/xfsbox-bench.img"
 	rm -f "$2/xfsbox-bench.img.xfsbox-journal"
+	sync "$2/xfsbox-bench.img"
 }
 
 # check_and_rebuild LABEL SRC DIR: the check row and the one-AG rebuild

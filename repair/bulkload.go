@@ -108,6 +108,20 @@ type RunRecords interface {
 	IterateRuns(ctx context.Context, fn func(i int64, run []byte) error) error
 }
 
+// eachRecord is fn, a record at a time, for the runs (of records of
+// recLen bytes) an IterateRuns hands over: a RunRecords' Iterate.
+func eachRecord(recLen int, fn func(i int64, rec []byte) error) func(i int64, run []byte) error {
+	return func(i int64, run []byte) error {
+		for o := 0; o+recLen <= len(run); o += recLen {
+			if err := fn(i, run[o:o+recLen:o+recLen]); err != nil {
+				return err
+			}
+			i++
+		}
+		return nil
+	}
+}
+
 // BulkLoad writes a btree of the records of recs (sorted in the tree's
 // key order, exactly plan.Records of them) into the blocks given,
 // leaves first, left to right, then each level above from the keys of

@@ -133,11 +133,13 @@ func TestBulkLoadRuns(t *testing.T) {
 	}
 }
 
-// TestNewRmapRuns: the new rmapbt's records in runs (split where an
-// owner replaced is dropped and where the closure's records go in) are
-// its records one at a time, over reads of the used space's array of
-// many buffers, with closure records before the first kept record,
-// between any two and after the last.
+// TestNewRmapRuns: the new rmapbt's records, one at a time and in
+// runs (split where an owner replaced is dropped and where the
+// closure's records go in), are the used space's records less the
+// replaced owners' with the closure's merged in, in CmpRmapRecs order
+// (worked out here by a stable sort), over reads of the used space's
+// array of many buffers, with closure records before the first kept
+// record, between any two and after the last.
 func TestNewRmapRuns(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	ws := testWorkspace(t)
@@ -162,9 +164,27 @@ func TestNewRmapRuns(t *testing.T) {
 		src.closure = append(src.closure, b)
 	}
 	slices.SortFunc(src.closure, func(a, b [xfsformat.RmapRecLen]byte) int { return check.CmpRmapRecs(a[:], b[:]) })
+
+	var want [][xfsformat.RmapRecLen]byte // kept first: a stable sort keeps them before an equal closure record
+	for o := 0; o < len(recs); o += xfsformat.RmapRecLen {
+		if xfsformat.DecodeRmapRec(recs[o:]).Owner != ownerBits(xfsformat.OwnAG) {
+			want = append(want, [xfsformat.RmapRecLen]byte(recs[o:o+xfsformat.RmapRecLen]))
+		}
+	}
+	kept := len(want)
+	want = append(want, src.closure...)
+	slices.SortStableFunc(want, func(a, b [xfsformat.RmapRecLen]byte) int { return check.CmpRmapRecs(a[:], b[:]) })
+	var wantBytes []byte
+	for i := range want {
+		wantBytes = append(wantBytes, want[i][:]...)
+	}
+
 	var one, runs []byte
 	var next int64
 	if err := src.Iterate(context.Background(), func(i int64, rec []byte) error {
+		if i != int64(len(one)/xfsformat.RmapRecLen) {
+			t.Fatalf("record %d handed over as %d", len(one)/xfsformat.RmapRecLen, i)
+		}
 		one = append(one, rec...)
 		return nil
 	}); err != nil {
@@ -180,9 +200,11 @@ func TestNewRmapRuns(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	kept := len(one)/xfsformat.RmapRecLen - len(src.closure)
-	if !bytes.Equal(one, runs) || kept >= 30000 || kept < 25000 {
-		t.Fatalf("runs of %d bytes, one at a time %d (%d kept of 30000)", len(runs), len(one), kept)
+	if kept >= 30000 || kept < 25000 {
+		t.Fatalf("%d of 30000 records kept: the test drops too few or too many", kept)
+	}
+	if !bytes.Equal(one, wantBytes) || !bytes.Equal(runs, wantBytes) {
+		t.Fatalf("%d and %d bytes one at a time and in runs, want %d (the kept records and the closure's merged)", len(one), len(runs), len(wantBytes))
 	}
 }
 

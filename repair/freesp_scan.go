@@ -250,6 +250,10 @@ type newRmaps struct {
 
 // Iterate hands fn the records in order.
 func (r *newRmaps) Iterate(ctx context.Context, fn func(i int64, rec []byte) error) error {
+	s := r.s
+	if s.keepRmaps == nil && s.keptNormal {
+		return r.IterateRuns(ctx, eachRecord(xfsformat.RmapRecLen, fn))
+	}
 	var i int64
 	ci := 0
 	emit := func(rec []byte) error {
@@ -262,21 +266,9 @@ func (r *newRmaps) Iterate(ctx context.Context, fn func(i int64, rec []byte) err
 		i++
 		return fn(i-1, rec)
 	}
-	s := r.s
 	if s.keepRmaps != nil {
 		if err := s.keepRmaps.Iterate(ctx, func(_ int64, rec []byte) error { return emit(rec) }); err != nil {
 			return err
-		}
-	} else if s.keptNormal {
-		// Normal as they are: merged with the closure's as they come.
-		var iterErr error
-		for rec := range s.kept(ctx, &iterErr) {
-			if err := emit(rec); err != nil {
-				return err
-			}
-		}
-		if iterErr != nil {
-			return iterErr
 		}
 	} else {
 		var iterErr error
@@ -316,7 +308,7 @@ func (r *newRmaps) closureFrom(ci int, i int64, fn func(i int64, rec []byte) err
 func (r *newRmaps) IterateRuns(ctx context.Context, fn func(i int64, run []byte) error) error {
 	s := r.s
 	if s.keepRmaps != nil || !s.keptNormal {
-		return r.Iterate(ctx, fn)
+		return r.Iterate(ctx, fn) // a record a run
 	}
 	const n = xfsformat.RmapRecLen
 	var i int64

@@ -352,15 +352,7 @@ type freeExtents struct{ s *freeSpaceRebuild }
 
 // Iterate hands fn the records in order.
 func (f freeExtents) Iterate(ctx context.Context, fn func(i int64, rec []byte) error) error {
-	return f.IterateRuns(ctx, func(i int64, run []byte) error {
-		for o := 0; o < len(run); o += xfsformat.AllocRecLen {
-			if err := fn(i, run[o:o+xfsformat.AllocRecLen]); err != nil {
-				return err
-			}
-			i++
-		}
-		return nil
-	})
+	return f.IterateRuns(ctx, eachRecord(xfsformat.AllocRecLen, fn))
 }
 
 // freeRunRecs is how many records IterateRuns encodes a run.
